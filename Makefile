@@ -1,0 +1,40 @@
+# Set-up and everyday commands. `make serve` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# Pinned so a fresh set-up never resolves to an unexpected multi-GB build. On a CUDA
+# machine pip fetches this release's CUDA wheel from PyPI; on the CPU-only CI
+# machine the same pin resolves to the CPU wheel kept on its disk.
+TORCH  ?= torch==2.13.0
+
+.PHONY: install serve worker test lint typecheck check clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[dev,s3]" "$(TORCH)"
+	touch $@
+
+serve: install
+	$(BIN)/sfumato serve
+
+worker: install
+	$(BIN)/sfumato worker
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: install
+	$(BIN)/mypy src/sfumato
+
+check: lint typecheck test
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

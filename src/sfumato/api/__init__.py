@@ -1,0 +1,1 @@
+"""HTTP wire format: FastAPI routers per Leonardo resource, wire schemas, error envelope."""

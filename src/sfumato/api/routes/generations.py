@@ -1,0 +1,43 @@
+"""``/generations``: create, read, list by user, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from sfumato.api.deps import ContextDep, PrincipalDep
+from sfumato.api.schemas.generations import CreateGenerationBody, created_job, generation_object
+from sfumato.service import generations
+
+router = APIRouter(tags=["generations"])
+
+
+@router.post("/generations")
+def create_generation(body: CreateGenerationBody, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
+    created = generations.create_generation(ctx, principal, body.to_request())
+    return created_job(created.generation_id, created.credit_cost)
+
+
+@router.get("/generations/{generation_id}")
+def get_generation(generation_id: str, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
+    view = generations.get_generation(ctx, principal, generation_id)
+    return {"generations_by_pk": generation_object(view)}
+
+
+@router.get("/generations/user/{user_id}")
+def list_generations(
+    user_id: str,
+    ctx: ContextDep,
+    principal: PrincipalDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> dict[str, Any]:
+    views = generations.list_generations(ctx, principal, user_id=user_id, offset=offset, limit=limit)
+    return {"generations": [generation_object(view) for view in views]}
+
+
+@router.delete("/generations/{generation_id}")
+def delete_generation(generation_id: str, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
+    deleted = generations.delete_generation(ctx, principal, generation_id)
+    return {"delete_generations_by_pk": {"id": deleted}}

@@ -1,0 +1,1 @@
+"""Leonardo's exact wire names live here and nowhere else."""

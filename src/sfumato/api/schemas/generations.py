@@ -1,0 +1,189 @@
+"""``/generations`` request and response shapes (CreateGenerationRequestBody et al.)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from sfumato.api.schemas.common import WireModel, compact, timestamp
+from sfumato.errors import InvalidRequest
+from sfumato.service.generations import GenerationRequest
+from sfumato.service.views import GenerationView
+
+Scheduler = Literal[
+    "KLMS", "EULER_ANCESTRAL_DISCRETE", "EULER_DISCRETE", "DDIM", "DPM_SOLVER", "PNDM", "LEONARDO"
+]
+PresetStyle = Literal[
+    "ANIME", "BOKEH", "CINEMATIC", "CINEMATIC_CLOSEUP", "CREATIVE", "DYNAMIC", "ENVIRONMENT", "FASHION",
+    "FILM", "FOOD", "GENERAL", "HDR", "ILLUSTRATION", "LEONARDO", "LONG_EXPOSURE", "MACRO", "MINIMALISTIC",
+    "MONOCHROME", "MOODY", "NONE", "NEUTRAL", "PHOTOGRAPHY", "PORTRAIT", "RAYTRACED", "RENDER_3D", "RETRO",
+    "SKETCH_BW", "SKETCH_COLOR", "STOCK_PHOTO", "VIBRANT", "UNPROCESSED",
+]  # fmt: skip
+
+# Leonardo flags that sfumato accepts and records on the generation but that do not
+# change what the open models compute (the README's compatibility table lists them).
+RECORDED_FLAGS = (
+    "alchemy", "photoReal", "photoRealStrength", "photoRealVersion", "promptMagic", "promptMagicStrength",
+    "promptMagicVersion", "highContrast", "highResolution", "contrast", "contrastRatio", "expandedDomain",
+    "fantasyAvatar", "ultra", "weighting", "sd_version", "transparency", "enhancePrompt",
+    "enhancePromptInstruction", "upscaleRatio",
+)  # fmt: skip
+
+
+class CreateGenerationBody(WireModel):
+    prompt: str = Field(default="A majestic cat in the snow", max_length=4000)
+    negative_prompt: str | None = Field(default=None, max_length=4000)
+    model_id: str | None = Field(default=None, alias="modelId", max_length=200)
+    width: int | None = Field(default=None, ge=32, le=1536)
+    height: int | None = Field(default=None, ge=32, le=1536)
+    num_images: int = Field(default=4, ge=1, le=8)
+    num_inference_steps: int | None = Field(default=None, ge=10, le=60)
+    guidance_scale: float | None = Field(default=None, ge=1, le=20)
+    seed: int | None = Field(default=None, ge=0, le=9_999_999_998)
+    scheduler: Scheduler | None = None
+    preset_style: PresetStyle | None = Field(default=None, alias="presetStyle")
+    tiling: bool | None = None
+    public: bool | None = None
+
+    # Accepted and recorded; see RECORDED_FLAGS.
+    alchemy: bool | None = None
+    photo_real: bool | None = Field(default=None, alias="photoReal")
+    photo_real_strength: float | None = Field(default=None, alias="photoRealStrength")
+    photo_real_version: str | None = Field(default=None, alias="photoRealVersion")
+    prompt_magic: bool | None = Field(default=None, alias="promptMagic")
+    prompt_magic_strength: float | None = Field(default=None, alias="promptMagicStrength")
+    prompt_magic_version: str | None = Field(default=None, alias="promptMagicVersion")
+    high_contrast: bool | None = Field(default=None, alias="highContrast")
+    high_resolution: bool | None = Field(default=None, alias="highResolution")
+    contrast: float | None = None
+    contrast_ratio: float | None = Field(default=None, alias="contrastRatio")
+    expanded_domain: bool | None = Field(default=None, alias="expandedDomain")
+    fantasy_avatar: bool | None = Field(default=None, alias="fantasyAvatar")
+    ultra: bool | None = None
+    weighting: float | None = None
+    sd_version: str | None = None
+    transparency: Literal["disabled", "foreground_only"] | None = None
+    enhance_prompt: bool | None = Field(default=None, alias="enhancePrompt")
+    enhance_prompt_instruction: str | None = Field(default=None, alias="enhancePromptInstruction")
+    upscale_ratio: float | None = Field(default=None, alias="upscaleRatio")
+
+    # Features that need other pipelines; refused with a clear message until they exist.
+    init_image_id: str | None = None
+    init_generation_image_id: str | None = None
+    init_strength: float | None = Field(default=None, ge=0.1, le=0.9)
+    canvas_request: bool | None = Field(default=None, alias="canvasRequest")
+    control_net: bool | None = Field(default=None, alias="controlNet")
+    controlnets: list[Any] | None = None
+    elements: list[Any] | None = None
+    user_elements: list[Any] | None = Field(default=None, alias="userElements")
+    image_prompts: list[Any] | None = Field(default=None, alias="imagePrompts")
+    unzoom: bool | None = None
+
+    @field_validator("width", "height")
+    @classmethod
+    def _multiple_of_8(cls, value: int | None) -> int | None:
+        if value is not None and value % 8:
+            raise ValueError("must be a multiple of 8")
+        return value
+
+    def unsupported_features(self) -> list[str]:
+        used = {
+            "init_image_id": self.init_image_id,
+            "init_generation_image_id": self.init_generation_image_id,
+            "canvasRequest": self.canvas_request,
+            "controlNet": self.control_net,
+            "controlnets": self.controlnets,
+            "elements": self.elements,
+            "userElements": self.user_elements,
+            "imagePrompts": self.image_prompts,
+            "unzoom": self.unzoom,
+        }
+        return [name for name, value in used.items() if value]
+
+    def to_request(self) -> GenerationRequest:
+        """The domain request; wire fields with no domain counterpart yet are refused, not dropped."""
+        unsupported = self.unsupported_features()
+        if unsupported:
+            raise InvalidRequest(
+                f"Not supported by this server yet: {', '.join(unsupported)} "
+                "(see the README's compatibility table)",
+                code="unsupported-feature",
+            )
+        wire = self.model_dump(by_alias=True)
+        flags = {name: wire[name] for name in RECORDED_FLAGS if wire.get(name) is not None}
+        return GenerationRequest(
+            prompt=self.prompt,
+            model_id=self.model_id,
+            negative_prompt=self.negative_prompt,
+            width=self.width,
+            height=self.height,
+            num_images=self.num_images,
+            steps=self.num_inference_steps,
+            guidance_scale=self.guidance_scale,
+            seed=self.seed,
+            scheduler=self.scheduler,
+            preset_style=self.preset_style,
+            tiling=bool(self.tiling),
+            public=bool(self.public),
+            flags=flags,
+        )
+
+
+def created_job(generation_id: str, credit_cost: int) -> dict[str, Any]:
+    return {
+        "sdGenerationJob": {
+            "generationId": generation_id,
+            "apiCreditCost": credit_cost,
+            "cost": {"amount": str(credit_cost), "unit": "CREDITS"},
+        }
+    }
+
+
+def generation_object(view: GenerationView) -> dict[str, Any]:
+    """The generation as ``generations_by_pk`` and list items carry it."""
+    flags = view.flags
+    return compact(
+        {
+            "id": view.id,
+            "createdAt": timestamp(view.created_at),
+            "status": view.status,
+            "modelId": view.model_id,
+            "prompt": view.prompt,
+            "negativePrompt": view.negative_prompt or "",
+            "imageWidth": view.width,
+            "imageHeight": view.height,
+            "inferenceSteps": view.steps,
+            "guidanceScale": view.guidance_scale,
+            "seed": view.seed,
+            "scheduler": view.scheduler,
+            "presetStyle": view.preset_style,
+            "sdVersion": view.sd_version,
+            "public": view.public,
+            "photoReal": bool(flags.get("photoReal", False)),
+            "photoRealStrength": flags.get("photoRealStrength"),
+            "promptMagic": bool(flags.get("promptMagic", False)),
+            "promptMagicStrength": flags.get("promptMagicStrength"),
+            "promptMagicVersion": flags.get("promptMagicVersion"),
+            "ultra": bool(flags.get("ultra", False)),
+            "generation_elements": [],
+            "generated_images": [
+                {
+                    "id": image.id,
+                    "url": image.url,
+                    "nsfw": image.nsfw,
+                    "likeCount": image.like_count,
+                    "motion": False,
+                    "imageToVideo": False,
+                    "fantasyAvatar": False,
+                    "generated_image_variation_generics": [],
+                }
+                for image in view.images
+            ],
+            # sfumato's additions: what the seed-per-image and a failure looked like.
+            "imageSeeds": [image.seed for image in view.images],
+            "apiCreditCost": view.credit_cost,
+            "failureReason": view.failure_reason,
+            "tiling": view.tiling,
+        }
+    )

@@ -1,0 +1,57 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from sfumato import __version__
+from sfumato.api import errors
+from sfumato.api.routes import blobs, generations, health, models, users
+from sfumato.config import Settings
+from sfumato.runtime import build_context, build_worker
+from sfumato.service.context import Context
+
+API_PREFIX = "/api/rest/v1"
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None, *, with_worker: bool = True, context: Context | None = None
+) -> FastAPI:
+    settings = settings or Settings()
+    ctx = context or build_context(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = build_worker(ctx) if with_worker else None
+        thread = None
+        if worker is not None:
+            ctx.wake_workers = worker.wake
+            thread = threading.Thread(target=worker.run_forever, name="sfumato-worker", daemon=True)
+            thread.start()
+        try:
+            yield
+        finally:
+            if worker is not None and thread is not None:
+                worker.stop()
+                thread.join(timeout=30)
+            ctx.db.dispose()
+
+    app = FastAPI(
+        title="sfumato",
+        version=__version__,
+        description="Self-hosted generative-media API, wire-compatible with the Leonardo.Ai Production API.",
+        lifespan=lifespan,
+    )
+    app.state.context = ctx
+    errors.install(app)
+    for router in (generations.router, models.router, users.router):
+        app.include_router(router, prefix=API_PREFIX)
+    app.include_router(blobs.router)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,102 @@
+"""Settings, read once from ``SFUMATO_*`` environment variables (pydantic-settings).
+
+Every knob of the server lives here so that the layers below receive plain values
+and never read the environment themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SFUMATO_", env_file=None, extra="ignore")
+
+    home: Path = Field(default=Path(".sfumato"), description="State directory (database, blobs, models).")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default SQLite (WAL) at $SFUMATO_HOME/sfumato.db.",
+    )
+    blob_dir: Path | None = Field(
+        default=None, description="Local blob directory; default $SFUMATO_HOME/blobs."
+    )
+    models_dir: Path | None = Field(default=None, description="Model weights; default $SFUMATO_HOME/models.")
+    catalog_file: Path | None = Field(default=None, description="Extra model catalog TOML.")
+    model_aliases: dict[str, str] = Field(
+        default_factory=dict, description="JSON object: Leonardo model UUID -> local model key."
+    )
+    default_model_id: str = Field(
+        default="b24e16ff-06e3-43eb-8d33-4416c2d75876",
+        description="Model used when a request names none (Leonardo's SDK default id, an alias).",
+    )
+    public_url: str | None = Field(
+        default=None, description="Base URL clients reach sfumato at; default http://HOST:PORT."
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret_key: str | None = Field(
+        default=None,
+        description="HMAC key for signed URLs; default a random key kept in $SFUMATO_HOME.",
+    )
+    url_ttl_seconds: int = Field(default=7 * 24 * 3600, description="Lifetime of signed image URLs.")
+
+    device: str = Field(default="auto", description="auto | cpu | cuda | cuda:N | mps")
+    max_loaded_models: int = 2
+
+    worker_id: str | None = None
+    lease_seconds: float = Field(default=60.0, description="A job's lease; renewed by heartbeats.")
+    heartbeat_seconds: float = Field(default=10.0)
+    poll_seconds: float = Field(default=0.5, description="Queue poll interval when idle.")
+    max_attempts: int = Field(default=3, description="Executions of one job before it fails for good.")
+
+    default_credits: int = Field(default=10_000, description="Credits granted to a new account.")
+    concurrency_slots: int = Field(default=2, description="Jobs an account may run at once.")
+
+    @cached_property
+    def resolved_home(self) -> Path:
+        self.home.mkdir(parents=True, exist_ok=True)
+        return self.home.resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_home / 'sfumato.db'}"
+
+    @property
+    def resolved_blob_dir(self) -> Path:
+        return (self.blob_dir or self.resolved_home / "blobs").resolve()
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return (self.models_dir or self.resolved_home / "models").resolve()
+
+    @property
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def resolved_secret_key(self) -> bytes:
+        """The signing key: from settings, else generated once and kept (0600) in the home."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.resolved_home / "secret.key"
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+        for _ in range(50):  # another process may be writing it right now
+            key = path.read_text().strip()
+            if key:
+                return key.encode()
+            time.sleep(0.02)
+        raise RuntimeError(f"{path} is empty; delete it to regenerate the signing key")

@@ -1,0 +1,302 @@
+"""The model catalog: which models exist, where their weights live, whether they are ready.
+
+The API server imports this module to validate requests, so it must stay light: only the
+standard library, no torch and no diffusers. Everything is built from TOML data — the
+catalog shipped in the package, then an optional user file, then alias overrides from the
+settings — so adding or re-pointing a model is a configuration change, not a code change.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from sfumato.engine.errors import EngineError
+
+FAMILIES = ("sd15", "sdxl", "sd-turbo")
+TINY_PREFIX = "tiny:"
+SourceKind = Literal["tiny", "local", "hub"]
+
+# Values a user catalog may leave out when it adds a model, per family: the same
+# defaults the upstream model cards recommend.
+_FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "sd15": {
+        "sd_version": "v1_5",
+        "default_steps": 30,
+        "default_guidance": 7.0,
+        "default_width": 512,
+        "default_height": 512,
+        "max_steps": 60,
+    },
+    "sdxl": {
+        "sd_version": "SDXL_1_0",
+        "default_steps": 30,
+        "default_guidance": 7.0,
+        "default_width": 1024,
+        "default_height": 1024,
+        "max_steps": 60,
+    },
+    "sd-turbo": {
+        "sd_version": "v2",
+        "default_steps": 1,
+        "default_guidance": 0.0,
+        "default_width": 512,
+        "default_height": 512,
+        "max_steps": 10,
+    },
+}
+_COMMON_DEFAULTS: dict[str, Any] = {"description": "", "featured": False, "nsfw": False}
+_REQUIRED = ("id", "name", "family", "source")
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "id": str,
+    "name": str,
+    "description": str,
+    "family": str,
+    "source": str,
+    "sd_version": str,
+    "default_steps": int,
+    "default_guidance": (int, float),
+    "default_width": int,
+    "default_height": int,
+    "max_steps": int,
+    "featured": bool,
+    "nsfw": bool,
+}
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One platform model as the catalog describes it; plain data, safe to share."""
+
+    id: str
+    key: str
+    name: str
+    description: str
+    family: str
+    source: str
+    sd_version: str
+    default_steps: int
+    default_guidance: float
+    default_width: int
+    default_height: int
+    max_steps: int
+    featured: bool
+    nsfw: bool
+
+    @property
+    def is_tiny(self) -> bool:
+        """Tiny models are built offline from configs, so they are always available."""
+        return self.source.startswith(TINY_PREFIX)
+
+    @property
+    def tiny_family(self) -> str:
+        """The family a tiny source names (``tiny:sdxl`` → ``sdxl``); empty for others."""
+        return self.source[len(TINY_PREFIX) :] if self.is_tiny else ""
+
+    @property
+    def source_kind(self) -> SourceKind:
+        """Where the weights come from, which decides how they are found and fetched."""
+        if self.is_tiny:
+            return "tiny"
+        if _looks_local(self.source):
+            return "local"
+        return "hub"
+
+
+class Catalog:
+    """The models this server offers, and Leonardo's model ids that map onto them."""
+
+    def __init__(self, entries: list[ModelEntry], aliases: Mapping[str, str]) -> None:
+        """Prefer :meth:`load`; this constructor trusts its input to be validated."""
+        self._entries = list(entries)
+        self._by_key = {e.key: e for e in entries}
+        self._by_id = {e.id.lower(): e for e in entries}
+        self._aliases = {k.lower(): v for k, v in aliases.items()}
+
+    @classmethod
+    def load(cls, extra: Path | None = None, aliases: dict[str, str] | None = None) -> Catalog:
+        """Read the packaged catalog, then ``extra`` (if that file exists), then ``aliases``.
+
+        A missing ``extra`` file is not an error, so callers can always pass the default
+        ``$SFUMATO_HOME/catalog.toml``. Any malformed entry raises :class:`EngineError`
+        naming the file and the model, because a half-read catalog would fail later and
+        further from the cause.
+        """
+        packaged = resources.files("sfumato.engine").joinpath("catalog.toml").read_text("utf-8")
+        models: dict[str, dict[str, Any]] = {}
+        alias_map: dict[str, str] = {}
+        _merge(models, alias_map, _parse(packaged, "the packaged catalog"), base=None)
+        if extra is not None and extra.is_file():
+            raw = _parse(extra.read_text("utf-8"), str(extra))
+            _merge(models, alias_map, raw, base=extra.parent)
+        for alias, key in (aliases or {}).items():
+            alias_map[_normalise_uuid(alias, "alias")] = key
+        entries = [_build_entry(key, fields) for key, fields in models.items()]
+        _check_unique(entries, alias_map)
+        return cls(entries, alias_map)
+
+    def entries(self) -> list[ModelEntry]:
+        """All models, in catalog order (packaged first, then the user's)."""
+        return list(self._entries)
+
+    def aliases(self) -> dict[str, str]:
+        """Leonardo model id → local model key, lower-case ids."""
+        return dict(self._aliases)
+
+    def resolve(self, model_id: str) -> ModelEntry | None:
+        """Find a model by its key, its own UUID, or an alias UUID (ids case-insensitive)."""
+        wanted = model_id.strip()
+        if wanted in self._by_key:
+            return self._by_key[wanted]
+        lowered = wanted.lower()
+        if lowered in self._by_id:
+            return self._by_id[lowered]
+        key = self._aliases.get(lowered)
+        return self._by_key.get(key) if key is not None else None
+
+    def weights_dir(self, entry: ModelEntry, models_dir: Path) -> Path:
+        """Where the weights live: ``models_dir/<key>`` when sfumato owns them, else the source."""
+        return weights_dir(entry, models_dir)
+
+    def is_ready(self, entry: ModelEntry, models_dir: Path) -> bool:
+        """Whether a job for ``entry`` can run without a network (checked at submission)."""
+        return is_ready(entry, models_dir)
+
+    def how_to_obtain(self, entry: ModelEntry) -> str:
+        """One line telling a person how to make ``entry`` ready; shown in the 400 error."""
+        if entry.source_kind == "tiny":
+            return f"{entry.key} is built automatically on first use; nothing to download"
+        if entry.source_kind == "local":
+            return (
+                f"put the weights of {entry.key} at {entry.source}, or change its source "
+                "in $SFUMATO_HOME/catalog.toml"
+            )
+        return (
+            f"run `sfumato models pull {entry.key}` on a machine with network access, or set "
+            f"its source to a local directory in $SFUMATO_HOME/catalog.toml"
+        )
+
+
+def weights_dir(entry: ModelEntry, models_dir: Path) -> Path:
+    """:meth:`Catalog.weights_dir` for code that holds an entry but no catalog."""
+    if entry.source_kind == "local":
+        return Path(entry.source).expanduser()
+    return models_dir / entry.key
+
+
+def is_ready(entry: ModelEntry, models_dir: Path) -> bool:
+    """:meth:`Catalog.is_ready` for code that holds an entry but no catalog.
+
+    Tiny models count as ready because they are built offline on first use. A fetched
+    model counts once its ``model_index.json`` exists, which the fetch writes last.
+    """
+    if entry.source_kind == "tiny":
+        return True
+    path = weights_dir(entry, models_dir)
+    if entry.source_kind == "local":
+        return path.exists()
+    return (path / "model_index.json").is_file()
+
+
+def _looks_local(source: str) -> bool:
+    """A path, not a hub repo id: absolute, home- or dot-relative, or a checkpoint file."""
+    return (
+        source.startswith(("/", "~", "./", "../"))
+        or Path(source).is_absolute()
+        or source.endswith((".safetensors", ".ckpt"))
+    )
+
+
+def _parse(text: str, origin: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise EngineError(f"cannot read {origin}: {exc}") from exc
+
+
+def _merge(
+    models: dict[str, dict[str, Any]],
+    alias_map: dict[str, str],
+    raw: dict[str, Any],
+    base: Path | None,
+) -> None:
+    """Fold one catalog file into the running state; later files change earlier entries."""
+    unknown = set(raw) - {"models", "aliases"}
+    if unknown:
+        raise EngineError(f"unknown catalog tables: {', '.join(sorted(unknown))}")
+    for key, fields in raw.get("models", {}).items():
+        if not isinstance(fields, dict):
+            raise EngineError(f"catalog model {key!r} must be a table")
+        fields = dict(fields)
+        source = fields.get("source")
+        if base is not None and isinstance(source, str) and source.startswith(("./", "../")):
+            fields["source"] = str((base / source).resolve())
+        models.setdefault(key, {}).update(fields)
+    for alias, key in raw.get("aliases", {}).items():
+        if not isinstance(key, str):
+            raise EngineError(f"catalog alias {alias!r} must map to a model key")
+        alias_map[_normalise_uuid(alias, "alias")] = key
+
+
+def _normalise_uuid(value: str, what: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise EngineError(f"catalog {what} {value!r} is not a UUID") from exc
+
+
+def _build_entry(key: str, fields: dict[str, Any]) -> ModelEntry:
+    missing = [name for name in _REQUIRED if name not in fields]
+    if missing:
+        raise EngineError(f"catalog model {key!r} lacks {', '.join(missing)}")
+    family = fields["family"]
+    if family not in FAMILIES:
+        raise EngineError(f"catalog model {key!r} has family {family!r}; known: {', '.join(FAMILIES)}")
+    merged = {**_COMMON_DEFAULTS, **_FAMILY_DEFAULTS[family], **fields}
+    unknown = set(merged) - set(_TYPES)
+    if unknown:
+        raise EngineError(f"catalog model {key!r} has unknown fields: {', '.join(sorted(unknown))}")
+    for name, expected in _TYPES.items():
+        value = merged[name]
+        # bool is an int in Python; a count given as true/false is a typo, not a number.
+        if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
+            raise EngineError(f"catalog model {key!r}: {name} has the wrong type")
+    source = merged["source"]
+    if source.startswith(TINY_PREFIX) and source[len(TINY_PREFIX) :] not in FAMILIES:
+        raise EngineError(f"catalog model {key!r}: unknown tiny family in {source!r}")
+    return ModelEntry(
+        id=_normalise_uuid(merged["id"], f"model {key!r} id"),
+        key=key,
+        name=merged["name"],
+        description=merged["description"],
+        family=family,
+        source=source,
+        sd_version=merged["sd_version"],
+        default_steps=merged["default_steps"],
+        default_guidance=float(merged["default_guidance"]),
+        default_width=merged["default_width"],
+        default_height=merged["default_height"],
+        max_steps=merged["max_steps"],
+        featured=merged["featured"],
+        nsfw=merged["nsfw"],
+    )
+
+
+def _check_unique(entries: list[ModelEntry], alias_map: dict[str, str]) -> None:
+    """Ids must name one thing each, and every alias must land on a real model."""
+    keys = {e.key for e in entries}
+    seen: dict[str, str] = {}
+    for entry in entries:
+        if entry.id in seen:
+            raise EngineError(f"catalog models {seen[entry.id]!r} and {entry.key!r} share id")
+        seen[entry.id] = entry.key
+    for alias, key in alias_map.items():
+        if key not in keys:
+            raise EngineError(f"catalog alias {alias} points to unknown model {key!r}")
+        if alias in seen:
+            raise EngineError(f"catalog alias {alias} is also the id of model {seen[alias]!r}")

@@ -1,0 +1,238 @@
+"""Loaded pipelines, kept warm up to a bound and handed out one run at a time.
+
+Loading a real model takes seconds to minutes and gigabytes of device memory, so the cache
+keeps the ``max_loaded`` most recently used pipelines and evicts the least recently used
+one before loading another (before, not after, so a GPU never has to hold one more model
+than the bound allows).
+
+How runs share a pipeline — the choice made here, and why:
+
+* **A fresh scheduler per run, on a shallow copy.** A scheduler keeps per-run state
+  (timesteps, step index) and a pipeline keeps per-call attributes (guidance scale, step
+  count), so two runs on one pipeline object corrupt each other. Each run therefore gets
+  ``copy.copy(pipeline)`` — a new pipeline object sharing the same model modules, built in
+  microseconds with no weight copied — whose scheduler is newly built from the cached
+  pipeline's scheduler config. The cached pipeline itself is never changed, so a run that
+  asks for another scheduler cannot leak it into the next run.
+* **One run per pipeline at a time.** The model modules are shared, and a run may change
+  them for its duration (tiling switches every convolution to circular padding). A
+  per-pipeline run lock keeps such a change from reaching another run. Little is lost:
+  two runs on one device contend for it rather than overlap, and throughput comes from
+  batching images into one call, which the worker does.
+
+Eviction takes the evicted pipeline's run lock, so a pipeline is never freed under a run.
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sfumato.engine.catalog import Catalog, ModelEntry
+from sfumato.engine.errors import EngineError
+from sfumato.engine.progress import quiet_progress_bars
+from sfumato.engine.schedulers import check_scheduler, make_scheduler
+from sfumato.engine.tiny import build_tiny
+from sfumato.engine.weights import detect_variant, weights_fingerprint
+
+
+@dataclass
+class LoadedPipeline:
+    """A pipeline ready for one run, with the facts its lineage needs."""
+
+    pipeline: Any
+    key: str
+    fingerprint: str
+    device: str
+    dtype: str
+
+
+@dataclass
+class _Slot:
+    loaded: LoadedPipeline | None
+    run_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class PipelineCache:
+    """Up to ``max_loaded`` pipelines on ``device``, most recently used kept."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        models_dir: Path,
+        device: str = "auto",
+        max_loaded: int = 2,
+    ) -> None:
+        """``device`` "auto" picks CUDA when present, else the CPU; nothing loads yet."""
+        if max_loaded < 1:
+            raise ValueError("max_loaded must be at least 1")
+        self.catalog = catalog
+        self.models_dir = models_dir
+        self.max_loaded = max_loaded
+        self._device_request = device
+        self._device: str | None = None
+        self._slots: OrderedDict[str, _Slot] = OrderedDict()
+        self._lock = threading.Lock()
+        self._load_locks: dict[str, threading.Lock] = {}
+
+    @property
+    def device(self) -> str:
+        """The torch device runs use; resolving "auto" imports torch, so it waits until asked."""
+        if self._device is None:
+            self._device = _resolve_device(self._device_request)
+        return self._device
+
+    def loaded_keys(self) -> list[str]:
+        """Keys of the loaded models, least recently used first (for model affinity)."""
+        with self._lock:
+            return list(self._slots)
+
+    def get(self, entry: ModelEntry) -> Any:
+        """The cached pipeline of ``entry``, loading (and for tiny models building) it once.
+
+        The object returned is shared: read it, but run it through :meth:`lease`.
+        """
+        loaded = self._slot(entry).loaded
+        if loaded is None:  # evicted in the instant since; load it again
+            return self.get(entry)
+        return loaded.pipeline
+
+    @contextmanager
+    def lease(self, entry: ModelEntry, scheduler: str | None = None) -> Iterator[LoadedPipeline]:
+        """Hold ``entry``'s pipeline for one run, as a copy with its own fresh scheduler.
+
+        ``scheduler`` is a Leonardo scheduler name, or None for the model's own.
+        """
+        check_scheduler(scheduler)
+        while True:
+            slot = self._slot(entry)
+            slot.run_lock.acquire()
+            if slot.loaded is not None:
+                break
+            slot.run_lock.release()  # evicted between lookup and lock: load again
+        try:
+            shared = slot.loaded
+            view = copy.copy(shared.pipeline)
+            view.scheduler = make_scheduler(scheduler, shared.pipeline.scheduler)
+            yield LoadedPipeline(view, shared.key, shared.fingerprint, shared.device, shared.dtype)
+        finally:
+            slot.run_lock.release()
+
+    def evict(self, key: str) -> None:
+        """Drop one model from memory, waiting for its current run to finish."""
+        with self._lock:
+            slot = self._slots.pop(key, None)
+        if slot is not None:
+            self._release([slot])
+
+    def clear(self) -> None:
+        """Drop every model (at shutdown, or to hand the device to something else)."""
+        with self._lock:
+            slots = list(self._slots.values())
+            self._slots.clear()
+        self._release(slots)
+
+    def _slot(self, entry: ModelEntry) -> _Slot:
+        with self._lock:
+            slot = self._slots.get(entry.key)
+            if slot is not None:
+                self._slots.move_to_end(entry.key)
+                return slot
+            load_lock = self._load_locks.setdefault(entry.key, threading.Lock())
+        # One loader per model; others wait here and then find the loaded slot.
+        with load_lock:
+            with self._lock:
+                slot = self._slots.get(entry.key)
+                if slot is not None:
+                    self._slots.move_to_end(entry.key)
+                    return slot
+                room = [self._slots.popitem(last=False)[1] for _ in self._excess(extra=1)]
+            self._release(room)
+            slot = _Slot(self._load(entry))
+            with self._lock:
+                self._slots[entry.key] = slot
+                excess = [self._slots.popitem(last=False)[1] for _ in self._excess(extra=0)]
+            self._release(excess)
+            return slot
+
+    def _excess(self, extra: int) -> range:
+        """How many slots to evict so that ``extra`` more still fit within the bound."""
+        return range(max(0, len(self._slots) + extra - self.max_loaded))
+
+    def _release(self, slots: list[_Slot]) -> None:
+        if not slots:
+            return
+        for slot in slots:
+            with slot.run_lock:  # never free a pipeline under a running call
+                slot.loaded = None
+        gc.collect()
+        if self.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.empty_cache()
+
+    def _load(self, entry: ModelEntry) -> LoadedPipeline:
+        path = self.catalog.weights_dir(entry, self.models_dir)
+        if entry.is_tiny:
+            build_tiny(entry.tiny_family, path)
+        elif not self.catalog.is_ready(entry, self.models_dir):
+            raise EngineError(
+                f"the weights of model {entry.key} are not on this machine: "
+                f"{self.catalog.how_to_obtain(entry)}"
+            )
+        import torch
+
+        device = self.device
+        dtype = torch.float16 if device.startswith("cuda") else torch.float32
+        quiet_progress_bars()
+        try:
+            pipeline = _from_disk(entry, path, dtype)
+            pipeline.to(device)
+        except EngineError:
+            raise
+        except Exception as exc:
+            raise EngineError(f"cannot load model {entry.key} from {path}: {exc}") from exc
+        pipeline.set_progress_bar_config(disable=True)
+        return LoadedPipeline(
+            pipeline=pipeline,
+            key=entry.key,
+            fingerprint=weights_fingerprint(path),
+            device=device,
+            dtype=str(dtype).removeprefix("torch."),
+        )
+
+
+def _from_disk(entry: ModelEntry, path: Path, dtype: Any) -> Any:
+    """Load through diffusers' own loaders, the same path for tiny and real weights."""
+    from diffusers import DiffusionPipeline, StableDiffusionPipeline, StableDiffusionXLPipeline
+
+    if path.is_file():
+        # A single checkpoint carries weights only; diffusers finds the matching configs
+        # itself (from its cache or the hub) — see the catalog notes on local sources.
+        single = StableDiffusionXLPipeline if entry.family == "sdxl" else StableDiffusionPipeline
+        return single.from_single_file(str(path), dtype=dtype)
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    variant = detect_variant(path)
+    if variant is not None:
+        kwargs["variant"] = variant
+    index = json.loads((path / "model_index.json").read_text("utf-8"))
+    if "safety_checker" in index and not (path / "safety_checker").is_dir():
+        # Fetched without its safety checker (see pull.py): load without it, on purpose.
+        kwargs.update(safety_checker=None, requires_safety_checker=False)
+    return DiffusionPipeline.from_pretrained(str(path), **kwargs)
+
+
+def _resolve_device(request: str) -> str:
+    import torch
+
+    if request != "auto":
+        return request
+    return "cuda" if torch.cuda.is_available() else "cpu"

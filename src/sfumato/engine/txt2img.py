@@ -1,0 +1,144 @@
+"""Text-to-image: one pipeline call for all images of a spec, one seed per image.
+
+Seeding each image with its own CPU generator makes an image depend only on its seed and
+settings — not on the device's random stream, nor (beyond float rounding) on which other
+images share the batch — which is what lets the worker batch jobs together and lets anyone
+replay an image from its lineage.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from sfumato.engine.catalog import Catalog, ModelEntry
+from sfumato.engine.errors import EngineError
+from sfumato.engine.pipeline_cache import LoadedPipeline, PipelineCache
+from sfumato.engine.schedulers import check_scheduler
+from sfumato.engine.specs import ImageOutput, TextToImageSpec
+from sfumato.engine.tiling import circular_padding
+
+_SIZE_STEP = 8  # the VAE maps 8×8 pixels to one latent in every supported family
+_MAX_SEED = 2**64 - 1  # torch.Generator.manual_seed's range
+
+
+class Engine:
+    """The worker's face of inference: resolve a model, keep it warm, run specs on it."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        models_dir: Path,
+        device: str = "auto",
+        max_loaded: int = 2,
+    ) -> None:
+        """Nothing is loaded until the first run or :meth:`warm`."""
+        self.catalog = catalog
+        self.models_dir = models_dir
+        self.pipelines = PipelineCache(catalog, models_dir, device=device, max_loaded=max_loaded)
+
+    def warm(self, model_key: str) -> None:
+        """Load a model ahead of its first job, so that job is not charged the load time."""
+        self.pipelines.get(self._entry(model_key))
+
+    def loaded_models(self) -> list[str]:
+        """Keys of the models in memory, least recently used first."""
+        return self.pipelines.loaded_keys()
+
+    def text_to_image(self, spec: TextToImageSpec) -> ImageOutput:
+        """Run ``spec`` and return exactly ``len(spec.seeds)`` images of the requested size.
+
+        Raises :class:`EngineError`, with a message meant for the generation's failure
+        reason, for an unknown model, absent weights or parameters the model cannot take.
+        """
+        entry = self._entry(spec.model_key)
+        _validate(spec, entry)
+        with self.pipelines.lease(entry, spec.scheduler) as loaded:
+            images = _run(loaded, spec)
+        for image in images:
+            if image.size != (spec.width, spec.height):
+                raise EngineError(
+                    f"model {entry.key} drew {image.size[0]}×{image.size[1]} instead of "
+                    f"{spec.width}×{spec.height}"
+                )
+        return ImageOutput(images=images, seeds=list(spec.seeds), lineage=_lineage(spec, loaded))
+
+    def _entry(self, model_key: str) -> ModelEntry:
+        entry = self.catalog.resolve(model_key)
+        if entry is None:
+            raise EngineError(f"unknown model {model_key!r}")
+        return entry
+
+
+def _validate(spec: TextToImageSpec, entry: ModelEntry) -> None:
+    """Refuse what the pipeline would refuse later, in words a client understands."""
+    if not spec.seeds:
+        raise EngineError("at least one seed (one image) is required")
+    for seed in spec.seeds:
+        if not 0 <= seed <= _MAX_SEED:
+            raise EngineError(f"seed {seed} is outside 0..{_MAX_SEED}")
+    for name, value in (("width", spec.width), ("height", spec.height)):
+        if value < _SIZE_STEP or value % _SIZE_STEP:
+            raise EngineError(f"{name} {value} must be a positive multiple of {_SIZE_STEP}")
+    if not 1 <= spec.steps <= entry.max_steps:
+        raise EngineError(f"steps must be between 1 and {entry.max_steps} for {entry.key}")
+    if spec.guidance_scale < 0:
+        raise EngineError("guidance scale must not be negative")
+    check_scheduler(spec.scheduler)
+
+
+def _run(loaded: LoadedPipeline, spec: TextToImageSpec) -> list[Any]:
+    import torch
+
+    pipeline = loaded.pipeline
+    generators = [torch.Generator("cpu").manual_seed(seed) for seed in spec.seeds]
+    kwargs: dict[str, Any] = {
+        "prompt": spec.prompt,
+        "negative_prompt": spec.negative_prompt,
+        "width": spec.width,
+        "height": spec.height,
+        "num_inference_steps": spec.steps,
+        "guidance_scale": spec.guidance_scale,
+        "num_images_per_prompt": len(spec.seeds),
+        "generator": generators,
+        "output_type": "pil",
+    }
+    modules = (pipeline.unet, pipeline.vae) if spec.tiling else ()
+    try:
+        with circular_padding(*modules):
+            return list(pipeline(**kwargs).images)
+    except ValueError as exc:  # diffusers' input checks: the request's fault, say so
+        raise EngineError(f"model {loaded.key} refused the request: {exc}") from exc
+
+
+def _lineage(spec: TextToImageSpec, loaded: LoadedPipeline) -> dict[str, object]:
+    """Everything needed to reproduce the images, beside their seeds and prompt."""
+    return {
+        "task": "text_to_image",
+        "model_key": loaded.key,
+        "weights_hash": loaded.fingerprint,
+        "scheduler": type(loaded.pipeline.scheduler).__name__,
+        "scheduler_name": spec.scheduler,
+        "steps": spec.steps,
+        "guidance_scale": spec.guidance_scale,
+        "width": spec.width,
+        "height": spec.height,
+        "tiling": spec.tiling,
+        "batch_size": len(spec.seeds),
+        "device": loaded.device,
+        "dtype": loaded.dtype,
+        **_library_versions(),
+    }
+
+
+@cache
+def _library_versions() -> dict[str, str]:
+    versions = {}
+    for name in ("torch", "diffusers", "transformers"):
+        try:
+            versions[f"{name}_version"] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[f"{name}_version"] = "unknown"
+    return versions

@@ -1,0 +1,45 @@
+"""The caller's own account, and operator actions on credits."""
+
+from __future__ import annotations
+
+from sfumato.errors import InvalidRequest, NotFound
+from sfumato.service.context import Context
+from sfumato.service.keys import Principal
+from sfumato.service.views import AccountView
+from sfumato.store import accounts, credits
+
+
+def me(ctx: Context, principal: Principal) -> AccountView:
+    with ctx.db.read() as session:
+        account = accounts.get_account(session, principal.account_id)
+        if account is None:
+            raise NotFound("Account not found")
+        return AccountView(
+            user_id=account.id,
+            username=account.username,
+            credit_balance=account.credit_balance,
+            concurrency_slots=account.concurrency_slots,
+            created_at=account.created_at,
+        )
+
+
+def grant_credits(ctx: Context, *, username: str, amount: int, note: str | None = None) -> int:
+    """Add (or, negative, remove) credits; returns the new balance."""
+    if amount == 0:
+        raise InvalidRequest("amount must not be zero")
+    with ctx.db.transaction() as session:
+        account = accounts.account_by_username(session, username)
+        if account is None:
+            raise NotFound(f"No account named {username!r}")
+        credits.grant(session, account_id=account.id, amount=amount, note=note or "operator grant")
+        session.flush()
+        session.refresh(account)
+        return account.credit_balance
+
+
+def balance_of(ctx: Context, *, username: str) -> int:
+    with ctx.db.read() as session:
+        account = accounts.account_by_username(session, username)
+        if account is None:
+            raise NotFound(f"No account named {username!r}")
+        return account.credit_balance

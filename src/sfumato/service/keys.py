@@ -1,0 +1,119 @@
+"""API keys: 32 random bytes shown once, stored as SHA-256, looked up in constant time."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sfumato.errors import InvalidRequest, NotFound, Unauthorized
+from sfumato.service.context import Context
+from sfumato.store import accounts, credits
+
+KEY_PREFIX = "sfu_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the account and the key it used."""
+
+    account_id: str
+    api_key_id: str
+    username: str
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    user_id: str
+    username: str
+    api_key_id: str
+    api_key: str
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    id: str
+    prefix: str
+    name: str
+    username: str
+    user_id: str
+    created_at: str
+    revoked: bool
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def issue_key(
+    ctx: Context, *, username: str, credits_amount: int | None = None, name: str = "default"
+) -> IssuedKey:
+    """A new key for ``username``, creating the account (with its starting credits) if needed."""
+    if not username.strip():
+        raise InvalidRequest("username must not be empty")
+    plaintext = _new_key()
+    with ctx.db.transaction() as session:
+        account = accounts.account_by_username(session, username)
+        if account is None:
+            account = accounts.create_account(
+                session, username=username, concurrency_slots=ctx.settings.concurrency_slots
+            )
+            amount = ctx.settings.default_credits if credits_amount is None else credits_amount
+            if amount:
+                credits.grant(session, account_id=account.id, amount=amount, note="initial grant")
+        elif credits_amount:
+            credits.grant(session, account_id=account.id, amount=credits_amount, note="grant with new key")
+        key = accounts.add_key(
+            session,
+            account=account,
+            name=name,
+            key_hash=hash_key(plaintext),
+            key_prefix=plaintext[:12],
+        )
+        return IssuedKey(user_id=account.id, username=account.username, api_key_id=key.id, api_key=plaintext)
+
+
+def authenticate(ctx: Context, authorization: str | None) -> Principal:
+    if not authorization:
+        raise Unauthorized("Missing authorization header: send 'authorization: Bearer <api key>'")
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("Malformed authorization header: expected 'Bearer <api key>'")
+    # The lookup is by SHA-256 digest, so timing reveals nothing about the plaintext key.
+    with ctx.db.read() as session:
+        key = accounts.active_key_by_hash(session, hash_key(token))
+        if key is None:
+            raise Unauthorized("Invalid or revoked API key")
+        return Principal(account_id=key.account_id, api_key_id=key.id, username=key.account.username)
+
+
+def list_keys(ctx: Context) -> list[KeyInfo]:
+    with ctx.db.read() as session:
+        return [
+            KeyInfo(
+                id=k.id,
+                prefix=k.key_prefix,
+                name=k.name,
+                username=k.account.username,
+                user_id=k.account_id,
+                created_at=k.created_at.isoformat(timespec="seconds"),
+                revoked=k.revoked_at is not None,
+            )
+            for k in accounts.list_keys(session)
+        ]
+
+
+def revoke_key(ctx: Context, key_id_or_prefix: str) -> None:
+    with ctx.db.transaction() as session:
+        if accounts.revoke_key(session, key_id_or_prefix) is None:
+            raise NotFound(f"No API key with id or prefix {key_id_or_prefix!r}")
+
+
+def has_accounts(ctx: Context) -> bool:
+    with ctx.db.read() as session:
+        return accounts.count_accounts(session) > 0

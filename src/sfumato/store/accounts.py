@@ -1,0 +1,57 @@
+"""Accounts and their API keys."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sfumato.store.clock import utcnow
+from sfumato.store.models import Account, ApiKey
+
+
+def create_account(session: Session, *, username: str, concurrency_slots: int) -> Account:
+    account = Account(username=username, concurrency_slots=concurrency_slots, credit_balance=0)
+    session.add(account)
+    session.flush()
+    return account
+
+
+def account_by_username(session: Session, username: str) -> Account | None:
+    return session.scalars(select(Account).where(Account.username == username)).first()
+
+
+def get_account(session: Session, account_id: str) -> Account | None:
+    return session.get(Account, account_id)
+
+
+def count_accounts(session: Session) -> int:
+    from sqlalchemy import func
+
+    return int(session.scalar(select(func.count()).select_from(Account)) or 0)
+
+
+def add_key(session: Session, *, account: Account, name: str, key_hash: str, key_prefix: str) -> ApiKey:
+    key = ApiKey(account_id=account.id, name=name, key_hash=key_hash, key_prefix=key_prefix)
+    session.add(key)
+    session.flush()
+    return key
+
+
+def active_key_by_hash(session: Session, key_hash: str) -> ApiKey | None:
+    return session.scalars(
+        select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+    ).first()
+
+
+def list_keys(session: Session) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at)))
+
+
+def revoke_key(session: Session, key_id: str) -> ApiKey | None:
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        matches = list(session.scalars(select(ApiKey).where(ApiKey.key_prefix == key_id)))
+        key = matches[0] if len(matches) == 1 else None
+    if key is not None and key.revoked_at is None:
+        key.revoked_at = utcnow()
+    return key

@@ -1,0 +1,76 @@
+"""The credit ledger. Balances change only together with a ledger entry.
+
+``Account.credit_balance`` is the running sum of the account's entries, updated in
+the same transaction with a guarded ``UPDATE`` so concurrent debits cannot overdraw.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from sfumato.store.models import Account, CreditEntry
+
+GRANT, DEBIT, REFUND = "grant", "debit", "refund"
+
+
+def grant(session: Session, *, account_id: str, amount: int, note: str | None = None) -> None:
+    session.execute(
+        update(Account).where(Account.id == account_id).values(credit_balance=Account.credit_balance + amount)
+    )
+    session.add(CreditEntry(account_id=account_id, amount=amount, kind=GRANT, note=note))
+
+
+def debit(session: Session, *, account_id: str, amount: int, generation_id: str) -> bool:
+    """Take ``amount`` credits if the balance allows; False (and no change) otherwise."""
+    result = session.execute(
+        update(Account)
+        .where(Account.id == account_id, Account.credit_balance >= amount)
+        .values(credit_balance=Account.credit_balance - amount)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    session.add(CreditEntry(account_id=account_id, amount=-amount, kind=DEBIT, generation_id=generation_id))
+    return True
+
+
+def refund(session: Session, *, account_id: str, generation_id: str, note: str | None = None) -> int:
+    """Return what a generation was charged, once; returns the amount refunded."""
+    entries = session.scalars(select(CreditEntry).where(CreditEntry.generation_id == generation_id)).all()
+    if any(e.kind == REFUND for e in entries):
+        return 0
+    charged = -sum(e.amount for e in entries if e.kind == DEBIT)
+    if charged <= 0:
+        return 0
+    session.execute(
+        update(Account)
+        .where(Account.id == account_id)
+        .values(credit_balance=Account.credit_balance + charged)
+    )
+    session.add(
+        CreditEntry(
+            account_id=account_id,
+            amount=charged,
+            kind=REFUND,
+            generation_id=generation_id,
+            note=note,
+        )
+    )
+    return charged
+
+
+def ledger_sum(session: Session, account_id: str) -> int:
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(CreditEntry.amount), 0)).where(CreditEntry.account_id == account_id)
+        )
+        or 0
+    )
+
+
+def entries_for(session: Session, *, generation_id: str) -> list[CreditEntry]:
+    return list(
+        session.scalars(
+            select(CreditEntry).where(CreditEntry.generation_id == generation_id).order_by(CreditEntry.id)
+        )
+    )

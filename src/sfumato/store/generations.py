@@ -1,0 +1,33 @@
+"""Generations and their images."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sfumato.store.models import GeneratedImage, Generation
+
+
+def get_generation(
+    session: Session, generation_id: str, *, account_id: str | None = None
+) -> Generation | None:
+    generation = session.get(Generation, generation_id)
+    if generation is None or (account_id is not None and generation.account_id != account_id):
+        return None
+    return generation
+
+
+def list_generations(session: Session, *, account_id: str, offset: int, limit: int) -> list[Generation]:
+    return list(
+        session.scalars(
+            select(Generation)
+            .where(Generation.account_id == account_id)
+            .order_by(Generation.created_at.desc(), Generation.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+    )
+
+
+def get_image(session: Session, image_id: str) -> GeneratedImage | None:
+    return session.get(GeneratedImage, image_id)

@@ -1,0 +1,102 @@
+"""A job's end, recorded in one transaction: results, status, credits — or nothing.
+
+Only the worker that still holds a job's lease may record its end; everyone else's
+results are dropped. That is what makes execution at-least-once but effects
+exactly-once.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from sfumato.store import Database, credits, queue
+from sfumato.store.clock import utcnow
+from sfumato.store.models import GeneratedImage, Generation, Job
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    position: int
+    seed: int
+    blob_key: str
+    content_type: str
+    width: int
+    height: int
+    sha256: str
+
+
+class Completion(enum.Enum):
+    RECORDED = "recorded"
+    LEASE_LOST = "lease_lost"  # another worker owns the job now; its run writes the same blobs
+    DELETED = "deleted"  # the generation was deleted while running; the outputs are garbage
+
+
+def complete(
+    db: Database, *, job_id: str, worker_id: str, images: list[StoredImage], lineage: dict[str, object]
+) -> Completion:
+    """Record a finished generation, if this worker still holds the job's lease."""
+    with db.transaction() as session:
+        job = queue.lock_if_held(session, job_id=job_id, worker_id=worker_id)
+        if job is None:
+            return Completion.LEASE_LOST
+        generation = session.get(Generation, job.generation_id) if job.generation_id else None
+        if generation is None:
+            queue.finish(job, state=queue.CANCELLED, error="generation deleted while running")
+            return Completion.DELETED
+        for image in images:
+            generation.images.append(
+                GeneratedImage(
+                    position=image.position,
+                    seed=image.seed,
+                    blob_key=image.blob_key,
+                    content_type=image.content_type,
+                    width=image.width,
+                    height=image.height,
+                    sha256=image.sha256,
+                )
+            )
+        generation.status = "COMPLETE"
+        generation.lineage = {**lineage, "attempts": job.attempts, "worker": worker_id}
+        generation.updated_at = utcnow()
+        queue.finish(job, state=queue.SUCCEEDED)
+        return Completion.RECORDED
+
+
+def fail(db: Database, *, job_id: str, worker_id: str, reason: str, retry: bool) -> bool:
+    """Record a failed attempt: requeue it while attempts remain and ``retry``, else fail and refund."""
+    with db.transaction() as session:
+        job = queue.lock_if_held(session, job_id=job_id, worker_id=worker_id)
+        if job is None:
+            return False
+        if retry and job.attempts < job.max_attempts:
+            queue.requeue(job)
+            job.error = reason
+        else:
+            _fail_for_good(session, job, reason)
+        return True
+
+
+def reap_expired(db: Database) -> int:
+    """Requeue jobs whose lease expired; fail (and refund) those out of attempts."""
+    with db.transaction() as session:
+        jobs = queue.expired(session)
+        for job in jobs:
+            if job.attempts < job.max_attempts:
+                queue.requeue(job)
+                job.error = f"lease of {job.lease_owner} expired; requeued"
+            else:
+                _fail_for_good(session, job, f"gave up after {job.attempts} attempts (lease expired)")
+        return len(jobs)
+
+
+def _fail_for_good(session: Session, job: Job, reason: str) -> None:
+    queue.finish(job, state=queue.FAILED, error=reason)
+    generation = session.get(Generation, job.generation_id) if job.generation_id else None
+    if generation is not None:
+        generation.status = "FAILED"
+        generation.failure_reason = reason
+        generation.updated_at = utcnow()
+        credits.refund(session, account_id=job.account_id, generation_id=generation.id, note=reason)

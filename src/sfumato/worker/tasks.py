@@ -1,0 +1,54 @@
+"""Turns a claimed job's payload into an engine call and its output into stored blobs."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from typing import Any
+
+from sfumato.blobs import BlobStore
+from sfumato.engine import Engine
+from sfumato.engine.specs import TextToImageSpec
+from sfumato.worker.outcomes import StoredImage
+
+
+def text_to_image_spec(payload: dict[str, Any]) -> TextToImageSpec:
+    return TextToImageSpec(
+        model_key=payload["model_key"],
+        prompt=payload["prompt"],
+        negative_prompt=payload.get("negative_prompt"),
+        width=int(payload["width"]),
+        height=int(payload["height"]),
+        steps=int(payload["steps"]),
+        guidance_scale=float(payload["guidance_scale"]),
+        seeds=tuple(int(s) for s in payload["seeds"]),
+        scheduler=payload.get("scheduler"),
+        tiling=bool(payload.get("tiling", False)),
+    )
+
+
+def run_text_to_image(
+    engine: Engine, blobs: BlobStore, *, generation_id: str, payload: dict[str, Any]
+) -> tuple[list[StoredImage], dict[str, object]]:
+    output = engine.text_to_image(text_to_image_spec(payload))
+    stored = []
+    for position, (image, seed) in enumerate(zip(output.images, output.seeds, strict=True)):
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        data = buffer.getvalue()
+        # The key depends only on the generation and position: a retried run overwrites
+        # its predecessor's upload instead of leaving an orphan beside it.
+        key = f"generations/{generation_id}/{position}.png"
+        blobs.put(key, data, "image/png")
+        stored.append(
+            StoredImage(
+                position=position,
+                seed=seed,
+                blob_key=key,
+                content_type="image/png",
+                width=image.width,
+                height=image.height,
+                sha256=hashlib.sha256(data).hexdigest(),
+            )
+        )
+    return stored, dict(output.lineage)

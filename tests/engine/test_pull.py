@@ -1,0 +1,104 @@
+"""Choosing what to fetch from a hub repository, and pulling models that need no network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sfumato.engine import Catalog, EngineError
+from sfumato.engine.pull import pull, select_files
+
+# The shape of stable-diffusion-v1-5's file list (abridged).
+SD15_FILES = [
+    ".gitattributes",
+    "README.md",
+    "model_index.json",
+    "v1-5-pruned.safetensors",
+    "v1-5-pruned.ckpt",
+    "feature_extractor/preprocessor_config.json",
+    "safety_checker/config.json",
+    "safety_checker/model.safetensors",
+    "scheduler/scheduler_config.json",
+    "text_encoder/config.json",
+    "text_encoder/model.safetensors",
+    "text_encoder/model.fp16.safetensors",
+    "text_encoder/pytorch_model.bin",
+    "text_encoder/flax_model.msgpack",
+    "tokenizer/merges.txt",
+    "tokenizer/special_tokens_map.json",
+    "tokenizer/tokenizer_config.json",
+    "tokenizer/vocab.json",
+    "unet/config.json",
+    "unet/diffusion_pytorch_model.safetensors",
+    "unet/diffusion_pytorch_model.fp16.safetensors",
+    "unet/diffusion_pytorch_model.non_ema.safetensors",
+    "unet/diffusion_pytorch_model.bin",
+    "unet/model.onnx",
+    "vae/config.json",
+    "vae/diffusion_pytorch_model.safetensors",
+    "vae/diffusion_pytorch_model.bin",
+]
+
+
+def test_select_prefers_fp16_safetensors_and_skips_the_rest() -> None:
+    assert select_files(SD15_FILES) == [
+        "feature_extractor/preprocessor_config.json",
+        "model_index.json",
+        "scheduler/scheduler_config.json",
+        "text_encoder/config.json",
+        "text_encoder/model.fp16.safetensors",
+        "tokenizer/merges.txt",
+        "tokenizer/special_tokens_map.json",
+        "tokenizer/tokenizer_config.json",
+        "tokenizer/vocab.json",
+        "unet/config.json",
+        "unet/diffusion_pytorch_model.fp16.safetensors",
+        "vae/config.json",
+        "vae/diffusion_pytorch_model.safetensors",
+    ]
+
+
+def test_select_keeps_shards_and_falls_back_to_bin() -> None:
+    files = [
+        "model_index.json",
+        "unet/diffusion_pytorch_model.fp16-00001-of-00002.safetensors",
+        "unet/diffusion_pytorch_model.fp16-00002-of-00002.safetensors",
+        "unet/diffusion_pytorch_model.safetensors.index.fp16.json",
+        "unet/diffusion_pytorch_model-00001-of-00002.safetensors",
+        "unet/diffusion_pytorch_model-00002-of-00002.safetensors",
+        "text_encoder/pytorch_model.bin",
+        "text_encoder/pytorch_model.fp16.bin",
+    ]
+    assert select_files(files) == [
+        "model_index.json",
+        "text_encoder/pytorch_model.fp16.bin",
+        "unet/diffusion_pytorch_model.fp16-00001-of-00002.safetensors",
+        "unet/diffusion_pytorch_model.fp16-00002-of-00002.safetensors",
+        "unet/diffusion_pytorch_model.safetensors.index.fp16.json",
+    ]
+
+
+def test_select_refuses_a_repository_that_is_not_diffusers() -> None:
+    with pytest.raises(EngineError, match=r"model_index\.json"):
+        select_files(["model.safetensors", "README.md"])
+
+
+def test_pull_builds_tiny_models(catalog: Catalog, tmp_path: Path) -> None:
+    entry = catalog.resolve("tiny-sd-turbo")
+    assert entry is not None
+    path = pull(entry, tmp_path)
+    assert path == tmp_path / "tiny-sd-turbo"
+    assert catalog.is_ready(entry, tmp_path)
+    assert (path / "model_index.json").is_file()
+
+
+def test_pull_checks_local_sources(tmp_path: Path) -> None:
+    extra = tmp_path / "catalog.toml"
+    extra.write_text('[models.sd15]\nsource = "./nowhere"\n', encoding="utf-8")
+    entry = Catalog.load(extra=extra).resolve("sd15")
+    assert entry is not None
+    with pytest.raises(EngineError, match="not at"):
+        pull(entry, tmp_path / "models")
+    (tmp_path / "nowhere").mkdir()
+    assert pull(entry, tmp_path / "models") == tmp_path / "nowhere"
