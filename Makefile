@@ -2,10 +2,11 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# Pinned so a fresh set-up never resolves to an unexpected multi-GB build. On a CUDA
-# machine pip fetches this release's CUDA wheel from PyPI; on the CPU-only CI
-# machine the same pin resolves to the CPU wheel kept on its disk.
-TORCH  ?= torch==2.13.0
+# Pinned so a fresh set-up never resolves to an unexpected newest build. spandrel
+# (upscalers) needs torchvision, so torch and torchvision are pinned as a matching
+# pair: on a CUDA machine pip fetches this pair's CUDA wheels from PyPI; on the CI
+# machine the same pins resolve to wheels kept on its disk.
+TORCH  ?= torch==2.14.1 torchvision==0.29.1
 
 .PHONY: install serve worker test lint typecheck check clean
 
@@ -14,8 +15,8 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[dev,s3]" "$(TORCH)"
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e ".[dev,s3]" $(TORCH)
 	touch $@
 
 serve: install

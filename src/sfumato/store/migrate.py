@@ -17,5 +17,6 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
+    """Bring the schema up to date; ``heads`` so independent migration branches all apply."""
     command.upgrade(alembic_config(url), revision)

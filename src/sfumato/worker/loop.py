@@ -15,7 +15,7 @@ from sfumato.engine.errors import EngineError
 from sfumato.store import Database, queue
 from sfumato.worker import outcomes
 from sfumato.worker.heartbeat import Heartbeat
-from sfumato.worker.tasks import run_text_to_image
+from sfumato.worker.tasks import RUNNERS
 
 log = logging.getLogger(__name__)
 
@@ -92,12 +92,10 @@ class Worker:
             interval=self.heartbeat_seconds,
         ) as beat:
             try:
-                images, lineage = run_text_to_image(
-                    self.engine,
-                    self.blobs,
-                    generation_id=job.generation_id or job.id,
-                    payload=job.payload,
-                )
+                runner = RUNNERS.get(job.kind)
+                if runner is None:
+                    raise EngineError(f"this worker cannot run jobs of kind {job.kind!r}")
+                images, lineage = runner(self.engine, self.blobs, job.generation_id or job.id, job.payload)
             except EngineError as exc:
                 outcomes.fail(self.db, job_id=job.id, worker_id=self.worker_id, reason=str(exc), retry=False)
                 log.warning("job %s failed: %s", job.id, exc)

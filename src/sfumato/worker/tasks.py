@@ -1,9 +1,14 @@
-"""Turns a claimed job's payload into an engine call and its output into stored blobs."""
+"""Task runners: each turns a claimed job's payload into an engine call and its output into blobs.
+
+``RUNNERS`` maps a job ``kind`` (as the service enqueues it) to its runner; a new kind of
+job adds one function here and one entry in ``RUNNERS``.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Callable
 from typing import Any
 
 from sfumato.blobs import BlobStore
@@ -27,12 +32,23 @@ def text_to_image_spec(payload: dict[str, Any]) -> TextToImageSpec:
     )
 
 
+TaskResult = tuple[list[StoredImage], dict[str, object]]
+Runner = Callable[[Engine, BlobStore, str, dict[str, Any]], TaskResult]
+
+
 def run_text_to_image(
-    engine: Engine, blobs: BlobStore, *, generation_id: str, payload: dict[str, Any]
-) -> tuple[list[StoredImage], dict[str, object]]:
+    engine: Engine, blobs: BlobStore, generation_id: str, payload: dict[str, Any]
+) -> TaskResult:
     output = engine.text_to_image(text_to_image_spec(payload))
+    return store_images(blobs, generation_id, output.images, output.seeds), dict(output.lineage)
+
+
+def store_images(
+    blobs: BlobStore, generation_id: str, images: list[Any], seeds: list[int]
+) -> list[StoredImage]:
+    """Encode and upload a generation's images as PNGs."""
     stored = []
-    for position, (image, seed) in enumerate(zip(output.images, output.seeds, strict=True)):
+    for position, (image, seed) in enumerate(zip(images, seeds, strict=True)):
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
         data = buffer.getvalue()
@@ -51,4 +67,9 @@ def run_text_to_image(
                 sha256=hashlib.sha256(data).hexdigest(),
             )
         )
-    return stored, dict(output.lineage)
+    return stored
+
+
+RUNNERS: dict[str, Runner] = {
+    "text_to_image": run_text_to_image,
+}
