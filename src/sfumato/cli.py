@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from sfumato.bench import app as bench_app
 from sfumato.config import Settings
 from sfumato.errors import SfumatoError
 from sfumato.service.context import Context
@@ -26,6 +27,7 @@ credits_app = typer.Typer(help="Grant and inspect account credits.", no_args_is_
 app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")
 app.add_typer(credits_app, name="credits")
+app.add_typer(bench_app, name="bench")
 
 console = Console()
 err = Console(stderr=True)
