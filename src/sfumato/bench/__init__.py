@@ -1,7 +1,8 @@
 """``sfumato bench …``: benchmarks that print measured numbers and their ratios, one run each.
 
-Each benchmark lives in its own module and registers its command on ``app``; the
-modules are imported lazily by ``sfumato.cli`` so that ``sfumato --help`` stays fast.
+Each benchmark lives in its own module, registers its command on ``app`` and is imported
+at the bottom of this file; heavy imports (torch, the engine) happen inside the
+commands, so ``sfumato --help`` stays fast.
 """
 
 from __future__ import annotations
