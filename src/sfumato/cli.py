@@ -35,6 +35,7 @@ err = Console(stderr=True)
 
 def _setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _context(settings: Settings | None = None, *, migrate: bool = True) -> Context:
