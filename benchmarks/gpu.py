@@ -693,7 +693,7 @@ def parse_args(argv=None):
     p.add_argument("--steps-sd15", type=int, default=20)
     p.add_argument("--steps-sdxl", type=int, default=20)
     p.add_argument("--batch", type=csv_list(int), default=[1, 4], help="comma list of batch sizes")
-    p.add_argument("--warmup", type=int, default=2, help="untimed calls before timing; 1 leaves timings inflated on a fresh GPU")
+    p.add_argument("--warmup", type=int, default=2, help="untimed calls first; 1 leaves timings inflated")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument(
         "--resolution",
