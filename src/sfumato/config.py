@@ -59,6 +59,22 @@ class Settings(BaseSettings):
     default_credits: int = Field(default=10_000, description="Credits granted to a new account.")
     concurrency_slots: int = Field(default=2, description="Jobs an account may run at once.")
 
+    # Scheduling, wake-ups and dynamic batching (store/queue.py, worker/).
+    max_queued_per_account: int = Field(
+        default=1000, description="Queued jobs an account may have before submissions get 429."
+    )
+    batch_size: int = Field(default=8, description="Most jobs one worker runs as one pipeline call.")
+    batch_wait_ms: float = Field(
+        default=0.0, description="How long a worker waits for a batch to fill before running it."
+    )
+    worker_models: list[str] = Field(
+        default_factory=list, description="JSON list: model keys this worker runs; empty means any."
+    )
+    model_memory_mb: int = Field(
+        default=0, description="Memory budget of a worker's loaded pipelines in MiB; 0 means none."
+    )
+    listen: bool = Field(default=True, description="Wake workers with PostgreSQL LISTEN/NOTIFY.")
+
     @cached_property
     def resolved_home(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)

@@ -11,9 +11,9 @@ from sfumato.store.models import Generation, Job
 from sfumato.worker import outcomes
 
 
-def _account(db: Database, credit: int = 100) -> str:
+def _account(db: Database, credit: int = 100, slots: int = 2, name: str = "q") -> str:
     with db.transaction() as session:
-        account = accounts.create_account(session, username="q", concurrency_slots=2)
+        account = accounts.create_account(session, username=name, concurrency_slots=slots)
         credits.grant(session, account_id=account.id, amount=credit)
         return account.id
 
@@ -50,7 +50,7 @@ def test_jobs_are_claimed_oldest_first_and_once(database_url: str) -> None:
 
 def test_concurrent_claimers_never_share_a_job(database_url: str) -> None:
     db = Database(database_url)
-    account = _account(db, credit=1000)
+    account = _account(db, credit=1000, slots=100)
     job_ids = {_generation_with_job(db, account, cost=1)[1] for _ in range(40)}
     taken: list[str] = []
     lock = threading.Lock()

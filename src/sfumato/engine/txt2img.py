@@ -8,6 +8,7 @@ replay an image from its lineage.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -64,6 +65,15 @@ class Engine:
                     f"{spec.width}×{spec.height}"
                 )
         return ImageOutput(images=images, seeds=list(spec.seeds), lineage=_lineage(spec, loaded))
+
+    def text_to_image_batch(self, specs: Sequence[TextToImageSpec]) -> list[ImageOutput]:
+        """Run specs that share a batch key as one pipeline call; one output per spec.
+
+        Each image matches its spec run alone within one uint8 level (see ``batching``).
+        """
+        from sfumato.engine.batching import text_to_image_batch
+
+        return text_to_image_batch(self, specs)
 
     def _entry(self, model_key: str) -> ModelEntry:
         entry = self.catalog.resolve(model_key)

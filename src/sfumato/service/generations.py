@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from sfumato.engine.batching import batch_key
 from sfumato.engine.catalog import ModelEntry
 from sfumato.errors import InsufficientCredits, InvalidRequest, NotFound
 from sfumato.service.context import Context
@@ -153,6 +154,9 @@ def create_generation(ctx: Context, principal: Principal, request: GenerationReq
             generation_id=generation.id,
             payload=spec,
             max_attempts=ctx.settings.max_attempts,
+            model_key=entry.key,
+            batch_key=batch_key(TEXT_TO_IMAGE, spec),
+            max_queued=ctx.settings.max_queued_per_account,
         )
         created = CreatedGeneration(generation_id=generation.id, credit_cost=cost)
     ctx.wake_workers()

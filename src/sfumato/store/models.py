@@ -135,6 +135,10 @@ class Job(Base):
     account_id: Mapped[str] = mapped_column(String(36))
     generation_id: Mapped[str | None] = mapped_column(String(36), index=True, default=None)
     lane: Mapped[int] = mapped_column(Integer, default=1)  # 0 realtime, 1 interactive, 2 batch
+    # Scheduling facts copied out of the payload so claims can filter on them in SQL:
+    # the model (worker capabilities, affinity) and the batch key (dynamic batching).
+    model_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    batch_key: Mapped[str | None] = mapped_column(String(64), default=None)
     state: Mapped[str] = mapped_column(String(16), default="queued")
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -149,4 +153,24 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_claim", "state", "lane", "created_at"),
         Index("ix_jobs_lease", "state", "lease_expires_at"),
+        Index("ix_jobs_account_state", "account_id", "state"),
+        Index("ix_jobs_batch", "state", "batch_key", "lane", "created_at"),
     )
+
+class WorkerRecord(Base):
+    """A live worker's advertisement: what it can run and what it holds, refreshed while it runs."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    device: Mapped[str] = mapped_column(String(40))
+    kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
+    models: Mapped[list[str] | None] = mapped_column(JSON, default=None)  # None: any model it has
+    loaded_models: Mapped[list[str]] = mapped_column(JSON, default=list)
+    free_memory_bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    running_jobs: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(16), default="running")  # running | stopping
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)

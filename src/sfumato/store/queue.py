@@ -6,19 +6,35 @@ take the same job; on SQLite the claim runs in an IMMEDIATE transaction, which
 serialises writers and gives the same guarantee. Completion and failure are accepted
 only from the current lease holder: a worker whose lease expired and was re-issued
 cannot overwrite the new holder's result.
+
+Scheduling happens at claim time, in one query (:func:`_schedule`):
+
+* **lanes** — realtime (0) before interactive (1) before batch (2);
+* **fairness** — each account's queued jobs are numbered oldest first (its *turn*);
+  adding the jobs it already runs gives its *load*, and the lowest load goes first, so
+  accounts take turns: one account's 500 queued jobs cannot starve another's single job;
+* **model affinity** — among jobs of equal load, those for a model the worker already
+  holds come first; below fairness, so preferring a warm model can never starve anyone;
+* **concurrency cap** — a job whose load would exceed its account's
+  ``concurrency_slots`` is not a candidate at all.
+
+Dynamic batching claims a head job and then up to ``max_jobs - 1`` more with the same
+batch key, in the same order, so a batch never jumps the fairness or the cap.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, case, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from sfumato.errors import QuotaExceeded
 from sfumato.store.clock import utcnow
-from sfumato.store.models import Job
+from sfumato.store.models import Account, Job
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
     "queued",
@@ -27,6 +43,8 @@ QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
     "failed",
     "cancelled",
 )
+REALTIME, INTERACTIVE, BATCH = 0, 1, 2
+NOTIFY_CHANNEL = "sfumato_jobs"
 
 
 @dataclass(frozen=True)
@@ -39,6 +57,25 @@ class ClaimedJob:
     attempts: int
     max_attempts: int
     lease_owner: str
+    lane: int = INTERACTIVE
+    model_key: str | None = None
+    batch_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a worker can run and what it holds: the claim takes only jobs it can run.
+
+    ``kinds`` are job kinds; ``models`` the model keys it may load (None: any);
+    ``loaded`` the models already in memory, preferred by the claim (model affinity).
+    """
+
+    kinds: frozenset[str] | None = None
+    models: frozenset[str] | None = None
+    loaded: tuple[str, ...] = ()
+
+
+ANYTHING = Capabilities()
 
 
 def enqueue(
@@ -48,10 +85,26 @@ def enqueue(
     account_id: str,
     payload: dict[str, Any],
     generation_id: str | None = None,
-    lane: int = 1,
+    lane: int = INTERACTIVE,
     max_attempts: int = 3,
+    model_key: str | None = None,
+    batch_key: str | None = None,
+    max_queued: int | None = None,
 ) -> Job:
-    """Add a job inside the caller's transaction, so it exists iff the caller's rows do."""
+    """Add a job inside the caller's transaction, so it exists iff the caller's rows do.
+
+    With ``max_queued``, raise :class:`QuotaExceeded` when the account already has that
+    many jobs waiting. The count is exact when the caller has already written the
+    account's row in this transaction (the credit debit does), because that row lock
+    makes concurrent submissions of one account take turns.
+    """
+    if max_queued is not None:
+        waiting = queued_count(session, account_id)
+        if waiting >= max_queued:
+            raise QuotaExceeded(
+                f"This account already has {waiting} jobs waiting, the most this server queues per "
+                "account (SFUMATO_MAX_QUEUED_PER_ACCOUNT); retry when some have finished"
+            )
     job = Job(
         kind=kind,
         account_id=account_id,
@@ -59,24 +112,146 @@ def enqueue(
         payload=payload,
         lane=lane,
         max_attempts=max_attempts,
+        model_key=model_key,
+        batch_key=batch_key,
         state=QUEUED,
     )
     session.add(job)
+    if session.get_bind().dialect.name == "postgresql":
+        # Delivered at commit, and only then: a woken worker always finds the job.
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
     return job
 
 
-def claim(session: Session, *, worker_id: str, lease_seconds: float, limit: int = 1) -> list[ClaimedJob]:
-    """Take up to ``limit`` queued jobs, most urgent lane first, oldest first within a lane."""
-    now = utcnow()
-    candidates = (
-        select(Job)
-        .where(Job.state == QUEUED)
-        .order_by(Job.lane, Job.created_at, Job.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+def queued_count(session: Session, account_id: str) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).select_from(Job).where(Job.account_id == account_id, Job.state == QUEUED)
+        )
+        or 0
     )
+
+
+def _schedule(can_run: Capabilities) -> Select[tuple[Job]]:
+    """Runnable queued jobs within their account's cap, best first, locked as they are read."""
+    running = (
+        select(Job.account_id, func.count().label("n"))
+        .where(Job.state == RUNNING)
+        .group_by(Job.account_id)
+        .subquery("running")
+    )
+    turns = select(
+        Job.id,
+        func.row_number()
+        .over(partition_by=Job.account_id, order_by=(Job.lane, Job.created_at, Job.id))
+        .label("turn"),
+    ).where(Job.state == QUEUED)
+    turn = turns.subquery("turns")
+    load = func.coalesce(running.c.n, 0) + turn.c.turn
+    cold = case((Job.model_key.in_(can_run.loaded), 0), else_=1)
+    query = (
+        select(Job)
+        .join(turn, turn.c.id == Job.id)
+        .join(Account, Account.id == Job.account_id)
+        .outerjoin(running, running.c.account_id == Job.account_id)
+        .where(Job.state == QUEUED, load <= Account.concurrency_slots)
+        .order_by(Job.lane, load, cold, Job.created_at, Job.id)
+        .with_for_update(of=Job, skip_locked=True)
+    )
+    if can_run.kinds is not None:
+        query = query.where(Job.kind.in_(can_run.kinds))
+    if can_run.models is not None:
+        query = query.where(or_(Job.model_key.is_(None), Job.model_key.in_(can_run.models)))
+    return query
+
+
+def claim(
+    session: Session,
+    *,
+    worker_id: str,
+    lease_seconds: float,
+    limit: int = 1,
+    can_run: Capabilities = ANYTHING,
+) -> list[ClaimedJob]:
+    """Take up to ``limit`` queued jobs in schedule order (see the module's docstring)."""
+    jobs = list(session.scalars(_schedule(can_run).limit(limit)))
+    return _take(session, _within_caps(session, jobs), worker_id, lease_seconds)
+
+
+def claim_batch(
+    session: Session,
+    *,
+    worker_id: str,
+    lease_seconds: float,
+    max_jobs: int = 1,
+    can_run: Capabilities = ANYTHING,
+) -> list[ClaimedJob]:
+    """Take the best queued job and up to ``max_jobs - 1`` more that can share its pipeline call.
+
+    Followers have the head's batch key and lane, so a realtime job is never slowed down
+    by batch work riding along, and they come in the same schedule order as the head.
+    """
+    schedule = _schedule(can_run)
+    head = session.scalars(schedule.limit(1)).first()
+    if head is None:
+        return []
+    jobs = [head]
+    if head.batch_key is not None and max_jobs > 1:
+        followers = schedule.where(Job.batch_key == head.batch_key, Job.lane == head.lane, Job.id != head.id)
+        jobs += session.scalars(followers.limit(max_jobs - 1)).all()
+    return _take(session, _within_caps(session, jobs), worker_id, lease_seconds)
+
+
+def claim_more(
+    session: Session,
+    *,
+    worker_id: str,
+    lease_seconds: float,
+    batch_key: str,
+    lane: int,
+    max_jobs: int,
+    can_run: Capabilities = ANYTHING,
+) -> list[ClaimedJob]:
+    """Top up a batch being filled: more queued jobs with ``batch_key`` in ``lane``."""
+    query = _schedule(can_run).where(Job.batch_key == batch_key, Job.lane == lane)
+    jobs = list(session.scalars(query.limit(max_jobs)))
+    return _take(session, _within_caps(session, jobs), worker_id, lease_seconds)
+
+
+def _within_caps(session: Session, jobs: Sequence[Job]) -> list[Job]:
+    """Drop jobs whose account would run more than its slots, counting what is running now.
+
+    The schedule query already applies the cap, but on PostgreSQL two claimers may read
+    the queue at the same instant. Taking a per-account advisory lock (in a fixed order,
+    so claimers cannot deadlock) and counting again makes them take turns per account;
+    submissions, which lock the account row instead, are not held up. On SQLite the
+    IMMEDIATE transaction already serialises claims and the recount merely agrees.
+    """
+    accounts = sorted({job.account_id for job in jobs})
+    if not accounts:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        for account_id in accounts:
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:a))"), {"a": account_id})
+    rows = session.execute(
+        select(Account.id, Account.concurrency_slots - func.count(Job.id))
+        .outerjoin(Job, (Job.account_id == Account.id) & (Job.state == RUNNING))
+        .where(Account.id.in_(accounts))
+        .group_by(Account.id, Account.concurrency_slots)
+    ).all()
+    free = {str(account_id): int(slots) for account_id, slots in rows}
+    kept = []
+    for job in jobs:
+        if free.get(job.account_id, 0) > 0:
+            free[job.account_id] -= 1
+            kept.append(job)
+    return kept
+
+
+def _take(session: Session, jobs: Sequence[Job], worker_id: str, lease_seconds: float) -> list[ClaimedJob]:
+    now = utcnow()
     claimed = []
-    for job in session.scalars(candidates).all():
+    for job in jobs:
         job.state = RUNNING
         job.lease_owner = worker_id
         job.lease_expires_at = now + timedelta(seconds=lease_seconds)
@@ -92,6 +267,9 @@ def claim(session: Session, *, worker_id: str, lease_seconds: float, limit: int 
                 attempts=job.attempts,
                 max_attempts=job.max_attempts,
                 lease_owner=worker_id,
+                lane=job.lane,
+                model_key=job.model_key,
+                batch_key=job.batch_key,
             )
         )
     session.flush()
@@ -144,10 +322,20 @@ def requeue(job: Job) -> None:
     job.lease_expires_at = None
 
 
+def hand_back(session: Session, *, job_ids: Collection[str], worker_id: str) -> int:
+    """Return still-held jobs to the queue unrun (a worker shutting down): no attempt is spent."""
+    if not job_ids:
+        return 0
+    result = session.execute(
+        update(Job)
+        .where(Job.id.in_(job_ids), Job.state == RUNNING, Job.lease_owner == worker_id)
+        .values(state=QUEUED, lease_owner=None, lease_expires_at=None, attempts=Job.attempts - 1)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def depth(session: Session) -> dict[int, int]:
     """Queued jobs per lane."""
-    from sqlalchemy import func
-
     rows = session.execute(select(Job.lane, func.count()).where(Job.state == QUEUED).group_by(Job.lane)).all()
     return {int(lane): int(count) for lane, count in rows}
 
