@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from sfumato.engine.errors import EngineError
 
-FAMILIES = ("sd15", "sdxl", "sd-turbo")
+FAMILIES = ("sd15", "sdxl", "sd-turbo", "lcm")
 TINY_PREFIX = "tiny:"
 SourceKind = Literal["tiny", "local", "hub"]
 
@@ -48,6 +48,15 @@ _FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
         "default_width": 512,
         "default_height": 512,
         "max_steps": 10,
+    },
+    # Latent consistency (LCM) distilled SD 1.5: the realtime canvas's model family.
+    "lcm": {
+        "sd_version": "v1_5",
+        "default_steps": 4,
+        "default_guidance": 8.0,
+        "default_width": 512,
+        "default_height": 512,
+        "max_steps": 16,
     },
 }
 _COMMON_DEFAULTS: dict[str, Any] = {"description": "", "featured": False, "nsfw": False}

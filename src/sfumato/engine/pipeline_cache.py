@@ -82,6 +82,7 @@ class PipelineCache:
         self._slots: OrderedDict[str, _Slot] = OrderedDict()
         self._lock = threading.Lock()
         self._load_locks: dict[str, threading.Lock] = {}
+        self._pinned: set[str] = set()
 
     @property
     def device(self) -> str:
@@ -94,6 +95,12 @@ class PipelineCache:
         """Keys of the loaded models, least recently used first (for model affinity)."""
         with self._lock:
             return list(self._slots)
+
+    def pin(self, key: str) -> None:
+        """Keep ``key`` loaded once it is: eviction passes it over and it does not count
+        toward ``max_loaded`` (the realtime model must never wait for a reload)."""
+        with self._lock:
+            self._pinned.add(key)
 
     def get(self, entry: ModelEntry) -> Any:
         """The cached pipeline of ``entry``, loading (and for tiny models building) it once.
@@ -154,18 +161,20 @@ class PipelineCache:
                 if slot is not None:
                     self._slots.move_to_end(entry.key)
                     return slot
-                room = [self._slots.popitem(last=False)[1] for _ in self._excess(extra=1)]
+                room = self._pop_lru(extra=0 if entry.key in self._pinned else 1)
             self._release(room)
             slot = _Slot(self._load(entry))
             with self._lock:
                 self._slots[entry.key] = slot
-                excess = [self._slots.popitem(last=False)[1] for _ in self._excess(extra=0)]
+                excess = self._pop_lru(extra=0)
             self._release(excess)
             return slot
 
-    def _excess(self, extra: int) -> range:
-        """How many slots to evict so that ``extra`` more still fit within the bound."""
-        return range(max(0, len(self._slots) + extra - self.max_loaded))
+    def _pop_lru(self, extra: int) -> list[_Slot]:
+        """Remove the least recently used unpinned slots until ``extra`` more fit the bound."""
+        unpinned = [key for key in self._slots if key not in self._pinned]
+        excess = max(0, len(unpinned) + extra - self.max_loaded)
+        return [self._slots.pop(key) for key in unpinned[:excess]]
 
     def _release(self, slots: list[_Slot]) -> None:
         if not slots:

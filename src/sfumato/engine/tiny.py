@@ -27,7 +27,7 @@ from sfumato.engine.errors import EngineError
 from sfumato.engine.locks import file_lock
 from sfumato.engine.progress import quiet_progress_bars
 
-TINY_FAMILIES = ("sd15", "sdxl", "sd-turbo")
+TINY_FAMILIES = ("sd15", "sdxl", "sd-turbo", "lcm")
 _SEED = 20240607
 _TEXT_HIDDEN = 16
 _SDXL_PROJECTION = 16
@@ -71,6 +71,8 @@ def _build_pipeline(family: str) -> Any:
     with torch.random.fork_rng(devices=[]):
         if family == "sdxl":
             return _sdxl_pipeline()
+        if family == "lcm":
+            return _lcm_pipeline()
         return _sd_pipeline(turbo=family == "sd-turbo")
 
 
@@ -100,6 +102,25 @@ def _sd_pipeline(*, turbo: bool) -> Any:
     )
 
 
+def _lcm_pipeline() -> Any:
+    """Shaped like LCM Dreamshaper v7: an SD 1.5 UNet that also embeds the guidance scale
+    (``time_cond_proj_dim``), an LCMScheduler, saved as a LatentConsistencyModelPipeline."""
+    from diffusers import LatentConsistencyModelPipeline, LCMScheduler
+
+    return LatentConsistencyModelPipeline(
+        unet=_unet(cross_attention_dim=_TEXT_HIDDEN, linear_projection=False, time_cond_proj_dim=16),
+        vae=_vae(),
+        text_encoder=_text_encoder(seed_offset=1, with_projection=False),
+        tokenizer=_tokenizer(),
+        scheduler=LCMScheduler(
+            **_BETAS, original_inference_steps=50, set_alpha_to_one=True, steps_offset=1, clip_sample=False
+        ),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
 def _sdxl_pipeline() -> Any:
     from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline
 
@@ -120,7 +141,13 @@ def _sdxl_pipeline() -> Any:
     )
 
 
-def _unet(*, cross_attention_dim: int, linear_projection: bool, text_time: bool = False) -> Any:
+def _unet(
+    *,
+    cross_attention_dim: int,
+    linear_projection: bool,
+    text_time: bool = False,
+    time_cond_proj_dim: int | None = None,
+) -> Any:
     import torch
     from diffusers import UNet2DConditionModel
 
@@ -148,6 +175,7 @@ def _unet(*, cross_attention_dim: int, linear_projection: bool, text_time: bool 
         attention_head_dim=(2, 2, 4),
         cross_attention_dim=cross_attention_dim,
         use_linear_projection=linear_projection,
+        time_cond_proj_dim=time_cond_proj_dim,
         **extra,
     )
 
