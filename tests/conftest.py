@@ -81,3 +81,73 @@ def settings_env(database_url: str, tmp_path: Path, models_dir: Path) -> dict[st
         "SFUMATO_DEVICE": "cpu",
         "SFUMATO_POLL_SECONDS": "0.1",
     }
+
+
+# --- blob backends: the local directory, and S3 through a moto server on loopback ----------
+
+S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto's standalone S3 server on a free loopback port, shared by the whole run."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    server = Path(sys.executable).parent / "moto_server"
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT
+        )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(endpoint, timeout=1)
+                break
+            except httpx.HTTPError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto_server did not start:\n{log.read_text()}") from None
+                time.sleep(0.1)
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(params=["local", "s3"])
+def blob_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """``SFUMATO_*`` variables selecting one blob backend; for s3, a fresh bucket of its own.
+
+    The AWS variables go into this process's environment too (boto3 reads them there) and
+    into the returned mapping, for subprocesses.
+    """
+    if request.param == "local":
+        return {"SFUMATO_BLOB_BACKEND": "local"}
+    import boto3
+
+    endpoint = request.getfixturevalue("s3_endpoint")
+    for name, value in S3_ENV.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"sfumato-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
+    return {
+        "SFUMATO_BLOB_BACKEND": "s3",
+        "SFUMATO_S3_BUCKET": bucket,
+        "SFUMATO_S3_ENDPOINT_URL": endpoint,
+        "SFUMATO_S3_REGION": "us-east-1",
+        **S3_ENV,
+    }

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from sfumato import __version__
 from sfumato.api import errors
-from sfumato.api.routes import blobs, generations, health, models, users
+from sfumato.api.routes import blobs, generations, health, init_images, models, uploads, users
 from sfumato.config import Settings
 from sfumato.runtime import build_context, build_worker
 from sfumato.service.context import Context
@@ -52,6 +52,8 @@ def create_app(
     errors.install(app)
     for router in (generations.router, models.router, users.router):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(init_images.router, prefix=API_PREFIX)
     app.include_router(blobs.router)
+    app.include_router(uploads.router)
     app.include_router(health.router)
     return app

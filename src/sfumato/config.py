@@ -11,6 +11,7 @@ import secrets
 import time
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +47,24 @@ class Settings(BaseSettings):
         description="HMAC key for signed URLs; default a random key kept in $SFUMATO_HOME.",
     )
     url_ttl_seconds: int = Field(default=7 * 24 * 3600, description="Lifetime of signed image URLs.")
+
+    # Blob storage and uploads (init images, canvas masks).
+    blob_backend: Literal["local", "s3"] = Field(
+        default="local", description="local: $SFUMATO_BLOB_DIR, served by sfumato; s3: an S3 bucket."
+    )
+    s3_bucket: str | None = Field(default=None, description="Bucket of the s3 backend (required for it).")
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint (MinIO, R2, …); default AWS. Path-style when set."
+    )
+    s3_region: str | None = Field(default=None, description="Bucket region; default boto3's own.")
+    s3_public_url: str | None = Field(
+        default=None, description="Public or CDN base URL of the bucket's objects; default presigned GETs."
+    )
+    upload_max_bytes: int = Field(default=20 * 1024 * 1024, description="Largest uploaded image file.")
+    upload_max_pixels: int = Field(
+        default=4096 * 4096, description="Most pixels an uploaded image may decode to (decompression bombs)."
+    )
+    upload_url_ttl_seconds: int = Field(default=900, description="Lifetime of a presigned upload form.")
 
     device: str = Field(default="auto", description="auto | cpu | cuda | cuda:N | mps")
     max_loaded_models: int = 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sfumato.blobs import LocalBlobStore, UrlSigner
+from sfumato.blobs import BlobStore, LocalBlobStore, UrlSigner
 from sfumato.config import Settings
 from sfumato.engine.catalog import Catalog
 from sfumato.service.context import Context
@@ -15,13 +15,30 @@ if TYPE_CHECKING:
 
 
 def build_context(settings: Settings) -> Context:
-    signer = UrlSigner(settings.resolved_secret_key(), settings.url_ttl_seconds)
-    blobs = LocalBlobStore(settings.resolved_blob_dir, public_url=settings.resolved_public_url, signer=signer)
+    blobs = build_blob_store(settings)
     extra = settings.catalog_file or settings.resolved_home / "catalog.toml"
     catalog = Catalog.load(extra=extra, aliases=settings.model_aliases)
     return Context(
         settings=settings, db=Database(settings.resolved_database_url), catalog=catalog, blobs=blobs
     )
+
+
+def build_blob_store(settings: Settings) -> BlobStore:
+    """The configured backend: the local directory (default) or an S3-compatible bucket."""
+    if settings.blob_backend == "s3":
+        if not settings.s3_bucket:
+            raise ValueError("SFUMATO_BLOB_BACKEND=s3 needs SFUMATO_S3_BUCKET (the bucket's name)")
+        from sfumato.blobs.s3 import S3BlobStore
+
+        return S3BlobStore(
+            settings.s3_bucket,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            public_url=settings.s3_public_url,
+            url_ttl_seconds=settings.url_ttl_seconds,
+        )
+    signer = UrlSigner(settings.resolved_secret_key(), settings.url_ttl_seconds)
+    return LocalBlobStore(settings.resolved_blob_dir, public_url=settings.resolved_public_url, signer=signer)
 
 
 def build_worker(ctx: Context) -> Worker:

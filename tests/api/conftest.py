@@ -79,3 +79,20 @@ def api(database_url: str, tmp_path: Path, models_dir: Path) -> Iterator[Api]:
     with TestClient(create_app(settings, context=ctx)) as client:
         issued = issue_key(ctx, username="alice")
         yield Api(client=client, ctx=ctx, key=issued.api_key, user_id=issued.user_id)
+
+
+@pytest.fixture
+def backend_api(
+    database_url: str, tmp_path: Path, models_dir: Path, blob_backend: dict[str, str]
+) -> Iterator[Api]:
+    """``api`` on each blob backend: the local directory and an S3 bucket (moto)."""
+    overrides = {
+        name.removeprefix("SFUMATO_").lower(): value
+        for name, value in blob_backend.items()
+        if name.startswith("SFUMATO_")
+    }
+    settings = make_settings(database_url, tmp_path, models_dir, **overrides)
+    ctx = build_context(settings)
+    with TestClient(create_app(settings, context=ctx)) as client:
+        issued = issue_key(ctx, username="alice")
+        yield Api(client=client, ctx=ctx, key=issued.api_key, user_id=issued.user_id)

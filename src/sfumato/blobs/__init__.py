@@ -1,7 +1,7 @@
-"""Blob storage behind one interface: local directory now, S3-compatible buckets alike."""
+"""Blob storage behind one interface: a local directory or an S3-compatible bucket."""
 
-from sfumato.blobs.base import BlobNotFound, BlobStore
+from sfumato.blobs.base import BlobNotFound, BlobStore, PresignedPost
 from sfumato.blobs.local import LocalBlobStore
 from sfumato.blobs.signing import UrlSigner
 
-__all__ = ["BlobNotFound", "BlobStore", "LocalBlobStore", "UrlSigner"]
+__all__ = ["BlobNotFound", "BlobStore", "LocalBlobStore", "PresignedPost", "UrlSigner"]

@@ -21,6 +21,10 @@ class UrlSigner:
             return False
         return hmac.compare_digest(self._signature(path, expires), signature)
 
-    def _signature(self, path: str, expires: int) -> str:
-        message = f"{path}\n{expires}".encode()
+    def mac(self, message: bytes) -> str:
+        """HMAC-SHA256 of ``message`` under this signer's key, for other signed documents
+        (upload policies). URL messages start with ``/``, so the two never collide."""
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+    def _signature(self, path: str, expires: int) -> str:
+        return self.mac(f"{path}\n{expires}".encode())

@@ -94,6 +94,15 @@ class Generation(Base):
     credit_cost: Mapped[int] = mapped_column(Integer, default=0)
     failure_reason: Mapped[str | None] = mapped_column(Text, default=None)
     lineage: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Image-to-image and canvas lineage: the source image and mask, by id and by the content
+    # hash of the bytes used. Plain ids, not foreign keys: deleting a source keeps the record.
+    init_image_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    init_generated_image_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    init_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    init_strength: Mapped[float | None] = mapped_column(Float, default=None)
+    mask_image_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    mask_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    canvas_type: Mapped[str | None] = mapped_column(String(16), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -123,6 +132,18 @@ class GeneratedImage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     generation: Mapped[Generation] = relationship(back_populates="images")
+
+
+class InitImage(Base):
+    """An image a client uploads (through a presigned form) to edit or to start from."""
+
+    __tablename__ = "init_images"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    blob_key: Mapped[str] = mapped_column(String(300), unique=True)
+    content_type: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Job(Base):

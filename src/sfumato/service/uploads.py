@@ -1,0 +1,162 @@
+"""Init images: presigned upload forms, local uploads received, reads and deletes.
+
+The flow is S3's whatever the backend: ``create_upload`` records an init image and returns
+a presigned form for its blob key; the client POSTs the file there with no credentials but
+the form's signed policy; the image is used later by id. With the local backend sfumato is
+the bucket: :func:`receive_upload` checks the policy and the image before storing a byte.
+With S3 the bucket receives the file, so every image is checked again when it is read for
+use (:func:`read_init_image`) — the one check both backends share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sfumato.blobs import BlobNotFound, LocalBlobStore
+from sfumato.blobs.presign import PolicyViolation, SizeOutOfRange
+from sfumato.errors import Forbidden, InvalidRequest, NotFound
+from sfumato.service.context import Context
+from sfumato.service.images import DecodedImage, decode_image
+from sfumato.service.keys import Principal
+from sfumato.store import init_images
+from sfumato.store.models import new_id
+
+# Extensions Leonardo documents for init images, and the content type each uploads as.
+EXTENSIONS = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+
+@dataclass(frozen=True)
+class UploadTicket:
+    """A new init image and the presigned form that uploads its file."""
+
+    image_id: str
+    key: str
+    url: str
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class InitImageView:
+    id: str
+    created_at: datetime
+    url: str | None  # None until the file has been uploaded
+
+
+def create_upload(
+    ctx: Context, principal: Principal, extension: str, *, field: str = "extension"
+) -> UploadTicket:
+    """Record an init image of ``extension`` and presign the upload of its file."""
+    return create_uploads(ctx, principal, [(field, extension)])[0]
+
+
+def create_uploads(
+    ctx: Context, principal: Principal, extensions: list[tuple[str, str]]
+) -> list[UploadTicket]:
+    """One init image per (request field, extension), all or none (a canvas and its mask)."""
+    typed = [(_normalise_extension(field, extension)) for field, extension in extensions]
+    settings = ctx.settings
+    tickets = []
+    with ctx.db.transaction() as session:
+        for extension, content_type in typed:
+            image_id = new_id()
+            key = f"init-images/{principal.account_id}/{image_id}.{extension}"
+            init_images.add(
+                session,
+                image_id=image_id,
+                account_id=principal.account_id,
+                blob_key=key,
+                content_type=content_type,
+            )
+            post = ctx.blobs.presign_post(
+                key,
+                content_type=content_type,
+                max_bytes=settings.upload_max_bytes,
+                expires_in=settings.upload_url_ttl_seconds,
+            )
+            tickets.append(UploadTicket(image_id=image_id, key=key, url=post.url, fields=post.fields))
+    return tickets
+
+
+def get_init_image(ctx: Context, principal: Principal, image_id: str) -> InitImageView:
+    with ctx.db.read() as session:
+        image = init_images.get(session, image_id, account_id=principal.account_id)
+        if image is None:
+            raise NotFound(f"No init image with id {image_id!r}")
+        key, created_at = image.blob_key, image.created_at
+    url = ctx.blobs.url(key) if ctx.blobs.exists(key) else None
+    return InitImageView(id=image_id, created_at=created_at, url=url)
+
+
+def delete_init_image(ctx: Context, principal: Principal, image_id: str) -> str:
+    """Delete the record and its blob; generations made from it keep their own copy and lineage."""
+    with ctx.db.transaction() as session:
+        image = init_images.get(session, image_id, account_id=principal.account_id)
+        if image is None:
+            raise NotFound(f"No init image with id {image_id!r}")
+        key = image.blob_key
+        session.delete(image)
+    ctx.blobs.delete(key)
+    return image_id
+
+
+def receive_upload(ctx: Context, fields: Mapping[str, str], data: bytes) -> None:
+    """Store a file POSTed to the local backend's upload route, if its form and bytes hold.
+
+    Nothing is stored unless every check passes: the signed policy (403 when forged,
+    expired or not met — a key other than the one signed included), the size range and a
+    real, decodable image within the pixel limit (400).
+    """
+    store = ctx.blobs
+    if not isinstance(store, LocalBlobStore):
+        raise NotFound("Uploads go to the bucket, not to this server")
+    try:
+        policy = store.verify_post(fields, len(data))
+    except PolicyViolation as exc:
+        raise Forbidden(f"Upload refused: {exc}") from None
+    except SizeOutOfRange as exc:
+        raise InvalidRequest(f"Upload refused: {exc}", code="entity-too-large") from None
+    decode_image(
+        data,
+        max_bytes=ctx.settings.upload_max_bytes,
+        max_pixels=ctx.settings.upload_max_pixels,
+        what="the uploaded file",
+    )
+    with ctx.db.read() as session:
+        if init_images.by_blob_key(session, policy.key) is None:
+            raise NotFound("The init image of this upload form was deleted; ask for a new one")
+    store.put(policy.key, data, policy.content_type)
+
+
+def read_init_image(ctx: Context, principal: Principal, image_id: str, *, what: str) -> DecodedImage:
+    """An account's uploaded image, fetched and decoded for use; every problem is a 400.
+
+    ``what`` names the request field, so the client learns which of its ids is at fault.
+    """
+    with ctx.db.read() as session:
+        image = init_images.get(session, image_id, account_id=principal.account_id)
+        key = image.blob_key if image is not None else None
+    if key is None:
+        raise InvalidRequest(f"{what}: no init image with id {image_id!r}")
+    limit = ctx.settings.upload_max_bytes
+    try:
+        if ctx.blobs.size(key) > limit:  # refuse an oversized object before downloading it
+            raise InvalidRequest(f"{what}: init image {image_id} is larger than {limit} bytes")
+        data = ctx.blobs.get(key)
+    except BlobNotFound:
+        raise InvalidRequest(
+            f"{what}: init image {image_id} has no file yet; POST it to the upload url first"
+        ) from None
+    return decode_image(
+        data, max_bytes=limit, max_pixels=ctx.settings.upload_max_pixels, what=f"{what} {image_id}"
+    )
+
+
+def _normalise_extension(field: str, extension: str) -> tuple[str, str]:
+    normalised = extension.strip().lower().removeprefix(".")
+    if normalised not in EXTENSIONS:
+        raise InvalidRequest(
+            f"{field}: invalid file extension {extension!r}; use one of png, jpg, jpeg, webp"
+        )
+    return normalised, EXTENSIONS[normalised]
