@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from sfumato import __version__
 from sfumato.api import errors
-from sfumato.api.routes import blobs, generations, health, init_images, models, uploads, users
+from sfumato.api.routes import blobs, generations, health, init_images, models, pricing, uploads, users
 from sfumato.config import Settings
 from sfumato.runtime import build_context, build_worker
 from sfumato.service.context import Context
@@ -50,7 +50,7 @@ def create_app(
     )
     app.state.context = ctx
     errors.install(app)
-    for router in (generations.router, models.router, users.router):
+    for router in (generations.router, models.router, users.router, pricing.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(init_images.router, prefix=API_PREFIX)
     app.include_router(blobs.router)

@@ -78,6 +78,49 @@ class Settings(BaseSettings):
     default_credits: int = Field(default=10_000, description="Credits granted to a new account.")
     concurrency_slots: int = Field(default=2, description="Jobs an account may run at once.")
 
+    # Production controls: prices, limits, idempotency, webhooks, prompt tools, logs.
+    pricing_file: Path | None = Field(
+        default=None, description="Price overrides (TOML); default $SFUMATO_HOME/pricing.toml if present."
+    )
+    redis_url: str | None = Field(
+        default=None, description="Redis for rate-limit counters shared by all nodes; in memory if unset."
+    )
+    rate_limit_per_key: str = Field(
+        default="100/second", description="Requests per API key, e.g. '100/second;2000/minute'; '' = none."
+    )
+    rate_limit_per_account: str = Field(
+        default="200/second", description="Requests per account over all its keys; '' = none."
+    )
+    max_images: int = Field(default=8, description="Most images one request may ask for.")
+    max_resolution: int = Field(default=1536, description="Longest side, in pixels, of a requested image.")
+    max_steps: int = Field(default=60, description="Most inference steps one request may ask for.")
+    max_video_seconds: float = Field(default=10.0, description="Longest video one request may ask for.")
+    daily_credit_budget: int = Field(
+        default=0, description="Credits an account may spend per UTC day; 0 = no budget."
+    )
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, description="Idempotency-Key lifetime.")
+    dedupe_window_seconds: float = Field(
+        default=600.0, description="Identical seeded generations within this window are not re-run; 0 = off."
+    )
+    webhook_delivery: bool = Field(default=True, description="Run the webhook delivery thread.")
+    webhook_allow_hosts: str = Field(
+        default="", description="Comma-separated hosts or CIDRs webhooks may reach despite being private."
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, description="Per-attempt webhook timeout.")
+    webhook_max_attempts: int = Field(default=15, description="Attempts before giving up.")
+    webhook_backoff_seconds: float = Field(default=30.0, description="First retry delay; doubles.")
+    webhook_backoff_max_seconds: float = Field(default=3600.0, description="Longest delay between retries.")
+    webhook_poll_seconds: float = Field(default=1.0, description="Delivery poll interval.")
+    prompt_model: str | None = Field(
+        default=None, description="Local transformers causal LM for prompt tools; templates if unset."
+    )
+    log_format: str = Field(default="json", description="json | text")
+    log_level: str = Field(default="INFO")
+    log_sensitive: bool = Field(
+        default=False, description="Debug only: also log prompts (never keys or Authorization)."
+    )
+    metrics_port: int | None = Field(default=None, description="`sfumato worker`: /metrics port.")
+
     # Scheduling, wake-ups and dynamic batching (store/queue.py, worker/).
     max_queued_per_account: int = Field(
         default=1000, description="Queued jobs an account may have before submissions get 429."

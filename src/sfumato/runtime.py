@@ -8,6 +8,7 @@ from sfumato.blobs import BlobStore, LocalBlobStore, UrlSigner
 from sfumato.config import Settings
 from sfumato.engine.catalog import Catalog
 from sfumato.service.context import Context
+from sfumato.service.pricing import PriceTable
 from sfumato.store import Database
 
 if TYPE_CHECKING:
@@ -18,8 +19,13 @@ def build_context(settings: Settings) -> Context:
     blobs = build_blob_store(settings)
     extra = settings.catalog_file or settings.resolved_home / "catalog.toml"
     catalog = Catalog.load(extra=extra, aliases=settings.model_aliases)
+    pricing = PriceTable.load(settings.pricing_file or settings.resolved_home / "pricing.toml")
     return Context(
-        settings=settings, db=Database(settings.resolved_database_url), catalog=catalog, blobs=blobs
+        settings=settings,
+        db=Database(settings.resolved_database_url),
+        catalog=catalog,
+        blobs=blobs,
+        pricing=pricing,
     )
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from sfumato.blobs import BlobStore
 from sfumato.config import Settings
 from sfumato.engine.catalog import Catalog
+from sfumato.service.pricing import PriceTable
 from sfumato.store import Database
 
 
@@ -19,6 +20,7 @@ class Context:
     catalog: Catalog
     blobs: BlobStore
     wake_workers: Callable[[], None] = field(default=lambda: None)
+    pricing: PriceTable = field(default_factory=PriceTable.default)
 
     @property
     def models_dir(self) -> Path:

@@ -11,7 +11,6 @@ from sfumato.engine.catalog import ModelEntry
 from sfumato.errors import InsufficientCredits, InvalidRequest, NotFound
 from sfumato.service.context import Context
 from sfumato.service.keys import Principal
-from sfumato.service.pricing import image_generation_cost
 from sfumato.service.styles import STYLE_TEMPLATES, apply_style
 from sfumato.service.views import GenerationView, ImageView
 from sfumato.store import credits, queue
@@ -101,7 +100,7 @@ def create_generation(ctx: Context, principal: Principal, request: GenerationReq
     _validate(request, entry, width, height, steps)
     seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
     scheduler = request.scheduler or DEFAULT_SCHEDULER
-    cost = image_generation_cost(
+    cost = ctx.pricing.image_generation(
         family=entry.family, width=width, height=height, steps=steps, num_images=request.num_images
     )
     prompt, negative = apply_style(request.preset_style, request.prompt, request.negative_prompt)
