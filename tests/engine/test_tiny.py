@@ -40,6 +40,8 @@ def test_families_differ(tiny_models_dir: Path) -> None:
         ("sd15", "StableDiffusionPipeline", "PNDMScheduler"),
         ("sdxl", "StableDiffusionXLPipeline", "EulerDiscreteScheduler"),
         ("sd-turbo", "StableDiffusionPipeline", "EulerAncestralDiscreteScheduler"),
+        ("sd15-inpainting", "StableDiffusionInpaintPipeline", "PNDMScheduler"),
+        ("sdxl-inpainting", "StableDiffusionXLInpaintPipeline", "EulerDiscreteScheduler"),
     ],
 )
 def test_from_pretrained_round_trip(

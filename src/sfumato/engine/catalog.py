@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sfumato.engine.errors import EngineError
+from sfumato.engine.tiny import TINY_FAMILIES
 
 FAMILIES = ("sd15", "sdxl", "sd-turbo", "lcm")
 TINY_PREFIX = "tiny:"
@@ -59,7 +60,7 @@ _FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
         "max_steps": 16,
     },
 }
-_COMMON_DEFAULTS: dict[str, Any] = {"description": "", "featured": False, "nsfw": False}
+_COMMON_DEFAULTS: dict[str, Any] = {"description": "", "featured": False, "nsfw": False, "inpainting": False}
 _REQUIRED = ("id", "name", "family", "source")
 _TYPES: dict[str, type | tuple[type, ...]] = {
     "id": str,
@@ -75,6 +76,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "max_steps": int,
     "featured": bool,
     "nsfw": bool,
+    "inpainting": bool,
 }
 
 
@@ -96,6 +98,9 @@ class ModelEntry:
     max_steps: int
     featured: bool
     nsfw: bool
+    # A dedicated inpainting checkpoint (its UNet also takes the mask and the masked picture):
+    # it runs canvas INPAINT/OUTPAINT only.
+    inpainting: bool = False
 
     @property
     def is_tiny(self) -> bool:
@@ -276,7 +281,7 @@ def _build_entry(key: str, fields: dict[str, Any]) -> ModelEntry:
         if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
             raise EngineError(f"catalog model {key!r}: {name} has the wrong type")
     source = merged["source"]
-    if source.startswith(TINY_PREFIX) and source[len(TINY_PREFIX) :] not in FAMILIES:
+    if source.startswith(TINY_PREFIX) and source[len(TINY_PREFIX) :] not in TINY_FAMILIES:
         raise EngineError(f"catalog model {key!r}: unknown tiny family in {source!r}")
     return ModelEntry(
         id=_normalise_uuid(merged["id"], f"model {key!r} id"),
@@ -293,6 +298,7 @@ def _build_entry(key: str, fields: dict[str, Any]) -> ModelEntry:
         max_steps=merged["max_steps"],
         featured=merged["featured"],
         nsfw=merged["nsfw"],
+        inpainting=merged["inpainting"],
     )
 
 

@@ -27,7 +27,8 @@ from sfumato.engine.errors import EngineError
 from sfumato.engine.locks import file_lock
 from sfumato.engine.progress import quiet_progress_bars
 
-TINY_FAMILIES = ("sd15", "sdxl", "sd-turbo", "lcm")
+INPAINTING = "-inpainting"  # a family's dedicated inpainting variant: "sd15-inpainting"
+TINY_FAMILIES = ("sd15", "sdxl", "sd-turbo", "lcm", "sd15" + INPAINTING, "sdxl" + INPAINTING)
 _SEED = 20240607
 _TEXT_HIDDEN = 16
 _SDXL_PROJECTION = 16
@@ -69,6 +70,8 @@ def _build_pipeline(family: str) -> Any:
 
     quiet_progress_bars()
     with torch.random.fork_rng(devices=[]):
+        if family.endswith(INPAINTING):
+            return _inpainting_pipeline(family.removesuffix(INPAINTING))
         if family == "sdxl":
             return _sdxl_pipeline()
         if family == "lcm":
@@ -139,6 +142,25 @@ def _sdxl_pipeline() -> Any:
         scheduler=EulerDiscreteScheduler(**_BETAS, steps_offset=1, timestep_spacing="leading"),
         force_zeros_for_empty_prompt=True,
     )
+
+
+def _inpainting_pipeline(base: str) -> Any:
+    """Shaped like the SD 1.5 and SDXL inpainting checkpoints: the base model with a UNet of
+    nine input channels (the noisy latent, the mask and the masked picture's latent), so the
+    model sees what it must keep; saved as the family's inpainting pipeline."""
+    import torch
+    from diffusers import (
+        StableDiffusionInpaintPipeline,
+        StableDiffusionXLInpaintPipeline,
+        UNet2DConditionModel,
+    )
+
+    components = dict((_sdxl_pipeline() if base == "sdxl" else _sd_pipeline(turbo=False)).components)
+    torch.manual_seed(_SEED + 5)
+    components["unet"] = UNet2DConditionModel.from_config({**components["unet"].config, "in_channels": 9})
+    if base == "sdxl":
+        return StableDiffusionXLInpaintPipeline(**components)
+    return StableDiffusionInpaintPipeline(**components, requires_safety_checker=False)
 
 
 def _unet(
