@@ -110,3 +110,13 @@ def test_weights_that_are_not_an_upscaler_are_refused(engine: Engine, tmp_path: 
         upscale(engine, UpscaleSpec(image=picture(16, 16), multiplier=2.0, upscaler=str(bogus)))
     with pytest.raises(EngineError, match="multiplier"):
         upscale(engine, UpscaleSpec(image=picture(16, 16), multiplier=0.5, upscaler=TINY_UPSCALER))
+
+
+def test_detail_contrast_sharpens_the_result(engine: Engine) -> None:
+    source = picture(32, 32, seed=9)
+    plain = upscale(engine, UpscaleSpec(image=source, multiplier=2.0, upscaler=TINY_UPSCALER))
+    sharp = upscale(
+        engine, UpscaleSpec(image=source, multiplier=2.0, upscaler=TINY_UPSCALER, detail_contrast=8)
+    )
+    assert sharp.images[0].size == (64, 64)
+    assert np.asarray(sharp.images[0]).astype(int).std() > np.asarray(plain.images[0]).astype(int).std()

@@ -83,7 +83,13 @@ def derive(loaded: LoadedPipeline, task: Task) -> Any:
             f"model {loaded.key} is an inpainting model: it repaints a masked area and cannot "
             "run image-to-image; use it for canvas INPAINT or OUTPAINT"
         )
-    auto = AutoPipelineForInpainting if task == "inpaint" else AutoPipelineForImage2Image
+    auto: Any = AutoPipelineForInpainting if task == "inpaint" else AutoPipelineForImage2Image
+    if task == "inpaint" and type(base).__name__ == "LatentConsistencyModelPipeline":
+        # diffusers links no inpainting pipeline to LCMs; SD's own runs them, feeding the LCM
+        # UNet the guidance scale it embeds (time_cond_proj_dim) instead of a second pass.
+        from diffusers import StableDiffusionInpaintPipeline
+
+        auto = StableDiffusionInpaintPipeline
     _silence_dtype_warning()
     try:
         pipeline = auto.from_pipe(base, dtype=base.dtype)

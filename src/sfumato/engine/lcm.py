@@ -4,7 +4,8 @@ An LCM is SD 1.5 distilled so that every step jumps most of the way to a clean i
 its UNet takes the guidance scale as an input (``time_cond_proj_dim``) instead of running a
 second, unconditional pass: one step is one UNet call. All canvas operations are
 image-conditioned: ``strength`` says how far the result may move from the canvas (1.0
-ignores it), and inpainting repaints only where the mask is white.
+ignores it), and inpainting (through :mod:`sfumato.engine.inpaint`) repaints only where the
+mask is white and keeps every other pixel exactly.
 
 The model stays loaded: the first run pins it in the engine's pipeline cache, so batch work
 on other models never evicts it and a realtime request never pays a load.
@@ -15,10 +16,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from sfumato.engine import editing
 from sfumato.engine.catalog import ModelEntry
 from sfumato.engine.errors import EngineError
+from sfumato.engine.inpaint import InpaintSpec, inpaint
 from sfumato.engine.pipeline_cache import LoadedPipeline
 from sfumato.engine.specs import ImageOutput
 
@@ -75,21 +78,38 @@ def run(engine: Engine, spec: CanvasSpec) -> ImageOutput:
     """Image-to-image, or inpainting when the spec has a mask; one image out, the input's size."""
     entry = _entry(engine, spec.model_key)
     check(spec, entry)
-    with lease(engine, entry) as loaded:
-        if spec.mask is None:
-            [image] = refine_images(
-                loaded,
-                [spec.image],
+    if spec.mask is not None:
+        engine.pipelines.pin(entry.key)
+        width, height = spec.image.size
+        painted = inpaint(
+            engine,
+            InpaintSpec(
+                model_key=entry.key,
                 prompt=spec.prompt,
+                negative_prompt=None,
+                image=spec.image,
+                mask=spec.mask,
+                width=width,
+                height=height,
                 steps=spec.steps,
                 guidance_scale=spec.guidance_scale,
+                seeds=(spec.seed,),
                 strength=spec.strength,
-                seeds=[spec.seed],
-            )
-        else:
-            image = _inpaint(loaded, spec)
+            ),
+        )
+        return ImageOutput(painted.images, painted.seeds, {**painted.lineage, "task": "lcm_inpaint"})
+    with lease(engine, entry) as loaded:
+        [image] = refine_images(
+            loaded,
+            [spec.image],
+            prompt=spec.prompt,
+            steps=spec.steps,
+            guidance_scale=spec.guidance_scale,
+            strength=spec.strength,
+            seeds=[spec.seed],
+        )
     lineage: dict[str, object] = {
-        "task": "lcm_inpaint" if spec.mask is not None else "lcm_image_to_image",
+        "task": "lcm_image_to_image",
         "model_key": loaded.key,
         "weights_hash": loaded.fingerprint,
         "scheduler": type(loaded.pipeline.scheduler).__name__,
@@ -128,11 +148,7 @@ def refine_images(
 
     The upscaler's creative pass sends its tiles through here as one batch.
     """
-    import torch
-    from diffusers import LatentConsistencyModelImg2ImgPipeline
-
-    pipeline = _derived(LatentConsistencyModelImg2ImgPipeline, loaded.pipeline)
-    generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
+    pipeline = editing.derive(loaded, "image_to_image")
     try:
         result = pipeline(
             prompt=[prompt] * len(images),
@@ -140,54 +156,12 @@ def refine_images(
             num_inference_steps=steps,
             strength=strength,
             guidance_scale=guidance_scale,
-            generator=generators,
+            generator=editing.generators(tuple(seeds)),
             output_type="pil",
         )
     except ValueError as exc:  # diffusers' input checks: the request's fault, say so
         raise EngineError(f"model {loaded.key} refused the request: {exc}") from exc
     return list(result.images)
-
-
-def _inpaint(loaded: LoadedPipeline, spec: CanvasSpec) -> Image:
-    """Repaint the mask's white area with the LCM, then paste the canvas back outside it."""
-    import torch
-    from diffusers import StableDiffusionInpaintPipeline
-    from PIL import Image as PILImage
-
-    assert spec.mask is not None
-    pipeline = _derived(StableDiffusionInpaintPipeline, loaded.pipeline)
-    width, height = spec.image.size
-    try:
-        painted = pipeline(
-            prompt=spec.prompt,
-            image=spec.image,
-            mask_image=spec.mask,
-            width=width,
-            height=height,
-            num_inference_steps=spec.steps,
-            strength=spec.strength,
-            guidance_scale=spec.guidance_scale,
-            generator=torch.Generator("cpu").manual_seed(spec.seed),
-            output_type="pil",
-        ).images[0]
-    except ValueError as exc:
-        raise EngineError(f"model {loaded.key} refused the request: {exc}") from exc
-    # The VAE cannot reproduce pixels exactly; outside the mask the canvas itself is kept.
-    return PILImage.composite(painted, spec.image, spec.mask)
-
-
-def _derived(pipeline_class: Any, base: Any) -> Any:
-    """``pipeline_class`` over ``base``'s components: shared weights, built in well under 1 ms."""
-    components = {k: v for k, v in base.components.items() if k in _init_names(pipeline_class)}
-    pipeline = pipeline_class(**components, requires_safety_checker=False)
-    pipeline.set_progress_bar_config(disable=True)
-    return pipeline
-
-
-def _init_names(pipeline_class: Any) -> frozenset[str]:
-    import inspect
-
-    return frozenset(inspect.signature(pipeline_class.__init__).parameters)
 
 
 def _entry(engine: Engine, model_key: str) -> ModelEntry:

@@ -70,6 +70,7 @@ class UpscaleSpec:
     multiplier: float
     upscaler: str
     creative: CreativePass | None = None
+    detail_contrast: int | None = None  # 1-10: an unsharp mask's strength, applied last
 
 
 def target_size(width: int, height: int, multiplier: float) -> tuple[int, int]:
@@ -130,6 +131,12 @@ def upscale(engine: Engine, spec: UpscaleSpec) -> ImageOutput:
             creative_steps=spec.creative.steps,
             creative_tiles=tiles,
         )
+    if spec.detail_contrast:
+        from PIL import ImageFilter
+
+        sharpen = ImageFilter.UnsharpMask(radius=2, percent=15 * spec.detail_contrast, threshold=2)
+        enlarged = enlarged.filter(sharpen)
+        lineage["detail_contrast"] = spec.detail_contrast
     return ImageOutput(images=[enlarged], seeds=seeds, lineage=lineage)
 
 
