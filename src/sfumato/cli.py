@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import sys
 from typing import Annotated
 
@@ -106,17 +105,28 @@ def serve(
 def worker() -> None:
     """Run a worker that joins the same database and blobs as the API servers."""
     from sfumato.runtime import build_worker
+    from sfumato.worker.shutdown import stop_gracefully_on_signals
 
     _setup_logging()
     ctx = _context()
     runner = build_worker(ctx)
 
-    def _graceful(_signum: int, _frame: object) -> None:
-        runner.stop()
-
-    signal.signal(signal.SIGTERM, _graceful)
-    signal.signal(signal.SIGINT, _graceful)
+    stop_gracefully_on_signals(runner, grace_seconds=ctx.settings.shutdown_grace_seconds)
     runner.run_forever()
+
+
+@app.command("workers")
+def workers_list() -> None:
+    """List live workers: what each can run, what it holds, how much memory it has free."""
+    from sfumato.service.fleet import list_workers
+
+    table = Table("id", "device", "running", "loaded", "models", "free memory", "last seen")
+    for w in list_workers(_context()):
+        models = "any" if w.models is None else ", ".join(w.models)
+        free = "?" if w.free_memory_bytes is None else f"{w.free_memory_bytes / 2**30:.1f} GiB"
+        seen = w.seen_at.isoformat(timespec="seconds")
+        table.add_row(w.id, w.device, str(w.running_jobs), ", ".join(w.loaded_models), models, free, seen)
+    console.print(table)
 
 
 @keys_app.command("create")

@@ -136,6 +136,9 @@ class Settings(BaseSettings):
         default=0, description="Memory budget of a worker's loaded pipelines in MiB; 0 means none."
     )
     listen: bool = Field(default=True, description="Wake workers with PostgreSQL LISTEN/NOTIFY.")
+    shutdown_grace_seconds: float = Field(
+        default=20.0, description="After SIGTERM, how long in-flight jobs may run before being handed back."
+    )
 
     @cached_property
     def resolved_home(self) -> Path:

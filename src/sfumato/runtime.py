@@ -64,4 +64,8 @@ def build_worker(ctx: Context) -> Worker:
         lease_seconds=settings.lease_seconds,
         heartbeat_seconds=settings.heartbeat_seconds,
         poll_seconds=settings.poll_seconds,
+        batch_size=settings.batch_size,
+        batch_wait_seconds=settings.batch_wait_ms / 1000,
+        models=settings.worker_models or None,
+        listen=settings.listen,
     )

@@ -136,7 +136,9 @@ def _lineage(spec: TextToImageSpec, loaded: LoadedPipeline) -> dict[str, object]
         "width": spec.width,
         "height": spec.height,
         "tiling": spec.tiling,
-        "batch_size": len(spec.seeds),
+        "batch_size": len(spec.seeds),  # images in the pipeline call: a batch changes float rounding
+        "batch_position": 0,  # where this spec's first image sat in that call
+        "batch_jobs": 1,
         "device": loaded.device,
         "dtype": loaded.dtype,
         **_library_versions(),

@@ -60,6 +60,7 @@ class ClaimedJob:
     lane: int = INTERACTIVE
     model_key: str | None = None
     batch_key: str | None = None
+    waited_seconds: float = 0.0  # from enqueue (or requeue's original enqueue) to this claim
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ def queued_count(session: Session, account_id: str) -> int:
     )
 
 
-def _schedule(can_run: Capabilities) -> Select[tuple[Job]]:
+def _schedule(can_run: Capabilities) -> Select[Job]:
     """Runnable queued jobs within their account's cap, best first, locked as they are read."""
     running = (
         select(Job.account_id, func.count().label("n"))
@@ -197,7 +198,9 @@ def claim_batch(
         return []
     jobs = [head]
     if head.batch_key is not None and max_jobs > 1:
-        followers = schedule.where(Job.batch_key == head.batch_key, Job.lane == head.lane, Job.id != head.id)
+        followers = schedule.where(
+            Job.batch_key == head.batch_key, Job.kind == head.kind, Job.lane == head.lane, Job.id != head.id
+        )
         jobs += session.scalars(followers.limit(max_jobs - 1)).all()
     return _take(session, _within_caps(session, jobs), worker_id, lease_seconds)
 
@@ -270,6 +273,7 @@ def _take(session: Session, jobs: Sequence[Job], worker_id: str, lease_seconds: 
                 lane=job.lane,
                 model_key=job.model_key,
                 batch_key=job.batch_key,
+                waited_seconds=max(0.0, (now - job.created_at).total_seconds()),
             )
         )
     session.flush()
@@ -284,6 +288,19 @@ def heartbeat(session: Session, *, job_id: str, worker_id: str, lease_seconds: f
         .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def renew(session: Session, *, job_ids: Collection[str], worker_id: str, lease_seconds: float) -> set[str]:
+    """Extend the leases ``worker_id`` still holds among ``job_ids``; return those ids."""
+    if not job_ids:
+        return set()
+    rows = session.execute(
+        update(Job)
+        .where(Job.id.in_(job_ids), Job.state == RUNNING, Job.lease_owner == worker_id)
+        .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+        .returning(Job.id)
+    )
+    return {str(job_id) for job_id in rows.scalars()}
 
 
 def lock_if_held(session: Session, *, job_id: str, worker_id: str) -> Job | None:

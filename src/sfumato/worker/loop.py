@@ -1,4 +1,13 @@
-"""The worker loop: claim, run, record — until told to stop."""
+"""The worker loop: claim, run, record — until told to stop.
+
+One iteration claims a batch (up to ``batch_size`` queued jobs sharing a batch key; one
+job when batching is off or the job has no key), runs it as one engine call under one
+heartbeat, and records each job's outcome on its own, so a job whose lease was lost, or
+whose generation was deleted meanwhile, never takes its batch-mates down with it.
+
+An idle worker sleeps until woken: by ``wake`` (the embedded shape, in-process), by a
+PostgreSQL notification (the scaled shape) or, as the fallback, by its poll interval.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +17,24 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Collection, Sequence
 
 from sfumato.blobs import BlobStore
 from sfumato.engine import Engine
 from sfumato.engine.errors import EngineError
-from sfumato.store import Database, queue
+from sfumato.engine.memory import free_memory_bytes
+from sfumato.store import Database, queue, workers
 from sfumato.worker import outcomes
+from sfumato.worker.batch import BATCH_RUNNERS
 from sfumato.worker.heartbeat import Heartbeat
-from sfumato.worker.tasks import RUNNERS
+from sfumato.worker.tasks import RUNNERS, TaskResult
+from sfumato.worker.wakeups import NotifyListener
 
 log = logging.getLogger(__name__)
 
 REAP_INTERVAL_SECONDS = 5.0
+
+Outcome = TaskResult | BaseException
 
 
 def default_worker_id() -> str:
@@ -37,7 +52,12 @@ class Worker:
         lease_seconds: float = 60.0,
         heartbeat_seconds: float = 10.0,
         poll_seconds: float = 0.5,
+        batch_size: int = 1,
+        batch_wait_seconds: float = 0.0,
+        models: Collection[str] | None = None,
+        listen: bool = True,
     ) -> None:
+        """``models`` limits the models this worker runs (None: every model it has weights for)."""
         self.db = db
         self.engine = engine
         self.blobs = blobs
@@ -45,79 +65,230 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.heartbeat_seconds = min(heartbeat_seconds, lease_seconds / 3)
         self.poll_seconds = poll_seconds
+        self.batch_size = max(1, batch_size)
+        self.batch_wait_seconds = batch_wait_seconds
+        self.models = frozenset(models) if models else None
+        self.listen = listen and not db.is_sqlite
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self.idle = threading.Event()  # set while waiting for work (tests and benchmarks watch it)
+        self._in_flight: set[str] = set()
+        self._in_flight_lock = threading.Lock()
         self._last_reap = 0.0
+        self._last_advertised = 0.0
+        self._runnable: frozenset[str] | None = None
+
+    # -- control, from other threads ------------------------------------------------
 
     def wake(self) -> None:
         """Tell an idle worker that new work was queued (the embedded shape's wake-up)."""
         self._wake.set()
 
     def stop(self) -> None:
+        """Finish the jobs in flight, claim no more, and return from :meth:`run_forever`."""
         self._stop.set()
         self._wake.set()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def in_flight(self) -> set[str]:
+        with self._in_flight_lock:
+            return set(self._in_flight)
+
+    def hand_back(self) -> int:
+        """Return the jobs in flight to the queue unrun, for another worker (a hurried shutdown).
+
+        Their attempts are not spent. If this worker's run finishes after all, its results
+        are dropped: the lease it would record them under is gone.
+        """
+        with self.db.transaction() as session:
+            count = queue.hand_back(session, job_ids=self.in_flight(), worker_id=self.worker_id)
+        if count:
+            log.info("worker %s handed back %d job(s)", self.worker_id, count)
+        return count
+
+    # -- the loop -------------------------------------------------------------------
+
     def run_forever(self) -> None:
         log.info("worker %s started", self.worker_id)
-        while not self._stop.is_set():
-            try:
-                worked = self.run_once()
-            except Exception:  # keep serving; the database may be briefly unavailable
-                log.exception("worker iteration failed")
-                worked = False
-            if not worked:
-                self._wake.wait(self.poll_seconds)
-                self._wake.clear()
+        listener = NotifyListener(self.db.url, self.wake).start() if self.listen else None
+        try:
+            while not self._stop.is_set():
+                try:
+                    worked = self.run_once()
+                except Exception:  # keep serving; the database may be briefly unavailable
+                    log.exception("worker iteration failed")
+                    worked = False
+                if not worked:
+                    self.idle.set()
+                    self._wake.wait(self.poll_seconds)
+                    self._wake.clear()
+                    self.idle.clear()
+        finally:
+            if listener is not None:
+                listener.stop()
+            self.withdraw()
         log.info("worker %s stopped", self.worker_id)
 
     def run_once(self) -> bool:
-        """Claim and run at most one job; True if one ran."""
-        if time.monotonic() - self._last_reap > REAP_INTERVAL_SECONDS:
-            self._last_reap = time.monotonic()
-            outcomes.reap_expired(self.db)
-        with self.db.transaction() as session:
-            claimed = queue.claim(session, worker_id=self.worker_id, lease_seconds=self.lease_seconds)
-        for job in claimed:
-            self._run(job)
-        return bool(claimed)
+        """Claim and run at most one batch; True if one ran."""
+        self._housekeeping()
+        jobs = self._claim()
+        if not jobs:
+            return False
+        self._run(jobs)
+        return True
 
-    def _run(self, job: queue.ClaimedJob) -> None:
-        log.info("job %s (%s) attempt %d started", job.id, job.kind, job.attempts)
+    def capabilities(self) -> queue.Capabilities:
+        """What this worker can run now: its job kinds, its models, the models it holds."""
+        if self._runnable is None:
+            self._runnable = self._runnable_models()
+        return queue.Capabilities(
+            kinds=frozenset(RUNNERS), models=self._runnable, loaded=tuple(self.engine.loaded_models())
+        )
+
+    def _runnable_models(self) -> frozenset[str]:
+        catalog, models_dir = self.engine.catalog, self.engine.models_dir
+        keys = {e.key for e in catalog.entries() if e.is_tiny or catalog.is_ready(e, models_dir)}
+        return frozenset(keys & self.models if self.models is not None else keys)
+
+    def _claim(self) -> list[queue.ClaimedJob]:
+        can_run = self.capabilities()
+        with self.db.transaction() as session:
+            jobs = queue.claim_batch(
+                session,
+                worker_id=self.worker_id,
+                lease_seconds=self.lease_seconds,
+                max_jobs=self.batch_size,
+                can_run=can_run,
+            )
+        room = self.batch_size - len(jobs)
+        if jobs and jobs[0].batch_key and room > 0 and self.batch_wait_seconds > 0:
+            # Leases are held while the batch fills; the wait is far shorter than a lease.
+            self._stop.wait(self.batch_wait_seconds)
+            with self.db.transaction() as session:
+                jobs += queue.claim_more(
+                    session,
+                    worker_id=self.worker_id,
+                    lease_seconds=self.lease_seconds,
+                    batch_key=jobs[0].batch_key,
+                    lane=jobs[0].lane,
+                    max_jobs=room,
+                    can_run=can_run,
+                )
+        return jobs
+
+    def _run(self, jobs: list[queue.ClaimedJob]) -> None:
+        ids = [job.id for job in jobs]
+        with self._in_flight_lock:
+            self._in_flight.update(ids)
+        log.info("running %d job(s): %s", len(jobs), ", ".join(f"{j.id} ({j.kind})" for j in jobs))
         started = time.perf_counter()
-        with Heartbeat(
-            self.db,
-            job_id=job.id,
-            worker_id=self.worker_id,
-            lease_seconds=self.lease_seconds,
-            interval=self.heartbeat_seconds,
-        ) as beat:
+        try:
+            with Heartbeat(
+                self.db,
+                job_ids=ids,
+                worker_id=self.worker_id,
+                lease_seconds=self.lease_seconds,
+                interval=self.heartbeat_seconds,
+            ) as beat:
+                results = self._execute(jobs)
+            seconds = round(time.perf_counter() - started, 4)
+            for job, result in zip(jobs, results, strict=True):
+                if job.id in beat.lost:
+                    log.warning("job %s: lease lost while running; result dropped", job.id)
+                    continue
+                self._record(job, result, seconds)
+        finally:
+            with self._in_flight_lock:
+                self._in_flight.difference_update(ids)
+
+    def _execute(self, jobs: Sequence[queue.ClaimedJob]) -> list[Outcome]:
+        batch_runner = BATCH_RUNNERS.get(jobs[0].kind) if len(jobs) > 1 else None
+        if batch_runner is not None:
             try:
-                runner = RUNNERS.get(job.kind)
-                if runner is None:
-                    raise EngineError(f"this worker cannot run jobs of kind {job.kind!r}")
-                images, lineage = runner(self.engine, self.blobs, job.generation_id or job.id, job.payload)
-            except EngineError as exc:
-                outcomes.fail(self.db, job_id=job.id, worker_id=self.worker_id, reason=str(exc), retry=False)
-                log.warning("job %s failed: %s", job.id, exc)
-                return
-            except Exception as exc:
-                reason = f"internal error: {type(exc).__name__}: {exc}"
-                outcomes.fail(self.db, job_id=job.id, worker_id=self.worker_id, reason=reason, retry=True)
-                log.exception("job %s crashed", job.id)
-                return
-        if beat.lost:
-            log.warning("job %s: lease lost while running; result dropped", job.id)
+                return list(batch_runner(self.engine, self.blobs, [(_target(j), j.payload) for j in jobs]))
+            except Exception:
+                log.warning("a batch of %d failed; running its jobs one by one", len(jobs), exc_info=True)
+        return [self._execute_one(job) for job in jobs]
+
+    def _execute_one(self, job: queue.ClaimedJob) -> Outcome:
+        runner = RUNNERS.get(job.kind)
+        try:
+            if runner is None:
+                raise EngineError(f"this worker cannot run jobs of kind {job.kind!r}")
+            return runner(self.engine, self.blobs, _target(job), job.payload)
+        except Exception as exc:
+            return exc
+
+    def _record(self, job: queue.ClaimedJob, result: Outcome, seconds: float) -> None:
+        if isinstance(result, EngineError):
+            outcomes.fail(self.db, job_id=job.id, worker_id=self.worker_id, reason=str(result), retry=False,
+                          blobs=self.blobs)  # fmt: skip
+            log.warning("job %s failed: %s", job.id, result)
             return
-        lineage = {**lineage, "seconds": round(time.perf_counter() - started, 4)}
-        result = outcomes.complete(
+        if isinstance(result, BaseException):
+            reason = f"internal error: {type(result).__name__}: {result}"
+            outcomes.fail(self.db, job_id=job.id, worker_id=self.worker_id, reason=reason, retry=True,
+                          blobs=self.blobs)  # fmt: skip
+            log.error("job %s crashed", job.id, exc_info=result)
+            return
+        images, lineage = result
+        lineage = {**lineage, "seconds": seconds, "queued_seconds": round(job.waited_seconds, 4)}
+        completion = outcomes.complete(
             self.db, job_id=job.id, worker_id=self.worker_id, images=images, lineage=lineage
         )
-        if result is outcomes.Completion.DELETED:
+        if completion is outcomes.Completion.DELETED:
             for image in images:
                 self.blobs.delete(image.blob_key)
             log.info("job %s: generation deleted while running; outputs removed", job.id)
-            return
-        if result is outcomes.Completion.LEASE_LOST:
+        elif completion is outcomes.Completion.LEASE_LOST:
             log.warning("job %s: lease lost before completion; result dropped", job.id)
-            return
-        log.info("job %s complete in %.3fs", job.id, time.perf_counter() - started)
+        else:
+            log.info("job %s complete in %.3fs (waited %.3fs)", job.id, seconds, job.waited_seconds)
+
+    # -- housekeeping ---------------------------------------------------------------
+
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now - self._last_reap > REAP_INTERVAL_SECONDS:
+            self._last_reap = now
+            outcomes.reap_expired(self.db, self.blobs)
+            with self.db.transaction() as session:
+                workers.forget_silent(session, older_than_seconds=max(60.0, 3 * self.lease_seconds))
+        if now - self._last_advertised > self.heartbeat_seconds:
+            self._last_advertised = now
+            self._runnable = self._runnable_models()
+            self._advertise()
+
+    def _advertise(self) -> None:
+        capabilities = self.capabilities()
+        device = self.engine.pipelines.device
+        ad = workers.Advertisement(
+            worker_id=self.worker_id,
+            hostname=socket.gethostname(),
+            pid=os.getpid(),
+            device=device,
+            kinds=sorted(capabilities.kinds or ()),
+            models=sorted(capabilities.models) if capabilities.models is not None else None,
+            loaded_models=list(capabilities.loaded),
+            free_memory_bytes=free_memory_bytes(device),
+            running_jobs=len(self.in_flight()),
+        )
+        with self.db.transaction() as session:
+            workers.advertise(session, ad)
+
+    def withdraw(self) -> None:
+        """Remove this worker's advertisement (it also ages out if the worker dies)."""
+        try:
+            with self.db.transaction() as session:
+                workers.withdraw(session, self.worker_id)
+        except Exception:  # the row ages out on its own
+            log.warning("could not withdraw worker %s", self.worker_id, exc_info=True)
+
+
+def _target(job: queue.ClaimedJob) -> str:
+    """The id a job's outputs are filed under: its generation's, else its own."""
+    return job.generation_id or job.id

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from sfumato.blobs import BlobStore
 from sfumato.store import Database, credits, queue
 from sfumato.store.clock import utcnow
 from sfumato.store.models import GeneratedImage, Generation, Job
@@ -26,6 +27,15 @@ class StoredImage:
     width: int
     height: int
     sha256: str
+
+
+def image_key(generation_id: str, position: int) -> str:
+    """Where a generation's image lives: one key per position, the same for every attempt.
+
+    A retried run overwrites its predecessor's upload instead of leaving an orphan beside
+    it, and a generation that fails for good knows which keys to clean up.
+    """
+    return f"generations/{generation_id}/{position}.png"
 
 
 class Completion(enum.Enum):
@@ -65,22 +75,31 @@ def complete(
         return Completion.RECORDED
 
 
-def fail(db: Database, *, job_id: str, worker_id: str, reason: str, retry: bool) -> bool:
-    """Record a failed attempt: requeue it while attempts remain and ``retry``, else fail and refund."""
+def fail(
+    db: Database, *, job_id: str, worker_id: str, reason: str, retry: bool, blobs: BlobStore | None = None
+) -> bool:
+    """Record a failed attempt: requeue it while attempts remain and ``retry``, else fail and refund.
+
+    With ``blobs``, a generation that fails for good loses whatever images earlier
+    attempts uploaded, so nothing is left behind that no row points to.
+    """
     with db.transaction() as session:
         job = queue.lock_if_held(session, job_id=job_id, worker_id=worker_id)
         if job is None:
             return False
+        failed: list[tuple[str, int]] = []
         if retry and job.attempts < job.max_attempts:
             queue.requeue(job)
             job.error = reason
         else:
-            _fail_for_good(session, job, reason)
-        return True
+            failed = _fail_for_good(session, job, reason)
+    _remove_outputs(blobs, failed)
+    return True
 
 
-def reap_expired(db: Database) -> int:
+def reap_expired(db: Database, blobs: BlobStore | None = None) -> int:
     """Requeue jobs whose lease expired; fail (and refund) those out of attempts."""
+    failed: list[tuple[str, int]] = []
     with db.transaction() as session:
         jobs = queue.expired(session)
         for job in jobs:
@@ -88,15 +107,28 @@ def reap_expired(db: Database) -> int:
                 queue.requeue(job)
                 job.error = f"lease of {job.lease_owner} expired; requeued"
             else:
-                _fail_for_good(session, job, f"gave up after {job.attempts} attempts (lease expired)")
-        return len(jobs)
+                reason = f"gave up after {job.attempts} attempts (lease expired)"
+                failed += _fail_for_good(session, job, reason)
+    _remove_outputs(blobs, failed)
+    return len(jobs)
 
 
-def _fail_for_good(session: Session, job: Job, reason: str) -> None:
+def _fail_for_good(session: Session, job: Job, reason: str) -> list[tuple[str, int]]:
+    """Fail the job and its generation and refund it; the generation's id and image count."""
     queue.finish(job, state=queue.FAILED, error=reason)
     generation = session.get(Generation, job.generation_id) if job.generation_id else None
-    if generation is not None:
-        generation.status = "FAILED"
-        generation.failure_reason = reason
-        generation.updated_at = utcnow()
-        credits.refund(session, account_id=job.account_id, generation_id=generation.id, note=reason)
+    if generation is None:
+        return []
+    generation.status = "FAILED"
+    generation.failure_reason = reason
+    generation.updated_at = utcnow()
+    credits.refund(session, account_id=job.account_id, generation_id=generation.id, note=reason)
+    return [(generation.id, generation.num_images)]
+
+
+def _remove_outputs(blobs: BlobStore | None, generations: list[tuple[str, int]]) -> None:
+    if blobs is None:
+        return
+    for generation_id, count in generations:
+        for position in range(count):
+            blobs.delete(image_key(generation_id, position))

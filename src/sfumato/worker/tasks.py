@@ -14,7 +14,7 @@ from typing import Any
 from sfumato.blobs import BlobStore
 from sfumato.engine import Engine
 from sfumato.engine.specs import TextToImageSpec
-from sfumato.worker.outcomes import StoredImage
+from sfumato.worker.outcomes import StoredImage, image_key
 
 
 def text_to_image_spec(payload: dict[str, Any]) -> TextToImageSpec:
@@ -52,9 +52,7 @@ def store_images(
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
         data = buffer.getvalue()
-        # The key depends only on the generation and position: a retried run overwrites
-        # its predecessor's upload instead of leaving an orphan beside it.
-        key = f"generations/{generation_id}/{position}.png"
+        key = image_key(generation_id, position)
         blobs.put(key, data, "image/png")
         stored.append(
             StoredImage(

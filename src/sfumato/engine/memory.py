@@ -1,0 +1,41 @@
+"""How much memory a device has free and how much a loaded pipeline takes.
+
+Workers advertise the first; the pipeline cache budgets with the second. Both are
+estimates meant for scheduling decisions, not accounting: a pipeline's size is the bytes
+of its weights and buffers, not counting activations during a run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+MEMINFO = Path("/proc/meminfo")
+
+
+def free_memory_bytes(device: str) -> int | None:
+    """Free memory of ``device`` in bytes, or None where it cannot be known."""
+    if device.startswith("cuda"):
+        import torch
+
+        free, _total = torch.cuda.mem_get_info(torch.device(device))
+        return int(free)
+    try:
+        for line in MEMINFO.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def pipeline_bytes(pipeline: Any) -> int:
+    """Bytes of the weights and buffers of every torch module a diffusers pipeline holds."""
+    import torch
+
+    total = 0
+    for component in getattr(pipeline, "components", {}).values():
+        if isinstance(component, torch.nn.Module):
+            for tensor in (*component.parameters(), *component.buffers()):
+                total += tensor.numel() * tensor.element_size()
+    return total

@@ -1,0 +1,63 @@
+"""Dynamic batching through the worker: one claim, one pipeline call, each job's own result."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import update
+
+from sfumato.store.models import Job
+from sfumato.worker.tasks import text_to_image_spec
+from tests.worker.conftest import Bench
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _stored_pixels(bench: Bench, generation_id: str) -> list[np.ndarray]:
+    generation = bench.generation(generation_id)
+    return [np.asarray(Image.open(io.BytesIO(bench.ctx.blobs.get(image.blob_key))), dtype=np.int16)
+            for image in generation.images]  # fmt: skip
+
+
+def test_queued_jobs_with_one_batch_key_run_as_one_call_with_each_jobs_own_pixels(bench: Bench) -> None:
+    ids = [bench.submit(prompt=prompt, seed=seed, num_images=n, width=128, height=128, steps=8)
+           for prompt, seed, n in (("a red fox", 1, 1), ("a lighthouse", 5, 2), ("ramen", 9, 1))]  # fmt: skip
+    odd_one = bench.submit(prompt="a red fox", steps=9)  # another batch key
+    assert bench.worker(batch_size=8).run_once()
+    lineages = [bench.generation(g).lineage for g in ids]
+    assert [(lin["batch_jobs"], lin["batch_size"], lin["batch_position"]) for lin in lineages] == [
+        (3, 4, 0), (3, 4, 1), (3, 4, 3)]  # fmt: skip
+    assert bench.generation(odd_one).status == "PENDING"
+    for generation_id in ids:
+        assert bench.generation(generation_id).status == "COMPLETE"
+        spec = text_to_image_spec(bench.job(generation_id).payload)
+        alone = bench.engine.text_to_image(spec)
+        stored = _stored_pixels(bench, generation_id)
+        assert len(stored) == len(spec.seeds)
+        for mine, theirs in zip(stored, alone.images, strict=True):
+            assert np.abs(mine - np.asarray(theirs, dtype=np.int16)).max() <= 1
+
+
+def test_batch_size_one_runs_jobs_one_at_a_time(bench: Bench) -> None:
+    first, second = bench.submit(seed=1), bench.submit(seed=2)
+    worker = bench.worker(batch_size=1)
+    assert worker.run_once()
+    assert bench.generation(first).status == "COMPLETE"
+    assert bench.generation(second).status == "PENDING"
+    assert bench.generation(first).lineage["batch_jobs"] == 1
+
+
+def test_a_bad_job_fails_alone_and_its_batch_mates_complete(bench: Bench) -> None:
+    good, bad = bench.submit(seed=1), bench.submit(seed=2)
+    with bench.ctx.db.transaction() as session:  # a payload the engine refuses
+        payload = {**bench.job(bad).payload, "seeds": [-1]}
+        session.execute(update(Job).where(Job.generation_id == bad).values(payload=payload))
+    assert bench.worker(batch_size=8).run_once()
+    assert bench.generation(good).status == "COMPLETE"
+    failed = bench.generation(bad)
+    assert failed.status == "FAILED"
+    assert "seed -1" in (failed.failure_reason or "")
+    assert bench.job(bad).state == "failed"

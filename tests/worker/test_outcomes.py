@@ -1,0 +1,45 @@
+"""A generation that fails for good is refunded and leaves no image behind."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from sfumato.store import credits, queue
+from sfumato.store.clock import utcnow
+from sfumato.store.models import Job
+from sfumato.worker import outcomes
+from tests.worker.conftest import Bench
+
+
+def _claim(bench: Bench, worker_id: str) -> None:
+    with bench.ctx.db.transaction() as session:
+        assert queue.claim(session, worker_id=worker_id, lease_seconds=30)
+
+
+def test_a_job_out_of_attempts_is_refunded_and_its_partial_uploads_removed(bench: Bench) -> None:
+    generation_id = bench.submit(num_images=2)
+    with bench.ctx.db.transaction() as session:
+        session.execute(update(Job).where(Job.generation_id == generation_id).values(max_attempts=1))
+    _claim(bench, "doomed")
+    # The dying attempt had uploaded one of its two images.
+    bench.ctx.blobs.put(outcomes.image_key(generation_id, 0), b"partial", "image/png")
+    with bench.ctx.db.transaction() as session:
+        session.execute(update(Job).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+    assert outcomes.reap_expired(bench.ctx.db, bench.ctx.blobs) == 1
+    assert not bench.ctx.blobs.exists(outcomes.image_key(generation_id, 0))
+    assert bench.generation(generation_id).status == "FAILED"
+    with bench.ctx.db.read() as session:
+        kinds = [entry.kind for entry in credits.entries_for(session, generation_id=generation_id)]
+    assert kinds == ["debit", "refund"]
+
+
+def test_a_failed_attempt_with_retries_left_keeps_its_uploads_for_the_retry(bench: Bench) -> None:
+    generation_id = bench.submit()
+    _claim(bench, "w")
+    bench.ctx.blobs.put(outcomes.image_key(generation_id, 0), b"partial", "image/png")
+    assert outcomes.fail(bench.ctx.db, job_id=bench.job(generation_id).id, worker_id="w", reason="oom",
+                         retry=True, blobs=bench.ctx.blobs)  # fmt: skip
+    assert bench.job(generation_id).state == "queued"
+    assert bench.ctx.blobs.exists(outcomes.image_key(generation_id, 0))  # the retry overwrites it
