@@ -11,9 +11,19 @@ from fastapi import FastAPI
 
 from sfumato import __version__
 from sfumato.api import errors
-from sfumato.api.routes import blobs, generations, health, init_images, models, pricing, uploads, users
+from sfumato.api.routes import (
+    blobs,
+    generations,
+    health,
+    init_images,
+    models,
+    pricing,
+    uploads,
+    users,
+    webhooks,
+)
 from sfumato.config import Settings
-from sfumato.runtime import build_context, build_worker
+from sfumato.runtime import build_context, build_webhook_sender, build_worker
 from sfumato.service.context import Context
 
 API_PREFIX = "/api/rest/v1"
@@ -34,9 +44,15 @@ def create_app(
             ctx.wake_workers = worker.wake
             thread = threading.Thread(target=worker.run_forever, name="sfumato-worker", daemon=True)
             thread.start()
+        sender = build_webhook_sender(ctx)
+        if sender is not None:
+            ctx.wake_webhooks = sender.wake
+            sender.start()
         try:
             yield
         finally:
+            if sender is not None:
+                sender.close()
             if worker is not None and thread is not None:
                 worker.stop()
                 thread.join(timeout=30)
@@ -50,7 +66,7 @@ def create_app(
     )
     app.state.context = ctx
     errors.install(app)
-    for router in (generations.router, models.router, users.router, pricing.router):
+    for router in (generations.router, models.router, users.router, pricing.router, webhooks.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(init_images.router, prefix=API_PREFIX)
     app.include_router(blobs.router)

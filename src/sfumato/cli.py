@@ -23,9 +23,11 @@ app = typer.Typer(
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 models_app = typer.Typer(help="The model catalog.", no_args_is_help=True)
 credits_app = typer.Typer(help="Grant and inspect account credits.", no_args_is_help=True)
+webhooks_app = typer.Typer(help="Webhook deliveries: list, inspect, re-send.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")
 app.add_typer(credits_app, name="credits")
+app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(bench_app, name="bench")
 
 console = Console()
@@ -104,15 +106,22 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run a worker that joins the same database and blobs as the API servers."""
-    from sfumato.runtime import build_worker
+    from sfumato.runtime import build_webhook_sender, build_worker
     from sfumato.worker.shutdown import stop_gracefully_on_signals
 
     _setup_logging()
     ctx = _context()
     runner = build_worker(ctx)
+    sender = build_webhook_sender(ctx)  # workers deliver webhooks too, beside the API nodes
 
     stop_gracefully_on_signals(runner, grace_seconds=ctx.settings.shutdown_grace_seconds)
-    runner.run_forever()
+    if sender is not None:
+        sender.start()
+    try:
+        runner.run_forever()
+    finally:
+        if sender is not None:
+            sender.close()
 
 
 @app.command("workers")
@@ -140,19 +149,37 @@ def keys_create(
     ] = None,
     name: Annotated[str, typer.Option(help="A label for the key.")] = "default",
     as_json: Annotated[bool, typer.Option("--json", help="Print {userId, apiKey} as JSON.")] = False,
+    webhook_url: Annotated[
+        str | None, typer.Option(help="Receiver of this key's job events (https, or an allow-listed host).")
+    ] = None,
+    webhook_key: Annotated[
+        str | None, typer.Option(help="Sent to the receiver as 'authorization: Bearer <key>'.")
+    ] = None,
 ) -> None:
     """Create an API key (and the account, if new). The key is shown once."""
     from sfumato.service.keys import issue_key
 
     try:
-        issued = issue_key(_context(), username=user, credits_amount=credits, name=name)
+        issued = issue_key(
+            _context(),
+            username=user,
+            credits_amount=credits,
+            name=name,
+            webhook_url=webhook_url,
+            webhook_key=webhook_key,
+        )
     except SfumatoError as exc:
         raise _fail(exc) from exc
     if as_json:
-        sys.stdout.write(json.dumps({"userId": issued.user_id, "apiKey": issued.api_key}) + "\n")
+        out = {"userId": issued.user_id, "apiKey": issued.api_key}
+        if issued.webhook_secret:
+            out["webhookSecret"] = issued.webhook_secret
+        sys.stdout.write(json.dumps(out) + "\n")
     else:
         console.print(f"user [bold]{issued.username}[/bold] ({issued.user_id})")
         console.print(f"api key (shown once): [bold]{issued.api_key}[/bold]")
+        if issued.webhook_secret:
+            console.print(f"webhook signing secret: [bold]{issued.webhook_secret}[/bold]")
 
 
 @keys_app.command("list")
@@ -238,6 +265,80 @@ def credits_show(user: Annotated[str, typer.Option(help="Account name.")]) -> No
     except SfumatoError as exc:
         raise _fail(exc) from exc
     console.print(f"{user}: balance {balance}")
+
+
+
+@webhooks_app.command("list")
+def webhooks_list(
+    user: Annotated[str | None, typer.Option(help="Only this account's deliveries.")] = None,
+    state: Annotated[str | None, typer.Option(help="pending | delivered | failed | disabled")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """List webhook deliveries, newest first."""
+    from sfumato.service.accounts import account_id_of
+    from sfumato.service.webhooks import list_deliveries
+
+    ctx = _context()
+    try:
+        account_id = account_id_of(ctx, username=user) if user else None
+        views = list_deliveries(ctx, account_id=account_id, state=state, limit=limit)
+    except SfumatoError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        for view in views:
+            row = {"id": view.id, "event": view.event_type, "state": view.state, "attempts": view.attempts,
+                   "lastStatus": view.last_status, "lastError": view.last_error, "url": view.url,
+                   "createdAt": view.created_at.isoformat(timespec="seconds")}  # fmt: skip
+            sys.stdout.write(json.dumps(row) + "\n")
+        return
+    table = Table("id", "event", "state", "attempts", "last", "created", "url")
+    for view in views:
+        last = str(view.last_status) if view.last_status is not None else (view.last_error or "")
+        table.add_row(
+            view.id,
+            view.event_type,
+            view.state,
+            str(view.attempts),
+            last[:40],
+            view.created_at.isoformat(timespec="seconds"),
+            view.url,
+        )
+    console.print(table)
+
+
+@webhooks_app.command("show")
+def webhooks_show(delivery: Annotated[str, typer.Argument(help="Delivery (event) id.")]) -> None:
+    """One delivery and every attempt made at it."""
+    from sfumato.service.webhooks import get_delivery
+
+    try:
+        view = get_delivery(_context(), delivery, account_id=None)
+    except SfumatoError as exc:
+        raise _fail(exc) from exc
+    console.print(f"{view.id} {view.event_type} [bold]{view.state}[/bold] → {view.url}")
+    table = Table("#", "at", "status", "error", "ms")
+    for attempt in view.attempt_log:
+        table.add_row(
+            str(attempt.number),
+            attempt.attempted_at.isoformat(timespec="seconds"),
+            str(attempt.status_code or ""),
+            attempt.error or "",
+            str(attempt.duration_ms),
+        )
+    console.print(table)
+
+
+@webhooks_app.command("resend")
+def webhooks_resend(delivery: Annotated[str, typer.Argument(help="Delivery (event) id.")]) -> None:
+    """Send an event again: same id and body, a fresh round of attempts."""
+    from sfumato.service.webhooks import resend
+
+    try:
+        view = resend(_context(), delivery, account_id=None)
+    except SfumatoError as exc:
+        raise _fail(exc) from exc
+    console.print(f"{view.id}: {view.state}; a running server or worker delivers it")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from sfumato.service.pricing import PriceTable
 from sfumato.store import Database
 
 if TYPE_CHECKING:
+    from sfumato.webhooks.sender import WebhookSender
     from sfumato.worker.loop import Worker
 
 
@@ -69,3 +70,12 @@ def build_worker(ctx: Context) -> Worker:
         models=settings.worker_models or None,
         listen=settings.listen,
     )
+
+
+def build_webhook_sender(ctx: Context) -> WebhookSender | None:
+    """The webhook delivery loop over the context's database, or None when delivery is off."""
+    if not ctx.settings.webhook_delivery:
+        return None
+    from sfumato.webhooks.sender import WebhookSender
+
+    return WebhookSender.from_settings(ctx.settings, db=ctx.db, blobs=ctx.blobs, catalog=ctx.catalog)

@@ -43,3 +43,11 @@ def balance_of(ctx: Context, *, username: str) -> int:
         if account is None:
             raise NotFound(f"No account named {username!r}")
         return account.credit_balance
+
+
+def account_id_of(ctx: Context, *, username: str) -> str:
+    with ctx.db.read() as session:
+        account = accounts.account_by_username(session, username)
+        if account is None:
+            raise NotFound(f"No account named {username!r}")
+        return account.id

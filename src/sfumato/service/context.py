@@ -20,6 +20,7 @@ class Context:
     catalog: Catalog
     blobs: BlobStore
     wake_workers: Callable[[], None] = field(default=lambda: None)
+    wake_webhooks: Callable[[], None] = field(default=lambda: None)
     pricing: PriceTable = field(default_factory=PriceTable.default)
 
     @property

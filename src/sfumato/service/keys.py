@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sfumato.errors import InvalidRequest, NotFound, Unauthorized
 from sfumato.service.context import Context
 from sfumato.store import accounts, credits
+from sfumato.webhooks import guard, signing
 
 KEY_PREFIX = "sfu_"
 
@@ -28,6 +29,7 @@ class IssuedKey:
     username: str
     api_key_id: str
     api_key: str
+    webhook_secret: str | None = None  # signs this key's webhook events (Standard Webhooks)
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class KeyInfo:
     user_id: str
     created_at: str
     revoked: bool
+    webhook_url: str | None = None
+    webhook_disabled: bool = False
 
 
 def hash_key(key: str) -> str:
@@ -50,11 +54,26 @@ def _new_key() -> str:
 
 
 def issue_key(
-    ctx: Context, *, username: str, credits_amount: int | None = None, name: str = "default"
+    ctx: Context,
+    *,
+    username: str,
+    credits_amount: int | None = None,
+    name: str = "default",
+    webhook_url: str | None = None,
+    webhook_key: str | None = None,
 ) -> IssuedKey:
-    """A new key for ``username``, creating the account (with its starting credits) if needed."""
+    """A new key for ``username``, creating the account (with its starting credits) if needed.
+
+    With ``webhook_url``, every job created with the key ends with a POST to that URL
+    (``authorization: Bearer <webhook_key>`` when given), signed with a new secret.
+    """
     if not username.strip():
         raise InvalidRequest("username must not be empty")
+    if webhook_key is not None and not webhook_url:
+        raise InvalidRequest("a webhook key needs a webhook URL")
+    if webhook_url:
+        check_webhook_url(ctx, webhook_url)
+    webhook_secret = signing.new_secret() if webhook_url else None
     plaintext = _new_key()
     with ctx.db.transaction() as session:
         account = accounts.account_by_username(session, username)
@@ -73,8 +92,25 @@ def issue_key(
             name=name,
             key_hash=hash_key(plaintext),
             key_prefix=plaintext[:12],
+            webhook_url=webhook_url.strip() if webhook_url else None,
+            webhook_key=webhook_key,
+            webhook_secret=webhook_secret,
         )
-        return IssuedKey(user_id=account.id, username=account.username, api_key_id=key.id, api_key=plaintext)
+        return IssuedKey(
+            user_id=account.id,
+            username=account.username,
+            api_key_id=key.id,
+            api_key=plaintext,
+            webhook_secret=webhook_secret,
+        )
+
+
+def check_webhook_url(ctx: Context, url: str) -> None:
+    """Refuse a receiver URL the SSRF guard would refuse at delivery time."""
+    try:
+        guard.check(url, guard.AllowList.parse(ctx.settings.webhook_allow_hosts))
+    except guard.UnsafeUrl as exc:
+        raise InvalidRequest(str(exc), code="invalid-webhook-url") from exc
 
 
 def authenticate(ctx: Context, authorization: str | None) -> Principal:
@@ -103,6 +139,8 @@ def list_keys(ctx: Context) -> list[KeyInfo]:
                 user_id=k.account_id,
                 created_at=k.created_at.isoformat(timespec="seconds"),
                 revoked=k.revoked_at is not None,
+                webhook_url=k.webhook_url,
+                webhook_disabled=k.webhook_disabled_at is not None,
             )
             for k in accounts.list_keys(session)
         ]

@@ -30,8 +30,26 @@ def count_accounts(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(Account)) or 0)
 
 
-def add_key(session: Session, *, account: Account, name: str, key_hash: str, key_prefix: str) -> ApiKey:
-    key = ApiKey(account_id=account.id, name=name, key_hash=key_hash, key_prefix=key_prefix)
+def add_key(
+    session: Session,
+    *,
+    account: Account,
+    name: str,
+    key_hash: str,
+    key_prefix: str,
+    webhook_url: str | None = None,
+    webhook_key: str | None = None,
+    webhook_secret: str | None = None,
+) -> ApiKey:
+    key = ApiKey(
+        account_id=account.id,
+        name=name,
+        key_hash=key_hash,
+        key_prefix=key_prefix,
+        webhook_url=webhook_url,
+        webhook_key=webhook_key,
+        webhook_secret=webhook_secret,
+    )
     session.add(key)
     session.flush()
     return key

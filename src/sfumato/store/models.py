@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -51,6 +52,11 @@ class ApiKey(Base):
     key_prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Leonardo's per-key callback (URL + the bearer key sent to it) and sfumato's signing secret.
+    webhook_url: Mapped[str | None] = mapped_column(Text, default=None)
+    webhook_key: Mapped[str | None] = mapped_column(Text, default=None)
+    webhook_secret: Mapped[str | None] = mapped_column(String(64), default=None)
+    webhook_disabled_at: Mapped[datetime | None] = mapped_column(default=None)  # the receiver said 410
 
     account: Mapped[Account] = relationship(lazy="joined")
 
@@ -103,6 +109,8 @@ class Generation(Base):
     mask_image_id: Mapped[str | None] = mapped_column(String(36), default=None)
     mask_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     canvas_type: Mapped[str | None] = mapped_column(String(16), default=None)
+    # Hash of the account and every parameter of a seeded request (request de-duplication).
+    request_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -113,7 +121,10 @@ class Generation(Base):
         lazy="selectin",
     )
 
-    __table_args__ = (Index("ix_generations_account_created", "account_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_generations_account_created", "account_id", "created_at"),
+        Index("ix_generations_request_hash", "account_id", "request_hash"),
+    )
 
 
 class GeneratedImage(Base):
@@ -195,3 +206,74 @@ class WorkerRecord(Base):
     state: Mapped[str] = mapped_column(String(16), default="running")  # running | stopping
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event for one receiver: the outbox row, written with the job's end, and its delivery state.
+
+    States: pending (due at ``next_attempt_at``), delivered (a 2xx came back), failed (out
+    of attempts), disabled (the receiver answered 410). ``body`` is rendered on the first
+    attempt and then fixed, so every retry sends the same bytes under the same event id.
+    """
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    api_key_id: Mapped[str] = mapped_column(String(36))
+    url: Mapped[str] = mapped_column(Text)
+    event_type: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    job_kind: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[str | None] = mapped_column(String(36), default=None)  # the generation, usually
+    body: Mapped[str | None] = mapped_column(Text, default=None)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=utcnow)
+    last_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+        Index("ix_webhook_deliveries_account", "account_id", "created_at"),
+    )
+
+
+class WebhookAttempt(Base):
+    """One HTTP attempt at delivering an event, kept for operators and receivers to inspect."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    attempted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdempotencyRecord(Base):
+    """A creating request made under an ``Idempotency-Key``: its body's hash and, once done, its response.
+
+    ``status_code`` is None while the first request is still running.
+    """
+
+    __tablename__ = "idempotency_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(Text)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    response_body: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+
+    __table_args__ = (UniqueConstraint("account_id", "key", name="uq_idempotency_account_key"),)

@@ -16,6 +16,7 @@ from sfumato.blobs import BlobStore
 from sfumato.store import Database, credits, queue
 from sfumato.store.clock import utcnow
 from sfumato.store.models import GeneratedImage, Generation, Job
+from sfumato.worker.job_events import job_ended
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ def complete(
         generation.lineage = {**lineage, "attempts": job.attempts, "worker": worker_id}
         generation.updated_at = utcnow()
         queue.finish(job, state=queue.SUCCEEDED)
+        job_ended(session, job, succeeded=True)
         return Completion.RECORDED
 
 
@@ -116,6 +118,7 @@ def reap_expired(db: Database, blobs: BlobStore | None = None) -> int:
 def _fail_for_good(session: Session, job: Job, reason: str) -> list[tuple[str, int]]:
     """Fail the job and its generation and refund it; the generation's id and image count."""
     queue.finish(job, state=queue.FAILED, error=reason)
+    job_ended(session, job, succeeded=False)
     generation = session.get(Generation, job.generation_id) if job.generation_id else None
     if generation is None:
         return []

@@ -1,0 +1,1 @@
+"""Observability: structured JSON logs (``logs``) and Prometheus metrics (``metrics``)."""

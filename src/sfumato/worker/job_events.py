@@ -1,0 +1,21 @@
+"""What else happens when a job ends for good: its webhook event and its metrics.
+
+``outcomes`` calls :func:`job_ended` inside the transaction that records the end, so
+the webhook outbox row commits together with the job's terminal state.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from sfumato.observability.metrics import record_job_end
+from sfumato.store.clock import utcnow
+from sfumato.store.models import Job
+from sfumato.webhooks import outbox
+
+
+def job_ended(session: Session, job: Job, *, succeeded: bool) -> None:
+    outbox.job_finished(session, job, succeeded=succeeded)
+    seconds = (utcnow() - job.started_at).total_seconds() if job.started_at else None
+    model = str((job.payload or {}).get("model_key") or "none")
+    record_job_end(job.kind, model, "succeeded" if succeeded else "failed", seconds)
