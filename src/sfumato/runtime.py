@@ -55,7 +55,11 @@ def build_worker(ctx: Context) -> Worker:
 
     settings = ctx.settings
     engine = Engine(
-        ctx.catalog, ctx.models_dir, device=settings.device, max_loaded=settings.max_loaded_models
+        ctx.catalog,
+        ctx.models_dir,
+        device=settings.device,
+        max_loaded=settings.max_loaded_models,
+        memory_budget=settings.model_memory_mb * 2**20 or None,
     )
     return Worker(
         db=ctx.db,

@@ -38,6 +38,7 @@ from typing import Any
 
 from sfumato.engine.catalog import Catalog, ModelEntry
 from sfumato.engine.errors import EngineError
+from sfumato.engine.memory import pipeline_bytes
 from sfumato.engine.progress import quiet_progress_bars
 from sfumato.engine.schedulers import check_scheduler, make_scheduler
 from sfumato.engine.tiny import build_tiny
@@ -59,6 +60,7 @@ class LoadedPipeline:
 class _Slot:
     loaded: LoadedPipeline | None
     run_lock: threading.Lock = field(default_factory=threading.Lock)
+    size: int = 0  # bytes of weights and buffers, for the memory budget
 
 
 class PipelineCache:
@@ -70,13 +72,20 @@ class PipelineCache:
         models_dir: Path,
         device: str = "auto",
         max_loaded: int = 2,
+        memory_budget: int | None = None,
     ) -> None:
-        """``device`` "auto" picks CUDA when present, else the CPU; nothing loads yet."""
+        """``device`` "auto" picks CUDA when present, else the CPU; nothing loads yet.
+
+        ``memory_budget`` (bytes) also bounds the weights kept: after a load, least recently
+        used models go until the rest fit. A model's size is known only once it is loaded,
+        so the budget can be exceeded by one model while it loads.
+        """
         if max_loaded < 1:
             raise ValueError("max_loaded must be at least 1")
         self.catalog = catalog
         self.models_dir = models_dir
         self.max_loaded = max_loaded
+        self.memory_budget = memory_budget
         self._device_request = device
         self._device: str | None = None
         self._slots: OrderedDict[str, _Slot] = OrderedDict()
@@ -95,6 +104,11 @@ class PipelineCache:
         """Keys of the loaded models, least recently used first (for model affinity)."""
         with self._lock:
             return list(self._slots)
+
+    def loaded_bytes(self) -> int:
+        """Bytes of weights and buffers of the loaded models."""
+        with self._lock:
+            return sum(slot.size for slot in self._slots.values())
 
     def pin(self, key: str) -> None:
         """Keep ``key`` loaded once it is: eviction passes it over and it does not count
@@ -163,10 +177,11 @@ class PipelineCache:
                     return slot
                 room = self._pop_lru(extra=0 if entry.key in self._pinned else 1)
             self._release(room)
-            slot = _Slot(self._load(entry))
+            loaded = self._load(entry)
+            slot = _Slot(loaded, size=pipeline_bytes(loaded.pipeline))
             with self._lock:
                 self._slots[entry.key] = slot
-                excess = self._pop_lru(extra=0)
+                excess = self._pop_lru(extra=0) + self._pop_over_budget(keep=entry.key)
             self._release(excess)
             return slot
 
@@ -175,6 +190,20 @@ class PipelineCache:
         unpinned = [key for key in self._slots if key not in self._pinned]
         excess = max(0, len(unpinned) + extra - self.max_loaded)
         return [self._slots.pop(key) for key in unpinned[:excess]]
+
+    def _pop_over_budget(self, keep: str) -> list[_Slot]:
+        """Remove least recently used unpinned slots (never ``keep``) until the rest fit the budget."""
+        if self.memory_budget is None:
+            return []
+        total = sum(slot.size for slot in self._slots.values())
+        popped = []
+        for key in [k for k in self._slots if k not in self._pinned and k != keep]:
+            if total <= self.memory_budget:
+                break
+            slot = self._slots.pop(key)
+            total -= slot.size
+            popped.append(slot)
+        return popped
 
     def _release(self, slots: list[_Slot]) -> None:
         if not slots:

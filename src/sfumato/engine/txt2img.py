@@ -34,11 +34,14 @@ class Engine:
         models_dir: Path,
         device: str = "auto",
         max_loaded: int = 2,
+        memory_budget: int | None = None,
     ) -> None:
-        """Nothing is loaded until the first run or :meth:`warm`."""
+        """Nothing is loaded until the first run or :meth:`warm`; see PipelineCache for the bounds."""
         self.catalog = catalog
         self.models_dir = models_dir
-        self.pipelines = PipelineCache(catalog, models_dir, device=device, max_loaded=max_loaded)
+        self.pipelines = PipelineCache(
+            catalog, models_dir, device=device, max_loaded=max_loaded, memory_budget=memory_budget
+        )
 
     def warm(self, model_key: str) -> None:
         """Load a model ahead of its first job, so that job is not charged the load time."""

@@ -1,0 +1,42 @@
+"""The pipeline cache keeps loaded weights within a memory budget, evicting least recently used."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sfumato.engine import Catalog
+from sfumato.engine.pipeline_cache import PipelineCache
+
+
+def _cache(catalog: Catalog, models_dir: Path, budget: int | None) -> PipelineCache:
+    return PipelineCache(catalog, models_dir, device="cpu", max_loaded=5, memory_budget=budget)
+
+
+def test_loading_past_the_budget_evicts_the_least_recently_used(
+    catalog: Catalog, tiny_models_dir: Path
+) -> None:
+    probe = _cache(catalog, tiny_models_dir, None)
+    for key in ("tiny-sd15", "tiny-sdxl"):
+        probe.get(catalog.resolve(key))  # type: ignore[arg-type]
+    both = probe.loaded_bytes()
+    assert both > 0
+    cache = _cache(catalog, tiny_models_dir, budget=both - 1)  # room for less than both
+    for key in ("tiny-sd15", "tiny-sdxl"):
+        cache.get(catalog.resolve(key))  # type: ignore[arg-type]
+    assert cache.loaded_keys() == ["tiny-sdxl"]
+    assert cache.loaded_bytes() < both
+
+
+def test_a_pinned_model_stays_whatever_the_budget(catalog: Catalog, tiny_models_dir: Path) -> None:
+    cache = _cache(catalog, tiny_models_dir, budget=1)
+    cache.pin("tiny-sd15")
+    for key in ("tiny-sd15", "tiny-sdxl"):
+        cache.get(catalog.resolve(key))  # type: ignore[arg-type]
+    assert cache.loaded_keys() == ["tiny-sd15", "tiny-sdxl"]  # the newest stays too: it is in use
+
+
+def test_without_a_budget_only_the_count_bounds_the_cache(catalog: Catalog, tiny_models_dir: Path) -> None:
+    cache = _cache(catalog, tiny_models_dir, budget=None)
+    for key in ("tiny-sd15", "tiny-sdxl"):
+        cache.get(catalog.resolve(key))  # type: ignore[arg-type]
+    assert cache.loaded_keys() == ["tiny-sd15", "tiny-sdxl"]
