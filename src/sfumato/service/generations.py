@@ -9,13 +9,14 @@ from typing import Any
 from sfumato.engine.batching import batch_key
 from sfumato.engine.catalog import ModelEntry
 from sfumato.errors import InsufficientCredits, InvalidRequest, NotFound
+from sfumato.service import edits
 from sfumato.service.context import Context
 from sfumato.service.keys import Principal
 from sfumato.service.styles import STYLE_TEMPLATES, apply_style
 from sfumato.service.views import GenerationView, ImageView
 from sfumato.store import credits, queue
 from sfumato.store import generations as repo
-from sfumato.store.models import Generation
+from sfumato.store.models import Generation, new_id
 
 TEXT_TO_IMAGE = "text_to_image"
 MAX_SEED = 9_999_999_998
@@ -49,6 +50,7 @@ class GenerationRequest:
     tiling: bool = False
     public: bool = False
     flags: dict[str, Any] = field(default_factory=dict)
+    edit: edits.EditRequest | None = None  # image-to-image and canvas requests
 
 
 @dataclass(frozen=True)
@@ -93,11 +95,12 @@ def _validate(request: GenerationRequest, entry: ModelEntry, width: int, height:
 
 def create_generation(ctx: Context, principal: Principal, request: GenerationRequest) -> CreatedGeneration:
     entry = resolve_model(ctx, request.model_id, ctx.settings.default_model_id)
-    width = request.width or entry.default_width
-    height = request.height or entry.default_height
+    edit = edits.plan(ctx, principal, request.edit, entry)
+    width, height = edits.output_size(edit, entry, request.width, request.height)
     steps = request.steps or entry.default_steps
     guidance = entry.default_guidance if request.guidance_scale is None else request.guidance_scale
     _validate(request, entry, width, height, steps)
+    edits.check_steps(edit, steps)
     seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
     scheduler = request.scheduler or DEFAULT_SCHEDULER
     cost = ctx.pricing.image_generation(
@@ -116,8 +119,13 @@ def create_generation(ctx: Context, principal: Principal, request: GenerationReq
         "scheduler": scheduler,
         "tiling": request.tiling,
     }
-    with ctx.db.transaction() as session:
+    kind = edit.kind if edit is not None else TEXT_TO_IMAGE
+    generation_id = new_id()
+    with edits.stored_inputs(ctx, generation_id, edit) as inputs, ctx.db.transaction() as session:
+        spec.update(inputs)
         generation = Generation(
+            id=generation_id,
+            **edits.columns(edit),
             account_id=principal.account_id,
             api_key_id=principal.api_key_id,
             model_id=request.model_id or entry.id,
@@ -148,13 +156,13 @@ def create_generation(ctx: Context, principal: Principal, request: GenerationReq
             )
         queue.enqueue(
             session,
-            kind=TEXT_TO_IMAGE,
+            kind=kind,
             account_id=principal.account_id,
             generation_id=generation.id,
             payload=spec,
             max_attempts=ctx.settings.max_attempts,
             model_key=entry.key,
-            batch_key=batch_key(TEXT_TO_IMAGE, spec),
+            batch_key=batch_key(kind, spec),
             max_queued=ctx.settings.max_queued_per_account,
         )
         created = CreatedGeneration(generation_id=generation.id, credit_cost=cost)
@@ -187,6 +195,7 @@ def to_view(ctx: Context, generation: Generation) -> GenerationView:
         failure_reason=generation.failure_reason,
         created_at=generation.created_at,
         updated_at=generation.updated_at,
+        source=edits.source_view(generation),
         images=[
             ImageView(
                 id=image.id,
@@ -228,7 +237,7 @@ def delete_generation(ctx: Context, principal: Principal, generation_id: str) ->
         generation = repo.get_generation(session, generation_id, account_id=principal.account_id)
         if generation is None:
             raise NotFound(f"No generation with id {generation_id!r}")
-        blob_keys = [image.blob_key for image in generation.images]
+        blob_keys = [image.blob_key for image in generation.images] + edits.input_blob_keys(generation)
         for job in queue.jobs_for_generation(session, generation_id):
             if job.state == queue.QUEUED:
                 queue.finish(job, state=queue.CANCELLED, error="generation deleted")

@@ -19,6 +19,19 @@ class ImageView:
 
 
 @dataclass(frozen=True)
+class SourceView:
+    """The picture (and mask) an image-to-image or canvas generation started from."""
+
+    init_image_id: str | None  # an uploaded init image (or canvas init image)
+    init_generated_image_id: str | None  # or an image sfumato generated
+    init_sha256: str  # content hash of the source bytes used
+    init_strength: float  # Leonardo's dial: how strongly the output reflects the picture
+    canvas_type: str | None  # INPAINT | OUTPAINT | SKETCH2IMG | IMG2IMG for canvas requests
+    mask_image_id: str | None
+    mask_sha256: str | None
+
+
+@dataclass(frozen=True)
 class GenerationView:
     id: str
     user_id: str
@@ -43,6 +56,7 @@ class GenerationView:
     created_at: datetime
     updated_at: datetime
     images: list[ImageView] = field(default_factory=list)
+    source: SourceView | None = None  # set when the generation started from a picture
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,11 @@ import io
 from collections.abc import Callable
 from typing import Any
 
-from sfumato.blobs import BlobStore
+from sfumato.blobs import BlobNotFound, BlobStore
 from sfumato.engine import Engine
+from sfumato.engine.errors import EngineError
+from sfumato.engine.img2img import ImageToImageSpec, image_to_image
+from sfumato.engine.inpaint import InpaintSpec, inpaint
 from sfumato.engine.specs import TextToImageSpec
 from sfumato.worker.outcomes import StoredImage, image_key
 
@@ -43,6 +46,49 @@ def run_text_to_image(
     return store_images(blobs, generation_id, output.images, output.seeds), dict(output.lineage)
 
 
+def run_image_to_image(
+    engine: Engine, blobs: BlobStore, generation_id: str, payload: dict[str, Any]
+) -> TaskResult:
+    spec = ImageToImageSpec(
+        **_edit_fields(blobs, payload),
+        tiling=bool(payload.get("tiling", False)),
+        mask=_input_picture(blobs, payload.get("mask_blob_key")),
+    )
+    output = image_to_image(engine, spec)
+    return store_images(blobs, generation_id, output.images, output.seeds), dict(output.lineage)
+
+
+def run_inpaint(engine: Engine, blobs: BlobStore, generation_id: str, payload: dict[str, Any]) -> TaskResult:
+    mask = _input_picture(blobs, payload.get("mask_blob_key"))
+    if mask is None:
+        raise EngineError("an inpainting job needs a mask")
+    output = inpaint(engine, InpaintSpec(**_edit_fields(blobs, payload), mask=mask))
+    return store_images(blobs, generation_id, output.images, output.seeds), dict(output.lineage)
+
+
+def _edit_fields(blobs: BlobStore, payload: dict[str, Any]) -> dict[str, Any]:
+    """What image-to-image and inpainting payloads share: text-to-image's fields plus the
+    picture, which the service stored under the generation's own key, and the strength."""
+    fields = vars(text_to_image_spec(payload))
+    picture = _input_picture(blobs, payload["init_blob_key"])
+    del fields["tiling"]
+    return {**fields, "image": picture, "strength": float(payload["strength"])}
+
+
+def _input_picture(blobs: BlobStore, key: str | None) -> Any:
+    if key is None:
+        return None
+    from PIL import Image
+
+    try:
+        data = blobs.get(key)
+    except BlobNotFound:
+        raise EngineError(f"the generation's input picture {key} is missing from blob storage") from None
+    picture = Image.open(io.BytesIO(data))
+    picture.load()
+    return picture
+
+
 def store_images(
     blobs: BlobStore, generation_id: str, images: list[Any], seeds: list[int]
 ) -> list[StoredImage]:
@@ -70,4 +116,6 @@ def store_images(
 
 RUNNERS: dict[str, Runner] = {
     "text_to_image": run_text_to_image,
+    "image_to_image": run_image_to_image,
+    "inpaint": run_inpaint,
 }

@@ -8,12 +8,14 @@ from pydantic import Field, field_validator
 
 from sfumato.api.schemas.common import WireModel, compact, timestamp
 from sfumato.errors import InvalidRequest
+from sfumato.service.edits import EditRequest
 from sfumato.service.generations import GenerationRequest
-from sfumato.service.views import GenerationView
+from sfumato.service.views import GenerationView, SourceView
 
 Scheduler = Literal[
     "KLMS", "EULER_ANCESTRAL_DISCRETE", "EULER_DISCRETE", "DDIM", "DPM_SOLVER", "PNDM", "LEONARDO"
 ]
+CanvasRequestType = Literal["INPAINT", "OUTPAINT", "SKETCH2IMG", "IMG2IMG"]
 PresetStyle = Literal[
     "ANIME", "BOKEH", "CINEMATIC", "CINEMATIC_CLOSEUP", "CREATIVE", "DYNAMIC", "ENVIRONMENT", "FASHION",
     "FILM", "FOOD", "GENERAL", "HDR", "ILLUSTRATION", "LEONARDO", "LONG_EXPOSURE", "MACRO", "MINIMALISTIC",
@@ -68,11 +70,16 @@ class CreateGenerationBody(WireModel):
     enhance_prompt_instruction: str | None = Field(default=None, alias="enhancePromptInstruction")
     upscale_ratio: float | None = Field(default=None, alias="upscaleRatio")
 
-    # Features that need other pipelines; refused with a clear message until they exist.
-    init_image_id: str | None = None
-    init_generation_image_id: str | None = None
+    # Image-to-image and the canvas editor (service/edits.py).
+    init_image_id: str | None = Field(default=None, max_length=64)
+    init_generation_image_id: str | None = Field(default=None, max_length=64)
     init_strength: float | None = Field(default=None, ge=0.1, le=0.9)
     canvas_request: bool | None = Field(default=None, alias="canvasRequest")
+    canvas_request_type: CanvasRequestType | None = Field(default=None, alias="canvasRequestType")
+    canvas_init_id: str | None = Field(default=None, alias="canvasInitId", max_length=64)
+    canvas_mask_id: str | None = Field(default=None, alias="canvasMaskId", max_length=64)
+
+    # Features that need other pipelines; refused with a clear message until they exist.
     control_net: bool | None = Field(default=None, alias="controlNet")
     controlnets: list[Any] | None = None
     elements: list[Any] | None = None
@@ -89,9 +96,6 @@ class CreateGenerationBody(WireModel):
 
     def unsupported_features(self) -> list[str]:
         used = {
-            "init_image_id": self.init_image_id,
-            "init_generation_image_id": self.init_generation_image_id,
-            "canvasRequest": self.canvas_request,
             "controlNet": self.control_net,
             "controlnets": self.controlnets,
             "elements": self.elements,
@@ -127,7 +131,21 @@ class CreateGenerationBody(WireModel):
             tiling=bool(self.tiling),
             public=bool(self.public),
             flags=flags,
+            edit=self._edit(),
         )
+
+    def _edit(self) -> EditRequest | None:
+        """The picture the generation starts from, if any field names one."""
+        edit = EditRequest(
+            init_image_id=self.init_image_id,
+            init_generated_image_id=self.init_generation_image_id,
+            init_strength=self.init_strength,
+            canvas=bool(self.canvas_request),
+            canvas_type=self.canvas_request_type,
+            canvas_init_id=self.canvas_init_id,
+            canvas_mask_id=self.canvas_mask_id,
+        )
+        return None if edit == EditRequest() else edit
 
 
 def created_job(generation_id: str, credit_cost: int) -> dict[str, Any]:
@@ -185,5 +203,26 @@ def generation_object(view: GenerationView) -> dict[str, Any]:
             "apiCreditCost": view.credit_cost,
             "failureReason": view.failure_reason,
             "tiling": view.tiling,
+            **_source(view.source),
         }
     )
+
+
+def _source(source: SourceView | None) -> dict[str, Any]:
+    """Where an image-to-image or canvas generation started, in Leonardo's generation columns."""
+    if source is None:
+        return {}
+    canvas = source.canvas_type is not None
+    return {
+        "initStrength": source.init_strength,
+        "imageToImage": True,
+        "initImageId": None if canvas else source.init_image_id,
+        "initGeneratedImageId": source.init_generated_image_id,
+        "canvasRequest": canvas,
+        "canvasRequestType": source.canvas_type,
+        "canvasInitImageId": source.init_image_id if canvas else None,
+        "canvasMaskImageId": source.mask_image_id,
+        # sfumato's additions: the content hashes of the source bytes used.
+        "initImageSha256": source.init_sha256,
+        "maskImageSha256": source.mask_sha256,
+    }

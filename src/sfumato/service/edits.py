@@ -1,0 +1,273 @@
+"""Generations that start from a picture: image-to-image and the canvas editor's flows.
+
+A generation may start from an uploaded init image (``init_image_id``), from an image
+sfumato generated (``init_generation_image_id``), or from a canvas: an init image plus a
+mask, with a request type (INPAINT, OUTPAINT, SKETCH2IMG, IMG2IMG). This module turns those
+ids into checked pictures — the caller's own, decoded within limits — and decides what the
+worker runs:
+
+* image-to-image (``init_*`` ids, canvas IMG2IMG and SKETCH2IMG): the picture is re-noised
+  by ``1 − init_strength`` (Leonardo's dial: how strongly the output reflects the picture;
+  0.5 when not given) and denoised; a canvas mask limits the change to its white area;
+* inpainting (canvas INPAINT and OUTPAINT): the mask's white area, plus every transparent
+  pixel of the canvas (outpainting's empty frame), is repainted from noise (or re-noised by
+  ``1 − init_strength`` when given); everything else is kept pixel for pixel.
+
+The normalised picture and mask are copied under the generation's own blob keys before the
+job is queued: a retried job reads the same bytes, and deleting the source image later
+changes nothing about the generation, whose lineage keeps the source's id and content hash.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL.Image import Image
+
+from sfumato.blobs import BlobNotFound
+from sfumato.engine.catalog import ModelEntry
+from sfumato.errors import InvalidRequest
+from sfumato.service import images
+from sfumato.service.context import Context
+from sfumato.service.keys import Principal
+from sfumato.service.uploads import read_init_image
+from sfumato.service.views import SourceView
+from sfumato.store import generations as repo
+from sfumato.store.models import Generation
+
+IMAGE_TO_IMAGE, INPAINT = "image_to_image", "inpaint"
+# Leonardo's canvas request types → the job that runs them.
+CANVAS_TYPES = {
+    "INPAINT": INPAINT,
+    "OUTPAINT": INPAINT,
+    "SKETCH2IMG": IMAGE_TO_IMAGE,
+    "IMG2IMG": IMAGE_TO_IMAGE,
+}
+DEFAULT_INIT_STRENGTH = 0.5
+_SIZE_STEP, _MIN_SIDE, _MAX_SIDE = 8, 32, 1536  # the wire's width/height limits
+
+
+@dataclass(frozen=True)
+class EditRequest:
+    """The picture a generation starts from, in sfumato's words (all optional)."""
+
+    init_image_id: str | None = None
+    init_generated_image_id: str | None = None
+    init_strength: float | None = None
+    canvas: bool = False
+    canvas_type: str | None = None
+    canvas_init_id: str | None = None
+    canvas_mask_id: str | None = None
+
+
+@dataclass
+class EditPlan:
+    """A checked edit: what the worker runs on which picture, and what the lineage records."""
+
+    kind: str  # the job kind: IMAGE_TO_IMAGE or INPAINT
+    picture: Image  # RGB, upright, transparency resolved
+    mask: Image | None  # "L", 255 = may change
+    strength: float  # the share of the noise schedule re-run (diffusers' strength)
+    columns: dict[str, Any] = field(default_factory=dict)  # lineage columns of the generation
+
+
+def plan(
+    ctx: Context, principal: Principal, request: EditRequest | None, entry: ModelEntry
+) -> EditPlan | None:
+    """The edit a request asks for (None for plain text-to-image), or a 400 saying what is wrong."""
+    if request is None or request == EditRequest():
+        if entry.inpainting:
+            raise InvalidRequest(_inpainting_only(entry))
+        return None
+    edit = _canvas(ctx, principal, request) if request.canvas else _init_image(ctx, principal, request)
+    if entry.inpainting and edit.kind != INPAINT:
+        raise InvalidRequest(_inpainting_only(entry))
+    if edit.mask is not None and not images.covers_anything(edit.mask):
+        raise InvalidRequest("canvasMaskId: the mask selects nothing to repaint (white marks the area)")
+    return edit
+
+
+def output_size(
+    edit: EditPlan | None, entry: ModelEntry, width: int | None, height: int | None
+) -> tuple[int, int]:
+    """The requested size; else, for an edit, the picture's aspect within the model's
+    default pixel count (never enlarged), and for text-to-image the model's default."""
+    if edit is None:
+        return width or entry.default_width, height or entry.default_height
+    if width and height:
+        return width, height
+    picture_width, picture_height = edit.picture.size
+    if width or height:
+        scale = (width or 0) / picture_width if width else (height or 0) / picture_height
+    else:
+        budget = entry.default_width * entry.default_height
+        scale = min(1.0, math.sqrt(budget / (picture_width * picture_height)))
+    return width or _side(picture_width * scale), height or _side(picture_height * scale)
+
+
+def check_steps(edit: EditPlan | None, steps: int) -> None:
+    """An edit re-runs only ``strength`` of the schedule, which must leave at least one step."""
+    if edit is not None and int(steps * edit.strength) < 1:
+        raise InvalidRequest(
+            f"num_inference_steps {steps} × (1 − init_strength) leaves no denoising step; "
+            "raise num_inference_steps or lower init_strength"
+        )
+
+
+@contextmanager
+def stored_inputs(ctx: Context, generation_id: str, edit: EditPlan | None) -> Iterator[dict[str, Any]]:
+    """Copy the picture (and mask) under the generation's keys for the block; yields the job
+    payload's additions. If the block fails (the generation is never recorded), the copies
+    are deleted again."""
+    if edit is None:
+        yield {}
+        return
+    payload: dict[str, Any] = {"strength": edit.strength, "init_blob_key": None, "mask_blob_key": None}
+    try:
+        for name, image in (("init", edit.picture), ("mask", edit.mask)):
+            if image is None:
+                continue
+            key = input_key(generation_id, name)
+            buffer = io.BytesIO()
+            image.save(buffer, format="PNG")
+            ctx.blobs.put(key, buffer.getvalue(), "image/png")
+            payload[f"{name}_blob_key"] = key
+        yield payload
+    except BaseException:
+        for name in ("init", "mask"):
+            ctx.blobs.delete(input_key(generation_id, name))
+        raise
+
+
+def columns(edit: EditPlan | None) -> dict[str, Any]:
+    """The generation's lineage columns for ``edit`` (none for text-to-image)."""
+    return dict(edit.columns) if edit is not None else {}
+
+
+def input_key(generation_id: str, name: str) -> str:
+    return f"generations/{generation_id}/input/{name}.png"
+
+
+def input_blob_keys(generation: Generation) -> list[str]:
+    """The blobs :func:`store_inputs` wrote for ``generation`` (deleted with it)."""
+    keys = [input_key(generation.id, "init")] if generation.init_sha256 else []
+    return keys + ([input_key(generation.id, "mask")] if generation.mask_sha256 else [])
+
+
+def source_view(generation: Generation) -> SourceView | None:
+    if generation.init_sha256 is None:
+        return None
+    return SourceView(
+        init_image_id=generation.init_image_id,
+        init_generated_image_id=generation.init_generated_image_id,
+        init_sha256=generation.init_sha256,
+        init_strength=generation.init_strength or 0.0,
+        canvas_type=generation.canvas_type,
+        mask_image_id=generation.mask_image_id,
+        mask_sha256=generation.mask_sha256,
+    )
+
+
+def _init_image(ctx: Context, principal: Principal, request: EditRequest) -> EditPlan:
+    if request.canvas_type or request.canvas_init_id or request.canvas_mask_id:
+        raise InvalidRequest("canvasRequestType, canvasInitId and canvasMaskId need canvasRequest: true")
+    if request.init_image_id and request.init_generated_image_id:
+        raise InvalidRequest("give init_image_id or init_generation_image_id, not both")
+    if request.init_image_id:
+        decoded = read_init_image(ctx, principal, request.init_image_id, what="init_image_id")
+    elif request.init_generated_image_id:
+        decoded = _generated_image(ctx, principal, request.init_generated_image_id)
+    else:
+        raise InvalidRequest(
+            "init_strength needs init_image_id, init_generation_image_id or a canvas request"
+        )
+    init_strength = DEFAULT_INIT_STRENGTH if request.init_strength is None else request.init_strength
+    return EditPlan(
+        kind=IMAGE_TO_IMAGE,
+        picture=images.flatten(decoded.image),
+        mask=None,
+        strength=round(1 - init_strength, 6),
+        columns={
+            "init_image_id": request.init_image_id,
+            "init_generated_image_id": request.init_generated_image_id,
+            "init_sha256": decoded.sha256,
+            "init_strength": init_strength,
+        },
+    )
+
+
+def _canvas(ctx: Context, principal: Principal, request: EditRequest) -> EditPlan:
+    if request.init_image_id or request.init_generated_image_id:
+        raise InvalidRequest("a canvas request takes its picture from canvasInitId, not init_image_id")
+    if request.canvas_type not in CANVAS_TYPES:
+        raise InvalidRequest(f"canvasRequestType must be one of {', '.join(CANVAS_TYPES)} with canvasRequest")
+    if not request.canvas_init_id:
+        raise InvalidRequest("canvasInitId is required with canvasRequest: upload it with /canvas-init-image")
+    kind = CANVAS_TYPES[request.canvas_type]
+    if kind == INPAINT and not request.canvas_mask_id:
+        raise InvalidRequest(f"canvasMaskId is required for {request.canvas_type}")
+    canvas = read_init_image(ctx, principal, request.canvas_init_id, what="canvasInitId")
+    mask = None
+    if request.canvas_mask_id:
+        mask = read_init_image(ctx, principal, request.canvas_mask_id, what="canvasMaskId")
+        if mask.image.size != canvas.image.size:
+            raise InvalidRequest(
+                f"canvasMaskId: the mask is {mask.image.width}×{mask.image.height} but the canvas "
+                f"image is {canvas.image.width}×{canvas.image.height}; they must match"
+            )
+    picture, effective_mask = images.canvas_inputs(canvas.image, images.to_mask(mask.image) if mask else None)
+    if request.init_strength is not None:
+        strength = 1 - request.init_strength
+    else:  # inpainting repaints from pure noise unless told to start from what is there
+        strength = 1.0 if kind == INPAINT else 1 - DEFAULT_INIT_STRENGTH
+    return EditPlan(
+        kind=kind,
+        picture=picture,
+        mask=effective_mask,
+        strength=round(strength, 6),
+        columns={
+            "init_image_id": request.canvas_init_id,
+            "init_sha256": canvas.sha256,
+            "init_strength": round(1 - strength, 6),
+            "mask_image_id": request.canvas_mask_id,
+            "mask_sha256": mask.sha256 if mask else None,
+            "canvas_type": request.canvas_type,
+        },
+    )
+
+
+def _generated_image(ctx: Context, principal: Principal, image_id: str) -> images.DecodedImage:
+    """An image of one of the caller's own generations, as a source picture."""
+    with ctx.db.read() as session:
+        image = repo.get_image(session, image_id)
+        owned = image is not None and image.generation.account_id == principal.account_id
+        key = image.blob_key if image is not None and owned else None
+    if key is None:
+        raise InvalidRequest(f"init_generation_image_id: no generated image with id {image_id!r}")
+    try:
+        data = ctx.blobs.get(key)
+    except BlobNotFound:
+        raise InvalidRequest(f"init_generation_image_id: image {image_id} has no file") from None
+    settings = ctx.settings
+    return images.decode_image(
+        data,
+        max_bytes=max(settings.upload_max_bytes, len(data)),  # our own output: trusted in size
+        max_pixels=settings.upload_max_pixels,
+        what=f"init_generation_image_id {image_id}",
+    )
+
+
+def _side(value: float) -> int:
+    return min(_MAX_SIDE, max(_MIN_SIDE, round(value / _SIZE_STEP) * _SIZE_STEP))
+
+
+def _inpainting_only(entry: ModelEntry) -> str:
+    return (
+        f"Model {entry.name!r} is an inpainting model: use it with canvasRequest and "
+        "canvasRequestType INPAINT or OUTPAINT"
+    )
