@@ -9,6 +9,7 @@ from sfumato.config import Settings
 from sfumato.engine.catalog import Catalog
 from sfumato.service.context import Context
 from sfumato.service.pricing import PriceTable
+from sfumato.service.rate_limits import RateLimiter
 from sfumato.store import Database
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ def build_context(settings: Settings) -> Context:
         catalog=catalog,
         blobs=blobs,
         pricing=pricing,
+        rate_limiter=RateLimiter.from_settings(settings),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
 
 from sfumato.service.context import Context
 from sfumato.service.keys import Principal, authenticate
@@ -18,8 +18,15 @@ def get_context(request: Request) -> Context:
 ContextDep = Annotated[Context, Depends(get_context)]
 
 
-def get_principal(ctx: ContextDep, authorization: Annotated[str | None, Header()] = None) -> Principal:
-    return authenticate(ctx, authorization)
+def get_principal(
+    ctx: ContextDep, response: Response, authorization: Annotated[str | None, Header()] = None
+) -> Principal:
+    """The caller, once its key is valid and its rate limits allow one more request."""
+    principal = authenticate(ctx, authorization)
+    decision = ctx.rate_limiter.hit(api_key_id=principal.api_key_id, account_id=principal.account_id)
+    if decision is not None:
+        response.headers.update(decision.headers())
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -33,7 +33,9 @@ def _describe(error: Mapping[str, Any]) -> tuple[str, str]:
 def install(app: FastAPI) -> None:
     @app.exception_handler(SfumatoError)
     async def _domain(_request: Request, exc: SfumatoError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = dict(getattr(exc, "headers", None) or {})  # e.g. Retry-After on a 429
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
         return JSONResponse(error_body(exc.message, exc.code), status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)

@@ -10,6 +10,7 @@ from sfumato.blobs import BlobStore
 from sfumato.config import Settings
 from sfumato.engine.catalog import Catalog
 from sfumato.service.pricing import PriceTable
+from sfumato.service.rate_limits import RateLimiter
 from sfumato.store import Database
 
 
@@ -22,6 +23,7 @@ class Context:
     wake_workers: Callable[[], None] = field(default=lambda: None)
     wake_webhooks: Callable[[], None] = field(default=lambda: None)
     pricing: PriceTable = field(default_factory=PriceTable.default)
+    rate_limiter: RateLimiter = field(default_factory=RateLimiter.disabled)
 
     @property
     def models_dir(self) -> Path:

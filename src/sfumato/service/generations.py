@@ -8,8 +8,8 @@ from typing import Any
 
 from sfumato.engine.batching import batch_key
 from sfumato.engine.catalog import ModelEntry
-from sfumato.errors import InsufficientCredits, InvalidRequest, NotFound
-from sfumato.service import edits
+from sfumato.errors import InvalidRequest, NotFound
+from sfumato.service import edits, guardrails
 from sfumato.service.context import Context
 from sfumato.service.keys import Principal
 from sfumato.service.styles import STYLE_TEMPLATES, apply_style
@@ -102,6 +102,9 @@ def create_generation(ctx: Context, principal: Principal, request: GenerationReq
     _validate(request, entry, width, height, steps)
     edits.check_steps(edit, steps)
     seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
+    guardrails.check_image_request(
+        ctx.settings, width=width, height=height, num_images=request.num_images, steps=steps
+    )
     scheduler = request.scheduler or DEFAULT_SCHEDULER
     cost = ctx.pricing.image_generation(
         family=entry.family, width=width, height=height, steps=steps, num_images=request.num_images
@@ -147,13 +150,14 @@ def create_generation(ctx: Context, principal: Principal, request: GenerationReq
         )
         session.add(generation)
         session.flush()
-        if not credits.debit(
-            session, account_id=principal.account_id, amount=cost, generation_id=generation.id
-        ):
-            raise InsufficientCredits(
-                f"This generation costs {cost} credits and the account's balance is lower; "
-                "ask an operator to grant credits (sfumato credits grant)"
-            )
+        guardrails.charge(
+            session,
+            ctx.settings,
+            account_id=principal.account_id,
+            amount=cost,
+            generation_id=generation.id,
+            what="generation",
+        )
         queue.enqueue(
             session,
             kind=kind,

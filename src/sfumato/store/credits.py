@@ -6,6 +6,8 @@ the same transaction with a guarded ``UPDATE`` so concurrent debits cannot overd
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -74,3 +76,15 @@ def entries_for(session: Session, *, generation_id: str) -> list[CreditEntry]:
             select(CreditEntry).where(CreditEntry.generation_id == generation_id).order_by(CreditEntry.id)
         )
     )
+
+
+def spent_since(session: Session, *, account_id: str, since: datetime) -> int:
+    """Credits an account spent since ``since``: its debits less what was refunded."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(CreditEntry.amount), 0)).where(
+            CreditEntry.account_id == account_id,
+            CreditEntry.kind.in_((DEBIT, REFUND)),
+            CreditEntry.created_at >= since,
+        )
+    )
+    return -int(total or 0)
