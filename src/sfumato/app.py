@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from sfumato import __version__
 from sfumato.api import errors
+from sfumato.api.idempotency import IdempotencyMiddleware
 from sfumato.api.routes import (
     blobs,
     generations,
@@ -68,6 +69,7 @@ def create_app(
     errors.install(app)
     for router in (generations.router, models.router, users.router, pricing.router, webhooks.router):
         app.include_router(router, prefix=API_PREFIX)
+    app.add_middleware(IdempotencyMiddleware, prefix=API_PREFIX)
     app.include_router(init_images.router, prefix=API_PREFIX)
     app.include_router(blobs.router)
     app.include_router(uploads.router)

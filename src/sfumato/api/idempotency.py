@@ -1,0 +1,124 @@
+"""The ``Idempotency-Key`` header on every creating POST, as ASGI middleware.
+
+Middleware rather than a per-route dependency so every POST under the API prefix gets
+it, present and future, without each route opting in. Requests without the header pass
+straight through; the rules live in ``service.idempotency``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sfumato.api.errors import error_body
+from sfumato.errors import SfumatoError, Unauthorized
+from sfumato.service import idempotency
+from sfumato.service.context import Context
+from sfumato.service.keys import authenticate
+
+HEADER = "idempotency-key"
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp, *, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        key = headers.get(HEADER)
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        ctx: Context = scope["app"].state.context
+        try:
+            principal = await run_in_threadpool(authenticate, ctx, headers.get("authorization"))
+        except Unauthorized:
+            await self.app(scope, receive, send)  # the route answers 401 as usual
+            return
+        body = await _read_body(receive)
+        fingerprint = idempotency.request_hash(
+            scope["method"], scope["path"], scope.get("query_string", b"").decode(), body
+        )
+        try:
+            outcome = await run_in_threadpool(
+                lambda: idempotency.begin(
+                    ctx,
+                    account_id=principal.account_id,
+                    key=key,
+                    method=scope["method"],
+                    path=scope["path"],
+                    fingerprint=fingerprint,
+                )
+            )
+        except SfumatoError as exc:
+            await _send_json(send, exc.status, error_body(exc.message, exc.code))
+            return
+        if isinstance(outcome, idempotency.Replay):
+            await _send_raw(send, outcome.status_code, outcome.body.encode(), replayed=True)
+            return
+        await self._run(scope, body, send, ctx, outcome)
+
+    async def _run(
+        self, scope: Scope, body: bytes, send: Send, ctx: Context, claim: idempotency.Claim
+    ) -> None:
+        status = 500
+        chunks: list[bytes] = []
+        replayed_body = False
+
+        async def receive_body() -> Message:
+            nonlocal replayed_body
+            if replayed_body:
+                return {"type": "http.disconnect"}
+            replayed_body = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive_body, capture)
+        except BaseException:
+            await run_in_threadpool(idempotency.release, ctx, claim)
+            raise
+        if 200 <= status < 300:
+            text = b"".join(chunks).decode("utf-8", errors="replace")
+            await run_in_threadpool(lambda: idempotency.succeed(ctx, claim, status_code=status, body=text))
+        else:
+            await run_in_threadpool(idempotency.release, ctx, claim)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    parts = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        parts.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(parts)
+
+
+async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
+    await _send_raw(send, status, json.dumps(payload).encode())
+
+
+async def _send_raw(send: Send, status: int, body: bytes, *, replayed: bool = False) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if replayed:
+        headers.append((b"idempotent-replayed", b"true"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
