@@ -101,15 +101,15 @@ def create_generation(ctx: Context, principal: Principal, request: GenerationReq
     guidance = entry.default_guidance if request.guidance_scale is None else request.guidance_scale
     _validate(request, entry, width, height, steps)
     edits.check_steps(edit, steps)
+    seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
     guardrails.check_image_request(
         ctx.settings, width=width, height=height, num_images=request.num_images, steps=steps
     )
-    scheduler = request.scheduler or DEFAULT_SCHEDULER
     request_hash = dedupe.fingerprint(principal.account_id, request)
     duplicate = dedupe.recent_duplicate(ctx, principal.account_id, request_hash)
     if duplicate is not None:
         return CreatedGeneration(generation_id=duplicate, credit_cost=0)  # the same pixels, not charged again
-    seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
+    scheduler = request.scheduler or DEFAULT_SCHEDULER
     cost = ctx.pricing.image_generation(
         family=entry.family, width=width, height=height, steps=steps, num_images=request.num_images
     )
@@ -151,8 +151,8 @@ def create_generation(ctx: Context, principal: Principal, request: GenerationReq
             public=request.public,
             flags=request.flags,
             credit_cost=cost,
-        )
             request_hash=request_hash,
+        )
         session.add(generation)
         session.flush()
         guardrails.charge(
