@@ -19,8 +19,10 @@ from sfumato.api.routes import (
     init_images,
     models,
     pricing,
+    realtime,
     uploads,
     users,
+    variations,
     webhooks,
 )
 from sfumato.config import Settings
@@ -71,6 +73,8 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX)
     app.add_middleware(IdempotencyMiddleware, prefix=API_PREFIX)
     app.include_router(init_images.router, prefix=API_PREFIX)
+    app.include_router(realtime.router, prefix=API_PREFIX)
+    app.include_router(variations.router, prefix=API_PREFIX)
     app.include_router(blobs.router)
     app.include_router(uploads.router)
     app.include_router(health.router)

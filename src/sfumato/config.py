@@ -140,6 +140,19 @@ class Settings(BaseSettings):
         default=20.0, description="After SIGTERM, how long in-flight jobs may run before being handed back."
     )
 
+    # Realtime canvas and variations (service/realtime.py, service/variations.py).
+    realtime_model: str = Field(default="lcm-sd15", description="Catalog key of the realtime (LCM) model.")
+    realtime_timeout_seconds: float = Field(
+        default=30.0, description="How long a realtime request waits for a worker before it gets 504."
+    )
+    realtime_warm: bool = Field(default=True, description="Workers load the realtime model when they start.")
+    upscaler: str = Field(
+        default="realesrgan-x4plus", description="Super-resolution weights: a known name or a file path."
+    )
+    segmenter: str = Field(
+        default="mask2former-coco", description="Background-removal model: a known name or a directory."
+    )
+
     @cached_property
     def resolved_home(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)

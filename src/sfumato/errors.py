@@ -49,3 +49,10 @@ class InsufficientCredits(SfumatoError):
 class QuotaExceeded(SfumatoError):
     status = 429
     code = "rate-limited"
+
+
+class TimedOut(SfumatoError):
+    """The work was not done within the time a synchronous request waits for it."""
+
+    status = 504
+    code = "timeout"

@@ -75,6 +75,7 @@ def build_worker(ctx: Context) -> Worker:
         batch_wait_seconds=settings.batch_wait_ms / 1000,
         models=settings.worker_models or None,
         listen=settings.listen,
+        keep_warm=[settings.realtime_model] if settings.realtime_warm else [],
     )
 
 

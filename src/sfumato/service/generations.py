@@ -13,6 +13,7 @@ from sfumato.service import dedupe, edits, guardrails
 from sfumato.service.context import Context
 from sfumato.service.keys import Principal
 from sfumato.service.styles import STYLE_TEMPLATES, apply_style
+from sfumato.service.variation_views import variation_view
 from sfumato.service.views import GenerationView, ImageView
 from sfumato.store import credits, queue
 from sfumato.store import generations as repo
@@ -213,6 +214,7 @@ def to_view(ctx: Context, generation: Generation) -> GenerationView:
                 width=image.width,
                 height=image.height,
                 nsfw=image.nsfw,
+                variations=[variation_view(ctx, variation) for variation in image.variations],
             )
             for image in generation.images
         ],
@@ -247,6 +249,7 @@ def delete_generation(ctx: Context, principal: Principal, generation_id: str) ->
         if generation is None:
             raise NotFound(f"No generation with id {generation_id!r}")
         blob_keys = [image.blob_key for image in generation.images] + edits.input_blob_keys(generation)
+        blob_keys += [v.blob_key for image in generation.images for v in image.variations if v.blob_key]
         for job in queue.jobs_for_generation(session, generation_id):
             if job.state == queue.QUEUED:
                 queue.finish(job, state=queue.CANCELLED, error="generation deleted")

@@ -8,6 +8,21 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class VariationView:
+    """A job's result on an existing image (upscale, unzoom, no background); ``url`` once done."""
+
+    id: str
+    status: str  # PENDING | COMPLETE | FAILED
+    transform: str  # UPSCALE | UNZOOM | NOBG
+    url: str | None
+    width: int | None
+    height: int | None
+    credit_cost: int
+    failure_reason: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class ImageView:
     id: str
     url: str
@@ -16,6 +31,7 @@ class ImageView:
     height: int
     nsfw: bool = False
     like_count: int = 0
+    variations: list[VariationView] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

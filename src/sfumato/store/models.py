@@ -143,6 +143,10 @@ class GeneratedImage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     generation: Mapped[Generation] = relationship(back_populates="images")
+    # Deleting an image deletes its variations in the database (ON DELETE CASCADE).
+    variations: Mapped[list[Variation]] = relationship(
+        order_by="(Variation.created_at, Variation.id)", lazy="selectin", viewonly=True
+    )
 
 
 class InitImage(Base):
@@ -189,6 +193,7 @@ class Job(Base):
         Index("ix_jobs_batch", "state", "batch_key", "lane", "created_at"),
     )
 
+
 class WorkerRecord(Base):
     """A live worker's advertisement: what it can run and what it holds, refreshed while it runs."""
 
@@ -206,6 +211,61 @@ class WorkerRecord(Base):
     state: Mapped[str] = mapped_column(String(16), default="running")  # running | stopping
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Variation(Base):
+    """A job's result on an existing image: an upscale, an unzoom, a background removal.
+
+    ``generated_image_id`` is the generated image the chain started from (the generation
+    lists its variations there), ``parent_variation_id`` the variation it was made from,
+    ``init_image_id`` the uploaded image it was made from; at most one of the last two.
+    """
+
+    __tablename__ = "variations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    generated_image_id: Mapped[str | None] = mapped_column(
+        ForeignKey("generated_images.id", ondelete="CASCADE"), index=True, default=None
+    )
+    parent_variation_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    init_image_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    transform: Mapped[str] = mapped_column(String(16))  # UPSCALE | UNZOOM | NOBG
+    status: Mapped[str] = mapped_column(String(16), default="PENDING")  # PENDING | COMPLETE | FAILED
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    blob_key: Mapped[str | None] = mapped_column(String(300), default=None)
+    content_type: Mapped[str | None] = mapped_column(String(40), default=None)
+    width: Mapped[int | None] = mapped_column(Integer, default=None)
+    height: Mapped[int | None] = mapped_column(Integer, default=None)
+    sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    credit_cost: Mapped[int] = mapped_column(Integer, default=0)
+    failure_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    lineage: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RealtimeRequest(Base):
+    """A realtime canvas request while its caller waits, and its record afterwards.
+
+    The API server writes it with the job and waits for its status to change; the worker
+    records the output's blob there. A caller that gave up marks it ABANDONED, and a late
+    result for it is thrown away instead of recorded.
+    """
+
+    __tablename__ = "realtime_requests"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    operation: Mapped[str] = mapped_column(String(16))  # generate | refine | inpaint | upscale
+    status: Mapped[str] = mapped_column(String(16), default="PENDING")  # … | COMPLETE | FAILED | ABANDONED
+    input_keys: Mapped[dict[str, Any]] = mapped_column(default=dict)  # role → blob key
+    output_key: Mapped[str | None] = mapped_column(String(300), default=None)
+    credit_cost: Mapped[int] = mapped_column(Integer, default=0)
+    failure_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    lineage: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class WebhookDelivery(Base):

@@ -56,8 +56,10 @@ class Worker:
         batch_wait_seconds: float = 0.0,
         models: Collection[str] | None = None,
         listen: bool = True,
+        keep_warm: Collection[str] = (),
     ) -> None:
-        """``models`` limits the models this worker runs (None: every model it has weights for)."""
+        """``models`` limits the models this worker runs (None: every model it has weights for);
+        ``keep_warm`` names models to load at start and never evict (the realtime model)."""
         self.db = db
         self.engine = engine
         self.blobs = blobs
@@ -69,6 +71,7 @@ class Worker:
         self.batch_wait_seconds = batch_wait_seconds
         self.models = frozenset(models) if models else None
         self.listen = listen and not db.is_sqlite
+        self.keep_warm = tuple(keep_warm)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.idle = threading.Event()  # set while waiting for work (tests and benchmarks watch it)
@@ -113,6 +116,7 @@ class Worker:
 
     def run_forever(self) -> None:
         log.info("worker %s started", self.worker_id)
+        self._warm_up()
         listener = NotifyListener(self.db.url, self.wake).start() if self.listen else None
         try:
             while not self._stop.is_set():
@@ -131,6 +135,23 @@ class Worker:
                 listener.stop()
             self.withdraw()
         log.info("worker %s stopped", self.worker_id)
+
+    def _warm_up(self) -> None:
+        """Load the ``keep_warm`` models this worker may run and pin them, so their first job
+        pays no load and batch work on other models never evicts them."""
+        catalog, models_dir = self.engine.catalog, self.engine.models_dir
+        for key in self.keep_warm:
+            entry = catalog.resolve(key)
+            if entry is None or not catalog.is_ready(entry, models_dir):
+                log.info("not warming %s: no weights on this machine", key)
+                continue
+            if self.models is not None and entry.key not in self.models:
+                continue
+            self.engine.pipelines.pin(entry.key)
+            try:
+                self.engine.warm(entry.key)
+            except EngineError as exc:
+                log.warning("could not warm %s: %s", entry.key, exc)
 
     def run_once(self) -> bool:
         """Claim and run at most one batch; True if one ran."""

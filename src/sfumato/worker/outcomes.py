@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -17,6 +18,7 @@ from sfumato.store import Database, credits, queue
 from sfumato.store.clock import utcnow
 from sfumato.store.models import GeneratedImage, Generation, Job
 from sfumato.worker.job_events import job_ended
+from sfumato.worker.subjects import SUBJECTS
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,22 @@ def image_key(generation_id: str, position: int) -> str:
 class Completion(enum.Enum):
     RECORDED = "recorded"
     LEASE_LOST = "lease_lost"  # another worker owns the job now; its run writes the same blobs
-    DELETED = "deleted"  # the generation was deleted while running; the outputs are garbage
+    DELETED = "deleted"  # what it worked for was deleted (or abandoned) meanwhile; outputs are garbage
+
+
+class Subject(Protocol):
+    """What a job works for when that is not a generation (``subjects.SUBJECTS``, by job kind).
+
+    Both methods run inside the transaction that holds the job's lease.
+    """
+
+    def complete(
+        self, session: Session, job: Job, images: list[StoredImage], lineage: dict[str, object]
+    ) -> bool:
+        """Record the results; False when the subject is gone, so the outputs are garbage."""
+
+    def fail(self, session: Session, job: Job, reason: str) -> list[str]:
+        """Record a failure for good and refund it; the blob keys its attempts may have left."""
 
 
 def complete(
@@ -53,6 +70,15 @@ def complete(
         job = queue.lock_if_held(session, job_id=job_id, worker_id=worker_id)
         if job is None:
             return Completion.LEASE_LOST
+        subject = SUBJECTS.get(job.kind)
+        if subject is not None:
+            lineage = {**lineage, "attempts": job.attempts, "worker": worker_id}
+            if not subject.complete(session, job, images, lineage):
+                queue.finish(job, state=queue.CANCELLED, error="deleted or abandoned while running")
+                return Completion.DELETED
+            queue.finish(job, state=queue.SUCCEEDED)
+            job_ended(session, job, succeeded=True)
+            return Completion.RECORDED
         generation = session.get(Generation, job.generation_id) if job.generation_id else None
         if generation is None:
             queue.finish(job, state=queue.CANCELLED, error="generation deleted while running")
@@ -89,7 +115,7 @@ def fail(
         job = queue.lock_if_held(session, job_id=job_id, worker_id=worker_id)
         if job is None:
             return False
-        failed: list[tuple[str, int]] = []
+        failed: list[str] = []
         if retry and job.attempts < job.max_attempts:
             queue.requeue(job)
             job.error = reason
@@ -101,7 +127,7 @@ def fail(
 
 def reap_expired(db: Database, blobs: BlobStore | None = None) -> int:
     """Requeue jobs whose lease expired; fail (and refund) those out of attempts."""
-    failed: list[tuple[str, int]] = []
+    failed: list[str] = []
     with db.transaction() as session:
         jobs = queue.expired(session)
         for job in jobs:
@@ -115,9 +141,14 @@ def reap_expired(db: Database, blobs: BlobStore | None = None) -> int:
     return len(jobs)
 
 
-def _fail_for_good(session: Session, job: Job, reason: str) -> list[tuple[str, int]]:
-    """Fail the job and its generation and refund it; the generation's id and image count."""
+def _fail_for_good(session: Session, job: Job, reason: str) -> list[str]:
+    """Fail the job and what it worked for, and refund it; the blob keys its attempts may have left."""
     queue.finish(job, state=queue.FAILED, error=reason)
+    subject = SUBJECTS.get(job.kind)
+    if subject is not None:
+        leftovers = subject.fail(session, job, reason)
+        job_ended(session, job, succeeded=False)
+        return leftovers
     job_ended(session, job, succeeded=False)
     generation = session.get(Generation, job.generation_id) if job.generation_id else None
     if generation is None:
@@ -126,12 +157,11 @@ def _fail_for_good(session: Session, job: Job, reason: str) -> list[tuple[str, i
     generation.failure_reason = reason
     generation.updated_at = utcnow()
     credits.refund(session, account_id=job.account_id, generation_id=generation.id, note=reason)
-    return [(generation.id, generation.num_images)]
+    return [image_key(generation.id, position) for position in range(generation.num_images)]
 
 
-def _remove_outputs(blobs: BlobStore | None, generations: list[tuple[str, int]]) -> None:
+def _remove_outputs(blobs: BlobStore | None, keys: list[str]) -> None:
     if blobs is None:
         return
-    for generation_id, count in generations:
-        for position in range(count):
-            blobs.delete(image_key(generation_id, position))
+    for key in keys:
+        blobs.delete(key)

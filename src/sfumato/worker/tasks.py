@@ -17,6 +17,7 @@ from sfumato.engine.errors import EngineError
 from sfumato.engine.img2img import ImageToImageSpec, image_to_image
 from sfumato.engine.inpaint import InpaintSpec, inpaint
 from sfumato.engine.specs import TextToImageSpec
+from sfumato.worker import picture_tasks
 from sfumato.worker.outcomes import StoredImage, image_key
 
 
@@ -118,4 +119,5 @@ RUNNERS: dict[str, Runner] = {
     "text_to_image": run_text_to_image,
     "image_to_image": run_image_to_image,
     "inpaint": run_inpaint,
+    **picture_tasks.RUNNERS,  # variations and realtime canvas requests
 }

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from sfumato.api.schemas.common import WireModel, compact, timestamp
+from sfumato.api.schemas.variations import variation_generic
 from sfumato.errors import InvalidRequest
 from sfumato.service.edits import EditRequest
 from sfumato.service.generations import GenerationRequest
@@ -194,7 +195,7 @@ def generation_object(view: GenerationView) -> dict[str, Any]:
                     "motion": False,
                     "imageToVideo": False,
                     "fantasyAvatar": False,
-                    "generated_image_variation_generics": [],
+                    "generated_image_variation_generics": [variation_generic(v) for v in image.variations],
                 }
                 for image in view.images
             ],

@@ -1,0 +1,132 @@
+"""Runners of jobs on one picture — variations and realtime canvas requests: payload in, one PNG out."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from typing import TYPE_CHECKING, Any
+
+from sfumato.blobs import BlobStore
+from sfumato.blobs.base import BlobNotFound
+from sfumato.engine import Engine, EngineError, lcm, nobg, unzoom, upscale
+from sfumato.engine.specs import ImageOutput
+from sfumato.store import realtime as realtime_store
+from sfumato.store import variations as variation_store
+from sfumato.worker.outcomes import StoredImage
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+TaskResult = tuple[list[StoredImage], dict[str, object]]
+
+
+def run_variation(engine: Engine, blobs: BlobStore, _target: str, payload: dict[str, Any]) -> TaskResult:
+    source = read_picture(blobs, payload["source_key"], "the source picture")
+    transform = payload["transform"]
+    output: ImageOutput
+    if transform == "UPSCALE":
+        creative = payload.get("creative")
+        output = upscale.upscale(
+            engine,
+            upscale.UpscaleSpec(
+                image=source,
+                multiplier=float(payload["multiplier"]),
+                upscaler=payload["upscaler"],
+                creative=upscale.CreativePass(**creative) if creative else None,
+                detail_contrast=payload.get("detail_contrast"),
+            ),
+        )
+    elif transform == "NOBG":
+        output = nobg.remove_background(engine, payload["segmenter"], source)
+    elif transform == "UNZOOM":
+        output = unzoom.unzoom(
+            engine,
+            unzoom.UnzoomSpec(
+                model_key=payload["model_key"],
+                prompt=payload["prompt"],
+                image=source,
+                factor=float(payload["factor"]),
+                steps=int(payload["steps"]),
+                guidance_scale=float(payload["guidance_scale"]),
+                seed=int(payload["seed"]),
+            ),
+        )
+    else:
+        raise EngineError(f"unknown variation {transform!r}")
+    key = variation_store.blob_key(payload["variation_id"])
+    return [store_png(blobs, key, output)], dict(output.lineage)
+
+
+def run_realtime(engine: Engine, blobs: BlobStore, _target: str, payload: dict[str, Any]) -> TaskResult:
+    inputs = payload["inputs"]
+    canvas = read_picture(blobs, inputs["image"], "the canvas")
+    seed = int(payload["seed"])
+    output: ImageOutput
+    if payload["operation"] == "upscale":
+        creative = upscale.CreativePass(
+            model_key=payload["model_key"],
+            prompt=payload["prompt"],
+            strength=float(payload["strength"]),
+            steps=int(payload["steps"]),
+            guidance_scale=float(payload["guidance_scale"]),
+            seed=seed,
+        )
+        spec = upscale.UpscaleSpec(
+            image=canvas,
+            multiplier=float(payload["multiplier"]),
+            upscaler=payload["upscaler"],
+            creative=creative,
+        )
+        output = upscale.upscale(engine, spec)
+    else:
+        mask = read_picture(blobs, inputs["mask"], "the mask", mode="L") if "mask" in inputs else None
+        output = lcm.run(
+            engine,
+            lcm.CanvasSpec(
+                model_key=payload["model_key"],
+                prompt=payload["prompt"],
+                image=canvas,
+                steps=int(payload["steps"]),
+                guidance_scale=float(payload["guidance_scale"]),
+                strength=float(payload["strength"]),
+                seed=seed,
+                mask=mask,
+            ),
+        )
+    key = realtime_store.output_key(payload["request_id"])
+    return [store_png(blobs, key, output)], dict(output.lineage)
+
+
+def read_picture(blobs: BlobStore, key: str, what: str, mode: str = "RGB") -> Image:
+    from PIL import Image as PILImage
+
+    try:
+        data = blobs.get(key)
+    except BlobNotFound:
+        raise EngineError(f"{what} is gone (deleted before the job ran)") from None
+    with PILImage.open(io.BytesIO(data)) as opened:
+        return opened.convert(mode)
+
+
+def store_png(blobs: BlobStore, key: str, output: ImageOutput) -> StoredImage:
+    """Upload a run's one picture as PNG under ``key`` (the same key on every attempt)."""
+    [image] = output.images
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    data = buffer.getvalue()
+    blobs.put(key, data, "image/png")
+    return StoredImage(
+        position=0,
+        seed=output.seeds[0] if output.seeds else 0,
+        blob_key=key,
+        content_type="image/png",
+        width=image.width,
+        height=image.height,
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+RUNNERS = {
+    variation_store.JOB_KIND: run_variation,
+    realtime_store.JOB_KIND: run_realtime,
+}
