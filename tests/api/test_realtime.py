@@ -203,3 +203,17 @@ def test_absent_weights_are_a_400_that_says_how_to_get_them(
             "sfumato models pull lcm-sd15" in response.json()["error"]
             or "RealESRGAN" in response.json()["error"]
         )
+
+
+def test_the_lcm_model_is_refused_by_text_to_image_with_a_pointer_to_the_canvas(
+    database_url: str, tmp_path: Path, models_dir: Path
+) -> None:
+    with canvas_app(database_url, tmp_path, models_dir, with_worker=False) as api:
+        response = api.post(
+            "/generations", json={"modelId": "tiny-lcm", "prompt": "a fox", "width": 64, "height": 64}
+        )
+        assert response.status_code == 400
+        assert (
+            response.json()["code"] == "unsupported-feature"
+            and "/generations-lcm" in response.json()["error"]
+        )

@@ -84,6 +84,12 @@ def resolve_model(ctx: Context, model_id: str | None, default_key: str | None = 
 def _validate(request: GenerationRequest, entry: ModelEntry, width: int, height: int, steps: int) -> None:
     if not request.prompt.strip():
         raise InvalidRequest("prompt must not be empty")
+    if entry.family == "lcm":
+        raise InvalidRequest(
+            f"{entry.name} is the realtime canvas's model: use POST /generations-lcm "
+            "(and /lcm-instant-refine, /lcm-inpainting, /lcm-upscale)",
+            code="unsupported-feature",
+        )
     if max(width, height) > 768 and request.num_images > 4:
         raise InvalidRequest("num_images must be between 1 and 4 when width or height is over 768")
     if steps > entry.max_steps:
