@@ -30,7 +30,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Select, case, func, or_, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from sfumato.errors import QuotaExceeded
 from sfumato.store.clock import utcnow
@@ -118,10 +118,17 @@ def enqueue(
         state=QUEUED,
     )
     session.add(job)
-    if session.get_bind().dialect.name == "postgresql":
-        # Delivered at commit, and only then: a woken worker always finds the job.
-        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+    notify(session)
     return job
+
+
+def notify(session: Session) -> None:
+    """Wake listening workers once this transaction commits (PostgreSQL ``NOTIFY``; else nothing).
+
+    Delivered at commit and only then, so a woken worker always finds the job.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
 
 
 def queued_count(session: Session, account_id: str) -> int:
@@ -337,6 +344,9 @@ def requeue(job: Job) -> None:
     job.state = QUEUED
     job.lease_owner = None
     job.lease_expires_at = None
+    session = object_session(job)
+    if session is not None:
+        notify(session)
 
 
 def hand_back(session: Session, *, job_ids: Collection[str], worker_id: str) -> int:
@@ -348,7 +358,10 @@ def hand_back(session: Session, *, job_ids: Collection[str], worker_id: str) -> 
         .where(Job.id.in_(job_ids), Job.state == RUNNING, Job.lease_owner == worker_id)
         .values(state=QUEUED, lease_owner=None, lease_expires_at=None, attempts=Job.attempts - 1)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    count = int(result.rowcount)  # type: ignore[attr-defined]
+    if count:
+        notify(session)
+    return count
 
 
 def depth(session: Session) -> dict[int, int]:

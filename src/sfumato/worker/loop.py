@@ -274,7 +274,7 @@ class Worker:
 
     def _housekeeping(self) -> None:
         now = time.monotonic()
-        if now - self._last_reap > REAP_INTERVAL_SECONDS:
+        if now - self._last_reap > min(REAP_INTERVAL_SECONDS, self.lease_seconds):
             self._last_reap = now
             outcomes.reap_expired(self.db, self.blobs)
             with self.db.transaction() as session:
