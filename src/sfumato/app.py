@@ -19,6 +19,7 @@ from sfumato.api.routes import (
     init_images,
     models,
     pricing,
+    prompts,
     realtime,
     uploads,
     users,
@@ -69,9 +70,10 @@ def create_app(
     )
     app.state.context = ctx
     errors.install(app)
+    app.add_middleware(IdempotencyMiddleware, prefix=API_PREFIX)
     for router in (generations.router, models.router, users.router, pricing.router, webhooks.router):
         app.include_router(router, prefix=API_PREFIX)
-    app.add_middleware(IdempotencyMiddleware, prefix=API_PREFIX)
+    app.include_router(prompts.router, prefix=API_PREFIX)
     app.include_router(init_images.router, prefix=API_PREFIX)
     app.include_router(realtime.router, prefix=API_PREFIX)
     app.include_router(variations.router, prefix=API_PREFIX)

@@ -9,7 +9,7 @@ from typing import Any
 from sfumato.engine.batching import batch_key
 from sfumato.engine.catalog import ModelEntry
 from sfumato.errors import InvalidRequest, NotFound
-from sfumato.service import dedupe, edits, guardrails
+from sfumato.service import dedupe, edits, guardrails, prompts
 from sfumato.service.context import Context
 from sfumato.service.keys import Principal
 from sfumato.service.styles import STYLE_TEMPLATES, apply_style
@@ -100,6 +100,12 @@ def _validate(request: GenerationRequest, entry: ModelEntry, width: int, height:
         raise InvalidRequest(f"Unknown presetStyle {request.preset_style!r}")
 
 
+def _enhanced(ctx: Context, request: GenerationRequest) -> str:
+    """``enhancePrompt``: the prompt tools' improvement, included in the generation's price."""
+    instruction = request.flags.get("enhancePromptInstruction")
+    return prompts.improve_text(ctx, request.prompt, str(instruction) if instruction else None).text
+
+
 def create_generation(ctx: Context, principal: Principal, request: GenerationRequest) -> CreatedGeneration:
     entry = resolve_model(ctx, request.model_id, ctx.settings.default_model_id)
     edit = edits.plan(ctx, principal, request.edit, entry)
@@ -108,7 +114,6 @@ def create_generation(ctx: Context, principal: Principal, request: GenerationReq
     guidance = entry.default_guidance if request.guidance_scale is None else request.guidance_scale
     _validate(request, entry, width, height, steps)
     edits.check_steps(edit, steps)
-    seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
     guardrails.check_image_request(
         ctx.settings, width=width, height=height, num_images=request.num_images, steps=steps
     )
@@ -116,11 +121,13 @@ def create_generation(ctx: Context, principal: Principal, request: GenerationReq
     duplicate = dedupe.recent_duplicate(ctx, principal.account_id, request_hash)
     if duplicate is not None:
         return CreatedGeneration(generation_id=duplicate, credit_cost=0)  # the same pixels, not charged again
+    seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
     scheduler = request.scheduler or DEFAULT_SCHEDULER
     cost = ctx.pricing.image_generation(
         family=entry.family, width=width, height=height, steps=steps, num_images=request.num_images
     )
-    prompt, negative = apply_style(request.preset_style, request.prompt, request.negative_prompt)
+    text = _enhanced(ctx, request) if request.flags.get("enhancePrompt") else request.prompt
+    prompt, negative = apply_style(request.preset_style, text, request.negative_prompt)
     spec = {
         "model_key": entry.key,
         "prompt": prompt,
@@ -144,7 +151,7 @@ def create_generation(ctx: Context, principal: Principal, request: GenerationReq
             api_key_id=principal.api_key_id,
             model_id=request.model_id or entry.id,
             model_key=entry.key,
-            prompt=request.prompt,
+            prompt=text,
             negative_prompt=request.negative_prompt,
             width=width,
             height=height,
