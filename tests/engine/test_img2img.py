@@ -54,8 +54,9 @@ def test_derived_pipeline_shares_every_weight(engine: Engine) -> None:
 
 
 def test_deriving_never_casts_the_shared_weights(engine: Engine) -> None:
-    """from_pipe casts to float32 unless told otherwise; shared half-precision weights must stay."""
+    """A pipeline class's own from_pipe casts the shared modules to float32 in place; derive's must not."""
     import torch
+    from diffusers import StableDiffusionImg2ImgPipeline
 
     entry = engine.catalog.resolve("tiny-sd15")
     assert entry is not None
@@ -67,6 +68,8 @@ def test_deriving_never_casts_the_shared_weights(engine: Engine) -> None:
         derived = derive(loaded, task)  # type: ignore[arg-type]
         assert derived.unet is half.unet and half.unet.dtype == torch.bfloat16
         assert {name: p.data_ptr() for name, p in half.unet.named_parameters()} == pointers
+    StableDiffusionImg2ImgPipeline.from_pipe(half)  # the trap derive() avoids
+    assert half.unet.dtype == torch.float32
 
 
 def test_same_seed_same_pixels_and_the_picture_matters(engine: Engine, one_thread: None) -> None:

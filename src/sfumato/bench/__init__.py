@@ -10,3 +10,5 @@ from __future__ import annotations
 import typer
 
 app = typer.Typer(help="Benchmarks: measured numbers and ratios, one run.", no_args_is_help=True)
+
+from sfumato.bench import editing  # noqa: E402, F401  (each registers its command)
