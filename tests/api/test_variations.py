@@ -76,6 +76,9 @@ def test_unzoom_frames_the_picture_unchanged_in_the_middle(api: Api) -> None:
     source = np.asarray(picture_at(api, image["url"]).convert("RGB"))
     assert framed.shape == (96, 96, 3)
     assert np.array_equal(framed[16:80, 16:80], source)
+    with api.ctx.db.read() as session:
+        row = session.get(Variation, job.id)
+        assert row is not None and row.lineage["model_key"] == "tiny-sd15-inpainting"  # the family's inpainter
 
 
 def test_universal_upscaler_from_an_image_an_upload_and_a_variation(api: Api) -> None:

@@ -48,7 +48,7 @@ LCM_STYLES: dict[str, tuple[str, str]] = {
     "DIGITAL_ART": ("digital art, {prompt}, digital painting, artstation, highly detailed", "photo"),
     "FANTASY_ART": ("fantasy art, {prompt}, magical, epic, ethereal, highly detailed", ""),
 }
-_POLL_FIRST, _POLL_MAX = 0.005, 0.05  # seconds between looks at the request's row
+_POLL_FIRST, _POLL_MAX = 0.001, 0.01  # seconds between looks at the request's row: a read costs ~0.3 ms
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 from sqlalchemy.orm import Session
 
 from sfumato.engine import nobg, upscale
+from sfumato.engine.catalog import ModelEntry
 from sfumato.errors import InvalidRequest, NotFound
 from sfumato.service import guardrails
 from sfumato.service.context import Context
@@ -109,9 +110,10 @@ def create_unzoom(
     """A frame 1.5 × the picture's size, the picture unchanged in its middle, the border painted."""
     with ctx.db.read() as session:
         source = _source(session, principal, image_id, is_variation=is_variation)
-    # The model that drew the picture paints its surroundings; an uploaded picture's chain
-    # has none, so the realtime model does.
-    entry = resolve_model(ctx, source.model_key) if source.model_key else realtime_model(ctx)
+    # The model that drew the picture paints its surroundings (through its family's dedicated
+    # inpainting checkpoint when one is ready); an uploaded picture's chain has none, so the
+    # realtime model does.
+    entry = _inpainter(ctx, resolve_model(ctx, source.model_key)) if source.model_key else realtime_model(ctx)
     _check_output(ctx, source, UNZOOM_FACTOR)
     payload = {
         "factor": UNZOOM_FACTOR,
@@ -277,6 +279,19 @@ def _init_image(ctx: Context, principal: Principal, image_id: str) -> _Source:
         key = row.blob_key
     width, height = decoded.image.size
     return _Source(blob_key=key, width=width, height=height, init_image_id=image_id)
+
+
+def _inpainter(ctx: Context, entry: ModelEntry) -> ModelEntry:
+    """A ready dedicated inpainting model of ``entry``'s family (tiny for tiny), else ``entry``."""
+    for candidate in ctx.catalog.entries():
+        if (
+            candidate.inpainting
+            and candidate.family == entry.family
+            and candidate.is_tiny == entry.is_tiny
+            and ctx.catalog.is_ready(candidate, ctx.models_dir)
+        ):
+            return candidate
+    return entry
 
 
 def _creative_strength(request: UniversalUpscaleRequest) -> float:
