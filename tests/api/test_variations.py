@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from leonardo_ai_sdk.models import operations, shared
 
-from sfumato.store.models import GeneratedImage, Job, Variation
+from sfumato.service.keys import issue_key
+from sfumato.store.models import GeneratedImage, Job, Variation, WebhookDelivery
 from tests.api.canvas import balance, canvas_app, picture_at, wait_variation
 from tests.api.conftest import Api
 from tests.api.sdk import sdk_for
@@ -78,7 +79,9 @@ def test_unzoom_frames_the_picture_unchanged_in_the_middle(api: Api) -> None:
     assert np.array_equal(framed[16:80, 16:80], source)
     with api.ctx.db.read() as session:
         row = session.get(Variation, job.id)
-        assert row is not None and row.lineage["model_key"] == "tiny-sd15-inpainting"  # the family's inpainter
+        assert (
+            row is not None and row.lineage["model_key"] == "tiny-sd15-inpainting"
+        )  # the family's inpainter
 
 
 def test_universal_upscaler_from_an_image_an_upload_and_a_variation(api: Api) -> None:
@@ -227,3 +230,17 @@ def test_pending_sources_oversized_results_and_absent_weights_are_refused(
                 session.query(Variation).count() == 1
                 and session.query(Job).filter_by(kind="variation").count() == 1
             )
+
+
+def test_a_variation_ends_with_a_webhook_event_naming_it(
+    database_url: str, tmp_path: Path, models_dir: Path
+) -> None:
+    with canvas_app(database_url, tmp_path, models_dir, webhook_allow_hosts="127.0.0.1/32") as api:
+        issued = issue_key(api.ctx, username="hooked", webhook_url="http://127.0.0.1:9/hook")
+        image = generated_image(api, key=issued.api_key)
+        response = api.post("/variations/nobg", json={"id": image["id"]}, key=issued.api_key)
+        variation_id = response.json()["sdNobgJob"]["id"]
+        wait_variation(api, variation_id, key=issued.api_key)
+        with api.ctx.db.read() as session:
+            events = [(d.event_type, d.subject_id) for d in session.query(WebhookDelivery).all()]
+        assert ("variation.complete", variation_id) in events

@@ -219,6 +219,8 @@ def _create(
             payload={
                 **params,
                 "variation_id": variation.id,
+                "subject_id": variation.id,  # what its webhook event names
+                "api_key_id": principal.api_key_id,  # whose webhook receives it
                 "transform": transform,
                 "source_key": source.blob_key,
             },

@@ -36,5 +36,6 @@ def job_finished(session: Session, job: Job, *, succeeded: bool) -> None:
         event_type=f"{name}.{'complete' if succeeded else 'failed'}",
         job_id=job.id,
         job_kind=job.kind,
-        subject_id=job.generation_id,
+        # A job that works for something other than a generation (a variation) names it.
+        subject_id=job.generation_id or (job.payload or {}).get("subject_id"),
     )
