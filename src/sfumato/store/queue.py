@@ -100,7 +100,7 @@ def enqueue(
     makes concurrent submissions of one account take turns.
     """
     if max_queued is not None:
-        waiting = queued_count(session, account_id)
+        waiting = queued_count(session, account_id, up_to=max_queued)
         if waiting >= max_queued:
             raise QuotaExceeded(
                 f"This account already has {waiting} jobs waiting, the most this server queues per "
@@ -131,13 +131,10 @@ def notify(session: Session) -> None:
         session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
 
 
-def queued_count(session: Session, account_id: str) -> int:
-    return int(
-        session.scalar(
-            select(func.count()).select_from(Job).where(Job.account_id == account_id, Job.state == QUEUED)
-        )
-        or 0
-    )
+def queued_count(session: Session, account_id: str, *, up_to: int | None = None) -> int:
+    """Jobs the account has waiting; counting stops at ``up_to``, so a deep queue costs no more."""
+    waiting = select(Job.id).where(Job.account_id == account_id, Job.state == QUEUED).limit(up_to)
+    return int(session.scalar(select(func.count()).select_from(waiting.subquery())) or 0)
 
 
 def _schedule(can_run: Capabilities) -> Select[Job]:

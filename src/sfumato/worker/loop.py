@@ -153,14 +153,13 @@ class Worker:
             except EngineError as exc:
                 log.warning("could not warm %s: %s", entry.key, exc)
 
-    def run_once(self) -> bool:
-        """Claim and run at most one batch; True if one ran."""
+    def run_once(self) -> int:
+        """Claim and run at most one batch; the number of jobs it ran (0: the queue had none)."""
         self._housekeeping()
         jobs = self._claim()
-        if not jobs:
-            return False
-        self._run(jobs)
-        return True
+        if jobs:
+            self._run(jobs)
+        return len(jobs)
 
     def capabilities(self) -> queue.Capabilities:
         """What this worker can run now: its job kinds, its models, the models it holds."""

@@ -1,0 +1,250 @@
+"""What the HTTP benchmarks share: a throw-away sfumato, a lean load generator, percentiles.
+
+The load generator speaks HTTP/1.1 over raw asyncio streams with keep-alive, with every
+request's bytes built before the clock starts: on a two-core machine a full HTTP client
+in the same process would spend more CPU than the server under test and the benchmark
+would measure the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+API = "/api/rest/v1"
+
+
+def progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0–100), nearest rank; 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = math.ceil(q / 100 * len(ordered))  # the smallest value with q% of them at or below it
+    return ordered[max(0, min(len(ordered), rank) - 1)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def database(url: str | None) -> Iterator[str]:
+    """A migrated database for one run: a temporary SQLite file, or a fresh PostgreSQL schema."""
+    from sfumato.store.migrate import upgrade
+
+    if url is None or url.startswith("sqlite"):
+        with tempfile.TemporaryDirectory(prefix="sfumato-bench-db-") as tmp:
+            sqlite = url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+            upgrade(sqlite)
+            yield sqlite
+        return
+    from sqlalchemy import create_engine, text
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    scoped = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+    try:
+        upgrade(scoped)
+        yield scoped
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@dataclass
+class Server:
+    """A ``sfumato serve`` subprocess on loopback, and the way to reach it."""
+
+    base: str
+    process: subprocess.Popen[bytes]
+    env: dict[str, str]
+    log: Path
+
+    @property
+    def port(self) -> int:
+        return int(self.base.rsplit(":", 1)[1])
+
+    def keys(self, count: int, credits: int = 10**9) -> list[str]:
+        """``count`` API keys of distinct accounts, issued in-process."""
+        from sfumato.config import Settings
+        from sfumato.runtime import build_context
+        from sfumato.service.keys import issue_key
+
+        ctx = build_context(Settings(**_settings_from_env(self.env)))
+        try:
+            return [
+                issue_key(ctx, username=f"bench-{uuid.uuid4().hex[:8]}", credits_amount=credits).api_key
+                for _ in range(count)
+            ]
+        finally:
+            ctx.db.dispose()
+
+
+def _settings_from_env(env: dict[str, str]) -> dict[str, Any]:
+    return {
+        name.removeprefix("SFUMATO_").lower(): value
+        for name, value in env.items()
+        if name.startswith("SFUMATO_") and name not in ("SFUMATO_PORT", "SFUMATO_HOST")
+    }
+
+
+@contextlib.contextmanager
+def serve(
+    home: Path, database_url: str, *, worker: bool, env: dict[str, str] | None = None, **settings: str
+) -> Iterator[Server]:
+    """Start ``sfumato serve`` (with its in-process worker or without) and wait until it is ready.
+
+    ``settings`` become ``SFUMATO_*`` variables; ``env`` adds others (``OMP_NUM_THREADS``).
+    """
+    import httpx
+
+    port = free_port()
+    env = {
+        **os.environ,
+        **(env or {}),
+        "SFUMATO_HOME": str(home),
+        "SFUMATO_DATABASE_URL": database_url,
+        "SFUMATO_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "SFUMATO_LOG_LEVEL": "WARNING",
+        **{f"SFUMATO_{name.upper()}": value for name, value in settings.items()},
+    }
+    log = home / f"serve-{port}.log"
+    home.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "sfumato.cli", "serve", "--port", str(port)]
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            command + ([] if worker else ["--no-worker"]), env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"sfumato serve exited:\n{log.read_text(errors='replace')}")
+            try:
+                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("sfumato serve did not become ready")
+            time.sleep(0.1)
+        yield Server(base=base, process=process, env=env, log=log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+# -- the load generator ------------------------------------------------------------
+
+
+def post_request(port: int, path: str, body: dict[str, Any], key: str) -> bytes:
+    payload = json.dumps(body).encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nauthorization: Bearer {key}\r\n"
+        f"content-type: application/json\r\ncontent-length: {len(payload)}\r\n\r\n"
+    )
+    return head.encode() + payload
+
+
+def get_request(port: int, path: str, key: str | None = None) -> bytes:
+    auth = f"authorization: Bearer {key}\r\n" if key else ""
+    return f"GET {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n{auth}\r\n".encode()
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection: a request, then its whole answer, in turn."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader, self._writer = reader, writer
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        return cls(*await asyncio.open_connection("127.0.0.1", port))
+
+    async def send(self, request: bytes) -> tuple[int, bytes]:
+        self._writer.write(request)
+        head = await self._reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        body = await self._reader.readexactly(length) if length else b""
+        return int(head[9:12]), body
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+def run_async(main: Any) -> Any:
+    """Run a coroutine on uvloop where installed (leaner per request), else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
+@dataclass
+class LoadResult:
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+
+async def _connection(port: int, requests: list[bytes], result: LoadResult, tick: Any) -> None:
+    connection = await Connection.open(port)
+    try:
+        for request in requests:
+            started = time.perf_counter()
+            status, _ = await connection.send(request)
+            result.latencies.append(time.perf_counter() - started)
+            result.statuses[status] = result.statuses.get(status, 0) + 1
+            tick()
+    finally:
+        connection.close()
+
+
+def run_load(port: int, requests: list[bytes], concurrency: int, tick: Any = lambda: None) -> LoadResult:
+    """Send ``requests`` over ``concurrency`` keep-alive connections, each waiting for its answer."""
+    shares = [requests[i::concurrency] for i in range(concurrency)]
+    result = LoadResult(seconds=0.0)
+
+    async def main() -> None:
+        started = time.perf_counter()
+        await asyncio.gather(*(_connection(port, share, result, tick) for share in shares if share))
+        result.seconds = time.perf_counter() - started
+
+    run_async(main())
+    return result

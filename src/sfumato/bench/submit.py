@@ -1,0 +1,72 @@
+"""``sfumato bench submit``: how fast ``POST /generations`` accepts work, with no worker running.
+
+Every request is a distinct, valid text-to-image request (its own seed, so no
+de-duplication short-cut) from one of ``--accounts`` accounts; each is authenticated,
+validated, priced, charged and queued in one transaction — the whole submit path. Rate
+limits stay on, set far above the offered load, so their cost is measured too.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import typer
+
+from sfumato.bench import app
+from sfumato.bench.harness import API, database, percentile, post_request, progress, run_load, serve
+
+
+@app.command("submit")
+def submit(
+    requests: int = typer.Option(5000, help="Requests to send after the warm-up."),
+    concurrency: int = typer.Option(32, help="Keep-alive connections, each with one request in flight."),
+    accounts: int = typer.Option(8, help="Accounts (one API key each) the requests come from."),
+    warmup: int = typer.Option(500, help="Requests sent first and not counted."),
+    database_url: str = typer.Option(
+        None, help="Default: a temporary SQLite file. A PostgreSQL URL runs in a fresh schema."
+    ),
+) -> None:
+    """Print accepted requests per second and latency percentiles of POST /generations."""
+    with (
+        tempfile.TemporaryDirectory(prefix="sfumato-bench-") as home,
+        database(database_url) as url,
+        serve(
+            Path(home),
+            url,
+            worker=False,
+            rate_limit_per_key="1000000/second",
+            rate_limit_per_account="1000000/second",
+            max_queued_per_account=str(10**9),
+            webhook_delivery="false",
+        ) as server,  # fmt: skip
+    ):
+        keys = server.keys(accounts)
+        bodies = [
+            post_request(server.port, f"{API}/generations", _body(n), keys[n % accounts])
+            for n in range(warmup + requests)
+        ]
+        run_load(server.port, bodies[:warmup], concurrency)
+        with progress() as bar:
+            task = bar.add_task("POST /generations", total=requests)
+            result = run_load(server.port, bodies[warmup:], concurrency, lambda: bar.advance(task))
+    ms = [latency * 1000 for latency in result.latencies]
+    backend = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+    p50, p90, p99 = (percentile(ms, q) for q in (50, 90, 99))
+    typer.echo(f"database: {backend}; {requests} requests, {concurrency} connections, {accounts} accounts")
+    typer.echo(f"statuses: {dict(sorted(result.statuses.items()))}")
+    accepted = result.statuses.get(200, 0) / result.seconds
+    typer.echo(f"accepted: {accepted:.0f} req/s in {result.seconds:.2f} s")
+    typer.echo(f"latency ms: p50 {p50:.1f}  p90 {p90:.1f}  p99 {p99:.1f}  max {max(ms):.1f}")
+
+
+def _body(n: int) -> dict[str, object]:
+    return {
+        "prompt": f"a lighthouse at dusk, take {n}",
+        "modelId": "tiny-sd15",
+        "width": 64,
+        "height": 64,
+        "num_images": 1,
+        "num_inference_steps": 10,
+        "seed": n,
+    }
