@@ -12,11 +12,13 @@ from fastapi import FastAPI
 from sfumato import __version__
 from sfumato.api import errors
 from sfumato.api.idempotency import IdempotencyMiddleware
+from sfumato.api.request_log import RequestLogMiddleware
 from sfumato.api.routes import (
     blobs,
     generations,
     health,
     init_images,
+    metrics,
     models,
     pricing,
     prompts,
@@ -71,6 +73,7 @@ def create_app(
     app.state.context = ctx
     errors.install(app)
     app.add_middleware(IdempotencyMiddleware, prefix=API_PREFIX)
+    app.add_middleware(RequestLogMiddleware)  # outermost: times and logs everything, replays included
     for router in (generations.router, models.router, users.router, pricing.router, webhooks.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(prompts.router, prefix=API_PREFIX)
@@ -80,4 +83,5 @@ def create_app(
     app.include_router(blobs.router)
     app.include_router(uploads.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     return app

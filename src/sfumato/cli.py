@@ -35,7 +35,11 @@ err = Console(stderr=True)
 
 
 def _setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """JSON lines on stderr (SFUMATO_LOG_FORMAT=text for people), never keys or prompts by default."""
+    from sfumato.observability.logs import configure
+
+    settings = Settings()
+    configure(fmt=settings.log_format, level=settings.log_level, sensitive_fields=settings.log_sensitive)
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
@@ -100,6 +104,8 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level="info",
+        log_config=None,  # uvicorn's lines go through sfumato's handler
+        access_log=False,  # sfumato logs each request itself, with its id and account
     )
 
 
@@ -117,6 +123,10 @@ def worker() -> None:
     stop_gracefully_on_signals(runner, grace_seconds=ctx.settings.shutdown_grace_seconds)
     if sender is not None:
         sender.start()
+    if ctx.settings.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(ctx.settings.metrics_port, addr=ctx.settings.host)
     try:
         runner.run_forever()
     finally:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request, Response
 
+from sfumato.observability.logs import bind
 from sfumato.service.context import Context
 from sfumato.service.keys import Principal, authenticate
 
@@ -23,6 +24,7 @@ def get_principal(
 ) -> Principal:
     """The caller, once its key is valid and its rate limits allow one more request."""
     principal = authenticate(ctx, authorization)
+    bind(account_id=principal.account_id)
     decision = ctx.rate_limiter.hit(api_key_id=principal.api_key_id, account_id=principal.account_id)
     if decision is not None:
         response.headers.update(decision.headers())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from sfumato.engine.batching import batch_key
 from sfumato.engine.catalog import ModelEntry
 from sfumato.errors import InvalidRequest, NotFound
+from sfumato.observability.logs import bind
 from sfumato.service import dedupe, edits, guardrails, prompts
 from sfumato.service.context import Context
 from sfumato.service.keys import Principal
@@ -19,6 +21,7 @@ from sfumato.store import credits, queue
 from sfumato.store import generations as repo
 from sfumato.store.models import Generation, new_id
 
+log = logging.getLogger(__name__)
 TEXT_TO_IMAGE = "text_to_image"
 MAX_SEED = 9_999_999_998
 DEFAULT_SCHEDULER = "EULER_DISCRETE"
@@ -190,6 +193,8 @@ def create_generation(ctx: Context, principal: Principal, request: GenerationReq
         )
         created = CreatedGeneration(generation_id=generation.id, credit_cost=cost)
     ctx.wake_workers()
+    bind(generation_id=created.generation_id)
+    log.info("generation queued", extra={"kind": kind, "model": entry.key, "cost": cost, "prompt": text})
     return created
 
 

@@ -1,10 +1,12 @@
-"""What else happens when a job ends for good: its webhook event and its metrics.
+"""What else happens when a job ends for good: its webhook event, its metrics and its log line.
 
 ``outcomes`` calls :func:`job_ended` inside the transaction that records the end, so
 the webhook outbox row commits together with the job's terminal state.
 """
 
 from __future__ import annotations
+
+import logging
 
 from sqlalchemy.orm import Session
 
@@ -13,9 +15,26 @@ from sfumato.store.clock import utcnow
 from sfumato.store.models import Job
 from sfumato.webhooks import outbox
 
+log = logging.getLogger("sfumato.jobs")
+
 
 def job_ended(session: Session, job: Job, *, succeeded: bool) -> None:
     outbox.job_finished(session, job, succeeded=succeeded)
     seconds = (utcnow() - job.started_at).total_seconds() if job.started_at else None
     model = str((job.payload or {}).get("model_key") or "none")
-    record_job_end(job.kind, model, "succeeded" if succeeded else "failed", seconds)
+    outcome = "succeeded" if succeeded else "failed"
+    record_job_end(job.kind, model, outcome, seconds)
+    log.info(
+        "job %s %s",
+        job.id,
+        outcome,
+        extra={
+            "job_id": job.id,
+            "kind": job.kind,
+            "model": model,
+            "outcome": outcome,
+            "seconds": round(seconds, 4) if seconds is not None else None,
+            "account_id": job.account_id,
+            "generation_id": job.generation_id,
+        },
+    )
