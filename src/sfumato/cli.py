@@ -278,6 +278,38 @@ def credits_show(user: Annotated[str, typer.Option(help="Account name.")]) -> No
 
 
 
+@credits_app.command("history")
+def credits_history(
+    user: Annotated[str, typer.Option(help="Account name.")],
+    limit: Annotated[int, typer.Option(help="How many entries, newest first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """An account's credit ledger: grants, debits and refunds, with the balance after each."""
+    from sfumato.service.accounts import credit_history
+
+    try:
+        lines = credit_history(_context(), username=user, limit=limit)
+    except SfumatoError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        for line in lines:
+            row = {"at": line.at.isoformat(timespec="seconds"), "kind": line.kind, "amount": line.amount,
+                   "balanceAfter": line.balance_after, "generationId": line.generation_id, "note": line.note}
+            sys.stdout.write(json.dumps(row) + "\n")  # fmt: skip
+        return
+    table = Table("at", "kind", "amount", "balance", "generation", "note")
+    for line in lines:
+        table.add_row(
+            line.at.isoformat(timespec="seconds"),
+            line.kind,
+            f"{line.amount:+d}",
+            str(line.balance_after),
+            line.generation_id or "",
+            line.note or "",
+        )
+    console.print(table)
+
+
 @webhooks_app.command("list")
 def webhooks_list(
     user: Annotated[str | None, typer.Option(help="Only this account's deliveries.")] = None,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from sfumato.errors import InvalidRequest, NotFound
 from sfumato.service.context import Context
 from sfumato.service.keys import Principal
@@ -51,3 +54,38 @@ def account_id_of(ctx: Context, *, username: str) -> str:
         if account is None:
             raise NotFound(f"No account named {username!r}")
         return account.id
+
+
+@dataclass(frozen=True)
+class LedgerLine:
+    at: datetime
+    kind: str  # grant | debit | refund
+    amount: int
+    balance_after: int
+    generation_id: str | None
+    note: str | None
+
+
+def credit_history(ctx: Context, *, username: str, limit: int = 50) -> list[LedgerLine]:
+    """An account's newest ledger entries, each with the balance it left (the ledger sums to it)."""
+    if not 1 <= limit <= 10_000:
+        raise InvalidRequest("limit must be between 1 and 10000")
+    with ctx.db.read() as session:
+        account = accounts.account_by_username(session, username)
+        if account is None:
+            raise NotFound(f"No account named {username!r}")
+        balance = account.credit_balance
+        lines = []
+        for entry in credits.history(session, account_id=account.id, limit=limit):
+            lines.append(
+                LedgerLine(
+                    at=entry.created_at,
+                    kind=entry.kind,
+                    amount=entry.amount,
+                    balance_after=balance,
+                    generation_id=entry.generation_id,
+                    note=entry.note,
+                )
+            )
+            balance -= entry.amount
+        return lines

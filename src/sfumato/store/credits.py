@@ -88,3 +88,15 @@ def spent_since(session: Session, *, account_id: str, since: datetime) -> int:
         )
     )
     return -int(total or 0)
+
+
+def history(session: Session, *, account_id: str, limit: int = 50) -> list[CreditEntry]:
+    """An account's newest ledger entries first."""
+    return list(
+        session.scalars(
+            select(CreditEntry)
+            .where(CreditEntry.account_id == account_id)
+            .order_by(CreditEntry.id.desc())
+            .limit(limit)
+        )
+    )
