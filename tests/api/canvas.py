@@ -19,7 +19,9 @@ from sfumato.runtime import build_context
 from sfumato.service.keys import issue_key
 from tests.api.conftest import Api, make_settings
 
-TINY_MODELS = {"realtime_model": "tiny-lcm", "upscaler": "tiny-esrgan", "segmenter": "tiny-mask2former"}
+# The realtime model loads on first use here (tests/worker covers loading it at start).
+TINY_MODELS = {"realtime_model": "tiny-lcm", "upscaler": "tiny-esrgan", "segmenter": "tiny-mask2former",
+               "realtime_warm": False}  # fmt: skip
 
 
 @contextmanager

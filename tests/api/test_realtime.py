@@ -178,11 +178,14 @@ def test_bad_canvas_requests_are_refused_clearly(
         assert balance(api) == before
 
 
-def test_a_poor_account_gets_402_and_a_stranger_401(api: Api) -> None:
-    key, _ = api.new_key("pauper", credits=0)
-    response = api.post("/generations-lcm", json=lcm_body(), key=key)
-    assert response.status_code == 402 and response.json()["code"] == "insufficient-credits"
-    assert api.post("/generations-lcm", json=lcm_body(), key="sfu_nope").status_code == 401
+def test_a_poor_account_gets_402_and_a_stranger_401(
+    database_url: str, tmp_path: Path, models_dir: Path
+) -> None:
+    with canvas_app(database_url, tmp_path, models_dir, with_worker=False) as api:
+        key, _ = api.new_key("pauper", credits=0)
+        response = api.post("/generations-lcm", json=lcm_body(), key=key)
+        assert response.status_code == 402 and response.json()["code"] == "insufficient-credits"
+        assert api.post("/generations-lcm", json=lcm_body(), key="sfu_nope").status_code == 401
 
 
 @pytest.mark.parametrize(
