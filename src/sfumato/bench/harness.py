@@ -88,6 +88,10 @@ class Server:
     def port(self) -> int:
         return int(self.base.rsplit(":", 1)[1])
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used so far (user + system), from /proc."""
+        return process_cpu_seconds(self.process.pid)
+
     def keys(self, count: int, credits: int = 10**9) -> list[str]:
         """``count`` API keys of distinct accounts, issued in-process."""
         from sfumato.config import Settings
@@ -102,6 +106,19 @@ class Server:
             ]
         finally:
             ctx.db.dispose()
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (Linux ``/proc``; 0 where unavailable).
+
+    CPU per request does not depend on what else the machine runs, so it stays comparable
+    on a busy machine where requests per second do not.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _settings_from_env(env: dict[str, str]) -> dict[str, Any]:
@@ -236,14 +253,19 @@ async def _connection(port: int, requests: list[bytes], result: LoadResult, tick
         connection.close()
 
 
-def run_load(port: int, requests: list[bytes], concurrency: int, tick: Any = lambda: None) -> LoadResult:
-    """Send ``requests`` over ``concurrency`` keep-alive connections, each waiting for its answer."""
+def run_load(
+    ports: list[int], requests: list[bytes], concurrency: int, tick: Any = lambda: None
+) -> LoadResult:
+    """Send ``requests`` over ``concurrency`` keep-alive connections spread over the servers at
+    ``ports``, each connection waiting for one answer before sending its next request."""
     shares = [requests[i::concurrency] for i in range(concurrency)]
     result = LoadResult(seconds=0.0)
 
     async def main() -> None:
         started = time.perf_counter()
-        await asyncio.gather(*(_connection(port, share, result, tick) for share in shares if share))
+        await asyncio.gather(
+            *(_connection(ports[i % len(ports)], share, result, tick) for i, share in enumerate(shares))
+        )
         result.seconds = time.perf_counter() - started
 
     run_async(main())
