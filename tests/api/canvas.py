@@ -19,9 +19,10 @@ from sfumato.runtime import build_context
 from sfumato.service.keys import issue_key
 from tests.api.conftest import Api, make_settings
 
-# The realtime model loads on first use here (tests/worker covers loading it at start).
+# The realtime model loads on first use here (tests/worker covers loading it at start), and a
+# busy test machine may need long for that first load.
 TINY_MODELS = {"realtime_model": "tiny-lcm", "upscaler": "tiny-esrgan", "segmenter": "tiny-mask2former",
-               "realtime_warm": False}  # fmt: skip
+               "realtime_warm": False, "realtime_timeout_seconds": 180}  # fmt: skip
 
 
 @contextmanager

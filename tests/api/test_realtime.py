@@ -220,3 +220,34 @@ def test_the_lcm_model_is_refused_by_text_to_image_with_a_pointer_to_the_canvas(
             response.json()["code"] == "unsupported-feature"
             and "/generations-lcm" in response.json()["error"]
         )
+
+
+def test_transparent_parts_of_an_inpainting_canvas_are_painted_too(api: Api) -> None:
+    opaque = noise(seed=6)
+    canvas = opaque.convert("RGBA")
+    canvas.paste((0, 0, 0, 0), (48, 0, 64, 64))  # the right strip is a hole
+    mask = square_mask(box=(0, 0, 16, 16))
+    response = api.post(
+        "/lcm-inpainting",
+        json=lcm_body(imageDataUrl=data_url(canvas), maskDataUrl=data_url(mask), strength=1.0),
+    )
+    assert response.status_code == 200, response.text
+    painted = np.asarray(from_data_url(response.json()["lcmGenerationJob"]["imageDataUrl"][0])).astype(int)
+    keep = np.ones((64, 64), dtype=bool)
+    keep[:16, :16] = False
+    keep[:, 48:] = False
+    assert np.array_equal(painted[keep], np.asarray(opaque).astype(int)[keep])
+    assert painted[:, 48:].std() > 5  # the hole was painted, not left one flat colour
+
+
+def test_a_job_that_fails_on_the_worker_answers_with_its_reason_and_refunds(
+    database_url: str, tmp_path: Path, models_dir: Path
+) -> None:
+    bogus = tmp_path / "not-an-upscaler.pth"
+    bogus.write_bytes(b"these are not weights")
+    with canvas_app(database_url, tmp_path, models_dir, upscaler=str(bogus)) as api:
+        before = balance(api)
+        response = api.post("/lcm-upscale", json=lcm_body())
+        assert response.status_code == 500
+        assert "cannot load upscaler weights" in response.json()["error"]
+        assert balance(api) == before

@@ -17,8 +17,10 @@ from tests.e2e.conftest import Processes
 
 pytestmark = pytest.mark.slow
 
+# A long realtime timeout: the first request waits for a worker process to start, and test
+# machines are busy.
 TINY = {"SFUMATO_REALTIME_MODEL": "tiny-lcm", "SFUMATO_UPSCALER": "tiny-esrgan",
-        "SFUMATO_SEGMENTER": "tiny-mask2former"}  # fmt: skip
+        "SFUMATO_SEGMENTER": "tiny-mask2former", "SFUMATO_REALTIME_TIMEOUT_SECONDS": "180"}  # fmt: skip
 
 
 def _data_url(image: Image.Image) -> str:

@@ -28,7 +28,7 @@ from sfumato.errors import InvalidRequest, SfumatoError, TimedOut
 from sfumato.service import data_urls, guardrails
 from sfumato.service.context import Context
 from sfumato.service.generations import resolve_model
-from sfumato.service.images import covers_anything, flatten, to_mask
+from sfumato.service.images import canvas_inputs, covers_anything, flatten, to_mask
 from sfumato.service.keys import Principal
 from sfumato.service.styles import STYLE_TEMPLATES
 from sfumato.store import credits, queue
@@ -211,20 +211,28 @@ def _styled(style: str | None, prompt: str) -> str:
 
 
 def _inputs(ctx: Context, request: CanvasRequest) -> dict[str, Image.Image]:
-    """The canvas (RGB, at the requested size) and, for inpainting, its binary mask."""
+    """The canvas (RGB, at the requested size) and, for inpainting, its binary mask.
+
+    A canvas with transparent parts is flattened onto white; when inpainting, its holes are
+    painted as well, as in the canvas editor of ``POST /generations``.
+    """
     limits = {"max_bytes": ctx.settings.upload_max_bytes, "max_pixels": ctx.settings.upload_max_pixels}
     size = (request.width, request.height)
-    canvas = flatten(data_urls.decode(request.image_data_url, field="imageDataUrl", **limits))
-    if canvas.size != size:
-        canvas = canvas.resize(size, Image.Resampling.LANCZOS)
+    decoded = _fit(data_urls.decode(request.image_data_url, field="imageDataUrl", **limits), size)
     if request.mask_data_url is None:
-        return {"image": canvas}
-    mask = to_mask(data_urls.decode(request.mask_data_url, field="maskDataUrl", **limits))
-    if mask.size != size:
-        mask = mask.resize(size, Image.Resampling.NEAREST)
+        return {"image": flatten(decoded)}
+    painted = to_mask(data_urls.decode(request.mask_data_url, field="maskDataUrl", **limits))
+    canvas, mask = canvas_inputs(decoded, _fit(painted, size, Image.Resampling.NEAREST))
+    assert mask is not None
     if not covers_anything(mask):
         raise InvalidRequest("maskDataUrl selects nothing to repaint: paint the area white on black")
     return {"image": canvas, "mask": mask}
+
+
+def _fit(
+    image: Image.Image, size: tuple[int, int], resample: Image.Resampling = Image.Resampling.LANCZOS
+) -> Image.Image:
+    return image if image.size == size else image.resize(size, resample)
 
 
 def _await(ctx: Context, request_id: str, job_id: str, account_id: str) -> str:
