@@ -1,0 +1,128 @@
+"""``sfumato bench realtime``: what the realtime lane adds to an LCM pipeline call.
+
+The same canvas request is timed two ways on the same machine, one request at a time:
+through ``POST /generations-lcm`` on a live ``sfumato serve`` (HTTP, validation, the
+credit ledger, the realtime lane of the job queue, the worker, blob storage and the wait
+for the result), and as a direct call of the engine's LCM run on the same model. The
+difference is the price of serving it as a job.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from sfumato.bench import app
+from sfumato.bench.harness import API, database, percentile, serve
+
+
+@app.command("realtime")
+def realtime(
+    requests: int = typer.Option(50, help="Timed requests (and direct calls) after the warm-up."),
+    warmup: int = typer.Option(5, help="Requests (and calls) first made and not counted."),
+    model: str = typer.Option("tiny-lcm", help="The LCM model (a catalog key)."),
+    size: int = typer.Option(64, help="Canvas width and height in pixels."),
+    steps: int = typer.Option(4, help="LCM steps."),
+    strength: float = typer.Option(0.75, help="How far from the canvas the result may go."),
+    device: str = typer.Option("cpu", help="Torch device of both the server's worker and the direct calls."),
+    database_url: str = typer.Option(
+        None, help="Default: a temporary SQLite file. A PostgreSQL URL runs in a fresh schema."
+    ),
+) -> None:
+    """Print p50/p95 latency of POST /generations-lcm and of a direct LCM call, and their difference."""
+    import httpx
+
+    from sfumato.config import Settings
+
+    models_dir = Settings().resolved_models_dir
+    canvas = _canvas(size)
+    body = {"imageDataUrl": _data_url(canvas), "prompt": "a lighthouse at dusk", "width": size,
+            "height": size, "steps": steps, "strength": strength, "seed": 1}  # fmt: skip
+    with (
+        tempfile.TemporaryDirectory(prefix="sfumato-bench-") as home,
+        database(database_url) as url,
+        serve(
+            Path(home),
+            url,
+            worker=True,
+            realtime_model=model,
+            models_dir=str(models_dir),
+            device=device,
+            rate_limit_per_key="",
+            rate_limit_per_account="",
+            webhook_delivery="false",
+        ) as server,  # fmt: skip
+    ):
+        [key] = server.keys(1)
+        with httpx.Client(
+            base_url=server.base, headers={"authorization": f"Bearer {key}"}, timeout=120
+        ) as client:
+            endpoint = _time(lambda: _post(client, body), warmup, requests)
+    direct = _time_direct(model, models_dir, device, canvas, steps, strength, warmup, requests)
+    backend = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+    typer.echo(
+        f"model {model}, {size}×{size}, {steps} steps, strength {strength:g}, {device}, {backend}; "
+        f"{requests} timed after {warmup} warm-up, one at a time"
+    )
+    typer.echo(f"{'':24}{'p50 ms':>10}{'p95 ms':>10}")
+    rows = {"POST /generations-lcm": endpoint, "direct LCM call": direct}
+    for name, values in rows.items():
+        typer.echo(f"{name:24}{percentile(values, 50):>10.1f}{percentile(values, 95):>10.1f}")
+    p50 = percentile(endpoint, 50) - percentile(direct, 50)
+    p95 = percentile(endpoint, 95) - percentile(direct, 95)
+    typer.echo(f"{'difference':24}{p50:>10.1f}{p95:>10.1f}")
+    typer.echo(
+        f"endpoint / direct at p50: {percentile(endpoint, 50) / max(percentile(direct, 50), 1e-9):.2f}×"
+    )
+
+
+def _post(client: Any, body: dict[str, Any]) -> None:
+    response = client.post(f"{API}/generations-lcm", json=body)
+    if response.status_code != 200:
+        raise typer.BadParameter(f"the server answered {response.status_code}: {response.text}")
+
+
+def _time_direct(
+    model: str, models_dir: Path, device: str, canvas: Any, steps: int, strength: float, warmup: int, n: int
+) -> list[float]:
+    from sfumato.config import Settings
+    from sfumato.engine import Engine, lcm
+    from sfumato.runtime import build_context
+
+    catalog = build_context(Settings()).catalog
+    engine = Engine(catalog, models_dir, device=device)
+    entry = catalog.resolve(model)
+    spec = lcm.CanvasSpec(model_key=entry.key if entry else model, prompt="a lighthouse at dusk",
+                          image=canvas, steps=steps, guidance_scale=entry.default_guidance if entry else 8.0,
+                          strength=strength, seed=1)  # fmt: skip
+    return _time(lambda: lcm.run(engine, spec), warmup, n)
+
+
+def _time(call: Any, warmup: int, n: int) -> list[float]:
+    for _ in range(warmup):
+        call()
+    timings = []
+    for _ in range(n):
+        started = time.perf_counter()
+        call()
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def _canvas(size: int) -> Any:
+    import numpy as np
+    from PIL import Image
+
+    return Image.fromarray(np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8))
+
+
+def _data_url(image: Any) -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
