@@ -212,3 +212,16 @@ def test_delivery_time_guard_refuses_without_connecting(
         assert delivery.state == "failed"
         assert delivery.last_error and "refused" in delivery.last_error and "127.0.0.1" in delivery.last_error
     ctx.db.dispose()
+
+
+def test_an_event_of_this_process_is_sent_at_once_not_at_the_next_poll(
+    database_url: str, tmp_path: Path, models_dir: Path
+) -> None:
+    slow_poll = {**FAST_WEBHOOKS, "webhook_poll_seconds": 60}
+    settings = make_settings(database_url, tmp_path, models_dir, **slow_poll)
+    ctx = build_context(settings)
+    with Receiver() as receiver, TestClient(create_app(settings, context=ctx)) as client:
+        issued = issue_key(ctx, username="quick", webhook_url=receiver.url)
+        api = Api(client=client, ctx=ctx, key=issued.api_key, user_id=issued.user_id)
+        api.wait(api.generate())
+        receiver.wait_for(lambda r: len(r.acknowledged()) == 1, timeout=20)  # well before the 60 s poll

@@ -6,6 +6,9 @@ cannot complete a job without its event, nor send an event for a job that did no
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from sfumato.store import webhooks as store
@@ -16,6 +19,24 @@ REALTIME_LANE = 0  # realtime jobs answer their caller synchronously; they send 
 # Event names by job kind. A job of an unlisted kind is an ``image_generation`` when it
 # belongs to a generation, and otherwise takes its kind's name (``<kind>.complete``).
 EVENT_NAMES: dict[str, str] = {}
+
+# Senders running in this process: told as soon as an event commits, instead of finding
+# it at their next poll (a sender in another process still finds it by polling).
+_local_senders: list[Callable[[], None]] = []
+
+
+def on_commit_wake(wake: Callable[[], None]) -> None:
+    _local_senders.append(wake)
+
+
+def forget_wake(wake: Callable[[], None]) -> None:
+    if wake in _local_senders:
+        _local_senders.remove(wake)
+
+
+def _wake_local_senders(_session: Session) -> None:
+    for wake in list(_local_senders):
+        wake()
 
 
 def job_finished(session: Session, job: Job, *, succeeded: bool) -> None:
@@ -39,3 +60,5 @@ def job_finished(session: Session, job: Job, *, succeeded: bool) -> None:
         # A job that works for something other than a generation (a variation) names it.
         subject_id=job.generation_id or (job.payload or {}).get("subject_id"),
     )
+    if _local_senders:
+        event.listen(session, "after_commit", _wake_local_senders, once=True)

@@ -27,7 +27,7 @@ from sfumato.engine.catalog import Catalog
 from sfumato.store import Database
 from sfumato.store import webhooks as store
 from sfumato.store.clock import utcnow
-from sfumato.webhooks import guard, payload, signing
+from sfumato.webhooks import guard, outbox, payload, signing
 
 log = logging.getLogger(__name__)
 
@@ -131,11 +131,13 @@ class WebhookSender:
         self._wake.set()
 
     def start(self) -> None:
-        """Deliver on a daemon thread until :meth:`close`."""
+        """Deliver on a daemon thread until :meth:`close`; events of this process wake it at once."""
+        outbox.on_commit_wake(self.wake)
         self._thread = threading.Thread(target=self.run_forever, name="sfumato-webhooks", daemon=True)
         self._thread.start()
 
     def close(self, timeout: float = 10.0) -> None:
+        outbox.forget_wake(self.wake)
         self.stop()
         if self._thread is not None:
             self._thread.join(timeout=timeout)
