@@ -96,7 +96,7 @@ def test_a_late_result_for_an_abandoned_realtime_request_is_thrown_away(bench: B
         [claimed] = queue.claim(session, worker_id="w1", lease_seconds=30)
         row = realtime_store.get_for_update(session, request_id)
         assert row is not None
-        realtime_store.finish(row, realtime_store.ABANDONED, "timed out")
+        realtime_store.finish(session, row, realtime_store.ABANDONED, "timed out")
     done = outcomes.complete(bench.ctx.db, job_id=claimed.id, worker_id="w1", images=[PICTURE], lineage={})
     assert done is outcomes.Completion.DELETED
     with bench.ctx.db.read() as session:

@@ -48,7 +48,8 @@ LCM_STYLES: dict[str, tuple[str, str]] = {
     "DIGITAL_ART": ("digital art, {prompt}, digital painting, artstation, highly detailed", "photo"),
     "FANTASY_ART": ("fantasy art, {prompt}, magical, epic, ethereal, highly detailed", ""),
 }
-_POLL_FIRST, _POLL_MAX = 0.001, 0.01  # seconds between looks at the request's row: a read costs ~0.3 ms
+# Seconds between looks at the request's row when no in-process worker says it changed.
+_POLL_FIRST, _POLL_MAX = 0.002, 0.01
 
 
 @dataclass(frozen=True)
@@ -256,7 +257,7 @@ def _await(ctx: Context, request_id: str, job_id: str, account_id: str) -> str:
                 "(SFUMATO_REALTIME_TIMEOUT_SECONDS): the workers are busy or none is running. "
                 "It was not charged."
             )
-        time.sleep(pause)
+        store.wait_for_change(pause)  # at once when the worker is in this process
         pause = min(pause * 1.5, _POLL_MAX)
 
 
@@ -269,7 +270,7 @@ def _abandon(
         assert row is not None
         if row.status == store.PENDING:
             reason = f"timed out after {ctx.settings.realtime_timeout_seconds:g}s"
-            store.finish(row, store.ABANDONED, reason)
+            store.finish(session, row, store.ABANDONED, reason)
             credits.refund(session, account_id=account_id, generation_id=request_id, note=reason)
             store.cancel_if_queued(session, job_id, reason)
         return row.status, row.output_key, row.failure_reason

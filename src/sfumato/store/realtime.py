@@ -1,7 +1,15 @@
-"""Realtime canvas requests: written with their job, watched by the waiting API server."""
+"""Realtime canvas requests: written with their job, watched by the waiting API server.
+
+The waiter reads the row, which works whichever process the worker runs in. When the worker
+runs in the waiter's own process, :func:`complete` and :func:`finish` also wake it as soon
+as their transaction commits, so it need not poll; the row stays the only truth.
+"""
 
 from __future__ import annotations
 
+import threading
+
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from sfumato.store import queue
@@ -29,18 +37,37 @@ def get_for_update(session: Session, request_id: str) -> RealtimeRequest | None:
     return session.get(RealtimeRequest, request_id, with_for_update=True)
 
 
-def complete(request: RealtimeRequest, *, key: str, lineage: dict[str, object]) -> None:
+def complete(session: Session, request: RealtimeRequest, *, key: str, lineage: dict[str, object]) -> None:
     request.status = COMPLETE
     request.output_key = key
     request.lineage = dict(lineage)
     request.finished_at = utcnow()
+    _wake_after_commit(session)
 
 
-def finish(request: RealtimeRequest, status: str, reason: str) -> None:
+def finish(session: Session, request: RealtimeRequest, status: str, reason: str) -> None:
     """End a request without an output: FAILED (the job failed) or ABANDONED (its caller left)."""
     request.status = status
     request.failure_reason = reason
     request.finished_at = utcnow()
+    _wake_after_commit(session)
+
+
+_changed = threading.Condition()
+
+
+def wait_for_change(timeout: float) -> None:
+    """Sleep until a request ends in this process, or ``timeout`` seconds, whichever is first."""
+    with _changed:
+        _changed.wait(timeout)
+
+
+def _wake_after_commit(session: Session) -> None:
+    def wake(_session: Session) -> None:
+        with _changed:
+            _changed.notify_all()
+
+    event.listen(session, "after_commit", wake, once=True)
 
 
 def cancel_if_queued(session: Session, job_id: str, reason: str) -> bool:

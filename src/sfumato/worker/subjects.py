@@ -63,14 +63,14 @@ class RealtimeSubject:
         if request is None or request.status != realtime_store.PENDING:
             return False  # abandoned (timed out, refunded): nobody reads this output
         [image] = images
-        realtime_store.complete(request, key=image.blob_key, lineage=lineage)
+        realtime_store.complete(session, request, key=image.blob_key, lineage=lineage)
         return True
 
     def fail(self, session: Session, job: Job, reason: str) -> list[str]:
         request_id = str(job.payload["request_id"])
         request = session.get(RealtimeRequest, request_id, with_for_update=True)
         if request is not None and request.status == realtime_store.PENDING:
-            realtime_store.finish(request, realtime_store.FAILED, reason)
+            realtime_store.finish(session, request, realtime_store.FAILED, reason)
             credits.refund(session, account_id=job.account_id, generation_id=request_id, note=reason)
         return [realtime_store.output_key(request_id)]
 
