@@ -173,3 +173,36 @@ def test_operator_prices_drive_quotes_and_charges(
             _charge(api, modelId="tiny-sd15", width=512, height=512, num_inference_steps=15, num_images=1)
             == 50
         )
+
+
+def test_realtime_and_upscaler_quotes_equal_their_charges(
+    database_url: str, tmp_path: Path, models_dir: Path
+) -> None:
+    from tests.api.canvas import canvas_app, data_url, noise
+
+    with canvas_app(database_url, tmp_path, models_dir) as api:
+        # 512 px, the realtime canvas's reference size: a plain and a refined picture cost differently
+        picture = data_url(noise(512, 512))
+        lcm = {"imageDataUrl": picture, "prompt": "a lighthouse", "width": 512, "height": 512}
+        for path, params in [
+            ("/generations-lcm", {"width": 512, "height": 512}),
+            ("/lcm-instant-refine", {"width": 512, "height": 512, "instantRefine": True}),
+        ]:
+            before = api.get("/me").json()["user_details"][0]["apiSubscriptionTokens"]
+            response = api.post(path, json=lcm)
+            assert response.status_code == 200, response.text
+            charged = before - api.get("/me").json()["user_details"][0]["apiSubscriptionTokens"]
+            assert charged == _quote(api, "LCM_GENERATION", params) > 0, path
+
+        image = api.wait(api.generate())["generated_images"][0]
+        for body, service, params in [
+            ({"upscaleMultiplier": 1.5}, "UNIVERSAL_UPSCALER", {"megapixel": 1}),
+            ({"upscaleMultiplier": 1.5, "ultraUpscaleStyle": "REALISTIC"}, "UNIVERSAL_UPSCALER_ULTRA",
+             {"inputWidth": 64, "inputHeight": 64, "upscaleMultiplier": 1.5}),
+        ]:  # fmt: skip
+            response = api.post(
+                "/variations/universal-upscaler", json={"generatedImageId": image["id"], **body}
+            )
+            assert response.status_code == 200, response.text
+            charged = response.json()["universalUpscaler"]["apiCreditCost"]
+            assert charged == _quote(api, service, params) > 0, service

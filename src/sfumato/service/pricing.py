@@ -106,7 +106,8 @@ class PriceTable:
     # -- upscaling and variations -------------------------------------------------------
 
     def universal_upscaler(self, *, megapixels: float) -> int:
-        credits = float(self._t["universal_upscaler"]["credits_per_megapixel"]) * megapixels
+        """Per started megapixel of output: whole megapixels are the calculator's unit."""
+        credits = float(self._t["universal_upscaler"]["credits_per_megapixel"]) * math.ceil(megapixels)
         return max(1, math.ceil(credits))
 
     def universal_upscaler_ultra(self, *, input_width: int, input_height: int, multiplier: float) -> int:
