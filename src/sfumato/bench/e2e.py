@@ -14,6 +14,7 @@ worker, each job's time from enqueue to start as the job ledger recorded it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import tempfile
 import time
@@ -31,9 +32,11 @@ from sfumato.bench.harness import (
     get_request,
     percentile,
     post_request,
+    process_cpu_seconds,
     progress,
     run_async,
     serve,
+    worker_process,
 )
 
 PROMPTS = ("a lighthouse at dusk", "a red fox in snow", "a bowl of ramen", "a city at night")
@@ -47,9 +50,13 @@ def e2e(
     size: int = typer.Option(64, help="Width and height of every image."),
     steps: int = typer.Option(10, help="Inference steps of every job."),
     batch_size: int = typer.Option(8, help="SFUMATO_BATCH_SIZE of the server's worker."),
-    poll: float = typer.Option(0.05, help="Seconds between a client's status polls."),
+    poll: float = typer.Option(0.2, help="Seconds a client waits after a PENDING answer."),
     latency_jobs: int = typer.Option(20, help="Jobs for the claim-latency phase (0 to skip)."),
+    rounds: int = typer.Option(4, help="Alternating rounds of sfumato and the diffusers loop."),
     threads: int = typer.Option(1, help="torch CPU threads, the same on both sides."),
+    shape: str = typer.Option(
+        "scaled", help="scaled: an API process and a worker process; embedded: one process with both."
+    ),
     database_url: str = typer.Option(
         None, help="Default: a temporary SQLite file. A PostgreSQL URL runs in a fresh schema."
     ),
@@ -58,26 +65,44 @@ def e2e(
     from sfumato.config import Settings
 
     specs = [_spec(n, model, size, steps) for n in range(jobs)]
-    with tempfile.TemporaryDirectory(prefix="sfumato-bench-") as home, database(database_url) as url:
-        with serve(Path(home), url, worker=True, batch_size=str(batch_size), rate_limit_per_key="",
-                   rate_limit_per_account="", webhook_delivery="false", poll_seconds="1",
-                   env={"OMP_NUM_THREADS": str(threads)}) as server:  # fmt: skip
-            keys = server.keys(clients + 1)
-            typer.echo(f"warming the server's worker up on {model} …")
-            _through_sfumato(server, [_spec(jobs, model, size, steps)], keys[-1:], poll)
-            with progress() as bar:
-                task = bar.add_task("sfumato (HTTP + queue + worker)", total=jobs)
-                served = _through_sfumato(server, specs, keys[:-1], poll, lambda: bar.advance(task))
-            waits = _claim_latencies(server, url, keys[-1], model, size, steps, latency_jobs)
-        with progress() as bar:  # the server has stopped: the loop has the machine to itself
-            task = bar.add_task("diffusers loop (in-process)", total=jobs)
-            models_dir = Settings(home=Path(home)).resolved_models_dir  # where the server built it
-            direct = _direct_loop(models_dir, model, specs, threads, lambda: bar.advance(task))
-    typer.echo(f"{jobs} jobs of {model} at {size}×{size}, {steps} steps; {clients} clients; "
-               f"server batch size {batch_size}; {threads} torch thread(s)")  # fmt: skip
-    typer.echo(f"sfumato:        {jobs / served:7.2f} jobs/s  ({served:.2f} s)")
-    typer.echo(f"diffusers loop: {jobs / direct:7.2f} jobs/s  ({direct:.2f} s)")
-    typer.echo(f"ratio sfumato / diffusers: {direct / served:.2f}")
+    served = direct = served_cpu = api_cpu = direct_cpu = 0.0
+    settings = {"batch_size": str(batch_size), "rate_limit_per_key": "", "rate_limit_per_account": "",
+                "webhook_delivery": "false", "poll_seconds": str(poll)}  # fmt: skip
+    with contextlib.ExitStack() as stack:
+        home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sfumato-bench-")))
+        url = stack.enter_context(database(database_url))
+        env = {"OMP_NUM_THREADS": str(threads)}
+        server = stack.enter_context(serve(home, url, worker=shape == "embedded", settings=settings, env=env))
+        worker = stack.enter_context(worker_process(server)) if shape == "scaled" else None
+        pids = [server.process.pid] + ([worker.pid] if worker is not None else [])
+        keys = server.keys(clients + 1)
+        typer.echo(f"warming up {model} in sfumato's worker and in this process …")
+        _through_sfumato(server, [_spec(jobs, model, size, steps)], keys[-1:], poll)
+        loop = DirectLoop(Settings(home=home).resolved_models_dir, model, threads)  # the server's copy
+        with progress() as bar:
+            ours = bar.add_task("sfumato (HTTP + queue + worker)", total=jobs)
+            theirs = bar.add_task("diffusers loop (in-process)", total=jobs)
+            # Alternate the two in rounds, so a change in the machine's other load falls on
+            # both alike rather than on whichever happened to run second.
+            for share in (specs[i::rounds] for i in range(rounds)):
+                cpu = [process_cpu_seconds(pid) for pid in pids]
+                served += _through_sfumato(server, share, keys[:-1], poll, lambda: bar.advance(ours))
+                used = [process_cpu_seconds(pid) - before for pid, before in zip(pids, cpu, strict=True)]
+                served_cpu += sum(used)
+                api_cpu += used[0] if worker is not None else 0.0
+                started_cpu = time.process_time()
+                direct += loop.run(share, lambda: bar.advance(theirs))
+                direct_cpu += time.process_time() - started_cpu
+        waits = _claim_latencies(server, url, keys[-1], model, size, steps, latency_jobs)
+    typer.echo(f"{jobs} jobs of {model} at {size}×{size}, {steps} steps; {clients} clients; {shape} "
+               f"shape; batch size {batch_size}; {threads} torch thread(s); {rounds} rounds")  # fmt: skip
+    split = f" (API {api_cpu / jobs * 1000:.1f}, worker {(served_cpu - api_cpu) / jobs * 1000:.1f})"
+    typer.echo(f"sfumato:        {jobs / served:7.2f} jobs/s ({served:.2f} s), server CPU "
+               f"{served_cpu / jobs * 1000:.1f} ms/job{split if shape == 'scaled' else ''}")  # fmt: skip
+    typer.echo(f"diffusers loop: {jobs / direct:7.2f} jobs/s ({direct:.2f} s), "
+               f"CPU {direct_cpu / jobs * 1000:.1f} ms/job")  # fmt: skip
+    typer.echo(f"ratio sfumato / diffusers: {direct / served:.2f} (throughput), "
+               f"{direct_cpu / served_cpu:.2f} (CPU per job)")  # fmt: skip
     if waits:
         ms = [w * 1000 for w in waits]
         typer.echo(f"claim latency (enqueue → start, idle worker), ms: p50 {percentile(ms, 50):.1f}  "
@@ -98,25 +123,28 @@ def _through_sfumato(
     async def client(key: str, share: list[dict[str, Any]]) -> None:
         connection = await Connection.open(server.port)
         try:
-            pending: set[str] = set()
+            pending: list[str] = []
             for body in share:
                 status, answer = await connection.send(
                     post_request(server.port, f"{API}/generations", body, key)
                 )
                 if status != 200:
                     raise RuntimeError(f"submission refused ({status}): {answer[:300]!r}")
-                pending.add(json.loads(answer)["sdGenerationJob"]["generationId"])
-            user = await _user_id(connection, server.port, key)
-            listing = get_request(server.port, f"{API}/generations/user/{user}?limit=100", key)
+                pending.append(json.loads(answer)["sdGenerationJob"]["generationId"])
+            # Jobs finish in about the order they were queued: watch the oldest one, and
+            # when it is done look at the next at once, sleeping only on a PENDING answer.
             while pending:
-                await asyncio.sleep(poll)
-                _, answer = await connection.send(listing)
-                for generation in json.loads(answer)["generations"]:
-                    if generation["id"] in pending and generation["status"] != "PENDING":
-                        if generation["status"] != "COMPLETE":
-                            raise RuntimeError(f"generation {generation['id']} failed")
-                        pending.discard(generation["id"])
-                        tick()
+                _, answer = await connection.send(
+                    get_request(server.port, f"{API}/generations/{pending[0]}", key)
+                )
+                status = json.loads(answer)["generations_by_pk"]["status"]
+                if status == "PENDING":
+                    await asyncio.sleep(poll)
+                elif status == "COMPLETE":
+                    pending.pop(0)
+                    tick()
+                else:
+                    raise RuntimeError(f"generation {pending[0]} ended {status}")
         finally:
             connection.close()
 
@@ -128,11 +156,6 @@ def _through_sfumato(
 
     seconds: float = run_async(main())
     return seconds
-
-
-async def _user_id(connection: Connection, port: int, key: str) -> str:
-    _, answer = await connection.send(get_request(port, f"{API}/me", key))
-    return str(json.loads(answer)["user_details"][0]["user"]["id"])
 
 
 def _claim_latencies(
@@ -187,38 +210,40 @@ def _as_datetime(value: Any) -> Any:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
-def _direct_loop(models_dir: Path, model: str, specs: list[dict[str, Any]], threads: int, tick: Any) -> float:
+class DirectLoop:
     """The same jobs as plain diffusers calls on the same weights, one job per call."""
-    import torch
-    from diffusers import DiffusionPipeline, EulerDiscreteScheduler
 
-    from sfumato.engine.catalog import Catalog
-    from sfumato.engine.progress import quiet_progress_bars
+    def __init__(self, models_dir: Path, model: str, threads: int) -> None:
+        import torch
+        from diffusers import DiffusionPipeline, EulerDiscreteScheduler
 
-    torch.set_num_threads(threads)
-    quiet_progress_bars()
+        from sfumato.engine.catalog import Catalog
+        from sfumato.engine.progress import quiet_progress_bars
 
-    catalog = Catalog.load()
-    entry = catalog.resolve(model)
-    assert entry is not None
-    pipeline = DiffusionPipeline.from_pretrained(str(catalog.weights_dir(entry, models_dir)))
-    pipeline.scheduler = EulerDiscreteScheduler.from_config(pipeline.scheduler.config)
-    pipeline.set_progress_bar_config(disable=True)
+        torch.set_num_threads(threads)
+        quiet_progress_bars()
+        catalog = Catalog.load()
+        entry = catalog.resolve(model)
+        assert entry is not None
+        self.pipeline = DiffusionPipeline.from_pretrained(str(catalog.weights_dir(entry, models_dir)))
+        self.pipeline.scheduler = EulerDiscreteScheduler.from_config(self.pipeline.scheduler.config)
+        self.pipeline.set_progress_bar_config(disable=True)
+        self.run([_spec(0, model, 64, 2)], lambda: None)  # warm-up, as the server had
 
-    def run(spec: dict[str, Any]) -> None:
-        pipeline(
-            prompt=spec["prompt"],
-            width=spec["width"],
-            height=spec["height"],
-            num_inference_steps=spec["num_inference_steps"],
-            guidance_scale=spec["guidance_scale"],
-            generator=[torch.Generator("cpu").manual_seed(spec["seed"])],
-            output_type="pil",
-        )
+    def run(self, specs: list[dict[str, Any]], tick: Any) -> float:
+        """Run ``specs`` one by one; the seconds they took."""
+        import torch
 
-    run(specs[0])  # warm-up, as the server had
-    started = time.perf_counter()
-    for spec in specs:
-        run(spec)
-        tick()
-    return time.perf_counter() - started
+        started = time.perf_counter()
+        for spec in specs:
+            self.pipeline(
+                prompt=spec["prompt"],
+                width=spec["width"],
+                height=spec["height"],
+                num_inference_steps=spec["num_inference_steps"],
+                guidance_scale=spec["guidance_scale"],
+                generator=[torch.Generator("cpu").manual_seed(spec["seed"])],
+                output_type="pil",
+            )
+            tick()
+        return time.perf_counter() - started

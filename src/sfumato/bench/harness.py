@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,12 +131,20 @@ def _settings_from_env(env: dict[str, str]) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def serve(
-    home: Path, database_url: str, *, worker: bool, env: dict[str, str] | None = None, **settings: str
+    home: Path,
+    database_url: str,
+    *,
+    worker: bool,
+    settings: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+    **more_settings: str,
 ) -> Iterator[Server]:
     """Start ``sfumato serve`` (with its in-process worker or without) and wait until it is ready.
 
-    ``settings`` become ``SFUMATO_*`` variables; ``env`` adds others (``OMP_NUM_THREADS``).
+    ``settings`` and ``more_settings`` become ``SFUMATO_*`` variables; ``env`` adds others
+    (``OMP_NUM_THREADS``).
     """
+    settings = {**(settings or {}), **more_settings}
     import httpx
 
     port = free_port()
@@ -171,6 +179,25 @@ def serve(
                 raise RuntimeError("sfumato serve did not become ready")
             time.sleep(0.1)
         yield Server(base=base, process=process, env=env, log=log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@contextlib.contextmanager
+def worker_process(server: Server, **settings: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A ``sfumato worker`` beside ``server``, with its settings plus ``settings``."""
+    env = {**server.env, **{f"SFUMATO_{name.upper()}": value for name, value in settings.items()}}
+    log = server.log.with_name(f"worker-{server.port}.log")
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sfumato.cli", "worker"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        yield process
     finally:
         process.terminate()
         try:

@@ -36,8 +36,8 @@ def submit(
         database(database_url) as url,
         contextlib.ExitStack() as stack,
     ):
-        nodes = [stack.enter_context(serve(Path(home), url, worker=False, **UNLIMITED))]
-        nodes += [stack.enter_context(serve(Path(home), url, worker=False, **UNLIMITED))
+        nodes = [stack.enter_context(serve(Path(home), url, worker=False, settings=UNLIMITED))]
+        nodes += [stack.enter_context(serve(Path(home), url, worker=False, settings=UNLIMITED))
                   for _ in range(servers - 1)]  # fmt: skip
         ports = [node.port for node in nodes]
         keys = nodes[0].keys(accounts)
