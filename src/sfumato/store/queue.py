@@ -238,14 +238,13 @@ def _within_caps(session: Session, jobs: Sequence[Job]) -> list[Job]:
     the queue at the same instant. Taking a per-account advisory lock (in a fixed order,
     so claimers cannot deadlock) and counting again makes them take turns per account;
     submissions, which lock the account row instead, are not held up. On SQLite the
-    IMMEDIATE transaction already serialises claims and the recount merely agrees.
+    IMMEDIATE transaction already serialises claims, so the schedule's count stands.
     """
     accounts = sorted({job.account_id for job in jobs})
-    if not accounts:
-        return []
-    if session.get_bind().dialect.name == "postgresql":
-        for account_id in accounts:
-            session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:a))"), {"a": account_id})
+    if session.get_bind().dialect.name != "postgresql" or not accounts:
+        return list(jobs)
+    for account_id in accounts:
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:a))"), {"a": account_id})
     rows = session.execute(
         select(Account.id, Account.concurrency_slots - func.count(Job.id))
         .outerjoin(Job, (Job.account_id == Account.id) & (Job.state == RUNNING))
