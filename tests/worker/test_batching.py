@@ -61,3 +61,20 @@ def test_a_bad_job_fails_alone_and_its_batch_mates_complete(bench: Bench) -> Non
     assert failed.status == "FAILED"
     assert "seed -1" in (failed.failure_reason or "")
     assert bench.job(bad).state == "failed"
+
+
+def test_the_wait_window_lets_a_batch_fill_with_jobs_that_arrive_meanwhile(bench: Bench) -> None:
+    import threading
+
+    first = bench.submit(seed=1)
+    arrivals: list[str] = []
+    late = threading.Timer(0.2, lambda: arrivals.append(bench.submit(seed=2)))
+    late.start()
+    assert bench.worker(batch_size=4, batch_wait_seconds=1.5).run_once() == 2
+    late.join()
+    assert [bench.generation(g).lineage["batch_jobs"] for g in (first, *arrivals)] == [2, 2]
+
+
+def test_without_a_wait_window_a_lone_job_runs_at_once(bench: Bench) -> None:
+    bench.submit(seed=1)
+    assert bench.worker(batch_size=4).run_once() == 1
