@@ -34,6 +34,26 @@ def _postgres_reason() -> str | None:
 _PG_SKIP = _postgres_reason()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "databases(*names): run this test only against the named databases (sqlite, postgresql)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect (not skip) the database variants a ``databases`` marker leaves out."""
+    kept, dropped = [], []
+    for item in items:
+        marker = item.get_closest_marker("databases")
+        callspec = getattr(item, "callspec", None)
+        database = callspec.params.get("database_url") if callspec else None
+        (dropped if marker and database and database not in marker.args else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture(scope="session")
 def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One models directory for the whole run: tiny models are built once, on first use."""

@@ -56,9 +56,8 @@ def _variation(sdk: LeonardoAiSDK, variation_id: str) -> Image.Image:
     raise AssertionError("variation did not finish")
 
 
+@pytest.mark.databases("sqlite")  # the embedded shape; tests/api covers every operation on PostgreSQL too
 def test_every_canvas_and_variation_operation_round_trips(processes: Processes) -> None:
-    if not processes.env["SFUMATO_DATABASE_URL"].startswith("sqlite"):
-        pytest.skip("the embedded shape (SQLite); tests/api covers every operation on PostgreSQL too")
     processes.env.update(TINY)
     sdk = _sdk(processes, processes.serve())
     canvas = _noise()
@@ -131,9 +130,8 @@ def test_every_canvas_and_variation_operation_round_trips(processes: Processes) 
     assert kinds == ["NOBG", "UNZOOM", "UPSCALE", "UPSCALE"]
 
 
+@pytest.mark.databases("postgresql")  # the scaled shape; the embedded shape is the test above
 def test_the_realtime_canvas_works_with_the_worker_on_another_process(processes: Processes) -> None:
-    if processes.env["SFUMATO_DATABASE_URL"].startswith("sqlite"):
-        pytest.skip("the scaled shape (PostgreSQL); the embedded shape is the test above")
     processes.env.update(TINY)
     base = processes.serve("--no-worker")
     processes.spawn("worker", "worker")
