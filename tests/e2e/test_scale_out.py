@@ -26,7 +26,7 @@ from sqlalchemy import create_engine, text
 from tests.conftest import S3_ENV
 from tests.e2e.conftest import Processes
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.databases("postgresql")]  # the scaled shape
 
 API = "/api/rest/v1"
 
@@ -96,8 +96,6 @@ def fleet(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Fleet]:
     """Shared settings for every process of the fleet: PostgreSQL, one bucket, fast leases."""
-    if database_url.startswith("sqlite"):
-        pytest.skip("the scaled shape runs on PostgreSQL")
     import boto3
 
     from sfumato.engine import Catalog

@@ -52,13 +52,8 @@ def test_the_in_process_wake_up_starts_a_job_at_once(bench: Bench) -> None:
         assert _queued_seconds(bench, generation_id) < 1.0
 
 
-def _postgres_only(database_url: str) -> None:
-    if database_url.startswith("sqlite"):
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
-
-
+@pytest.mark.databases("postgresql")  # LISTEN/NOTIFY is PostgreSQL's
 def test_postgres_notify_wakes_a_worker_of_another_process(bench: Bench, database_url: str) -> None:
-    _postgres_only(database_url)
     elsewhere = Database(database_url)  # its own connections, as another process would have
     worker = Worker(db=elsewhere, engine=bench.engine, blobs=bench.ctx.blobs, poll_seconds=LONG_POLL)
     try:
@@ -69,10 +64,11 @@ def test_postgres_notify_wakes_a_worker_of_another_process(bench: Bench, databas
         elsewhere.dispose()
 
 
+@pytest.mark.databases("postgresql")
 def test_without_notify_a_worker_of_another_process_waits_for_its_poll(
     bench: Bench, database_url: str
 ) -> None:
-    _postgres_only(database_url)  # the control for the test above: the wake-up is NOTIFY's
+    # the control for the test above: the wake-up is NOTIFY's
     elsewhere = Database(database_url)
     worker = Worker(db=elsewhere, engine=bench.engine, blobs=bench.ctx.blobs, poll_seconds=LONG_POLL,
                     listen=False)  # fmt: skip
