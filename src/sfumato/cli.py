@@ -277,7 +277,6 @@ def credits_show(user: Annotated[str, typer.Option(help="Account name.")]) -> No
     console.print(f"{user}: balance {balance}")
 
 
-
 @credits_app.command("history")
 def credits_history(
     user: Annotated[str, typer.Option(help="Account name.")],
@@ -293,8 +292,14 @@ def credits_history(
         raise _fail(exc) from exc
     if as_json:
         for line in lines:
-            row = {"at": line.at.isoformat(timespec="seconds"), "kind": line.kind, "amount": line.amount,
-                   "balanceAfter": line.balance_after, "generationId": line.generation_id, "note": line.note}
+            row = {
+                "at": line.at.isoformat(timespec="seconds"),
+                "kind": line.kind,
+                "amount": line.amount,
+                "balanceAfter": line.balance_after,
+                "generationId": line.generation_id,
+                "note": line.note,
+            }
             sys.stdout.write(json.dumps(row) + "\n")  # fmt: skip
         return
     table = Table("at", "kind", "amount", "balance", "generation", "note")
