@@ -134,6 +134,24 @@ def generators(seeds: tuple[int, ...]) -> list[Any]:
     return [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
 
 
+def draw(pipeline: Any, key: str, size: tuple[int, int], **call: Any) -> list[Image]:
+    """Run an editing pipeline and insist on pictures of the promised ``size``.
+
+    diffusers raises ValueError for inputs it refuses (too few steps for the strength,
+    sizes it cannot handle): those are the request's fault, so they become EngineError.
+    """
+    try:
+        result = pipeline(output_type="pil", **call)
+    except ValueError as exc:
+        raise EngineError(f"model {key} refused the request: {exc}") from exc
+    images = list(result.images)
+    for image in images:
+        if image.size != size:
+            drawn, wanted = "×".join(map(str, image.size)), "×".join(map(str, size))
+            raise EngineError(f"model {key} drew {drawn} instead of {wanted}")
+    return images
+
+
 def lineage(task: Task, loaded: LoadedPipeline, pipeline: Any, **facts: object) -> dict[str, object]:
     """Everything needed to reproduce an edit, beside its seeds, prompt and input pictures."""
     from sfumato.engine.txt2img import _library_versions

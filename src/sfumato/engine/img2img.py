@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sfumato.engine import editing
-from sfumato.engine.errors import EngineError
 from sfumato.engine.inpaint import composite
 from sfumato.engine.specs import ImageOutput
 from sfumato.engine.tiling import circular_padding
@@ -93,23 +92,17 @@ def image_to_image(engine: Engine, spec: ImageToImageSpec) -> ImageOutput:
 
 def _run(pipeline: Any, key: str, spec: ImageToImageSpec, picture: Image) -> list[Image]:
     modules = (pipeline.unet, pipeline.vae) if spec.tiling else ()
-    try:
-        with circular_padding(*modules):
-            result = pipeline(
-                prompt=spec.prompt,
-                negative_prompt=spec.negative_prompt,
-                image=picture,
-                strength=spec.strength,
-                num_inference_steps=spec.steps,
-                guidance_scale=spec.guidance_scale,
-                num_images_per_prompt=len(spec.seeds),
-                generator=editing.generators(spec.seeds),
-                output_type="pil",
-            )
-    except ValueError as exc:  # diffusers' input checks: the request's fault, say so
-        raise EngineError(f"model {key} refused the request: {exc}") from exc
-    images = list(result.images)
-    for image in images:
-        if image.size != (spec.width, spec.height):
-            raise EngineError(f"model {key} drew {image.size[0]}×{image.size[1]} instead of {picture.size}")
-    return images
+    with circular_padding(*modules):
+        return editing.draw(
+            pipeline,
+            key,
+            (spec.width, spec.height),
+            prompt=spec.prompt,
+            negative_prompt=spec.negative_prompt,
+            image=picture,
+            strength=spec.strength,
+            num_inference_steps=spec.steps,
+            guidance_scale=spec.guidance_scale,
+            num_images_per_prompt=len(spec.seeds),
+            generator=editing.generators(spec.seeds),
+        )

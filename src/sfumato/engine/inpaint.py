@@ -130,25 +130,19 @@ def expand_canvas(image: Image, *, left: int, top: int, right: int, bottom: int)
 
 
 def _run(pipeline: Any, key: str, spec: InpaintSpec, picture: Image, mask: Image) -> list[Image]:
-    try:
-        result = pipeline(
-            prompt=spec.prompt,
-            negative_prompt=spec.negative_prompt,
-            image=picture,
-            mask_image=mask,
-            width=spec.width,
-            height=spec.height,
-            strength=spec.strength,
-            num_inference_steps=spec.steps,
-            guidance_scale=spec.guidance_scale,
-            num_images_per_prompt=len(spec.seeds),
-            generator=editing.generators(spec.seeds),
-            output_type="pil",
-        )
-    except ValueError as exc:  # diffusers' input checks: the request's fault, say so
-        raise EngineError(f"model {key} refused the request: {exc}") from exc
-    images = list(result.images)
-    for image in images:
-        if image.size != (spec.width, spec.height):
-            raise EngineError(f"model {key} drew {image.size[0]}×{image.size[1]} instead of {picture.size}")
-    return images
+    return editing.draw(
+        pipeline,
+        key,
+        (spec.width, spec.height),
+        prompt=spec.prompt,
+        negative_prompt=spec.negative_prompt,
+        image=picture,
+        mask_image=mask,
+        width=spec.width,
+        height=spec.height,
+        strength=spec.strength,
+        num_inference_steps=spec.steps,
+        guidance_scale=spec.guidance_scale,
+        num_images_per_prompt=len(spec.seeds),
+        generator=editing.generators(spec.seeds),
+    )
