@@ -36,8 +36,8 @@ class Bench:
         ).generation_id
 
     def worker(self, **options: Any) -> Worker:
-        options = {"poll_seconds": 0.05, "lease_seconds": 30, **options}
-        return Worker(db=self.ctx.db, engine=self.engine, blobs=self.ctx.blobs, **options)
+        options = {"poll_seconds": 0.05, "lease_seconds": 30, "blobs": self.ctx.blobs, **options}
+        return Worker(db=self.ctx.db, engine=self.engine, **options)
 
     def generation(self, generation_id: str) -> Generation:
         with self.ctx.db.read() as session:

@@ -24,22 +24,28 @@ def test_a_job_out_of_attempts_is_refunded_and_its_partial_uploads_removed(bench
         session.execute(update(Job).where(Job.generation_id == generation_id).values(max_attempts=1))
     _claim(bench, "doomed")
     # The dying attempt had uploaded one of its two images.
-    bench.ctx.blobs.put(outcomes.image_key(generation_id, 0), b"partial", "image/png")
+    bench.ctx.blobs.put(outcomes.image_key(generation_id, 0, 1), b"partial", "image/png")
     with bench.ctx.db.transaction() as session:
         session.execute(update(Job).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
     assert outcomes.reap_expired(bench.ctx.db, bench.ctx.blobs) == 1
-    assert not bench.ctx.blobs.exists(outcomes.image_key(generation_id, 0))
+    assert not bench.ctx.blobs.exists(outcomes.image_key(generation_id, 0, 1))
     assert bench.generation(generation_id).status == "FAILED"
     with bench.ctx.db.read() as session:
         kinds = [entry.kind for entry in credits.entries_for(session, generation_id=generation_id)]
     assert kinds == ["debit", "refund"]
 
 
-def test_a_failed_attempt_with_retries_left_keeps_its_uploads_for_the_retry(bench: Bench) -> None:
+def test_a_failed_attempt_with_retries_left_removes_its_uploads_and_the_retry_writes_its_own(
+    bench: Bench,
+) -> None:
     generation_id = bench.submit()
     _claim(bench, "w")
-    bench.ctx.blobs.put(outcomes.image_key(generation_id, 0), b"partial", "image/png")
+    bench.ctx.blobs.put(outcomes.image_key(generation_id, 0, 1), b"partial", "image/png")
     assert outcomes.fail(bench.ctx.db, job_id=bench.job(generation_id).id, worker_id="w", reason="oom",
-                         retry=True, blobs=bench.ctx.blobs)  # fmt: skip
+                         retry=True, lease=1, blobs=bench.ctx.blobs)  # fmt: skip
     assert bench.job(generation_id).state == "queued"
-    assert bench.ctx.blobs.exists(outcomes.image_key(generation_id, 0))  # the retry overwrites it
+    assert not bench.ctx.blobs.exists(outcomes.image_key(generation_id, 0, 1))
+    assert bench.worker().run_once()
+    [image] = bench.generation(generation_id).images
+    assert image.blob_key == outcomes.image_key(generation_id, 0, 2)
+    assert bench.ctx.blobs.get(image.blob_key).startswith(b"\x89PNG")

@@ -50,27 +50,27 @@ def _ledger(bench: Bench, reference: str) -> list[str]:
 
 def test_only_the_lease_holder_records_a_variation(bench: Bench) -> None:
     variation_id, job_id = _variation(bench)
-    picture = outcomes.StoredImage(**{**vars(PICTURE), "blob_key": variation_store.blob_key(variation_id)})
+    picture = outcomes.StoredImage(**{**vars(PICTURE), "blob_key": variation_store.blob_key(variation_id, 1)})
     stale = outcomes.complete(bench.ctx.db, job_id=job_id, worker_id="w2", images=[picture], lineage={})
     assert stale is outcomes.Completion.LEASE_LOST and _row(bench, variation_id).status == "PENDING"
     done = outcomes.complete(bench.ctx.db, job_id=job_id, worker_id="w1", images=[picture], lineage={"x": 1})
     assert done is outcomes.Completion.RECORDED
     row = _row(bench, variation_id)
     assert (row.status, row.blob_key, row.width, row.lineage["worker"]) == (
-        "COMPLETE", variation_store.blob_key(variation_id), 128, "w1"
+        "COMPLETE", variation_store.blob_key(variation_id, 1), 128, "w1"
     )  # fmt: skip
     assert _ledger(bench, variation_id) == ["debit"]
 
 
 def test_a_variation_out_of_attempts_fails_is_refunded_once_and_leaves_no_blob(bench: Bench) -> None:
     variation_id, job_id = _variation(bench, max_attempts=1)
-    bench.ctx.blobs.put(variation_store.blob_key(variation_id), b"partial", "image/png")
+    bench.ctx.blobs.put(variation_store.blob_key(variation_id, 1), b"partial", "image/png")
     with bench.ctx.db.transaction() as session:
         session.execute(update(Job).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
     assert outcomes.reap_expired(bench.ctx.db, bench.ctx.blobs) == 1
     row = _row(bench, variation_id)
     assert row.status == "FAILED" and "lease expired" in (row.failure_reason or "")
-    assert not bench.ctx.blobs.exists(variation_store.blob_key(variation_id))
+    assert not bench.ctx.blobs.exists(variation_store.blob_key(variation_id, 1))
     assert outcomes.fail(bench.ctx.db, job_id=job_id, worker_id="w1", reason="late", retry=False) is False
     assert _ledger(bench, variation_id) == ["debit", "refund"]
 

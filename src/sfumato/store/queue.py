@@ -58,6 +58,7 @@ class ClaimedJob:
     max_attempts: int
     lease_owner: str
     lane: int = INTERACTIVE
+    lease: int = 1  # this claim's lease number: unique per job, so each attempt's outputs are its own
     model_key: str | None = None
     batch_key: str | None = None
     waited_seconds: float = 0.0  # from enqueue (or requeue's original enqueue) to this claim
@@ -268,6 +269,7 @@ def _take(session: Session, jobs: Sequence[Job], worker_id: str, lease_seconds: 
         job.lease_owner = worker_id
         job.lease_expires_at = now + timedelta(seconds=lease_seconds)
         job.attempts += 1
+        job.leases += 1
         job.started_at = now
         claimed.append(
             ClaimedJob(
@@ -279,6 +281,7 @@ def _take(session: Session, jobs: Sequence[Job], worker_id: str, lease_seconds: 
                 attempts=job.attempts,
                 max_attempts=job.max_attempts,
                 lease_owner=worker_id,
+                lease=job.leases,
                 lane=job.lane,
                 model_key=job.model_key,
                 batch_key=job.batch_key,
@@ -312,13 +315,13 @@ def renew(session: Session, *, job_ids: Collection[str], worker_id: str, lease_s
     return {str(job_id) for job_id in rows.scalars()}
 
 
-def lock_if_held(session: Session, *, job_id: str, worker_id: str) -> Job | None:
-    """The job row, locked, if ``worker_id`` still holds its lease; else None."""
-    return session.scalars(
-        select(Job)
-        .where(Job.id == job_id, Job.state == RUNNING, Job.lease_owner == worker_id)
-        .with_for_update()
-    ).first()
+def lock_if_held(session: Session, *, job_id: str, worker_id: str, lease: int | None = None) -> Job | None:
+    """The job row, locked, if ``worker_id`` still holds its lease (lease number ``lease``,
+    when given: a worker that was handed the job again holds a new lease, not the old one)."""
+    query = select(Job).where(Job.id == job_id, Job.state == RUNNING, Job.lease_owner == worker_id)
+    if lease is not None:
+        query = query.where(Job.leases == lease)
+    return session.scalars(query.with_for_update()).first()
 
 
 def finish(job: Job, *, state: str, error: str | None = None) -> None:

@@ -25,8 +25,9 @@ def input_key(request_id: str, role: str) -> str:
     return f"realtime/{request_id}/{role}.png"
 
 
-def output_key(request_id: str) -> str:
-    return f"realtime/{request_id}/output.png"
+def output_key(request_id: str, lease: int) -> str:
+    """Where the attempt under lease number ``lease`` puts the request's output (each its own)."""
+    return f"realtime/{request_id}/lease-{lease}/output.png"
 
 
 def get(session: Session, request_id: str) -> RealtimeRequest | None:

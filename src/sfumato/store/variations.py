@@ -15,9 +15,9 @@ PENDING, COMPLETE, FAILED = "PENDING", "COMPLETE", "FAILED"
 JOB_KIND = "variation"  # the queue's job kind of every variation
 
 
-def blob_key(variation_id: str) -> str:
-    """Where a variation's picture lives: one key per variation, the same for every attempt."""
-    return f"variations/{variation_id}.png"
+def blob_key(variation_id: str, lease: int) -> str:
+    """Where the attempt under lease number ``lease`` puts a variation's picture (each its own)."""
+    return f"variations/{variation_id}/lease-{lease}.png"
 
 
 def get(session: Session, variation_id: str, *, account_id: str | None = None) -> Variation | None:

@@ -104,7 +104,7 @@ class Worker:
         """Return the jobs in flight to the queue unrun, for another worker (a hurried shutdown).
 
         Their attempts are not spent. If this worker's run finishes after all, its results
-        are dropped: the lease it would record them under is gone.
+        are dropped and its uploads deleted: the lease it would record them under is gone.
         """
         with self.db.transaction() as session:
             count = queue.hand_back(session, job_ids=self.in_flight(), worker_id=self.worker_id)
@@ -218,7 +218,8 @@ class Worker:
             seconds = round(time.perf_counter() - started, 4)
             for job, result in zip(jobs, results, strict=True):
                 if job.id in beat.lost:
-                    log.warning("job %s: lease lost while running; result dropped", job.id)
+                    outcomes.discard(self.blobs, job)
+                    log.warning("job %s: lease lost while running; result dropped, outputs removed", job.id)
                     continue
                 self._record(job, result, seconds)
         finally:
@@ -229,7 +230,8 @@ class Worker:
         batch_runner = BATCH_RUNNERS.get(jobs[0].kind) if len(jobs) > 1 else None
         if batch_runner is not None:
             try:
-                return list(batch_runner(self.engine, self.blobs, [(_target(j), j.payload) for j in jobs]))
+                attempts = [(outcomes.attempt_of(j), j.payload) for j in jobs]
+                return list(batch_runner(self.engine, self.blobs, attempts))
             except Exception:
                 log.warning("a batch of %d failed; running its jobs one by one", len(jobs), exc_info=True)
         return [self._execute_one(job) for job in jobs]
@@ -239,33 +241,32 @@ class Worker:
         try:
             if runner is None:
                 raise EngineError(f"this worker cannot run jobs of kind {job.kind!r}")
-            return runner(self.engine, self.blobs, _target(job), job.payload)
+            return runner(self.engine, self.blobs, outcomes.attempt_of(job), job.payload)
         except Exception as exc:
             return exc
 
     def _record(self, job: queue.ClaimedJob, result: Outcome, seconds: float) -> None:
-        if isinstance(result, EngineError):
-            outcomes.fail(self.db, job_id=job.id, worker_id=self.worker_id, reason=str(result), retry=False,
-                          blobs=self.blobs)  # fmt: skip
-            log.warning("job %s failed: %s", job.id, result)
-            return
+        """Record the attempt's end under its lease; a refused record removes its outputs."""
         if isinstance(result, BaseException):
-            reason = f"internal error: {type(result).__name__}: {result}"
-            outcomes.fail(self.db, job_id=job.id, worker_id=self.worker_id, reason=reason, retry=True,
-                          blobs=self.blobs)  # fmt: skip
-            log.error("job %s crashed", job.id, exc_info=result)
+            engine_error = isinstance(result, EngineError)
+            reason = str(result) if engine_error else f"internal error: {type(result).__name__}: {result}"
+            recorded = outcomes.fail(self.db, job_id=job.id, worker_id=self.worker_id, lease=job.lease,
+                                     reason=reason, retry=not engine_error, blobs=self.blobs)  # fmt: skip
+            if not recorded:
+                log.warning("job %s: lease lost before its failure was recorded; outputs removed", job.id)
+            elif engine_error:
+                log.warning("job %s failed: %s", job.id, result)
+            else:
+                log.error("job %s crashed", job.id, exc_info=result)
             return
         images, lineage = result
         lineage = {**lineage, "seconds": seconds, "queued_seconds": round(job.waited_seconds, 4)}
-        completion = outcomes.complete(
-            self.db, job_id=job.id, worker_id=self.worker_id, images=images, lineage=lineage
-        )
+        completion = outcomes.complete(self.db, job_id=job.id, worker_id=self.worker_id, lease=job.lease,
+                                       images=images, lineage=lineage, blobs=self.blobs)  # fmt: skip
         if completion is outcomes.Completion.DELETED:
-            for image in images:
-                self.blobs.delete(image.blob_key)
             log.info("job %s: generation deleted while running; outputs removed", job.id)
         elif completion is outcomes.Completion.LEASE_LOST:
-            log.warning("job %s: lease lost before completion; result dropped", job.id)
+            log.warning("job %s: lease lost before completion; result dropped, outputs removed", job.id)
         else:
             log.info("job %s complete in %.3fs (waited %.3fs)", job.id, seconds, job.waited_seconds)
 
@@ -307,8 +308,3 @@ class Worker:
                 workers.withdraw(session, self.worker_id)
         except Exception:  # the row ages out on its own
             log.warning("could not withdraw worker %s", self.worker_id, exc_info=True)
-
-
-def _target(job: queue.ClaimedJob) -> str:
-    """The id a job's outputs are filed under: its generation's, else its own."""
-    return job.generation_id or job.id

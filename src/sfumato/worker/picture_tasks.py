@@ -12,7 +12,7 @@ from sfumato.engine import Engine, EngineError, lcm, nobg, unzoom, upscale
 from sfumato.engine.specs import ImageOutput
 from sfumato.store import realtime as realtime_store
 from sfumato.store import variations as variation_store
-from sfumato.worker.outcomes import StoredImage
+from sfumato.worker.outcomes import Attempt, StoredImage
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 TaskResult = tuple[list[StoredImage], dict[str, object]]
 
 
-def run_variation(engine: Engine, blobs: BlobStore, _target: str, payload: dict[str, Any]) -> TaskResult:
+def run_variation(engine: Engine, blobs: BlobStore, attempt: Attempt, payload: dict[str, Any]) -> TaskResult:
     source = read_picture(blobs, payload["source_key"], "the source picture")
     transform = payload["transform"]
     output: ImageOutput
@@ -53,11 +53,11 @@ def run_variation(engine: Engine, blobs: BlobStore, _target: str, payload: dict[
         )
     else:
         raise EngineError(f"unknown variation {transform!r}")
-    key = variation_store.blob_key(payload["variation_id"])
+    key = variation_store.blob_key(payload["variation_id"], attempt.lease)
     return [store_png(blobs, key, output)], dict(output.lineage)
 
 
-def run_realtime(engine: Engine, blobs: BlobStore, _target: str, payload: dict[str, Any]) -> TaskResult:
+def run_realtime(engine: Engine, blobs: BlobStore, attempt: Attempt, payload: dict[str, Any]) -> TaskResult:
     inputs = payload["inputs"]
     canvas = read_picture(blobs, inputs["image"], "the canvas")
     seed = int(payload["seed"])
@@ -93,7 +93,7 @@ def run_realtime(engine: Engine, blobs: BlobStore, _target: str, payload: dict[s
                 mask=mask,
             ),
         )
-    key = realtime_store.output_key(payload["request_id"])
+    key = realtime_store.output_key(payload["request_id"], attempt.lease)
     return [store_png(blobs, key, output)], dict(output.lineage)
 
 
@@ -109,7 +109,7 @@ def read_picture(blobs: BlobStore, key: str, what: str, mode: str = "RGB") -> Im
 
 
 def store_png(blobs: BlobStore, key: str, output: ImageOutput) -> StoredImage:
-    """Upload a run's one picture as PNG under ``key`` (the same key on every attempt)."""
+    """Upload a run's one picture as PNG under ``key`` (the attempt's own)."""
     [image] = output.images
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")

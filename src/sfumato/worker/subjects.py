@@ -6,7 +6,7 @@ refund of a failure and the job's own state commit together or not at all.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -44,13 +44,15 @@ class VariationSubject:
         )
         return True
 
-    def fail(self, session: Session, job: Job, reason: str) -> list[str]:
+    def fail(self, session: Session, job: Job, reason: str) -> None:
         variation_id = str(job.payload["variation_id"])
         variation = session.get(Variation, variation_id, with_for_update=True)
         if variation is not None:
             variation_store.fail(variation, reason)
         credits.refund(session, account_id=job.account_id, generation_id=variation_id, note=reason)
-        return [variation_store.blob_key(variation_id)]
+
+    def output_keys(self, payload: dict[str, Any], lease: int) -> list[str]:
+        return [variation_store.blob_key(str(payload["variation_id"]), lease)]
 
 
 class RealtimeSubject:
@@ -66,13 +68,15 @@ class RealtimeSubject:
         realtime_store.complete(session, request, key=image.blob_key, lineage=lineage)
         return True
 
-    def fail(self, session: Session, job: Job, reason: str) -> list[str]:
+    def fail(self, session: Session, job: Job, reason: str) -> None:
         request_id = str(job.payload["request_id"])
         request = session.get(RealtimeRequest, request_id, with_for_update=True)
         if request is not None and request.status == realtime_store.PENDING:
             realtime_store.finish(session, request, realtime_store.FAILED, reason)
             credits.refund(session, account_id=job.account_id, generation_id=request_id, note=reason)
-        return [realtime_store.output_key(request_id)]
+
+    def output_keys(self, payload: dict[str, Any], lease: int) -> list[str]:
+        return [realtime_store.output_key(str(payload["request_id"]), lease)]
 
 
 # Job kind → where it records its end; kinds not listed record to their generation.

@@ -18,7 +18,7 @@ from sfumato.engine.img2img import ImageToImageSpec, image_to_image
 from sfumato.engine.inpaint import InpaintSpec, inpaint
 from sfumato.engine.specs import TextToImageSpec
 from sfumato.worker import picture_tasks
-from sfumato.worker.outcomes import StoredImage, image_key
+from sfumato.worker.outcomes import Attempt, StoredImage, image_key
 
 
 def text_to_image_spec(payload: dict[str, Any]) -> TextToImageSpec:
@@ -37,18 +37,18 @@ def text_to_image_spec(payload: dict[str, Any]) -> TextToImageSpec:
 
 
 TaskResult = tuple[list[StoredImage], dict[str, object]]
-Runner = Callable[[Engine, BlobStore, str, dict[str, Any]], TaskResult]
+Runner = Callable[[Engine, BlobStore, Attempt, dict[str, Any]], TaskResult]
 
 
 def run_text_to_image(
-    engine: Engine, blobs: BlobStore, generation_id: str, payload: dict[str, Any]
+    engine: Engine, blobs: BlobStore, attempt: Attempt, payload: dict[str, Any]
 ) -> TaskResult:
     output = engine.text_to_image(text_to_image_spec(payload))
-    return store_images(blobs, generation_id, output.images, output.seeds), dict(output.lineage)
+    return store_images(blobs, attempt, output.images, output.seeds), dict(output.lineage)
 
 
 def run_image_to_image(
-    engine: Engine, blobs: BlobStore, generation_id: str, payload: dict[str, Any]
+    engine: Engine, blobs: BlobStore, attempt: Attempt, payload: dict[str, Any]
 ) -> TaskResult:
     spec = ImageToImageSpec(
         **_edit_fields(blobs, payload),
@@ -56,15 +56,15 @@ def run_image_to_image(
         mask=_input_picture(blobs, payload.get("mask_blob_key")),
     )
     output = image_to_image(engine, spec)
-    return store_images(blobs, generation_id, output.images, output.seeds), dict(output.lineage)
+    return store_images(blobs, attempt, output.images, output.seeds), dict(output.lineage)
 
 
-def run_inpaint(engine: Engine, blobs: BlobStore, generation_id: str, payload: dict[str, Any]) -> TaskResult:
+def run_inpaint(engine: Engine, blobs: BlobStore, attempt: Attempt, payload: dict[str, Any]) -> TaskResult:
     mask = _input_picture(blobs, payload.get("mask_blob_key"))
     if mask is None:
         raise EngineError("an inpainting job needs a mask")
     output = inpaint(engine, InpaintSpec(**_edit_fields(blobs, payload), mask=mask))
-    return store_images(blobs, generation_id, output.images, output.seeds), dict(output.lineage)
+    return store_images(blobs, attempt, output.images, output.seeds), dict(output.lineage)
 
 
 def _edit_fields(blobs: BlobStore, payload: dict[str, Any]) -> dict[str, Any]:
@@ -91,15 +91,15 @@ def _input_picture(blobs: BlobStore, key: str | None) -> Any:
 
 
 def store_images(
-    blobs: BlobStore, generation_id: str, images: list[Any], seeds: list[int]
+    blobs: BlobStore, attempt: Attempt, images: list[Any], seeds: list[int]
 ) -> list[StoredImage]:
-    """Encode and upload a generation's images as PNGs."""
+    """Encode and upload a generation's images as PNGs, under the attempt's own keys."""
     stored = []
     for position, (image, seed) in enumerate(zip(images, seeds, strict=True)):
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
         data = buffer.getvalue()
-        key = image_key(generation_id, position)
+        key = image_key(attempt.target, position, attempt.lease)
         blobs.put(key, data, "image/png")
         stored.append(
             StoredImage(
