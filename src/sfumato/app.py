@@ -62,7 +62,7 @@ def create_app(
             if worker is not None and thread is not None:
                 worker.stop()
                 thread.join(timeout=30)
-            ctx.db.dispose()
+            ctx.close()
 
     app = FastAPI(
         title="sfumato",

@@ -122,6 +122,11 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(default=None, description="`sfumato worker`: /metrics port.")
 
     # Scheduling, wake-ups and dynamic batching (store/queue.py, worker/).
+    key_cache_seconds: float = Field(
+        default=5.0,
+        description="Seconds an API node trusts a key it has checked; a key revoked on another node "
+        "stops working there within this time. 0 = check every request.",
+    )
     max_queued_per_account: int = Field(
         default=1000, description="Queued jobs an account may have before submissions get 429."
     )

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+import time
+from pathlib import Path
 
-from tests.api.conftest import Api
+import pytest
+from fastapi.testclient import TestClient
+
+from sfumato.app import create_app
+from sfumato.runtime import build_context
+from sfumato.service.keys import issue_key
+from tests.api.conftest import Api, make_settings
 
 
 def _balance(api: Api, key: str | None = None) -> int:
@@ -105,3 +112,26 @@ def test_unknown_route_is_404_in_leonardo_shape(api: Api) -> None:
     response = api.get("/no-such-thing")
     assert response.status_code == 404
     assert set(response.json()) == {"error", "path", "code"}
+
+
+def test_a_key_revoked_elsewhere_stops_working_within_the_cache_time(
+    database_url: str, tmp_path: Path, models_dir: Path
+) -> None:
+    """Another process (the CLI, another API node) revokes the key: this node trusts its
+    check for at most ``key_cache_seconds``, then refuses."""
+    from sfumato.service.keys import list_keys, revoke_key
+
+    settings = make_settings(database_url, tmp_path, models_dir, key_cache_seconds=2)
+    node, elsewhere = build_context(settings), build_context(settings)
+    with TestClient(create_app(settings, context=node, with_worker=False)) as client:
+        key = issue_key(node, username="dave").api_key
+        headers = {"authorization": f"Bearer {key}"}
+        assert client.get("/api/rest/v1/me", headers=headers).status_code == 200
+        revoke_key(elsewhere, next(k.prefix for k in list_keys(elsewhere) if k.username == "dave"))
+        assert client.get("/api/rest/v1/me", headers=headers).status_code == 200  # still trusted here
+        deadline = time.monotonic() + 10
+        while client.get("/api/rest/v1/me", headers=headers).status_code == 200:
+            assert time.monotonic() < deadline, "the revoked key still works after its cache time"
+            time.sleep(0.05)
+        assert client.get("/api/rest/v1/me", headers=headers).status_code == 401
+    elsewhere.close()

@@ -1,17 +1,24 @@
-"""Dependencies as types: the service context and the authenticated caller."""
+"""Dependencies as types: the service context and the authenticated caller.
+
+Both are coroutines, so a request whose key was checked moments ago and whose rate
+limits count in memory is served without leaving the event loop; a database lookup or
+a Redis round trip runs in the thread pool.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import Depends, Header, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from sfumato.observability.logs import bind
 from sfumato.service.context import Context
-from sfumato.service.keys import Principal, authenticate
+from sfumato.service.keys import Principal, authenticate, recently_authenticated
+from sfumato.service.rate_limits import Decision
 
 
-def get_context(request: Request) -> Context:
+async def get_context(request: Request) -> Context:
     context: Context = request.app.state.context
     return context
 
@@ -19,16 +26,27 @@ def get_context(request: Request) -> Context:
 ContextDep = Annotated[Context, Depends(get_context)]
 
 
-def get_principal(
+async def get_principal(
     ctx: ContextDep, response: Response, authorization: Annotated[str | None, Header()] = None
 ) -> Principal:
     """The caller, once its key is valid and its rate limits allow one more request."""
-    principal = authenticate(ctx, authorization)
+    principal = recently_authenticated(ctx, authorization)
+    if principal is None:
+        principal = await run_in_threadpool(authenticate, ctx, authorization)
     bind(account_id=principal.account_id)
-    decision = ctx.rate_limiter.hit(api_key_id=principal.api_key_id, account_id=principal.account_id)
+    decision = await _count_request(ctx, principal)
     if decision is not None:
         response.headers.update(decision.headers())
     return principal
+
+
+async def _count_request(ctx: Context, principal: Principal) -> Decision | None:
+    limiter = ctx.rate_limiter
+    if limiter.blocking:
+        return await run_in_threadpool(
+            limiter.hit, api_key_id=principal.api_key_id, account_id=principal.account_id
+        )
+    return limiter.hit(api_key_id=principal.api_key_id, account_id=principal.account_id)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sfumato.blobs import BlobStore
 from sfumato.config import Settings
 from sfumato.engine.catalog import Catalog
+from sfumato.service.intake import Intake
+from sfumato.service.key_cache import KeyCache
 from sfumato.service.pricing import PriceTable
 from sfumato.service.rate_limits import RateLimiter
 from sfumato.store import Database
+
+if TYPE_CHECKING:
+    from sfumato.service.keys import Principal
 
 
 @dataclass
@@ -24,7 +31,18 @@ class Context:
     wake_webhooks: Callable[[], None] = field(default=lambda: None)
     pricing: PriceTable = field(default_factory=PriceTable.default)
     rate_limiter: RateLimiter = field(default_factory=RateLimiter.disabled)
+    principals: KeyCache[Principal] = field(init=False)
+    intake: Intake = field(init=False)  # records submitted generations, a group per transaction
 
-    @property
+    def __post_init__(self) -> None:
+        self.principals = KeyCache(self.settings.key_cache_seconds)
+        self.intake = Intake(self.db, on_commit=lambda: self.wake_workers())
+
+    @cached_property
     def models_dir(self) -> Path:
         return self.settings.resolved_models_dir
+
+    def close(self) -> None:
+        """Finish recording what was submitted and release the database."""
+        self.intake.close()
+        self.db.dispose()

@@ -139,9 +139,14 @@ def stored_inputs(ctx: Context, generation_id: str, edit: EditPlan | None) -> It
             payload[f"{name}_blob_key"] = key
         yield payload
     except BaseException:
-        for name in ("init", "mask"):
-            ctx.blobs.delete(input_key(generation_id, name))
+        discard_inputs(ctx, generation_id)
         raise
+
+
+def discard_inputs(ctx: Context, generation_id: str) -> None:
+    """Delete the copies :func:`stored_inputs` made for a generation that was never recorded."""
+    for name in ("init", "mask"):
+        ctx.blobs.delete(input_key(generation_id, name))
 
 
 def columns(edit: EditPlan | None) -> dict[str, Any]:

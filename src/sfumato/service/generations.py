@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
+
+from starlette.concurrency import run_in_threadpool
 
 from sfumato.engine.batching import batch_key
 from sfumato.engine.catalog import ModelEntry
-from sfumato.errors import InvalidRequest, NotFound
+from sfumato.errors import InvalidRequest, NotFound, SfumatoError
 from sfumato.observability.logs import bind
 from sfumato.service import dedupe, edits, guardrails, prompts
 from sfumato.service.context import Context
@@ -17,8 +20,9 @@ from sfumato.service.keys import Principal
 from sfumato.service.styles import STYLE_TEMPLATES, apply_style
 from sfumato.service.variation_views import variation_view
 from sfumato.service.views import GenerationView, ImageView
-from sfumato.store import credits, queue
+from sfumato.store import credits, intake, queue
 from sfumato.store import generations as repo
+from sfumato.store.clock import utcnow
 from sfumato.store.models import Generation, new_id
 
 log = logging.getLogger(__name__)
@@ -109,7 +113,72 @@ def _enhanced(ctx: Context, request: GenerationRequest) -> str:
     return prompts.improve_text(ctx, request.prompt, str(instruction) if instruction else None).text
 
 
-def create_generation(ctx: Context, principal: Principal, request: GenerationRequest) -> CreatedGeneration:
+@dataclass(frozen=True)
+class _Plan:
+    """A validated, priced request: everything but the rows' final payload and the write."""
+
+    principal: Principal
+    request: GenerationRequest
+    entry: ModelEntry
+    edit: edits.EditPlan | None
+    kind: str
+    text: str  # the prompt as recorded (after enhancePrompt)
+    spec: dict[str, Any]  # the job's payload, less the edit's stored inputs
+    seed: int
+    cost: int
+    request_hash: str | None
+    generation_id: str = field(default_factory=new_id)
+
+    def submission(self, ctx: Context, inputs: dict[str, Any]) -> intake.Submission:
+        request, entry, spec = self.request, self.entry, {**self.spec, **inputs}
+        now = utcnow()
+        window = ctx.settings.dedupe_window_seconds
+        return intake.Submission(
+            account_id=self.principal.account_id,
+            cost=self.cost,
+            generation={
+                "id": self.generation_id,
+                **edits.columns(self.edit),
+                "account_id": self.principal.account_id,
+                "api_key_id": self.principal.api_key_id,
+                "model_id": request.model_id or entry.id,
+                "model_key": entry.key,
+                "prompt": self.text,
+                "negative_prompt": request.negative_prompt,
+                "width": spec["width"],
+                "height": spec["height"],
+                "num_images": request.num_images,
+                "steps": spec["steps"],
+                "guidance_scale": spec["guidance_scale"],
+                "seed": self.seed,
+                "scheduler": spec["scheduler"],
+                "preset_style": request.preset_style,
+                "tiling": request.tiling,
+                "public": request.public,
+                "flags": request.flags,
+                "credit_cost": self.cost,
+                "request_hash": self.request_hash,
+            },
+            job={
+                "id": new_id(),
+                "kind": self.kind,
+                "account_id": self.principal.account_id,
+                "payload": spec,
+                "lane": queue.INTERACTIVE,
+                "max_attempts": ctx.settings.max_attempts,
+                "model_key": entry.key,
+                "batch_key": batch_key(self.kind, spec),
+                "state": queue.QUEUED,
+            },
+            request_hash=self.request_hash if window > 0 else None,
+            dedupe_since=now - timedelta(seconds=window) if window > 0 else None,
+            max_queued=ctx.settings.max_queued_per_account,
+            daily_budget=ctx.settings.daily_credit_budget,
+            budget_day_start=guardrails.day_start(now),
+        )
+
+
+def _plan(ctx: Context, principal: Principal, request: GenerationRequest) -> _Plan:
     entry = resolve_model(ctx, request.model_id, ctx.settings.default_model_id)
     edit = edits.plan(ctx, principal, request.edit, entry)
     width, height = edits.output_size(edit, entry, request.width, request.height)
@@ -120,10 +189,6 @@ def create_generation(ctx: Context, principal: Principal, request: GenerationReq
     guardrails.check_image_request(
         ctx.settings, width=width, height=height, num_images=request.num_images, steps=steps
     )
-    request_hash = dedupe.fingerprint(principal.account_id, request)
-    duplicate = dedupe.recent_duplicate(ctx, principal.account_id, request_hash)
-    if duplicate is not None:
-        return CreatedGeneration(generation_id=duplicate, credit_cost=0)  # the same pixels, not charged again
     seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
     scheduler = request.scheduler or DEFAULT_SCHEDULER
     cost = ctx.pricing.image_generation(
@@ -143,59 +208,73 @@ def create_generation(ctx: Context, principal: Principal, request: GenerationReq
         "scheduler": scheduler,
         "tiling": request.tiling,
     }
-    kind = edit.kind if edit is not None else TEXT_TO_IMAGE
-    generation_id = new_id()
-    with edits.stored_inputs(ctx, generation_id, edit) as inputs, ctx.db.transaction() as session:
-        spec.update(inputs)
-        generation = Generation(
-            id=generation_id,
-            **edits.columns(edit),
-            account_id=principal.account_id,
-            api_key_id=principal.api_key_id,
-            model_id=request.model_id or entry.id,
-            model_key=entry.key,
-            prompt=text,
-            negative_prompt=request.negative_prompt,
-            width=width,
-            height=height,
-            num_images=request.num_images,
-            steps=steps,
-            guidance_scale=guidance,
-            seed=seed,
-            scheduler=scheduler,
-            preset_style=request.preset_style,
-            tiling=request.tiling,
-            public=request.public,
-            flags=request.flags,
-            credit_cost=cost,
-            request_hash=request_hash,
-        )
-        session.add(generation)
-        session.flush()
-        guardrails.charge(
-            session,
-            ctx.settings,
-            account_id=principal.account_id,
-            amount=cost,
-            generation_id=generation.id,
-            what="generation",
-        )
-        queue.enqueue(
-            session,
-            kind=kind,
-            account_id=principal.account_id,
-            generation_id=generation.id,
-            payload=spec,
-            max_attempts=ctx.settings.max_attempts,
-            model_key=entry.key,
-            batch_key=batch_key(kind, spec),
-            max_queued=ctx.settings.max_queued_per_account,
-        )
-        created = CreatedGeneration(generation_id=generation.id, credit_cost=cost)
-    ctx.wake_workers()
-    bind(generation_id=created.generation_id)
-    log.info("generation queued", extra={"kind": kind, "model": entry.key, "cost": cost, "prompt": text})
+    return _Plan(
+        principal=principal,
+        request=request,
+        entry=entry,
+        edit=edit,
+        kind=edit.kind if edit is not None else TEXT_TO_IMAGE,
+        text=text,
+        spec=spec,
+        seed=seed,
+        cost=cost,
+        request_hash=dedupe.fingerprint(principal.account_id, request),
+    )
+
+
+def _plans_in_thread(request: GenerationRequest) -> bool:
+    """Whether planning blocks: edits read their source images; enhancePrompt runs a language model."""
+    return (request.edit is not None and request.edit != edits.EditRequest()) or bool(
+        request.flags.get("enhancePrompt")
+    )
+
+
+async def submit_generation(
+    ctx: Context, principal: Principal, request: GenerationRequest
+) -> CreatedGeneration:
+    """:func:`create_generation` for the event loop: a plain text-to-image request is planned
+    in place and recorded by the intake without occupying a thread while it waits."""
+    if _plans_in_thread(request):
+        return await run_in_threadpool(create_generation, ctx, principal, request)
+    plan = _plan(ctx, principal, request)
+    outcome = await ctx.intake.record(plan.submission(ctx, {}))
+    return _created(ctx, plan, outcome)
+
+
+def create_generation(ctx: Context, principal: Principal, request: GenerationRequest) -> CreatedGeneration:
+    """Validate, price, charge and queue a generation; a duplicate of a recent seeded request
+    returns that generation uncharged."""
+    plan = _plan(ctx, principal, request)
+    with edits.stored_inputs(ctx, plan.generation_id, plan.edit) as inputs:
+        outcome = ctx.intake.submit(plan.submission(ctx, inputs)).result()
+        created = _created(ctx, plan, outcome)  # a refusal raises here, and the stored inputs go
+    if created.generation_id != plan.generation_id:
+        edits.discard_inputs(ctx, plan.generation_id)  # a duplicate: the earlier one has its own
     return created
+
+
+def _created(ctx: Context, plan: _Plan, outcome: intake.Outcome) -> CreatedGeneration:
+    if isinstance(outcome, intake.Refused):
+        raise _refusal(ctx, plan, outcome)
+    bind(generation_id=outcome.generation_id)
+    if outcome.duplicate:
+        log.info("duplicate of a recent generation; not charged", extra={"model": plan.entry.key})
+    else:
+        log.info(
+            "generation queued",
+            extra={"kind": plan.kind, "model": plan.entry.key, "cost": plan.cost, "prompt": plan.text},
+        )
+    return CreatedGeneration(generation_id=outcome.generation_id, credit_cost=outcome.cost)
+
+
+def _refusal(ctx: Context, plan: _Plan, refused: intake.Refused) -> SfumatoError:
+    if refused.reason == "credits":
+        return guardrails.insufficient_credits("generation", plan.cost)
+    if refused.reason == "queue":
+        return queue.queue_full(refused.detail)
+    return guardrails.over_daily_budget(
+        "generation", plan.cost, refused.detail, ctx.settings.daily_credit_budget
+    )
 
 
 def to_view(ctx: Context, generation: Generation) -> GenerationView:

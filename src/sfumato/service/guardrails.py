@@ -51,10 +51,6 @@ def check_video_duration(settings: Settings, seconds: float) -> None:
         )
 
 
-def _day_start(now: datetime) -> datetime:
-    return now.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
 def charge(
     session: Session, settings: Settings, *, account_id: str, amount: int, generation_id: str, what: str
 ) -> None:
@@ -65,19 +61,33 @@ def charge(
     earlier charges, and two requests cannot both slip under the budget.
     """
     if not credits.debit(session, account_id=account_id, amount=amount, generation_id=generation_id):
-        raise InsufficientCredits(
-            f"This {what} costs {amount} credits and the account's balance is lower; "
-            "ask an operator to grant credits (sfumato credits grant)"
-        )
+        raise insufficient_credits(what, amount)
     budget = settings.daily_credit_budget
     if budget <= 0:
         return
-    now = utcnow()
-    spent = credits.spent_since(session, account_id=account_id, since=_day_start(now))
+    spent = credits.spent_since(session, account_id=account_id, since=day_start(utcnow()))
     if spent > budget:
-        renews = _day_start(now) + timedelta(days=1)
-        raise DailyBudgetExceeded(
-            f"This {what} costs {amount} credits and would take today's spending to {spent}, over the "
-            f"daily budget of {budget}; the budget renews at 00:00 UTC",
-            retry_after=max(1, math.ceil((renews - now).total_seconds())),
-        )
+        raise over_daily_budget(what, amount, spent, budget)
+
+
+def day_start(now: datetime) -> datetime:
+    """The start of ``now``'s UTC day, when daily budgets renew."""
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def insufficient_credits(what: str, amount: int) -> InsufficientCredits:
+    return InsufficientCredits(
+        f"This {what} costs {amount} credits and the account's balance is lower; "
+        "ask an operator to grant credits (sfumato credits grant)"
+    )
+
+
+def over_daily_budget(what: str, amount: int, spent: int, budget: int) -> DailyBudgetExceeded:
+    """The refusal of a charge that takes today's spending to ``spent``, over ``budget``."""
+    now = utcnow()
+    renews = day_start(now) + timedelta(days=1)
+    return DailyBudgetExceeded(
+        f"This {what} costs {amount} credits and would take today's spending to {spent}, over the "
+        f"daily budget of {budget}; the budget renews at 00:00 UTC",
+        retry_after=max(1, math.ceil((renews - now).total_seconds())),
+    )

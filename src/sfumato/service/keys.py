@@ -114,18 +114,37 @@ def check_webhook_url(ctx: Context, url: str) -> None:
 
 
 def authenticate(ctx: Context, authorization: str | None) -> Principal:
+    token = _bearer_token(authorization)
+    digest = hash_key(token)
+    cached = ctx.principals.get(digest)
+    if cached is not None:
+        return cached
+    # The lookup is by SHA-256 digest, so timing reveals nothing about the plaintext key.
+    with ctx.db.read() as session:
+        key = accounts.active_key_by_hash(session, digest)
+        if key is None:
+            raise Unauthorized("Invalid or revoked API key")
+        principal = Principal(account_id=key.account_id, api_key_id=key.id, username=key.account.username)
+    ctx.principals.put(digest, principal)
+    return principal
+
+
+def recently_authenticated(ctx: Context, authorization: str | None) -> Principal | None:
+    """The caller if its key was confirmed moments ago (no database read); else None."""
+    try:
+        return ctx.principals.get(hash_key(_bearer_token(authorization)))
+    except Unauthorized:
+        return None
+
+
+def _bearer_token(authorization: str | None) -> str:
     if not authorization:
         raise Unauthorized("Missing authorization header: send 'authorization: Bearer <api key>'")
     scheme, _, token = authorization.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("Malformed authorization header: expected 'Bearer <api key>'")
-    # The lookup is by SHA-256 digest, so timing reveals nothing about the plaintext key.
-    with ctx.db.read() as session:
-        key = accounts.active_key_by_hash(session, hash_key(token))
-        if key is None:
-            raise Unauthorized("Invalid or revoked API key")
-        return Principal(account_id=key.account_id, api_key_id=key.id, username=key.account.username)
+    return token
 
 
 def list_keys(ctx: Context) -> list[KeyInfo]:
@@ -150,6 +169,7 @@ def revoke_key(ctx: Context, key_id_or_prefix: str) -> None:
     with ctx.db.transaction() as session:
         if accounts.revoke_key(session, key_id_or_prefix) is None:
             raise NotFound(f"No API key with id or prefix {key_id_or_prefix!r}")
+    ctx.principals.clear()  # this node stops accepting the key now; others within key_cache_seconds
 
 
 def has_accounts(ctx: Context) -> bool:

@@ -70,6 +70,8 @@ class RateLimiter:
         self.per_account = per_account
         storage = storage_from_string(storage_url) if storage_url else MemoryStorage()
         self._limiter = MovingWindowRateLimiter(storage)
+        # Counting in memory never waits; counting in Redis is a network round trip.
+        self.blocking = bool(storage_url) and bool(per_key or per_account)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimiter:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.orm import Session
 
 from sfumato.store.models import Account, CreditEntry
@@ -78,7 +78,7 @@ def entries_for(session: Session, *, generation_id: str) -> list[CreditEntry]:
     )
 
 
-def spent_since(session: Session, *, account_id: str, since: datetime) -> int:
+def spent_since(session: Session | Connection, *, account_id: str, since: datetime) -> int:
     """Credits an account spent since ``since``: its debits less what was refunded."""
     total = session.scalar(
         select(func.coalesce(func.sum(CreditEntry.amount), 0)).where(

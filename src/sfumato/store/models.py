@@ -123,7 +123,7 @@ class Generation(Base):
 
     __table_args__ = (
         Index("ix_generations_account_created", "account_id", "created_at"),
-        Index("ix_generations_request_hash", "account_id", "request_hash"),
+        Index("ix_generations_request_hash", "account_id", "request_hash", "created_at"),
     )
 
 

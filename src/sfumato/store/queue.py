@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, func, or_, select, text, update
+from sqlalchemy import Connection, Select, case, func, or_, select, text, update
 from sqlalchemy.orm import Session, object_session
 
 from sfumato.errors import QuotaExceeded
@@ -103,10 +103,7 @@ def enqueue(
     if max_queued is not None:
         waiting = queued_count(session, account_id, up_to=max_queued)
         if waiting >= max_queued:
-            raise QuotaExceeded(
-                f"This account already has {waiting} jobs waiting, the most this server queues per "
-                "account (SFUMATO_MAX_QUEUED_PER_ACCOUNT); retry when some have finished"
-            )
+            raise queue_full(waiting)
     job = Job(
         kind=kind,
         account_id=account_id,
@@ -121,6 +118,14 @@ def enqueue(
     session.add(job)
     notify(session)
     return job
+
+
+def queue_full(waiting: int) -> QuotaExceeded:
+    """The refusal of a job for an account that already has ``waiting`` jobs queued, its cap."""
+    return QuotaExceeded(
+        f"This account already has {waiting} jobs waiting, the most this server queues per "
+        "account (SFUMATO_MAX_QUEUED_PER_ACCOUNT); retry when some have finished"
+    )
 
 
 def notify(session: Session) -> None:
@@ -139,7 +144,7 @@ _QUEUED_COUNT = text(
 )
 
 
-def queued_count(session: Session, account_id: str, *, up_to: int = 2**31 - 1) -> int:
+def queued_count(session: Session | Connection, account_id: str, *, up_to: int = 2**31 - 1) -> int:
     """Jobs the account has waiting; counting stops at ``up_to``, so a deep queue costs no more."""
     return int(session.execute(_QUEUED_COUNT, {"account": account_id, "cap": up_to}).scalar() or 0)
 

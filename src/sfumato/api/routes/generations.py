@@ -14,8 +14,10 @@ router = APIRouter(tags=["generations"])
 
 
 @router.post("/generations")
-def create_generation(body: CreateGenerationBody, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
-    created = generations.create_generation(ctx, principal, body.to_request())
+async def create_generation(
+    body: CreateGenerationBody, ctx: ContextDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    created = await generations.submit_generation(ctx, principal, body.to_request())
     return created_job(created.generation_id, created.credit_cost)
 
 

@@ -1,0 +1,86 @@
+"""The intake thread: submissions from many threads, failures, shutdown."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from sfumato.service.intake import Intake
+from sfumato.store import Database, accounts, credits, queue
+from sfumato.store.intake import Accepted, Outcome
+from sfumato.store.models import Generation
+from tests.store.test_intake import _account, _submission
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+def _balance(db: Database, account_id: str) -> int:
+    with db.read() as session:
+        account = accounts.get_account(session, account_id)
+        assert account is not None
+        return account.credit_balance
+
+
+def test_submissions_from_many_threads_are_each_recorded_once(db: Database) -> None:
+    alice, bob = _account(db, 10_000, "alice"), _account(db, 10_000, "bob")
+    commits: list[int] = []
+    intake = Intake(db, on_commit=lambda: commits.append(1))
+    futures: list[Future[Outcome]] = []
+    lock = threading.Lock()
+
+    def client(account_id: str) -> None:
+        for _ in range(25):
+            future = intake.submit(_submission(account_id, cost=3))
+            with lock:
+                futures.append(future)
+
+    threads = [threading.Thread(target=client, args=(who,)) for who in (alice, bob, alice, bob)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    outcomes = [future.result(timeout=60) for future in futures]
+    intake.close()
+    assert all(isinstance(o, Accepted) and o.cost == 3 for o in outcomes)
+    assert len({o.generation_id for o in outcomes if isinstance(o, Accepted)}) == 100
+    assert _balance(db, alice) == _balance(db, bob) == 10_000 - 50 * 3
+    with db.read() as session:
+        assert session.scalar(select(func.count()).select_from(Generation)) == 100
+        assert queue.queued_count(session, alice) == queue.queued_count(session, bob) == 50
+        assert credits.ledger_sum(session, alice) == 10_000 - 150
+    assert 1 <= len(commits) <= 100  # workers are woken once per committed group
+
+
+def test_a_failed_transaction_fails_its_group_and_the_intake_goes_on(db: Database) -> None:
+    alice = _account(db, 100)
+    intake = Intake(db)
+    first = _submission(alice)
+    assert intake.submit(first).result(timeout=30) == Accepted(first.generation_id, 10)
+    clash = _submission(alice)
+    clash.generation["id"] = first.generation_id  # the same primary key twice
+    with pytest.raises(IntegrityError):
+        intake.submit(clash).result(timeout=30)
+    assert _balance(db, alice) == 90  # the failed group's debit was rolled back
+    after = _submission(alice)
+    assert intake.submit(after).result(timeout=30) == Accepted(after.generation_id, 10)
+    intake.close()
+    assert _balance(db, alice) == 80
+
+
+def test_close_records_what_is_waiting(db: Database) -> None:
+    alice = _account(db, 1000)
+    intake = Intake(db)
+    futures = [intake.submit(_submission(alice, cost=1)) for _ in range(30)]
+    intake.close()
+    assert all(future.done() for future in futures)
+    assert _balance(db, alice) == 970

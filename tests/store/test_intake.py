@@ -1,0 +1,169 @@
+"""Group commit of submitted generations: each submission is decided as if it came alone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from sfumato.store import Database, accounts, credits, queue
+from sfumato.store.clock import utcnow
+from sfumato.store.intake import Accepted, Refused, Submission, write_group
+from sfumato.store.models import CreditEntry, Generation, Job, new_id
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+def _account(db: Database, credit: int, name: str = "a") -> str:
+    with db.transaction() as session:
+        account = accounts.create_account(session, username=name, concurrency_slots=2)
+        credits.grant(session, account_id=account.id, amount=credit)
+        return account.id
+
+
+def _submission(
+    account_id: str, cost: int = 10, request_hash: str | None = None, **limits: Any
+) -> Submission:
+    generation_id = new_id()
+    now = utcnow()
+    return Submission(
+        account_id=account_id,
+        cost=cost,
+        generation={
+            "id": generation_id,
+            "account_id": account_id,
+            "model_id": "m",
+            "model_key": "tiny-sd15",
+            "prompt": "p",
+            "width": 64,
+            "height": 64,
+            "num_images": 1,
+            "steps": 10,
+            "guidance_scale": 7.0,
+            "seed": 1,
+            "scheduler": "EULER_DISCRETE",
+            "credit_cost": cost,
+            "request_hash": request_hash,
+        },
+        job={
+            "id": new_id(),
+            "kind": "text_to_image",
+            "account_id": account_id,
+            "payload": {"n": 1},
+            "state": queue.QUEUED,
+        },
+        request_hash=request_hash,
+        dedupe_since=now - timedelta(minutes=10) if request_hash else None,
+        budget_day_start=now.replace(hour=0, minute=0, second=0, microsecond=0),
+        **limits,
+    )
+
+
+def _write(db: Database, subs: list[Submission]) -> list[Accepted | Refused]:
+    with db.transaction() as session:
+        return write_group(session, subs)
+
+
+def _state(db: Database, account_id: str) -> tuple[int, int, int, int]:
+    """Balance, ledger sum, generations and queued jobs of the account."""
+    with db.read() as session:
+        account = accounts.get_account(session, account_id)
+        assert account is not None
+        balance = account.credit_balance
+        generations = session.scalar(select(func.count()).where(Generation.account_id == account_id))
+        jobs = queue.queued_count(session, account_id)
+        return balance, credits.ledger_sum(session, account_id), int(generations or 0), jobs
+
+
+def test_a_group_charges_each_account_and_writes_every_row(db: Database) -> None:
+    alice, bob = _account(db, 100, "alice"), _account(db, 100, "bob")
+    subs = [_submission(alice), _submission(bob, cost=7), _submission(alice)]
+    outcomes = _write(db, subs)
+    assert outcomes == [Accepted(s.generation_id, s.cost) for s in subs]
+    assert _state(db, alice) == (80, 80, 2, 2)
+    assert _state(db, bob) == (93, 93, 1, 1)
+    with db.read() as session:
+        job = session.scalars(select(Job).where(Job.generation_id == subs[1].generation_id)).one()
+        assert (job.state, job.payload) == (queue.QUEUED, {"n": 1})
+        debits = session.scalars(select(CreditEntry).where(CreditEntry.kind == credits.DEBIT)).all()
+        assert sorted(e.amount for e in debits) == [-10, -10, -7]
+
+
+def test_when_the_balance_does_not_cover_the_group_each_is_charged_in_turn(db: Database) -> None:
+    alice = _account(db, 25)
+    subs = [_submission(alice, cost=10), _submission(alice, cost=20), _submission(alice, cost=10)]
+    outcomes = _write(db, subs)
+    assert outcomes == [
+        Accepted(subs[0].generation_id, 10),
+        Refused("credits"),
+        Accepted(subs[2].generation_id, 10),
+    ]
+    assert _state(db, alice) == (5, 5, 2, 2)
+
+
+def test_the_queue_cap_counts_earlier_members_of_the_group(db: Database) -> None:
+    alice = _account(db, 1000)
+    _write(db, [_submission(alice, max_queued=3)])
+    subs = [_submission(alice, max_queued=3) for _ in range(4)]
+    outcomes = _write(db, subs)
+    assert [type(o) for o in outcomes] == [Accepted, Accepted, Refused, Refused]
+    assert outcomes[2] == Refused("queue", 3)
+    # The refused ones were charged with the group and given back in the same transaction.
+    assert _state(db, alice) == (970, 970, 3, 3)
+
+
+def test_the_daily_budget_counts_earlier_members_of_the_group(db: Database) -> None:
+    alice = _account(db, 1000)
+    _write(db, [_submission(alice, cost=10, daily_budget=35)])
+    subs = [_submission(alice, cost=10, daily_budget=35) for _ in range(3)]
+    outcomes = _write(db, subs)
+    assert [type(o) for o in outcomes] == [Accepted, Accepted, Refused]
+    assert outcomes[2] == Refused("budget", 40)
+    assert _state(db, alice) == (970, 970, 3, 3)
+
+
+def test_a_repeated_seeded_request_is_answered_with_the_first_generation(db: Database) -> None:
+    alice, bob = _account(db, 100, "alice"), _account(db, 100, "bob")
+    first = _submission(alice, request_hash="h1")
+    assert _write(db, [first]) == [Accepted(first.generation_id, 10)]
+    again, same_group, other_account = (
+        _submission(alice, request_hash="h1"),
+        _submission(alice, request_hash="h2"),
+        _submission(bob, request_hash="h1"),
+    )
+    repeat_in_group = _submission(alice, request_hash="h2")
+    outcomes = _write(db, [again, same_group, repeat_in_group, other_account])
+    assert outcomes == [
+        Accepted(first.generation_id, 0, duplicate=True),
+        Accepted(same_group.generation_id, 10),
+        Accepted(same_group.generation_id, 0, duplicate=True),
+        Accepted(other_account.generation_id, 10),
+    ]
+    assert _state(db, alice) == (80, 80, 2, 2)
+
+
+def test_a_failed_generation_is_not_a_duplicate(db: Database) -> None:
+    alice = _account(db, 100)
+    first = _submission(alice, request_hash="h")
+    _write(db, [first])
+    with db.transaction() as session:
+        generation = session.get(Generation, first.generation_id)
+        assert generation is not None
+        generation.status = "FAILED"
+    again = _submission(alice, request_hash="h")
+    assert _write(db, [again]) == [Accepted(again.generation_id, 10)]
+
+
+def test_a_repeat_of_a_refused_request_is_refused_too(db: Database) -> None:
+    alice = _account(db, 5)
+    subs = [_submission(alice, request_hash="h"), _submission(alice, request_hash="h")]
+    assert _write(db, subs) == [Refused("credits"), Refused("credits")]
+    assert _state(db, alice) == (5, 5, 0, 0)
