@@ -76,6 +76,8 @@ def build_worker(ctx: Context) -> Worker:
         models=settings.worker_models or None,
         listen=settings.listen,
         keep_warm=[settings.realtime_model] if settings.realtime_warm else [],
+        upscaler=settings.upscaler,
+        segmenter=settings.segmenter,
     )
 
 

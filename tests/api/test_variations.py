@@ -10,7 +10,7 @@ import pytest
 from leonardo_ai_sdk.models import operations, shared
 
 from sfumato.service.keys import issue_key
-from sfumato.store.models import GeneratedImage, Job, Variation, WebhookDelivery
+from sfumato.store.models import CreditEntry, GeneratedImage, Job, Variation, WebhookDelivery
 from tests.api.canvas import balance, canvas_app, picture_at, wait_variation
 from tests.api.conftest import Api
 from tests.api.sdk import sdk_for
@@ -244,3 +244,31 @@ def test_a_variation_ends_with_a_webhook_event_naming_it(
         with api.ctx.db.read() as session:
             events = [(d.event_type, d.subject_id) for d in session.query(WebhookDelivery).all()]
         assert ("variation.complete", variation_id) in events
+
+
+def test_variations_past_the_queue_depth_cap_get_429_and_are_not_charged(
+    database_url: str, tmp_path: Path, models_dir: Path
+) -> None:
+    with canvas_app(database_url, tmp_path, models_dir) as api:
+        image = generated_image(api)
+    with canvas_app(database_url, tmp_path, models_dir, with_worker=False, max_queued_per_account=1) as api:
+        assert api.post("/variations/upscale", json={"id": image["id"]}).status_code == 200
+        before = balance(api)
+        with api.ctx.db.read() as session:
+            ledger = session.query(CreditEntry).count()
+        for path, body in [
+            ("/variations/upscale", {"id": image["id"]}),
+            ("/variations/nobg", {"id": image["id"]}),
+            ("/variations/unzoom", {"id": image["id"]}),
+            ("/variations/universal-upscaler", {"generatedImageId": image["id"]}),
+        ]:
+            response = api.post(path, json=body)
+            assert response.status_code == 429, (path, response.text)
+            error = response.json()
+            assert set(error) == {"error", "path", "code"} and error["code"] == "rate-limited"
+            assert "1 jobs waiting" in error["error"] and "SFUMATO_MAX_QUEUED_PER_ACCOUNT" in error["error"]
+        assert balance(api) == before
+        with api.ctx.db.read() as session:
+            assert session.query(CreditEntry).count() == ledger
+            assert session.query(Variation).count() == 1
+            assert session.query(Job).filter_by(kind="variation").count() == 1

@@ -66,6 +66,11 @@ def is_ready(segmenter: str, models_dir: Path) -> bool:
     return segmenter == TINY_SEGMENTER or (weights_path(segmenter, models_dir) / "config.json").is_file()
 
 
+def is_loaded(segmenter: str, models_dir: Path, device: str) -> bool:
+    """Whether this process holds ``segmenter`` on ``device`` already (a worker's model affinity)."""
+    return (str(weights_path(segmenter, models_dir)), device) in _models
+
+
 def how_to_obtain(segmenter: str, models_dir: Path) -> str:
     path = weights_path(segmenter, models_dir)
     if segmenter in KNOWN_SEGMENTERS:

@@ -92,6 +92,11 @@ def is_ready(upscaler: str, models_dir: Path) -> bool:
     return upscaler == TINY_UPSCALER or weights_path(upscaler, models_dir).is_file()
 
 
+def is_loaded(upscaler: str, models_dir: Path, device: str) -> bool:
+    """Whether this process holds ``upscaler`` on ``device`` already (a worker's model affinity)."""
+    return (str(weights_path(upscaler, models_dir)), device) in _models
+
+
 def how_to_obtain(upscaler: str, models_dir: Path) -> str:
     path = weights_path(upscaler, models_dir)
     if upscaler in KNOWN_UPSCALERS:

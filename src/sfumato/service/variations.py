@@ -91,7 +91,8 @@ def create_upscale(ctx: Context, principal: Principal, image_id: str) -> Created
         source = _generated_image(session, principal, image_id)
     _check_output(ctx, source, UPSCALE_MULTIPLIER)
     payload = {"multiplier": UPSCALE_MULTIPLIER, "upscaler": ctx.settings.upscaler}
-    return _create(ctx, principal, source, UPSCALE, payload, ctx.pricing.variation("upscale"))
+    cost = ctx.pricing.variation("upscale")
+    return _create(ctx, principal, source, UPSCALE, payload, cost, model_key=ctx.settings.upscaler)
 
 
 def create_nobg(ctx: Context, principal: Principal, image_id: str, *, is_variation: bool) -> CreatedVariation:
@@ -101,7 +102,8 @@ def create_nobg(ctx: Context, principal: Principal, image_id: str, *, is_variati
     with ctx.db.read() as session:
         source = _source(session, principal, image_id, is_variation=is_variation)
     payload = {"segmenter": ctx.settings.segmenter}
-    return _create(ctx, principal, source, NOBG, payload, ctx.pricing.variation("nobg"))
+    cost = ctx.pricing.variation("nobg")
+    return _create(ctx, principal, source, NOBG, payload, cost, model_key=ctx.settings.segmenter)
 
 
 def create_unzoom(
@@ -123,7 +125,8 @@ def create_unzoom(
         "guidance_scale": entry.default_guidance,
         "seed": source.seed if source.seed is not None else secrets.randbelow(2**31),
     }
-    return _create(ctx, principal, source, UNZOOM, payload, ctx.pricing.variation("unzoom"))
+    cost = ctx.pricing.variation("unzoom")
+    return _create(ctx, principal, source, UNZOOM, payload, cost, model_key=entry.key)
 
 
 def create_universal_upscale(
@@ -178,7 +181,9 @@ def create_universal_upscale(
         )
     else:
         cost = ctx.pricing.universal_upscaler(megapixels=width * height / 1_000_000)
-    return _create(ctx, principal, source, UPSCALE, payload, cost)
+    # A job names one model: the upscaler, which few machines have, rather than the realtime
+    # LCM of the creative pass, which workers load at start.
+    return _create(ctx, principal, source, UPSCALE, payload, cost, model_key=ctx.settings.upscaler)
 
 
 def get_variation(ctx: Context, principal: Principal, variation_id: str) -> VariationView:
@@ -190,8 +195,22 @@ def get_variation(ctx: Context, principal: Principal, variation_id: str) -> Vari
 
 
 def _create(
-    ctx: Context, principal: Principal, source: _Source, transform: str, params: dict[str, Any], cost: int
+    ctx: Context,
+    principal: Principal,
+    source: _Source,
+    transform: str,
+    params: dict[str, Any],
+    cost: int,
+    *,
+    model_key: str,
 ) -> CreatedVariation:
+    """Write the variation, charge it and queue its job in one transaction.
+
+    The job goes through the same queue controls as a generation's: past the account's
+    queue-depth cap it is refused (429) and the whole transaction, charge included, rolls
+    back; ``model_key`` (the upscaler, segmenter or painting model it loads) lets only a
+    worker that can load that model claim it, and prefers one that holds it already.
+    """
     with ctx.db.transaction() as session:
         variation = Variation(
             account_id=principal.account_id,
@@ -225,7 +244,7 @@ def _create(
                 "source_key": source.blob_key,
             },
             max_attempts=ctx.settings.max_attempts,
-            model_key=params.get("model_key"),
+            model_key=model_key,
             max_queued=ctx.settings.max_queued_per_account,
         )
         created = CreatedVariation(variation_id=variation.id, credit_cost=cost)

@@ -27,6 +27,7 @@ from sfumato.store import Database, queue, workers
 from sfumato.worker import outcomes
 from sfumato.worker.batch import BATCH_RUNNERS
 from sfumato.worker.heartbeat import Heartbeat
+from sfumato.worker.picture_tasks import PictureModels
 from sfumato.worker.tasks import RUNNERS, TaskResult
 from sfumato.worker.wakeups import NotifyListener
 
@@ -57,9 +58,13 @@ class Worker:
         models: Collection[str] | None = None,
         listen: bool = True,
         keep_warm: Collection[str] = (),
+        upscaler: str | None = None,
+        segmenter: str | None = None,
     ) -> None:
         """``models`` limits the models this worker runs (None: every model it has weights for);
-        ``keep_warm`` names models to load at start and never evict (the realtime model)."""
+        ``keep_warm`` names models to load at start and never evict (the realtime model);
+        ``upscaler`` and ``segmenter`` are the configured variation models (names or paths),
+        run besides the known names whose weights this machine has."""
         self.db = db
         self.engine = engine
         self.blobs = blobs
@@ -80,6 +85,9 @@ class Worker:
         self._last_reap = 0.0
         self._last_advertised = 0.0
         self._runnable: frozenset[str] | None = None
+        self._upscalers = (upscaler,) if upscaler else ()
+        self._segmenters = (segmenter,) if segmenter else ()
+        self._picture_models = PictureModels(upscalers=frozenset(), segmenters=frozenset())
 
     # -- control, from other threads ------------------------------------------------
 
@@ -165,13 +173,20 @@ class Worker:
         """What this worker can run now: its job kinds, its models, the models it holds."""
         if self._runnable is None:
             self._runnable = self._runnable_models()
-        return queue.Capabilities(
-            kinds=frozenset(RUNNERS), models=self._runnable, loaded=tuple(self.engine.loaded_models())
-        )
+        loaded = self.engine.loaded_models()
+        if self._picture_models.names:
+            loaded += self._picture_models.loaded(self.engine.models_dir, self.engine.pipelines.device)
+        return queue.Capabilities(kinds=frozenset(RUNNERS), models=self._runnable, loaded=tuple(loaded))
 
     def _runnable_models(self) -> frozenset[str]:
+        """Catalog models with weights here (tiny ones build on demand), and the upscalers and
+        segmenters that variation jobs name as their model; within ``models`` when given."""
         catalog, models_dir = self.engine.catalog, self.engine.models_dir
         keys = {e.key for e in catalog.entries() if e.is_tiny or catalog.is_ready(e, models_dir)}
+        self._picture_models = PictureModels.ready(
+            models_dir, upscalers=self._upscalers, segmenters=self._segmenters
+        )
+        keys |= self._picture_models.names
         return frozenset(keys & self.models if self.models is not None else keys)
 
     def _claim(self) -> list[queue.ClaimedJob]:
