@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -12,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sfumato.service.intake import Intake
 from sfumato.store import Database, accounts, credits, queue
+from sfumato.store.database import WriteLockBusy
 from sfumato.store.intake import Accepted, Outcome
 from sfumato.store.models import Generation
 from tests.store.test_intake import _account, _submission
@@ -84,3 +87,47 @@ def test_close_records_what_is_waiting(db: Database) -> None:
     intake.close()
     assert all(future.done() for future in futures)
     assert _balance(db, alice) == 970
+
+
+def test_on_the_event_loop_a_turns_submissions_are_one_group(db: Database) -> None:
+    alice = _account(db, 1000)
+    commits: list[int] = []
+    intake = Intake(db, on_commit=lambda: commits.append(1))
+
+    async def burst() -> list[Outcome]:
+        return list(await asyncio.gather(*(intake.record(_submission(alice, cost=2)) for _ in range(20))))
+
+    outcomes = asyncio.run(burst())
+    assert all(isinstance(o, Accepted) for o in outcomes)
+    assert _balance(db, alice) == 960
+    if db.is_sqlite:
+        assert len(commits) == 1  # one transaction for the turn
+    else:
+        assert 1 <= len(commits) <= 20  # the thread groups whatever is waiting
+
+
+@pytest.mark.databases("sqlite")
+def test_when_another_process_is_writing_the_loop_hands_the_group_to_the_thread(
+    db: Database, database_url: str
+) -> None:
+    alice = _account(db, 1000)
+    intake = Intake(db)
+    other = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds SQLite's write lock
+    with pytest.raises(WriteLockBusy), db.transaction_if_free():
+        pass
+
+    async def submit_while_locked() -> Outcome:
+        task = asyncio.ensure_future(intake.record(_submission(alice, cost=5)))
+        await asyncio.sleep(0.3)
+        assert not task.done()  # waiting in the thread, not failing
+        loop_is_free = await asyncio.wait_for(asyncio.sleep(0, result=True), timeout=1)
+        assert loop_is_free
+        other.execute("COMMIT")
+        return await asyncio.wait_for(task, timeout=30)
+
+    outcome = asyncio.run(submit_while_locked())
+    intake.close()
+    other.close()
+    assert isinstance(outcome, Accepted) and outcome.cost == 5
+    assert _balance(db, alice) == 995

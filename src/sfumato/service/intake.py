@@ -1,12 +1,20 @@
-"""The intake: one thread that records submitted generations, a group per transaction.
+"""The intake: records submitted generations, a group per transaction (group commit).
 
-Requests hand their :class:`~sfumato.store.intake.Submission` to the intake and wait
-on a future. The intake's thread takes everything waiting, writes it in one
-transaction and resolves the futures once it has committed; while it commits, the
-next group gathers. Under load this turns a BEGIN, a COMMIT and a thread hand-off per
-request into one per group, and requests never wait for each other's transactions in
-the event loop. A group is as large as what arrived during the previous commit, so a
-single request goes straight through.
+A request hands its :class:`~sfumato.store.intake.Submission` to the intake and waits
+for the outcome; the intake writes whatever has gathered in one transaction, so under
+load a BEGIN and a COMMIT are paid per group rather than per request. Two paths:
+
+* **on the event loop** (:meth:`Intake.record` on SQLite): the submissions of one turn
+  of the loop are written right there, after the turn, when the write lock is free.
+  SQLite work is CPU, not waiting, so doing it in place costs the loop nothing that a
+  thread would not, and it avoids handing every statement's GIL back and forth
+  between two threads. If another writer holds the lock, the group goes to the thread
+  instead, so the loop never waits for a lock;
+* **on the intake's thread** (:meth:`Intake.submit`, and every submission on
+  PostgreSQL, whose statements are network round trips): it takes everything waiting,
+  writes it and resolves the futures once committed, while the next group gathers.
+  Under load (the previous group had company) it lingers a moment for more, so groups
+  grow with the load while a lone request still goes straight through.
 """
 
 from __future__ import annotations
@@ -15,25 +23,35 @@ import asyncio
 import logging
 import queue as queues
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
 from sfumato.store import Database
-from sfumato.store.intake import Accepted, Outcome, Submission, write_group
+from sfumato.store.database import WriteLockBusy
+from sfumato.store.intake import Accepted, Outcome, Refused, Submission, write_group
 
 log = logging.getLogger(__name__)
 
 MAX_GROUP = 128  # submissions per transaction, at most
+# Under load, how long the intake waits for more submissions before writing a group. A
+# lone request never waits: lingering starts only after a group of more than one.
+LINGER_SECONDS = 0.002
 _STOP = None
+_TO_THREAD = object()  # the loop could not take the write lock: the thread writes this one
 
 
 class Intake:
-    def __init__(self, db: Database, *, on_commit: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self, db: Database, *, on_commit: Callable[[], None] = lambda: None, linger: float = LINGER_SECONDS
+    ) -> None:
         self._db = db
+        self._linger = linger
         self._on_commit = on_commit
         self._waiting: queues.SimpleQueue[tuple[Submission, Future[Outcome]] | None] = queues.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._gathered: list[tuple[Submission, asyncio.Future[object]]] = []  # this turn of the loop
 
     def submit(self, submission: Submission) -> Future[Outcome]:
         """Queue ``submission`` for the next group; the future holds its outcome once committed."""
@@ -43,8 +61,42 @@ class Intake:
         return future
 
     async def record(self, submission: Submission) -> Outcome:
-        """:meth:`submit` for a coroutine: wait for the outcome without blocking the event loop."""
-        return await asyncio.wrap_future(self.submit(submission))
+        """The outcome of ``submission``, for a coroutine: never blocks the event loop."""
+        if not self._db.is_sqlite:
+            return await asyncio.wrap_future(self.submit(submission))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[object] = loop.create_future()
+        if not self._gathered:
+            loop.call_soon(self._write_gathered)  # after the requests of this turn have joined
+        self._gathered.append((submission, future))
+        outcome = await future
+        if outcome is _TO_THREAD:
+            return await asyncio.wrap_future(self.submit(submission))
+        assert isinstance(outcome, Accepted | Refused)
+        return outcome
+
+    def _write_gathered(self) -> None:
+        group = [(submission, future) for submission, future in self._gathered if not future.cancelled()]
+        self._gathered = []
+        if not group:
+            return  # every request of the turn went away
+        try:
+            with self._db.transaction_if_free() as session:
+                outcomes: list[object] = list(write_group(session, [submission for submission, _ in group]))
+        except WriteLockBusy:
+            outcomes = [_TO_THREAD] * len(group)
+        except Exception as exc:  # the group's transaction failed: every member fails with it
+            log.exception("recording %d submitted generations failed", len(group))
+            for _, future in group:
+                future.set_exception(exc)
+            return
+        for (_, future), outcome in zip(group, outcomes, strict=True):
+            future.set_result(outcome)
+        self._committed(outcomes)
+
+    def _committed(self, outcomes: Sequence[object]) -> None:
+        if any(isinstance(outcome, Accepted) and not outcome.duplicate for outcome in outcomes):
+            self._on_commit()
 
     def close(self) -> None:
         """Write what is waiting, then stop the thread."""
@@ -63,24 +115,32 @@ class Intake:
                 self._thread.start()
 
     def _run(self) -> None:
+        busy = False  # whether the last group had company: then the next one lingers to fill
         while True:
             first = self._waiting.get()
             if first is _STOP:
                 return
-            group = [first]
-            stopping = False
-            while len(group) < MAX_GROUP:
-                try:
-                    item = self._waiting.get_nowait()
-                except queues.Empty:
-                    break
-                if item is _STOP:
-                    stopping = True
-                    break
-                group.append(item)
+            group: list[tuple[Submission, Future[Outcome]]] = [first]
+            stopping = self._drain(group)
+            if busy and not stopping and len(group) < MAX_GROUP:
+                time.sleep(self._linger)  # under load: let the requests being parsed join
+                stopping = self._drain(group)
+            busy = len(group) > 1
             self._write(group)
             if stopping:
                 return
+
+    def _drain(self, group: list[tuple[Submission, Future[Outcome]]]) -> bool:
+        """Move what is waiting into ``group`` (up to :data:`MAX_GROUP`); True if told to stop."""
+        while len(group) < MAX_GROUP:
+            try:
+                item = self._waiting.get_nowait()
+            except queues.Empty:
+                return False
+            if item is _STOP:
+                return True
+            group.append(item)
+        return False
 
     def _write(self, group: list[tuple[Submission, Future[Outcome]]]) -> None:
         live = [(submission, future) for submission, future in group if future.set_running_or_notify_cancel()]
@@ -98,5 +158,4 @@ class Intake:
             return
         for future, outcome in zip(futures, outcomes, strict=True):
             future.set_result(outcome)
-        if any(isinstance(outcome, Accepted) and not outcome.duplicate for outcome in outcomes):
-            self._on_commit()
+        self._committed(outcomes)

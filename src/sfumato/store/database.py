@@ -15,7 +15,15 @@ from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+
+class WriteLockBusy(Exception):
+    """Another writer holds SQLite's write lock (see :meth:`Database.transaction_if_free`)."""
+
+
+BUSY_TIMEOUT_MS = 30_000  # how long a SQLite writer waits for the lock before failing
 
 
 class Database:
@@ -35,7 +43,8 @@ class Database:
         # the moment the lock is free, instead of polling SQLite's busy handler, whose
         # growing sleeps (up to 100 ms) turn contention into long tails. Other processes
         # on the same file still meet at SQLite's own lock.
-        self._write_lock = threading.RLock() if self.is_sqlite else contextlib.nullcontext()
+        self._sqlite_writer = threading.RLock()
+        self._write_lock = self._sqlite_writer if self.is_sqlite else contextlib.nullcontext()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -59,6 +68,41 @@ class Database:
             finally:
                 session.close()
 
+    @contextmanager
+    def transaction_if_free(self) -> Iterator[Session]:
+        """:meth:`transaction`, or :class:`WriteLockBusy` at once instead of waiting for the lock.
+
+        For callers that must not block (an event loop): on SQLite, if another thread of
+        this process or another process is writing, nothing happens and the caller can
+        hand the work to a thread that may wait. PostgreSQL has no such lock to wait
+        for; there this is :meth:`transaction`.
+        """
+        if not self.is_sqlite:
+            with self.transaction() as session:
+                yield session
+            return
+        if not self._sqlite_writer.acquire(blocking=False):
+            raise WriteLockBusy
+        try:
+            session = self._sessions()
+            try:
+                session.connection(execution_options={"sqlite_begin": "IMMEDIATE", "sqlite_wait": False})
+            except OperationalError as exc:
+                session.close()
+                if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+                    raise WriteLockBusy from exc
+                raise
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
+        finally:
+            self._sqlite_writer.release()
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -71,10 +115,18 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        options = connection.get_execution_options()
+        mode = options.get("sqlite_begin", "DEFERRED")
+        if options.get("sqlite_wait", True):
+            connection.exec_driver_sql(f"BEGIN {mode}")
+            return
+        connection.exec_driver_sql("PRAGMA busy_timeout=0")  # fail at once if the lock is taken
+        try:
+            connection.exec_driver_sql(f"BEGIN {mode}")
+        finally:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
