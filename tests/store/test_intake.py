@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -167,3 +168,23 @@ def test_a_repeat_of_a_refused_request_is_refused_too(db: Database) -> None:
     subs = [_submission(alice, request_hash="h"), _submission(alice, request_hash="h")]
     assert _write(db, subs) == [Refused("credits"), Refused("credits")]
     assert _state(db, alice) == (5, 5, 0, 0)
+
+
+@pytest.mark.databases("postgresql")
+def test_an_identical_request_on_two_nodes_at_once_runs_once(database_url: str) -> None:
+    """Node B's group waits for node A's to commit, then finds A's generation."""
+    node_a, node_b = Database(database_url), Database(database_url)
+    alice = _account(node_a, 100)
+    first, second = _submission(alice, request_hash="same"), _submission(alice, request_hash="same")
+    results: list[Accepted | Refused] = []
+    with node_a.transaction() as session:
+        assert write_group(session, [first]) == [Accepted(first.generation_id, 10)]
+        thread = threading.Thread(target=lambda: results.extend(_write(node_b, [second])))
+        thread.start()
+        thread.join(timeout=0.5)
+        assert thread.is_alive()  # waiting for node A's lock on the account
+    thread.join(timeout=30)
+    assert results == [Accepted(first.generation_id, 0, duplicate=True)]
+    assert _state(node_a, alice) == (90, 90, 1, 1)
+    node_a.dispose()
+    node_b.dispose()

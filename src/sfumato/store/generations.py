@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -33,20 +31,3 @@ def list_generations(session: Session, *, account_id: str, offset: int, limit: i
 
 def get_image(session: Session, image_id: str) -> GeneratedImage | None:
     return session.get(GeneratedImage, image_id)
-
-
-def recent_by_request_hash(
-    session: Session, *, account_id: str, request_hash: str, since: datetime
-) -> Generation | None:
-    """The newest generation of the same request since ``since`` that has not failed."""
-    return session.scalars(
-        select(Generation)
-        .where(
-            Generation.account_id == account_id,
-            Generation.request_hash == request_hash,
-            Generation.created_at >= since,
-            Generation.status != "FAILED",
-        )
-        .order_by(Generation.created_at.desc())
-        .limit(1)
-    ).first()

@@ -2,15 +2,15 @@
 
 The group is decided with a few statements, whatever its size:
 
-1. **de-duplication** — one query finds, for every seeded submission, a generation of
+1. **locking** (PostgreSQL) — the group's accounts' rows are locked, in id order, so the
+   same accounts' submissions on other API nodes wait for this group to commit;
+2. **de-duplication** — one query finds, for every seeded submission, a generation of
    the same request within its window that has not failed; such a submission (or a
    repeat of one earlier in the group) is answered with that generation, uncharged;
-2. **charging** — per account, one guarded ``UPDATE`` takes the credits of all its
-   submissions (on PostgreSQL this also locks the account's row, so the same account's
-   submissions on other API nodes wait for this group); if the balance does not cover
-   them all, each is charged on its own, in arrival order, and those it cannot cover
-   are refused;
-3. **limits** — per account, the queue depth and the day's spending are read once and
+3. **charging** — per account, one guarded ``UPDATE`` takes the credits of all its
+   submissions; if the balance does not cover them all, each is charged on its own, in
+   arrival order, and those it cannot cover are refused;
+4. **limits** — per account, the queue depth and the day's spending are read once and
    the charged submissions are admitted in order while they stay within the queue cap
    and the daily budget; what the refused ones were charged is given back at once.
 
@@ -82,6 +82,7 @@ def write_group(session: Session, submissions: Sequence[Submission]) -> list[Out
     """
     connection = session.connection()
     outcomes: dict[int, Outcome] = {}
+    _lock_accounts(connection, sorted({sub.account_id for sub in submissions}))
     originals = _recent_duplicates(connection, submissions)  # (account, hash) -> generation id
     repeats: dict[int, tuple[str, str]] = {}  # repeats of a request first seen in this group
     to_charge: dict[str, list[int]] = {}  # per account, the submissions to charge, in order
@@ -93,7 +94,7 @@ def write_group(session: Session, submissions: Sequence[Submission]) -> list[Out
                 continue
             originals[request] = sub.generation_id
         to_charge.setdefault(sub.account_id, []).append(index)
-    for account_id, indexes in to_charge.items():
+    for account_id, indexes in sorted(to_charge.items()):
         outcomes.update(_charge(connection, account_id, [(i, submissions[i]) for i in indexes]))
     first_outcome = {sub.generation_id: outcomes[i] for i, sub in enumerate(submissions) if i in outcomes}
     for index, request in repeats.items():
@@ -171,6 +172,12 @@ _RECENT_DUPLICATES = (
     )
     .order_by(_generations.c.created_at)
 )
+_LOCK_ACCOUNTS = (
+    select(_accounts.c.id)
+    .where(_accounts.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_accounts.c.id)
+    .with_for_update()
+)
 _TAKE = (
     update(_accounts)
     .where(_accounts.c.id == bindparam("account"), _accounts.c.credit_balance >= bindparam("amount"))
@@ -181,6 +188,18 @@ _GIVE_BACK = (
     .where(_accounts.c.id == bindparam("account"))
     .values(credit_balance=_accounts.c.credit_balance + bindparam("amount"))
 )
+
+
+def _lock_accounts(connection: Connection, account_ids: list[str]) -> None:
+    """On PostgreSQL, lock the group's accounts' rows, in one order every node uses.
+
+    Until this transaction ends, another node's group with any of these accounts waits
+    here, before its de-duplication query: so that query sees this group's generations,
+    and an identical request sent to two nodes at once runs once. SQLite needs nothing:
+    its write lock already admits one writer at a time.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(_LOCK_ACCOUNTS, {"ids": account_ids}).all()
 
 
 def _recent_duplicates(
