@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from sfumato.bench import app
-from sfumato.bench.harness import percentile
+from sfumato.bench.harness import get_request, percentile, run_paced
 
 runner = CliRunner()
 
@@ -54,3 +56,45 @@ def test_bench_e2e_compares_sfumato_with_a_diffusers_loop() -> None:
     assert re.search(r"diffusers loop: +[\d.]+ jobs/s", output)
     assert re.search(r"ratio sfumato / diffusers: [\d.]+", output)
     assert re.search(r"claim latency .* p50 [\d.]+ .* \(n=2\)", output)
+
+
+def test_open_loop_load_counts_latency_from_each_requests_scheduled_time() -> None:
+    """A server slower than the offered rate: later requests wait for the one connection,
+    and that wait shows in their latency instead of slowing the offered load."""
+
+    def answer_slowly(port_box: list[int], ready: threading.Event, stop: threading.Event) -> None:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while not stop.is_set():
+                try:
+                    await reader.readuntil(b"\r\n\r\n")
+                except asyncio.IncompleteReadError:
+                    break
+                await asyncio.sleep(0.05)
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                await writer.drain()
+            writer.close()
+
+        async def main() -> None:
+            server = await asyncio.start_server(handle, "127.0.0.1", 0)
+            port_box.append(server.sockets[0].getsockname()[1])
+            ready.set()
+            while not stop.is_set():
+                await asyncio.sleep(0.02)
+            server.close()
+
+        asyncio.run(main())
+
+    port_box: list[int] = []
+    ready, stop = threading.Event(), threading.Event()
+    thread = threading.Thread(target=answer_slowly, args=(port_box, ready, stop), daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    request = get_request(port_box[0], "/")
+    result = run_paced(port_box, [request] * 10, rate=100, connections=1)
+    stop.set()
+    thread.join(5)
+    assert result.statuses == {200: 10}
+    # Offered over 0.09 s, served one per 0.05 s: the last waits for the nine before it.
+    assert result.latencies[-1] >= 0.4
+    assert result.latencies[0] < 0.2
+    assert result.seconds >= 0.5

@@ -297,3 +297,48 @@ def run_load(
 
     run_async(main())
     return result
+
+
+def run_paced(
+    ports: list[int], requests: list[bytes], rate: float, connections: int, tick: Any = lambda: None
+) -> LoadResult:
+    """Offer ``requests`` at ``rate`` per second, open loop, over up to ``connections``
+    keep-alive connections spread over the servers at ``ports``.
+
+    Each request is due at its scheduled time whether or not earlier ones have been
+    answered, and its latency counts from that time: waiting for a free connection counts
+    too, so a server that falls behind shows it in the percentiles instead of slowing the
+    offered load down (no coordinated omission).
+    """
+    result = LoadResult(seconds=0.0)
+
+    async def main() -> None:
+        due: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
+
+        async def sender(port: int) -> None:
+            connection = await Connection.open(port)
+            try:
+                while (item := await due.get()) is not None:
+                    scheduled, request = item
+                    status, _ = await connection.send(request)
+                    result.latencies.append(time.perf_counter() - scheduled)
+                    result.statuses[status] = result.statuses.get(status, 0) + 1
+                    tick()
+            finally:
+                connection.close()
+
+        senders = [asyncio.create_task(sender(ports[i % len(ports)])) for i in range(connections)]
+        started = time.perf_counter()
+        for index, request in enumerate(requests):
+            scheduled = started + index / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            due.put_nowait((scheduled, request))
+        for _ in senders:
+            due.put_nowait(None)
+        await asyncio.gather(*senders)
+        result.seconds = time.perf_counter() - started
+
+    run_async(main())
+    return result

@@ -21,6 +21,7 @@ def fingerprint(account_id: str, request: Any) -> str | None:
     """The request's hash, or None for a request without a seed."""
     if getattr(request, "seed", None) is None:
         return None
-    fields = dataclasses.asdict(request)
-    text = json.dumps({"account": account_id, "request": fields}, sort_keys=True, default=str)
+    # Shallow: a nested dataclass (the edit) is written as its repr, which names every field.
+    fields = {field.name: getattr(request, field.name) for field in dataclasses.fields(request)}
+    text = json.dumps({"account": account_id, "request": fields}, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 MAX_GROUP = 128  # submissions per transaction, at most
 # Under load, how long the intake waits for more submissions before writing a group. A
 # lone request never waits: lingering starts only after a group of more than one.
-LINGER_SECONDS = 0.002
+LINGER_SECONDS = 0.005
 _STOP = None
 _TO_THREAD = object()  # the loop could not take the write lock: the thread writes this one
 
@@ -52,6 +52,7 @@ class Intake:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._gathered: list[tuple[Submission, asyncio.Future[object]]] = []  # this turn of the loop
+        self._loop_busy = False  # whether the loop's last group had company
 
     def submit(self, submission: Submission) -> Future[Outcome]:
         """Queue ``submission`` for the next group; the future holds its outcome once committed."""
@@ -67,7 +68,10 @@ class Intake:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[object] = loop.create_future()
         if not self._gathered:
-            loop.call_soon(self._write_gathered)  # after the requests of this turn have joined
+            # After the requests of this turn have joined; under load, a moment later still,
+            # so that requests arriving just behind them join too instead of forming a group
+            # of their own.
+            loop.call_later(self._linger if self._loop_busy else 0, self._write_gathered)
         self._gathered.append((submission, future))
         outcome = await future
         if outcome is _TO_THREAD:
@@ -77,6 +81,7 @@ class Intake:
 
     def _write_gathered(self) -> None:
         group = [(submission, future) for submission, future in self._gathered if not future.cancelled()]
+        self._loop_busy = len(self._gathered) > 1
         self._gathered = []
         if not group:
             return  # every request of the turn went away
