@@ -86,8 +86,8 @@ class Intake:
         if not group:
             return  # every request of the turn went away
         try:
-            with self._db.transaction_if_free() as session:
-                outcomes: list[object] = list(write_group(session, [submission for submission, _ in group]))
+            with self._db.transaction_if_free() as connection:
+                outcomes: list[object] = list(write_group(connection, [sub for sub, _ in group]))
         except WriteLockBusy:
             outcomes = [_TO_THREAD] * len(group)
         except Exception as exc:  # the group's transaction failed: every member fails with it

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -45,6 +45,7 @@ class Database:
         # on the same file still meet at SQLite's own lock.
         self._sqlite_writer = threading.RLock()
         self._write_lock = self._sqlite_writer if self.is_sqlite else contextlib.nullcontext()
+        self._never_waits: Connection | None = None  # see transaction_if_free
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -69,41 +70,49 @@ class Database:
                 session.close()
 
     @contextmanager
-    def transaction_if_free(self) -> Iterator[Session]:
-        """:meth:`transaction`, or :class:`WriteLockBusy` at once instead of waiting for the lock.
+    def transaction_if_free(self) -> Iterator[Connection]:
+        """A Core transaction, or :class:`WriteLockBusy` at once instead of waiting for the lock.
 
-        For callers that must not block (an event loop): on SQLite, if another thread of
+        For a caller that must not block (the event loop): on SQLite, if another thread of
         this process or another process is writing, nothing happens and the caller can
-        hand the work to a thread that may wait. PostgreSQL has no such lock to wait
-        for; there this is :meth:`transaction`.
+        hand the work to a thread that may wait. It runs on a connection kept for this
+        purpose, whose busy timeout is zero; the write lock of this process is held
+        around it, so it is never used by two threads at once. PostgreSQL has no such
+        lock to wait for: there this is an ordinary transaction.
         """
         if not self.is_sqlite:
-            with self.transaction() as session:
-                yield session
+            with self.engine.begin() as connection:
+                yield connection
             return
         if not self._sqlite_writer.acquire(blocking=False):
             raise WriteLockBusy
         try:
-            session = self._sessions()
+            connection = self._connection_that_never_waits()
             try:
-                session.connection(execution_options={"sqlite_begin": "IMMEDIATE", "sqlite_wait": False})
+                transaction = connection.begin()
             except OperationalError as exc:
-                session.close()
+                connection.rollback()
                 if "locked" in str(exc.orig) or "busy" in str(exc.orig):
                     raise WriteLockBusy from exc
                 raise
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-            finally:
-                session.close()
+            with transaction:
+                yield connection
         finally:
             self._sqlite_writer.release()
 
+    def _connection_that_never_waits(self) -> Connection:
+        if self._never_waits is None:
+            connection = self.engine.connect()
+            connection.exec_driver_sql("PRAGMA busy_timeout=0")
+            connection.commit()
+            self._never_waits = connection.execution_options(sqlite_begin="IMMEDIATE")
+        return self._never_waits
+
     def dispose(self) -> None:
+        with self._sqlite_writer:
+            if self._never_waits is not None:
+                self._never_waits.close()
+                self._never_waits = None
         self.engine.dispose()
 
 
@@ -120,13 +129,5 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        options = connection.get_execution_options()
-        mode = options.get("sqlite_begin", "DEFERRED")
-        if options.get("sqlite_wait", True):
-            connection.exec_driver_sql(f"BEGIN {mode}")
-            return
-        connection.exec_driver_sql("PRAGMA busy_timeout=0")  # fail at once if the lock is taken
-        try:
-            connection.exec_driver_sql(f"BEGIN {mode}")
-        finally:
-            connection.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")

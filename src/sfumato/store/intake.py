@@ -75,12 +75,13 @@ class Refused:
 Outcome = Accepted | Refused
 
 
-def write_group(session: Session, submissions: Sequence[Submission]) -> list[Outcome]:
+def write_group(session: Session | Connection, submissions: Sequence[Submission]) -> list[Outcome]:
     """Admit or refuse each submission, in order, and insert the admitted ones' rows.
 
-    Runs inside the caller's transaction; the caller commits.
+    Runs inside the caller's transaction (a session's or a Core connection's); the caller
+    commits.
     """
-    connection = session.connection()
+    connection = session.connection() if isinstance(session, Session) else session
     outcomes: dict[int, Outcome] = {}
     _lock_accounts(connection, sorted({sub.account_id for sub in submissions}))
     originals = _recent_duplicates(connection, submissions)  # (account, hash) -> generation id
@@ -111,7 +112,7 @@ def write_group(session: Session, submissions: Sequence[Submission]) -> list[Out
         _insert_many(
             connection, Job.__table__, [{**sub.job, "generation_id": sub.generation_id} for sub in admitted]
         )
-        queue.notify(session)
+        queue.notify(connection)
     return [outcomes[i] for i in range(len(submissions))]
 
 

@@ -128,12 +128,13 @@ def queue_full(waiting: int) -> QuotaExceeded:
     )
 
 
-def notify(session: Session) -> None:
+def notify(session: Session | Connection) -> None:
     """Wake listening workers once this transaction commits (PostgreSQL ``NOTIFY``; else nothing).
 
     Delivered at commit and only then, so a woken worker always finds the job.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.get_bind().dialect if isinstance(session, Session) else session.dialect
+    if dialect.name == "postgresql":
         session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
 
 
