@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from pathlib import Path
 from typing import Any
@@ -9,8 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sfumato.engine import Catalog, Engine, ModelEntry
+from sfumato.engine import Catalog, Engine, ModelEntry, txt2img
 from sfumato.engine.pipeline_cache import PipelineCache
+from sfumato.engine.schedulers import make_scheduler, scheduler_names
 from tests.engine.conftest import DEVICE, make_spec
 
 
@@ -78,6 +80,28 @@ def test_lease_gives_a_copy_with_its_own_scheduler(catalog: Catalog, tiny_models
         assert loaded.pipeline.scheduler is not shared.scheduler
     assert type(shared.scheduler).__name__ == "PNDMScheduler"
     assert shared.config["scheduler"][1] == "PNDMScheduler"
+
+
+@pytest.mark.parametrize("scheduler", [None, *scheduler_names()])
+def test_each_run_gets_a_scheduler_as_new_as_a_fresh_build(
+    engine: Engine, scheduler: str | None, one_thread: None
+) -> None:
+    """Runs copy a pristine scheduler instead of building one: the pixels are those of a
+    scheduler built for the run, and a run leaves nothing behind for the next one."""
+    if scheduler == "KLMS" and importlib.util.find_spec("scipy") is None:
+        pytest.skip("KLMS needs scipy")
+    spec = make_spec(seeds=(41,), steps=3, scheduler=scheduler)
+    entry = _entry(engine.catalog, spec.model_key)
+    first = np.asarray(engine.text_to_image(spec).images[0])
+    with engine.pipelines.lease(entry, scheduler) as earlier:
+        used = earlier.pipeline.scheduler
+    with engine.pipelines.lease(entry, scheduler) as loaded:
+        assert loaded.pipeline.scheduler is not used
+        loaded.pipeline.scheduler = make_scheduler(scheduler, engine.pipelines.get(entry).scheduler)
+        built = np.asarray(txt2img._run(loaded, spec)[0])
+    again = np.asarray(engine.text_to_image(spec).images[0])
+    assert np.array_equal(first, built)
+    assert np.array_equal(again, first)
 
 
 def test_parallel_runs_match_sequential_runs(engine: Engine) -> None:
