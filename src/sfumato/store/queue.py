@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Select, case, func, or_, select, text, update
@@ -150,8 +151,13 @@ def queued_count(session: Session | Connection, account_id: str, *, up_to: int =
     return int(session.execute(_QUEUED_COUNT, {"account": account_id, "cap": up_to}).scalar() or 0)
 
 
+@lru_cache(maxsize=64)
 def _schedule(can_run: Capabilities) -> Select[Job]:
-    """Runnable queued jobs within their account's cap, best first, locked as they are read."""
+    """Runnable queued jobs within their account's cap, best first, locked as they are read.
+
+    Built once per set of capabilities (a worker's change only when it loads or drops a
+    model): statements are immutable, and building this one costs more than running it.
+    """
     running = (
         select(Job.account_id, func.count().label("n"))
         .where(Job.state == RUNNING)
@@ -183,6 +189,12 @@ def _schedule(can_run: Capabilities) -> Select[Job]:
     return query
 
 
+@lru_cache(maxsize=64)
+def _head(can_run: Capabilities) -> Select[Job]:
+    """The best runnable job alone; kept, like the schedule, so its cache key is computed once."""
+    return _schedule(can_run).limit(1)
+
+
 def claim(
     session: Session,
     *,
@@ -210,7 +222,7 @@ def claim_batch(
     by batch work riding along, and they come in the same schedule order as the head.
     """
     schedule = _schedule(can_run)
-    head = session.scalars(schedule.limit(1)).first()
+    head = session.scalars(_head(can_run)).first()
     if head is None:
         return []
     jobs = [head]
