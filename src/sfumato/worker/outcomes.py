@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from sfumato.blobs import BlobStore
 from sfumato.store import Database, credits, queue
@@ -136,13 +136,20 @@ def _record(
         queue.finish(job, state=queue.SUCCEEDED)
         job_ended(session, job, succeeded=True)
         return Completion.RECORDED
-    generation = session.get(Generation, job.generation_id) if job.generation_id else None
+    # The new images are added as rows of their own: loading the generation's images (its
+    # eager default) only to append to them would cost a query per completion.
+    generation = (
+        session.get(Generation, job.generation_id, options=[lazyload(Generation.images)])
+        if job.generation_id
+        else None
+    )
     if generation is None:
         queue.finish(job, state=queue.CANCELLED, error="generation deleted while running")
         return Completion.DELETED
     for image in images:
-        generation.images.append(
+        session.add(
             GeneratedImage(
+                generation_id=generation.id,
                 position=image.position,
                 seed=image.seed,
                 blob_key=image.blob_key,
