@@ -3,58 +3,116 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
-from collections.abc import Collection
+import time
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from sfumato.store import Database, queue
 
 log = logging.getLogger(__name__)
 
 
-class Heartbeat:
-    """Renews the leases of ``job_ids`` every ``interval`` seconds on a background thread.
+@dataclass
+class Watch:
+    """One run's jobs. ``lost`` collects those whose renewal found the lease gone (it expired
+    and another worker took the job, or the job was handed back): their results must be dropped."""
 
-    ``lost`` collects the jobs whose renewal found the lease gone (it expired and another
-    worker took the job, or the job was handed back): their results must be dropped.
+    job_ids: frozenset[str]
+    due: float  # monotonic time of the next renewal
+    lost: set[str] = field(default_factory=set)
+    renewing: bool = False
+
+
+class Heartbeat:
+    """Renews the leases of the run being watched every ``interval`` seconds, on a background thread.
+
+    The thread outlives a run, so a worker running job after job starts no thread per job; it
+    ends once ``interval`` seconds pass with no run to watch (or at :meth:`close`), and the next
+    run starts it again.
     """
 
-    def __init__(
-        self,
-        db: Database,
-        *,
-        job_ids: Collection[str],
-        worker_id: str,
-        lease_seconds: float,
-        interval: float,
-    ) -> None:
+    def __init__(self, db: Database, *, worker_id: str, lease_seconds: float, interval: float) -> None:
         self._db = db
-        self._job_ids = set(job_ids)
         self._worker_id = worker_id
         self._lease_seconds = lease_seconds
         self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
-        self.lost: set[str] = set()
+        self._changed = threading.Condition()
+        self._watch: Watch | None = None
+        self._thread: threading.Thread | None = None
+        self._closing = False
 
-    def __enter__(self) -> Heartbeat:
-        self._thread.start()
-        return self
+    @contextmanager
+    def watch(self, job_ids: Collection[str]) -> Iterator[Watch]:
+        """Keep ``job_ids``' leases alive until the block ends; the first renewal is due
+        ``interval`` seconds from now. Once the block has ended no renewal of them is under
+        way, so the watch's ``lost`` is final."""
+        watch = Watch(frozenset(job_ids), due=time.monotonic() + self._interval)
+        with self._changed:
+            self._watch = watch
+            self._closing = False
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+                self._thread.start()
+            self._changed.notify_all()
+        try:
+            yield watch
+        finally:
+            with self._changed:
+                self._watch = None
+                self._changed.notify_all()
+                while watch.renewing:
+                    self._changed.wait()
 
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    def close(self) -> None:
+        """Let the thread end now if no run is being watched (it also ends on its own)."""
+        with self._changed:
+            self._closing = True
+            self._changed.notify_all()
 
     def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            watched = self._job_ids - self.lost
-            if not watched:
-                return
+        while True:
+            with self._changed:
+                watch = self._next_due()
+                if watch is None:
+                    self._thread = None
+                    return
+                watch.renewing = True
             try:
-                with self._db.transaction() as session:
-                    held = queue.renew(
-                        session, job_ids=watched, worker_id=self._worker_id, lease_seconds=self._lease_seconds
-                    )
-            except Exception:  # a transient database error must not kill the run
-                log.exception("heartbeat failed for jobs %s", sorted(watched))
+                self._renew(watch)
+            finally:
+                with self._changed:
+                    watch.renewing = False
+                    watch.due = time.monotonic() + self._interval
+                    self._changed.notify_all()
+
+    def _next_due(self) -> Watch | None:
+        """Wait (holding the condition) for a watched run's renewal to fall due; None: time to end."""
+        idle_until = time.monotonic() + self._interval
+        while True:
+            watch, now = self._watch, time.monotonic()
+            if watch is None:
+                if self._closing or now >= idle_until:
+                    return None
+                self._changed.wait(idle_until - now)
                 continue
-            self.lost |= watched - held
+            idle_until = now + self._interval
+            if not watch.job_ids - watch.lost:
+                watch.due = math.inf  # every lease is gone: nothing left to renew
+            if now >= watch.due:
+                return watch
+            self._changed.wait(None if watch.due == math.inf else watch.due - now)
+
+    def _renew(self, watch: Watch) -> None:
+        watched = watch.job_ids - watch.lost
+        try:
+            with self._db.transaction() as session:
+                held = queue.renew(
+                    session, job_ids=watched, worker_id=self._worker_id, lease_seconds=self._lease_seconds
+                )
+        except Exception:  # a transient database error must not kill the run
+            log.exception("heartbeat failed for jobs %s", sorted(watched))
+            return
+        watch.lost |= watched - held

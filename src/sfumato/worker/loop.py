@@ -88,6 +88,9 @@ class Worker:
         self._upscalers = (upscaler,) if upscaler else ()
         self._segmenters = (segmenter,) if segmenter else ()
         self._picture_models = PictureModels(upscalers=frozenset(), segmenters=frozenset())
+        self._heartbeat = Heartbeat(
+            db, worker_id=self.worker_id, lease_seconds=lease_seconds, interval=self.heartbeat_seconds
+        )
 
     # -- control, from other threads ------------------------------------------------
 
@@ -141,6 +144,7 @@ class Worker:
         finally:
             if listener is not None:
                 listener.stop()
+            self._heartbeat.close()
             self.withdraw()
         log.info("worker %s stopped", self.worker_id)
 
@@ -222,13 +226,7 @@ class Worker:
         log.info("running %d job(s): %s", len(jobs), ", ".join(f"{j.id} ({j.kind})" for j in jobs))
         started = time.perf_counter()
         try:
-            with Heartbeat(
-                self.db,
-                job_ids=ids,
-                worker_id=self.worker_id,
-                lease_seconds=self.lease_seconds,
-                interval=self.heartbeat_seconds,
-            ) as beat:
+            with self._heartbeat.watch(ids) as beat:
                 results = self._execute(jobs)
             seconds = round(time.perf_counter() - started, 4)
             for job, result in zip(jobs, results, strict=True):
