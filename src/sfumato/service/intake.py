@@ -13,8 +13,10 @@ load a BEGIN and a COMMIT are paid per group rather than per request. Two paths:
 * **on the intake's thread** (:meth:`Intake.submit`, and every submission on
   PostgreSQL, whose statements are network round trips): it takes everything waiting,
   writes it and resolves the futures once committed, while the next group gathers.
-  Under load (the previous group had company) it lingers a moment for more, so groups
-  grow with the load while a lone request still goes straight through.
+
+On both paths, under load (the previous group had company) a group lingers a moment
+(:data:`LINGER_SECONDS`) for the requests just behind it, so groups grow with the load
+while a lone request still goes straight through.
 """
 
 from __future__ import annotations
