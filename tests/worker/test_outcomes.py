@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import delete, select, update
 
 from sfumato.store import credits, queue
 from sfumato.store.clock import utcnow
-from sfumato.store.models import Job
+from sfumato.store.models import GeneratedImage, Generation, Job
 from sfumato.worker import outcomes
 from tests.worker.conftest import Bench
 
@@ -49,3 +49,43 @@ def test_a_failed_attempt_with_retries_left_removes_its_uploads_and_the_retry_wr
     [image] = bench.generation(generation_id).images
     assert image.blob_key == outcomes.image_key(generation_id, 0, 2)
     assert bench.ctx.blobs.get(image.blob_key).startswith(b"\x89PNG")
+
+
+def _stored(generation_id: str) -> outcomes.StoredImage:
+    key = outcomes.image_key(generation_id, 0, 1)
+    return outcomes.StoredImage(position=0, seed=1, blob_key=key, content_type="image/png", width=64,
+                                height=64, sha256="0" * 64)  # fmt: skip
+
+
+def test_a_completion_adds_its_images_to_the_generation_and_settles_the_job(bench: Bench) -> None:
+    generation_id = bench.submit()
+    _claim(bench, "w")
+    bench.ctx.blobs.put(outcomes.image_key(generation_id, 0, 1), b"pixels", "image/png")
+    completion = outcomes.complete(bench.ctx.db, job_id=bench.job(generation_id).id, worker_id="w", lease=1,
+                                   images=[_stored(generation_id)], lineage={"steps": 10},
+                                   blobs=bench.ctx.blobs)  # fmt: skip
+    assert completion is outcomes.Completion.RECORDED
+    generation = bench.generation(generation_id)
+    assert generation.status == "COMPLETE"
+    assert [image.blob_key for image in generation.images] == [outcomes.image_key(generation_id, 0, 1)]
+    assert generation.lineage == {"steps": 10, "attempts": 1, "worker": "w"}
+    assert bench.job(generation_id).state == queue.SUCCEEDED
+
+
+def test_a_generation_gone_while_its_job_ran_cancels_the_job_and_removes_the_outputs(bench: Bench) -> None:
+    generation_id = bench.submit()
+    _claim(bench, "w")
+    job_id = bench.job(generation_id).id
+    bench.ctx.blobs.put(outcomes.image_key(generation_id, 0, 1), b"pixels", "image/png")
+    with bench.ctx.db.transaction() as session:
+        session.execute(delete(Generation).where(Generation.id == generation_id))
+    completion = outcomes.complete(
+        bench.ctx.db, job_id=job_id, worker_id="w", lease=1, images=[_stored(generation_id)], lineage={},
+        blobs=bench.ctx.blobs,
+    )  # fmt: skip
+    assert completion is outcomes.Completion.DELETED
+    assert not bench.ctx.blobs.exists(outcomes.image_key(generation_id, 0, 1))
+    with bench.ctx.db.read() as session:
+        job = session.get(Job, job_id)
+        assert job is not None and job.state == queue.CANCELLED
+        assert session.scalars(select(GeneratedImage)).all() == []

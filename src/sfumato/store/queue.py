@@ -31,11 +31,11 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Select, case, func, or_, select, text, update
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session, lazyload, object_session
 
 from sfumato.errors import QuotaExceeded
 from sfumato.store.clock import utcnow
-from sfumato.store.models import Account, Job
+from sfumato.store.models import Account, Generation, Job
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
     "queued",
@@ -336,10 +336,28 @@ def renew(session: Session, *, job_ids: Collection[str], worker_id: str, lease_s
 def lock_if_held(session: Session, *, job_id: str, worker_id: str, lease: int | None = None) -> Job | None:
     """The job row, locked, if ``worker_id`` still holds its lease (lease number ``lease``,
     when given: a worker that was handed the job again holds a new lease, not the old one)."""
+    return session.scalars(_held(job_id, worker_id, lease).with_for_update()).first()
+
+
+def lock_with_generation_if_held(
+    session: Session, *, job_id: str, worker_id: str, lease: int | None = None
+) -> tuple[Job, Generation | None] | None:
+    """:func:`lock_if_held`, and the job's generation (its images left unloaded) read in the
+    same query: recording a job's end then reads nothing more for it."""
+    query = (
+        _held(job_id, worker_id, lease)
+        .add_columns(Generation)
+        .outerjoin(Generation, Generation.id == Job.generation_id)
+        .options(lazyload(Generation.images))
+        .with_for_update(of=Job)
+    )
+    row = session.execute(query).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def _held(job_id: str, worker_id: str, lease: int | None) -> Select[Job]:
     query = select(Job).where(Job.id == job_id, Job.state == RUNNING, Job.lease_owner == worker_id)
-    if lease is not None:
-        query = query.where(Job.leases == lease)
-    return session.scalars(query.with_for_update()).first()
+    return query.where(Job.leases == lease) if lease is not None else query
 
 
 def finish(job: Job, *, state: str, error: str | None = None) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session
 
 from sfumato.blobs import BlobStore
 from sfumato.store import Database, credits, queue
@@ -109,12 +109,13 @@ def complete(
     attempt's ``images`` unless they were recorded, and whatever other attempts left.
     """
     with db.transaction() as session:
-        job = queue.lock_if_held(session, job_id=job_id, worker_id=worker_id, lease=lease)
-        if job is None:
+        held = queue.lock_with_generation_if_held(session, job_id=job_id, worker_id=worker_id, lease=lease)
+        if held is None:
             garbage = [image.blob_key for image in images]
             completion = Completion.LEASE_LOST
         else:
-            completion = _record(session, job, worker_id, images, lineage)
+            job, generation = held
+            completion = _record(session, job, generation, worker_id, images, lineage)
             if completion is Completion.RECORDED:
                 kept = {image.blob_key for image in images}
                 garbage = [key for key in _outputs(job, range(1, job.leases)) if key not in kept]
@@ -125,8 +126,15 @@ def complete(
 
 
 def _record(
-    session: Session, job: Job, worker_id: str, images: list[StoredImage], lineage: dict[str, object]
+    session: Session,
+    job: Job,
+    generation: Generation | None,
+    worker_id: str,
+    images: list[StoredImage],
+    lineage: dict[str, object],
 ) -> Completion:
+    """Record the results; ``generation`` is the job's, read with it (its images unloaded: the
+    new ones are added as rows of their own, since loading the others first costs a query)."""
     subject = SUBJECTS.get(job.kind)
     if subject is not None:
         lineage = {**lineage, "attempts": job.attempts, "worker": worker_id}
@@ -136,13 +144,6 @@ def _record(
         queue.finish(job, state=queue.SUCCEEDED)
         job_ended(session, job, succeeded=True)
         return Completion.RECORDED
-    # The new images are added as rows of their own: loading the generation's images (its
-    # eager default) only to append to them would cost a query per completion.
-    generation = (
-        session.get(Generation, job.generation_id, options=[lazyload(Generation.images)])
-        if job.generation_id
-        else None
-    )
     if generation is None:
         queue.finish(job, state=queue.CANCELLED, error="generation deleted while running")
         return Completion.DELETED
