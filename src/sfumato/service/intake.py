@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 MAX_GROUP = 128  # submissions per transaction, at most
 # Under load, how long the intake waits for more submissions before writing a group. A
 # lone request never waits: lingering starts only after a group of more than one.
-LINGER_SECONDS = 0.005
+LINGER_SECONDS = 0.01
 _STOP = None
 _TO_THREAD = object()  # the loop could not take the write lock: the thread writes this one
 
