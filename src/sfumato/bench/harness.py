@@ -262,6 +262,11 @@ class LoadResult:
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
 
+    def record(self, status: int, *, since: float) -> None:
+        """One answer with ``status``, its latency counted from ``since`` (a perf_counter time)."""
+        self.latencies.append(time.perf_counter() - since)
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+
     @property
     def rate(self) -> float:
         return len(self.latencies) / self.seconds if self.seconds else 0.0
@@ -273,8 +278,7 @@ async def _connection(port: int, requests: list[bytes], result: LoadResult, tick
         for request in requests:
             started = time.perf_counter()
             status, _ = await connection.send(request)
-            result.latencies.append(time.perf_counter() - started)
-            result.statuses[status] = result.statuses.get(status, 0) + 1
+            result.record(status, since=started)
             tick()
     finally:
         connection.close()
@@ -321,8 +325,7 @@ def run_paced(
                 while (item := await due.get()) is not None:
                     scheduled, request = item
                     status, _ = await connection.send(request)
-                    result.latencies.append(time.perf_counter() - scheduled)
-                    result.statuses[status] = result.statuses.get(status, 0) + 1
+                    result.record(status, since=scheduled)
                     tick()
             finally:
                 connection.close()
