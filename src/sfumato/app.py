@@ -91,3 +91,13 @@ def create_app(
     app.include_router(health.router)
     app.include_router(metrics.router)
     return app
+
+
+def api_only_app() -> FastAPI:
+    """The API without a worker, with settings from the environment: what each process of
+    ``sfumato serve --processes N`` runs (uvicorn imports it by name in every process)."""
+    from sfumato.observability.logs import configure
+
+    settings = Settings()
+    configure(fmt=settings.log_format, level=settings.log_level, sensitive_fields=settings.log_sensitive)
+    return create_app(settings, with_worker=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from typing import Annotated
 
@@ -73,6 +74,13 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default SFUMATO_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default SFUMATO_PORT).")] = None,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="API only; run workers separately.")] = False,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="API processes sharing the port, one per core to use (above 1 needs --no-worker).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the API server (and, unless --no-worker, a worker in the same process)."""
     import uvicorn
@@ -80,6 +88,12 @@ def serve(
     from sfumato.app import create_app
     from sfumato.service.keys import has_accounts, issue_key
 
+    if processes > 1 and not no_worker:
+        raise typer.BadParameter(
+            "above 1 needs --no-worker: each process would run a worker of its own and load its own "
+            "models; run `sfumato worker` beside the API processes instead",
+            param_hint="--processes",
+        )
     _setup_logging()
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
@@ -99,6 +113,21 @@ def serve(
             '"width": 64, "height": 64, "num_images": 1}\'\n',
             soft_wrap=True,
         )
+    if processes > 1:
+        ctx.close()
+        # Each process builds its app from the environment: pass on what the options set.
+        os.environ.update(SFUMATO_HOST=settings.host, SFUMATO_PORT=str(settings.port))
+        uvicorn.run(
+            "sfumato.app:api_only_app",
+            factory=True,
+            workers=processes,
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            log_config=None,
+            access_log=False,
+        )
+        return
     uvicorn.run(
         create_app(settings, with_worker=not no_worker, context=ctx),
         host=settings.host,
