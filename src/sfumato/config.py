@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="Redis for rate-limit counters shared by all nodes; in memory if unset."
     )
+    key_cache_seconds: float = Field(
+        default=5.0,
+        description="Seconds an API node trusts a key it has checked; a key revoked on another node "
+        "stops working there within this time. 0 = check every request.",
+    )
     rate_limit_per_key: str = Field(
         default="100/second", description="Requests per API key, e.g. '100/second;2000/minute'; '' = none."
     )
@@ -122,11 +127,6 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(default=None, description="`sfumato worker`: /metrics port.")
 
     # Scheduling, wake-ups and dynamic batching (store/queue.py, worker/).
-    key_cache_seconds: float = Field(
-        default=5.0,
-        description="Seconds an API node trusts a key it has checked; a key revoked on another node "
-        "stops working there within this time. 0 = check every request.",
-    )
     max_queued_per_account: int = Field(
         default=1000, description="Queued jobs an account may have before submissions get 429."
     )
