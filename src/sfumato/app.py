@@ -96,8 +96,8 @@ def create_app(
 def api_only_app() -> FastAPI:
     """The API without a worker, with settings from the environment: what each process of
     ``sfumato serve --processes N`` runs (uvicorn imports it by name in every process)."""
-    from sfumato.observability.logs import configure
+    from sfumato.observability.logs import configure_from
 
     settings = Settings()
-    configure(fmt=settings.log_format, level=settings.log_level, sensitive_fields=settings.log_sensitive)
+    configure_from(settings)
     return create_app(settings, with_worker=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 from typing import Annotated
@@ -37,11 +36,9 @@ err = Console(stderr=True)
 
 def _setup_logging() -> None:
     """JSON lines on stderr (SFUMATO_LOG_FORMAT=text for people), never keys or prompts by default."""
-    from sfumato.observability.logs import configure
+    from sfumato.observability.logs import configure_from
 
-    settings = Settings()
-    configure(fmt=settings.log_format, level=settings.log_level, sensitive_fields=settings.log_sensitive)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_from(Settings())
 
 
 def _context(settings: Settings | None = None, *, migrate: bool = True) -> Context:

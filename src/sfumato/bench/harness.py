@@ -180,11 +180,7 @@ def serve(
             time.sleep(0.1)
         yield Server(base=base, process=process, env=env, log=log)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        _stop(process)
 
 
 @contextlib.contextmanager
@@ -199,11 +195,16 @@ def worker_process(server: Server, **settings: str) -> Iterator[subprocess.Popen
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL if the process has not exited 30 s later."""
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 # -- the load generator ------------------------------------------------------------

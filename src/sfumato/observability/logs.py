@@ -21,7 +21,10 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sfumato.config import Settings
 
 CONTEXT_FIELDS = ("request_id", "account_id", "generation_id")
 _context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("sfumato_log", default=None)
@@ -113,3 +116,9 @@ def configure(
         logger.propagate = True
     # httpx logs every request's full URL at INFO; a webhook URL may carry a receiver's token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def configure_from(settings: Settings) -> None:
+    """:func:`configure` as the settings say (SFUMATO_LOG_FORMAT, _LEVEL, _SENSITIVE)."""
+    configure(fmt=settings.log_format, level=settings.log_level, sensitive_fields=settings.log_sensitive)
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -8,29 +8,48 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from sfumato.store.models import Account, CreditEntry
 
 GRANT, DEBIT, REFUND = "grant", "debit", "refund"
 
+# The balance's two moves, built once over the table (the submit path runs them often).
+_accounts: Table = Account.__table__  # type: ignore[assignment]
+_TAKE = (
+    update(_accounts)
+    .where(_accounts.c.id == bindparam("account"), _accounts.c.credit_balance >= bindparam("amount"))
+    .values(credit_balance=_accounts.c.credit_balance - bindparam("amount"))
+)
+_ADD = (
+    update(_accounts)
+    .where(_accounts.c.id == bindparam("account"))
+    .values(credit_balance=_accounts.c.credit_balance + bindparam("amount"))
+)
+
+
+def take(session: Session | Connection, account_id: str, amount: int) -> bool:
+    """Lower the balance by ``amount`` if it allows; False (and no change) otherwise.
+
+    Only the balance: the caller writes the ledger entry in the same transaction.
+    """
+    return bool(session.execute(_TAKE, {"account": account_id, "amount": amount}).rowcount)  # type: ignore[attr-defined]
+
+
+def add(session: Session | Connection, account_id: str, amount: int) -> None:
+    """Raise the balance by ``amount`` (the caller writes the ledger entry)."""
+    session.execute(_ADD, {"account": account_id, "amount": amount})
+
 
 def grant(session: Session, *, account_id: str, amount: int, note: str | None = None) -> None:
-    session.execute(
-        update(Account).where(Account.id == account_id).values(credit_balance=Account.credit_balance + amount)
-    )
+    add(session, account_id, amount)
     session.add(CreditEntry(account_id=account_id, amount=amount, kind=GRANT, note=note))
 
 
 def debit(session: Session, *, account_id: str, amount: int, generation_id: str) -> bool:
     """Take ``amount`` credits if the balance allows; False (and no change) otherwise."""
-    result = session.execute(
-        update(Account)
-        .where(Account.id == account_id, Account.credit_balance >= amount)
-        .values(credit_balance=Account.credit_balance - amount)
-    )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not take(session, account_id, amount):
         return False
     session.add(CreditEntry(account_id=account_id, amount=-amount, kind=DEBIT, generation_id=generation_id))
     return True
@@ -44,11 +63,7 @@ def refund(session: Session, *, account_id: str, generation_id: str, note: str |
     charged = -sum(e.amount for e in entries if e.kind == DEBIT)
     if charged <= 0:
         return 0
-    session.execute(
-        update(Account)
-        .where(Account.id == account_id)
-        .values(credit_balance=Account.credit_balance + charged)
-    )
+    add(session, account_id, charged)
     session.add(
         CreditEntry(
             account_id=account_id,

@@ -27,7 +27,7 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from sfumato.store import credits, queue
@@ -125,12 +125,12 @@ def _charge(
 ) -> dict[int, Outcome]:
     """Charge one account's submissions and admit them within its queue cap and daily budget."""
     outcomes: dict[int, Outcome] = {}
-    if _take(connection, account_id, sum(sub.cost for _, sub in subs)):
+    if credits.take(connection, account_id, sum(sub.cost for _, sub in subs)):
         charged = subs
     else:  # the balance does not cover them all: charge each on its own, in order
         charged = []
         for index, sub in subs:
-            if _take(connection, account_id, sub.cost):
+            if credits.take(connection, account_id, sub.cost):
                 charged.append((index, sub))
             else:
                 outcomes[index] = Refused("credits")
@@ -155,7 +155,7 @@ def _charge(
             waiting += 1
         outcomes[index] = Accepted(generation_id=sub.generation_id, cost=sub.cost)
     if given_back:
-        _give_back(connection, account_id, given_back)
+        credits.add(connection, account_id, given_back)
     return outcomes
 
 
@@ -178,16 +178,6 @@ _LOCK_ACCOUNTS = (
     .where(_accounts.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(_accounts.c.id)
     .with_for_update()
-)
-_TAKE = (
-    update(_accounts)
-    .where(_accounts.c.id == bindparam("account"), _accounts.c.credit_balance >= bindparam("amount"))
-    .values(credit_balance=_accounts.c.credit_balance - bindparam("amount"))
-)
-_GIVE_BACK = (
-    update(_accounts)
-    .where(_accounts.c.id == bindparam("account"))
-    .values(credit_balance=_accounts.c.credit_balance + bindparam("amount"))
 )
 
 
@@ -220,14 +210,6 @@ def _recent_duplicates(
         },
     )
     return {(row.account_id, row.request_hash): row.id for row in rows}  # oldest first: the newest wins
-
-
-def _take(connection: Connection, account_id: str, amount: int) -> bool:
-    return bool(connection.execute(_TAKE, {"account": account_id, "amount": amount}).rowcount)
-
-
-def _give_back(connection: Connection, account_id: str, amount: int) -> None:
-    connection.execute(_GIVE_BACK, {"account": account_id, "amount": amount})
 
 
 def _debit_row(sub: Submission) -> dict[str, Any]:
