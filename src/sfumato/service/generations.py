@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
-
-from starlette.concurrency import run_in_threadpool
 
 from sfumato.engine.batching import batch_key
 from sfumato.engine.catalog import ModelEntry
@@ -235,7 +234,7 @@ async def submit_generation(
     """:func:`create_generation` for the event loop: a plain text-to-image request is planned
     in place and recorded by the intake without occupying a thread while it waits."""
     if _plans_in_thread(request):
-        return await run_in_threadpool(create_generation, ctx, principal, request)
+        return await asyncio.to_thread(create_generation, ctx, principal, request)
     plan = _plan(ctx, principal, request)
     outcome = await ctx.intake.record(plan.submission(ctx, {}))
     return _created(ctx, plan, outcome)
