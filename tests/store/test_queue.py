@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+from sfumato.jobs.kinds import text_to_image
 from sfumato.store import Database, accounts, credits, queue
 from sfumato.store.clock import utcnow
 from sfumato.store.models import Generation, Job
@@ -18,6 +19,12 @@ def _account(db: Database, credit: int = 100, slots: int = 2, name: str = "q") -
         return account.id
 
 
+PAYLOAD = text_to_image.KIND.encode(
+    text_to_image.TextToImagePayload(model_key="tiny-sd15", prompt="p", width=64, height=64, steps=10,
+                                     guidance_scale=7.0, seeds=(1,))
+)  # fmt: skip
+
+
 def _generation_with_job(db: Database, account_id: str, cost: int = 5) -> tuple[str, str]:
     with db.transaction() as session:
         generation = Generation(account_id=account_id, model_id="m", model_key="tiny-sd15", prompt="p",
@@ -26,7 +33,7 @@ def _generation_with_job(db: Database, account_id: str, cost: int = 5) -> tuple[
         session.add(generation)
         session.flush()
         assert credits.debit(session, account_id=account_id, amount=cost, generation_id=generation.id)
-        job = queue.enqueue(session, kind="text_to_image", account_id=account_id, payload={},
+        job = queue.enqueue(session, kind="text_to_image", account_id=account_id, payload=PAYLOAD,
                             generation_id=generation.id, max_attempts=2)  # fmt: skip
         session.flush()
         return generation.id, job.id

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import update
 
+from sfumato.jobs.kinds import text_to_image
 from sfumato.store.models import Job
-from sfumato.worker.tasks import text_to_image_spec
 from tests.worker.conftest import Bench
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -33,7 +33,7 @@ def test_queued_jobs_with_one_batch_key_run_as_one_call_with_each_jobs_own_pixel
     assert bench.generation(odd_one).status == "PENDING"
     for generation_id in ids:
         assert bench.generation(generation_id).status == "COMPLETE"
-        spec = text_to_image_spec(bench.job(generation_id).payload)
+        spec = text_to_image.KIND.decode(bench.job(generation_id).payload).spec()
         alone = bench.engine.text_to_image(spec)
         stored = _stored_pixels(bench, generation_id)
         assert len(stored) == len(spec.seeds)

@@ -18,8 +18,9 @@ from PIL import Image
 from sqlalchemy import update
 
 from sfumato.blobs import BlobStore, LocalBlobStore
+from sfumato.jobs.kinds import variation as variation_kind
+from sfumato.jobs.kinds.variation import VariationPayload
 from sfumato.store import queue
-from sfumato.store import variations as variation_store
 from sfumato.store.clock import utcnow
 from sfumato.store.models import Job, Variation
 from sfumato.worker import outcomes
@@ -74,10 +75,12 @@ def _queue_upscale(bench: Bench) -> str:
         variation = Variation(account_id=bench.principal.account_id, transform="UPSCALE", credit_cost=0)
         session.add(variation)
         session.flush()
-        payload = {"variation_id": variation.id, "transform": "UPSCALE", "source_key": "sources/picture.png",
-                   "multiplier": 2.0, "upscaler": "tiny-esrgan"}  # fmt: skip
-        queue.enqueue(session, kind=variation_store.JOB_KIND, account_id=bench.principal.account_id,
-                      payload=payload)  # fmt: skip
+        payload = VariationPayload(
+            variation_id=variation.id, transform="UPSCALE", source_key="sources/picture.png",
+            multiplier=2.0, upscaler="tiny-esrgan",
+        )  # fmt: skip
+        queue.enqueue(session, **variation_kind.KIND.job_row(payload, account_id=bench.principal.account_id,
+                                                             max_attempts=3))  # fmt: skip
         return variation.id
 
 

@@ -6,6 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
+from sfumato.jobs.kinds import realtime as realtime_kind
+from sfumato.jobs.kinds import variation as variation_kind
+from sfumato.jobs.kinds.realtime import RealtimePayload
+from sfumato.jobs.kinds.variation import VariationPayload
 from sfumato.store import credits, queue
 from sfumato.store import realtime as realtime_store
 from sfumato.store import variations as variation_store
@@ -28,8 +32,12 @@ def _variation(bench: Bench, *, max_attempts: int = 3) -> tuple[str, str]:
         assert credits.debit(
             session, account_id=bench.principal.account_id, amount=5, generation_id=variation.id
         )
-        queue.enqueue(session, kind=variation_store.JOB_KIND, account_id=bench.principal.account_id,
-                      payload={"variation_id": variation.id}, max_attempts=max_attempts)  # fmt: skip
+        payload = VariationPayload(variation_id=variation.id, transform="UPSCALE", source_key="sources/x.png",
+                                   upscaler="tiny-esrgan", multiplier=2.0)  # fmt: skip
+        row = variation_kind.KIND.job_row(
+            payload, account_id=bench.principal.account_id, max_attempts=max_attempts
+        )
+        queue.enqueue(session, **row)
         variation_id = variation.id
     with bench.ctx.db.transaction() as session:
         [claimed] = queue.claim(session, worker_id="w1", lease_seconds=30)
@@ -89,8 +97,11 @@ def test_a_late_result_for_an_abandoned_realtime_request_is_thrown_away(bench: B
         request = RealtimeRequest(account_id=bench.principal.account_id, operation="generate")
         session.add(request)
         session.flush()
-        queue.enqueue(session, kind=realtime_store.JOB_KIND, account_id=bench.principal.account_id,
-                      payload={"request_id": request.id}, lane=queue.REALTIME)  # fmt: skip
+        payload = RealtimePayload(request_id=request.id, operation="generate", inputs={"image": "x.png"},
+                                  model_key="tiny-lcm", prompt="p", steps=4, guidance_scale=1.0, strength=0.5,
+                                  seed=1, upscaler="tiny-esrgan", multiplier=2.0)  # fmt: skip
+        queue.enqueue(session, **realtime_kind.KIND.job_row(payload, account_id=bench.principal.account_id,
+                                                            max_attempts=3))  # fmt: skip
         request_id = request.id
     with bench.ctx.db.transaction() as session:
         [claimed] = queue.claim(session, worker_id="w1", lease_seconds=30)

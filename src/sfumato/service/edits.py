@@ -32,6 +32,7 @@ from PIL.Image import Image
 from sfumato.blobs import BlobNotFound
 from sfumato.engine.catalog import ModelEntry
 from sfumato.errors import InvalidRequest
+from sfumato.jobs.kinds.editing import IMAGE_TO_IMAGE, INPAINT
 from sfumato.service import images
 from sfumato.service.context import Context
 from sfumato.service.keys import Principal
@@ -40,7 +41,6 @@ from sfumato.service.views import SourceView
 from sfumato.store import generations as repo
 from sfumato.store.models import Generation
 
-IMAGE_TO_IMAGE, INPAINT = "image_to_image", "inpaint"
 # Leonardo's canvas request types → the job that runs them.
 CANVAS_TYPES = {
     "INPAINT": INPAINT,

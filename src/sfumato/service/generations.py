@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sfumato.engine.batching import batch_key
 from sfumato.engine.catalog import ModelEntry
 from sfumato.errors import InvalidRequest, NotFound, SfumatoError
+from sfumato.jobs.kinds import editing, text_to_image
 from sfumato.observability.logs import bind
 from sfumato.service import dedupe, edits, guardrails, prompts
 from sfumato.service.context import Context
@@ -25,7 +25,6 @@ from sfumato.store.clock import utcnow
 from sfumato.store.models import Generation, new_id
 
 log = logging.getLogger(__name__)
-TEXT_TO_IMAGE = "text_to_image"
 MAX_SEED = 9_999_999_998
 DEFAULT_SCHEDULER = "EULER_DISCRETE"
 SCHEDULERS = {
@@ -120,16 +119,29 @@ class _Plan:
     request: GenerationRequest
     entry: ModelEntry
     edit: edits.EditPlan | None
-    kind: str
     text: str  # the prompt as recorded (after enhancePrompt)
-    spec: dict[str, Any]  # the job's payload, less the edit's stored inputs
+    spec: text_to_image.TextToImagePayload  # the job's payload, less the edit's stored inputs
     seed: int
     cost: int
     request_hash: str | None
     generation_id: str = field(default_factory=new_id)
 
+    @property
+    def kind(self) -> str:
+        return self.edit.kind if self.edit is not None else text_to_image.NAME
+
     def submission(self, ctx: Context, inputs: dict[str, Any]) -> intake.Submission:
-        request, entry, spec = self.request, self.entry, {**self.spec, **inputs}
+        request, entry, spec = self.request, self.entry, self.spec
+        if self.edit is None:
+            job = text_to_image.KIND.job_row(
+                spec, account_id=self.principal.account_id, max_attempts=ctx.settings.max_attempts
+            )
+        else:
+            kind = editing.INPAINT_KIND if self.edit.kind == editing.INPAINT else editing.IMAGE_TO_IMAGE_KIND
+            payload = editing.EditPayload(**vars(spec), **inputs)
+            job = kind.job_row(
+                payload, account_id=self.principal.account_id, max_attempts=ctx.settings.max_attempts
+            )
         now = utcnow()
         window = ctx.settings.dedupe_window_seconds
         return intake.Submission(
@@ -144,13 +156,13 @@ class _Plan:
                 "model_key": entry.key,
                 "prompt": self.text,
                 "negative_prompt": request.negative_prompt,
-                "width": spec["width"],
-                "height": spec["height"],
+                "width": spec.width,
+                "height": spec.height,
                 "num_images": request.num_images,
-                "steps": spec["steps"],
-                "guidance_scale": spec["guidance_scale"],
+                "steps": spec.steps,
+                "guidance_scale": spec.guidance_scale,
                 "seed": self.seed,
-                "scheduler": spec["scheduler"],
+                "scheduler": spec.scheduler,
                 "preset_style": request.preset_style,
                 "tiling": request.tiling,
                 "public": request.public,
@@ -158,17 +170,7 @@ class _Plan:
                 "credit_cost": self.cost,
                 "request_hash": self.request_hash,
             },
-            job={
-                "id": new_id(),
-                "kind": self.kind,
-                "account_id": self.principal.account_id,
-                "payload": spec,
-                "lane": queue.INTERACTIVE,
-                "max_attempts": ctx.settings.max_attempts,
-                "model_key": entry.key,
-                "batch_key": batch_key(self.kind, spec),
-                "state": queue.QUEUED,
-            },
+            job={"id": new_id(), **job, "state": queue.QUEUED},
             request_hash=self.request_hash if window > 0 else None,
             dedupe_since=now - timedelta(seconds=window) if window > 0 else None,
             max_queued=ctx.settings.max_queued_per_account,
@@ -195,24 +197,23 @@ def _plan(ctx: Context, principal: Principal, request: GenerationRequest) -> _Pl
     )
     text = _enhanced(ctx, request) if request.flags.get("enhancePrompt") else request.prompt
     prompt, negative = apply_style(request.preset_style, text, request.negative_prompt)
-    spec = {
-        "model_key": entry.key,
-        "prompt": prompt,
-        "negative_prompt": negative,
-        "width": width,
-        "height": height,
-        "steps": steps,
-        "guidance_scale": guidance,
-        "seeds": derive_seeds(seed, request.num_images),
-        "scheduler": scheduler,
-        "tiling": request.tiling,
-    }
+    spec = text_to_image.TextToImagePayload(
+        model_key=entry.key,
+        prompt=prompt,
+        negative_prompt=negative,
+        width=width,
+        height=height,
+        steps=steps,
+        guidance_scale=guidance,
+        seeds=tuple(derive_seeds(seed, request.num_images)),
+        scheduler=scheduler,
+        tiling=request.tiling,
+    )
     return _Plan(
         principal=principal,
         request=request,
         entry=entry,
         edit=edit,
-        kind=edit.kind if edit is not None else TEXT_TO_IMAGE,
         text=text,
         spec=spec,
         seed=seed,

@@ -25,6 +25,7 @@ from sfumato.engine import upscale
 from sfumato.engine.catalog import ModelEntry
 from sfumato.engine.lcm import LCM_FAMILY
 from sfumato.errors import InvalidRequest, SfumatoError, TimedOut
+from sfumato.jobs.kinds import realtime as realtime_kind
 from sfumato.service import data_urls, guardrails
 from sfumato.service.context import Context
 from sfumato.service.generations import resolve_model
@@ -119,16 +120,12 @@ def run_canvas(ctx: Context, principal: Principal, request: CanvasRequest) -> Ca
                 generation_id=request_id,
                 what="realtime request",
             )
-            job = queue.enqueue(
-                session,
-                kind=store.JOB_KIND,
+            row = realtime_kind.KIND.job_row(
+                realtime_kind.RealtimePayload(**payload, request_id=request_id, inputs=keys),
                 account_id=principal.account_id,
-                payload={**payload, "request_id": request_id, "inputs": keys},
-                lane=queue.REALTIME,
                 max_attempts=ctx.settings.max_attempts,
-                model_key=entry.key,
-                max_queued=ctx.settings.max_queued_per_account,
             )
+            job = queue.enqueue(session, **row, max_queued=ctx.settings.max_queued_per_account)
             session.flush()
             job_id = job.id
     except BaseException:

@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 from sfumato.engine import nobg, upscale
 from sfumato.engine.catalog import ModelEntry
 from sfumato.errors import InvalidRequest, NotFound
+from sfumato.jobs.kinds import variation as variation_kind
+from sfumato.jobs.kinds.variation import Transform
 from sfumato.service import guardrails
 from sfumato.service.context import Context
 from sfumato.service.generations import resolve_model
@@ -31,7 +33,9 @@ from sfumato.store import init_images, queue
 from sfumato.store import variations as store
 from sfumato.store.models import GeneratedImage, Variation
 
-UPSCALE, UNZOOM, NOBG = "UPSCALE", "UNZOOM", "NOBG"
+UPSCALE: Transform = "UPSCALE"
+UNZOOM: Transform = "UNZOOM"
+NOBG: Transform = "NOBG"
 UPSCALE_MULTIPLIER = 2.0  # /variations/upscale doubles width and height
 UNZOOM_FACTOR = 1.5  # /variations/unzoom draws a frame around the picture, 1.5 × its size
 # The universal upscaler's styles as words for the creative pass.
@@ -92,7 +96,7 @@ def create_upscale(ctx: Context, principal: Principal, image_id: str) -> Created
     _check_output(ctx, source, UPSCALE_MULTIPLIER)
     payload = {"multiplier": UPSCALE_MULTIPLIER, "upscaler": ctx.settings.upscaler}
     cost = ctx.pricing.variation("upscale")
-    return _create(ctx, principal, source, UPSCALE, payload, cost, model_key=ctx.settings.upscaler)
+    return _create(ctx, principal, source, UPSCALE, payload, cost)
 
 
 def create_nobg(ctx: Context, principal: Principal, image_id: str, *, is_variation: bool) -> CreatedVariation:
@@ -103,7 +107,7 @@ def create_nobg(ctx: Context, principal: Principal, image_id: str, *, is_variati
         source = _source(session, principal, image_id, is_variation=is_variation)
     payload = {"segmenter": ctx.settings.segmenter}
     cost = ctx.pricing.variation("nobg")
-    return _create(ctx, principal, source, NOBG, payload, cost, model_key=ctx.settings.segmenter)
+    return _create(ctx, principal, source, NOBG, payload, cost)
 
 
 def create_unzoom(
@@ -126,7 +130,7 @@ def create_unzoom(
         "seed": source.seed if source.seed is not None else secrets.randbelow(2**31),
     }
     cost = ctx.pricing.variation("unzoom")
-    return _create(ctx, principal, source, UNZOOM, payload, cost, model_key=entry.key)
+    return _create(ctx, principal, source, UNZOOM, payload, cost)
 
 
 def create_universal_upscale(
@@ -181,9 +185,9 @@ def create_universal_upscale(
         )
     else:
         cost = ctx.pricing.universal_upscaler(megapixels=width * height / 1_000_000)
-    # A job names one model: the upscaler, which few machines have, rather than the realtime
-    # LCM of the creative pass, which workers load at start.
-    return _create(ctx, principal, source, UPSCALE, payload, cost, model_key=ctx.settings.upscaler)
+    # The job is claimed by its first model: the upscaler, which few machines have, rather
+    # than the realtime LCM of the creative pass, which workers load at start.
+    return _create(ctx, principal, source, UPSCALE, payload, cost)
 
 
 def get_variation(ctx: Context, principal: Principal, variation_id: str) -> VariationView:
@@ -198,17 +202,15 @@ def _create(
     ctx: Context,
     principal: Principal,
     source: _Source,
-    transform: str,
+    transform: Transform,
     params: dict[str, Any],
     cost: int,
-    *,
-    model_key: str,
 ) -> CreatedVariation:
     """Write the variation, charge it and queue its job in one transaction.
 
     The job goes through the same queue controls as a generation's: past the account's
     queue-depth cap it is refused (429) and the whole transaction, charge included, rolls
-    back; ``model_key`` (the upscaler, segmenter or painting model it loads) lets only a
+    back; its first model (the upscaler, segmenter or painting model it loads) lets only a
     worker that can load that model claim it, and prefers one that holds it already.
     """
     with ctx.db.transaction() as session:
@@ -231,22 +233,18 @@ def _create(
             generation_id=variation.id,
             what="variation",
         )
-        queue.enqueue(
-            session,
-            kind=store.JOB_KIND,
-            account_id=principal.account_id,
-            payload={
-                **params,
-                "variation_id": variation.id,
-                "subject_id": variation.id,  # what its webhook event names
-                "api_key_id": principal.api_key_id,  # whose webhook receives it
-                "transform": transform,
-                "source_key": source.blob_key,
-            },
-            max_attempts=ctx.settings.max_attempts,
-            model_key=model_key,
-            max_queued=ctx.settings.max_queued_per_account,
+        creative = params.get("creative")
+        payload = variation_kind.VariationPayload(
+            **{**params, "creative": variation_kind.CreativePass(**creative) if creative else None},
+            variation_id=variation.id,
+            api_key_id=principal.api_key_id,  # whose webhook hears of its end
+            transform=transform,
+            source_key=source.blob_key,
         )
+        row = variation_kind.KIND.job_row(
+            payload, account_id=principal.account_id, max_attempts=ctx.settings.max_attempts
+        )
+        queue.enqueue(session, **row, max_queued=ctx.settings.max_queued_per_account)
         created = CreatedVariation(variation_id=variation.id, credit_cost=cost)
     ctx.wake_workers()
     return created

@@ -17,7 +17,6 @@ from sfumato.store.clock import utcnow
 from sfumato.store.models import Job, RealtimeRequest
 
 PENDING, COMPLETE, FAILED, ABANDONED = "PENDING", "COMPLETE", "FAILED", "ABANDONED"
-JOB_KIND = "realtime_canvas"  # the queue's job kind of every realtime request
 
 
 def input_key(request_id: str, role: str) -> str:

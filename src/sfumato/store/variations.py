@@ -12,7 +12,6 @@ from sfumato.store.clock import utcnow
 from sfumato.store.models import GeneratedImage, Variation
 
 PENDING, COMPLETE, FAILED = "PENDING", "COMPLETE", "FAILED"
-JOB_KIND = "variation"  # the queue's job kind of every variation
 
 
 def blob_key(variation_id: str, lease: int) -> str:

@@ -23,12 +23,12 @@ from sfumato.blobs import BlobStore
 from sfumato.engine import Engine
 from sfumato.engine.errors import EngineError
 from sfumato.engine.memory import free_memory_bytes
+from sfumato.jobs.artifacts import TaskResult
+from sfumato.jobs.registry import KINDS, kind_of
 from sfumato.store import Database, queue, workers
 from sfumato.worker import outcomes
-from sfumato.worker.batch import BATCH_RUNNERS
 from sfumato.worker.heartbeat import Heartbeat
-from sfumato.worker.picture_tasks import PictureModels
-from sfumato.worker.tasks import RUNNERS, TaskResult
+from sfumato.worker.picture_models import PictureModels
 from sfumato.worker.wakeups import NotifyListener
 
 log = logging.getLogger(__name__)
@@ -180,7 +180,7 @@ class Worker:
         loaded = self.engine.loaded_models()
         if self._picture_models.names:
             loaded += self._picture_models.loaded(self.engine.models_dir, self.engine.pipelines.device)
-        return queue.Capabilities(kinds=frozenset(RUNNERS), models=self._runnable, loaded=tuple(loaded))
+        return queue.Capabilities(kinds=frozenset(KINDS), models=self._runnable, loaded=tuple(loaded))
 
     def _runnable_models(self) -> frozenset[str]:
         """Catalog models with weights here (tiny ones build on demand), and the upscalers and
@@ -240,21 +240,21 @@ class Worker:
                 self._in_flight.difference_update(ids)
 
     def _execute(self, jobs: Sequence[queue.ClaimedJob]) -> list[Outcome]:
-        batch_runner = BATCH_RUNNERS.get(jobs[0].kind) if len(jobs) > 1 else None
-        if batch_runner is not None:
+        kind = kind_of(jobs[0].kind)
+        if len(jobs) > 1 and kind is not None and kind.run_batch is not None:
             try:
                 attempts = [(outcomes.attempt_of(j), j.payload) for j in jobs]
-                return list(batch_runner(self.engine, self.blobs, attempts))
+                return list(kind.run_jobs(self.engine, self.blobs, attempts))
             except Exception:
                 log.warning("a batch of %d failed; running its jobs one by one", len(jobs), exc_info=True)
         return [self._execute_one(job) for job in jobs]
 
     def _execute_one(self, job: queue.ClaimedJob) -> Outcome:
-        runner = RUNNERS.get(job.kind)
+        kind = kind_of(job.kind)
         try:
-            if runner is None:
+            if kind is None:
                 raise EngineError(f"this worker cannot run jobs of kind {job.kind!r}")
-            return runner(self.engine, self.blobs, outcomes.attempt_of(job), job.payload)
+            return kind.run_job(self.engine, self.blobs, outcomes.attempt_of(job), job.payload)
         except Exception as exc:
             return exc
 

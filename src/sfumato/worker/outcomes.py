@@ -15,82 +15,29 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
 from sfumato.blobs import BlobStore
-from sfumato.store import Database, credits, queue
-from sfumato.store.clock import utcnow
-from sfumato.store.models import GeneratedImage, Generation, Job
+from sfumato.jobs.artifacts import Attempt, StoredImage, image_key
+from sfumato.jobs.registry import kind_of
+from sfumato.store import Database, queue
+from sfumato.store.models import Job
 from sfumato.worker.job_events import job_ended
-from sfumato.worker.subjects import SUBJECTS
+
+__all__ = ["Attempt", "Completion", "StoredImage", "complete", "discard", "fail", "image_key", "reap_expired"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class StoredImage:
-    position: int
-    seed: int
-    blob_key: str
-    content_type: str
-    width: int
-    height: int
-    sha256: str
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One run of a job, as its runner sees it: ``target`` is the id its outputs are filed
-    under (its generation's, else the job's own), ``lease`` the number of the lease it runs
-    under, unique per job, so no two attempts ever write the same blob."""
-
-    target: str
-    lease: int
 
 
 def attempt_of(job: queue.ClaimedJob) -> Attempt:
     return Attempt(target=job.generation_id or job.id, lease=job.lease)
 
 
-def image_key(generation_id: str, position: int, lease: int) -> str:
-    """Where an attempt (by its lease number) puts a generation's image at ``position``."""
-    return f"generations/{generation_id}/lease-{lease}/{position}.png"
-
-
-def output_keys(kind: str, attempt: Attempt, payload: dict[str, Any]) -> list[str]:
-    """Every blob key the attempt's runner may write, whether or not it got that far."""
-    subject = SUBJECTS.get(kind)
-    if subject is not None:
-        return subject.output_keys(payload, attempt.lease)
-    positions = range(len(payload.get("seeds") or ()))  # one image per seed
-    return [image_key(attempt.target, position, attempt.lease) for position in positions]
-
-
 class Completion(enum.Enum):
     RECORDED = "recorded"
     LEASE_LOST = "lease_lost"  # another attempt owns the job now; this one's outputs are garbage
     DELETED = "deleted"  # what it worked for was deleted (or abandoned) meanwhile; outputs are garbage
-
-
-class Subject(Protocol):
-    """What a job works for when that is not a generation (``subjects.SUBJECTS``, by job kind).
-
-    ``complete`` and ``fail`` run inside the transaction that holds the job's lease.
-    """
-
-    def complete(
-        self, session: Session, job: Job, images: list[StoredImage], lineage: dict[str, object]
-    ) -> bool:
-        """Record the results; False when the subject is gone, so the outputs are garbage."""
-
-    def fail(self, session: Session, job: Job, reason: str) -> None:
-        """Record a failure for good and refund it."""
-
-    def output_keys(self, payload: dict[str, Any], lease: int) -> list[str]:
-        """Where the attempt under lease number ``lease`` puts its outputs."""
 
 
 def complete(
@@ -114,8 +61,8 @@ def complete(
             garbage = [image.blob_key for image in images]
             completion = Completion.LEASE_LOST
         else:
-            job, generation = held
-            completion = _record(session, job, generation, worker_id, images, lineage)
+            job, _generation = held  # read with the job: its subject finds it in the session
+            completion = _record(session, job, worker_id, images, lineage)
             if completion is Completion.RECORDED:
                 kept = {image.blob_key for image in images}
                 garbage = [key for key in _outputs(job, range(1, job.leases)) if key not in kept]
@@ -126,45 +73,20 @@ def complete(
 
 
 def _record(
-    session: Session,
-    job: Job,
-    generation: Generation | None,
-    worker_id: str,
-    images: list[StoredImage],
-    lineage: dict[str, object],
+    session: Session, job: Job, worker_id: str, images: list[StoredImage], lineage: dict[str, object]
 ) -> Completion:
-    """Record the results; ``generation`` is the job's, read with it (its images unloaded: the
-    new ones are added as rows of their own, since loading the others first costs a query)."""
-    subject = SUBJECTS.get(job.kind)
-    if subject is not None:
-        lineage = {**lineage, "attempts": job.attempts, "worker": worker_id}
-        if not subject.complete(session, job, images, lineage):
-            queue.finish(job, state=queue.CANCELLED, error="deleted or abandoned while running")
-            return Completion.DELETED
-        queue.finish(job, state=queue.SUCCEEDED)
-        job_ended(session, job, succeeded=True)
-        return Completion.RECORDED
-    if generation is None:
-        queue.finish(job, state=queue.CANCELLED, error="generation deleted while running")
+    """Record the results with the job's subject (a generation, a variation …)."""
+    kind = kind_of(job.kind)
+    if kind is None:  # claims take only kinds this worker knows; a stale row is cancelled, not run
+        queue.finish(job, state=queue.CANCELLED, error=f"unknown job kind {job.kind!r}")
         return Completion.DELETED
-    for image in images:
-        session.add(
-            GeneratedImage(
-                generation_id=generation.id,
-                position=image.position,
-                seed=image.seed,
-                blob_key=image.blob_key,
-                content_type=image.content_type,
-                width=image.width,
-                height=image.height,
-                sha256=image.sha256,
-            )
-        )
-    generation.status = "COMPLETE"
-    generation.lineage = {**lineage, "attempts": job.attempts, "worker": worker_id}
-    generation.updated_at = utcnow()
+    payload = kind.decode(job.payload)
+    lineage = {**lineage, "attempts": job.attempts, "worker": worker_id}
+    if not kind.subject.complete(session, job, payload, images, lineage):
+        queue.finish(job, state=queue.CANCELLED, error="deleted or abandoned while running")
+        return Completion.DELETED
     queue.finish(job, state=queue.SUCCEEDED)
-    job_ended(session, job, succeeded=True)
+    job_ended(session, job, kind, payload, succeeded=True)
     return Completion.RECORDED
 
 
@@ -223,31 +145,34 @@ def reap_expired(db: Database, blobs: BlobStore | None = None) -> int:
 
 def discard(blobs: BlobStore, job: queue.ClaimedJob) -> None:
     """Delete whatever the attempt under ``job``'s lease uploaded: its result is being dropped."""
-    _remove_outputs(blobs, output_keys(job.kind, attempt_of(job), job.payload))
+    kind = kind_of(job.kind)
+    if kind is not None:
+        _remove_outputs(blobs, kind.outputs(attempt_of(job), job.payload))
 
 
 def _fail_for_good(session: Session, job: Job, reason: str) -> None:
     """Fail the job and what it worked for, and refund it."""
     queue.finish(job, state=queue.FAILED, error=reason)
-    subject = SUBJECTS.get(job.kind)
-    if subject is not None:
-        subject.fail(session, job, reason)
-        job_ended(session, job, succeeded=False)
+    kind = kind_of(job.kind)
+    if kind is None:
+        log.error("job %s of unknown kind %r failed: %s", job.id, job.kind, reason)
         return
-    job_ended(session, job, succeeded=False)
-    generation = session.get(Generation, job.generation_id) if job.generation_id else None
-    if generation is None:
+    try:
+        payload = kind.decode(job.payload)
+    except Exception:
+        log.exception("job %s failed and its payload does not decode; its subject is not told", job.id)
         return
-    generation.status = "FAILED"
-    generation.failure_reason = reason
-    generation.updated_at = utcnow()
-    credits.refund(session, account_id=job.account_id, generation_id=generation.id, note=reason)
+    kind.subject.fail(session, job, payload, reason)
+    job_ended(session, job, kind, payload, succeeded=False)
 
 
 def _outputs(job: Job, leases: Iterable[int]) -> list[str]:
     """The blob keys the job's attempts under ``leases`` may have written."""
+    kind = kind_of(job.kind)
+    if kind is None:
+        return []
     target = job.generation_id or job.id
-    return [key for n in leases for key in output_keys(job.kind, Attempt(target, n), job.payload)]
+    return [key for n in leases for key in kind.outputs(Attempt(target, n), job.payload)]
 
 
 def _remove_outputs(blobs: BlobStore | None, keys: list[str]) -> None:

@@ -1,0 +1,1 @@
+"""Every kind of job sfumato runs, one module each (see ``sfumato.jobs``)."""

@@ -1,0 +1,24 @@
+"""The one place kinds are registered: the worker runs, and the service queues, only these."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sfumato.jobs.kind import JobKind
+from sfumato.jobs.kinds import editing, realtime, text_to_image, variation
+
+KINDS: dict[str, JobKind[Any]] = {
+    kind.name: kind
+    for kind in (
+        text_to_image.KIND,
+        editing.IMAGE_TO_IMAGE_KIND,
+        editing.INPAINT_KIND,
+        variation.KIND,
+        realtime.KIND,
+    )
+}
+
+
+def kind_of(name: str) -> JobKind[Any] | None:
+    """The kind called ``name``; None for a kind this version does not know."""
+    return KINDS.get(name)
