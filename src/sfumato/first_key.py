@@ -43,7 +43,7 @@ def hand_over(issued: IssuedKey, settings: Settings, stream: TextIO | None = Non
         return None
     path = settings.resolved_home / KEY_FILE
     write_private(path, issued.api_key + "\n")
-    console.print(f"Created {who}; its API key is in {path} (mode 0600), not in this output.")
+    console.print(f"Created {who}; its API key is in {path} (mode 0600), not in this output.", soft_wrap=True)
     console.print(
         f'Try it:\n  curl -s {base}/generations -H "authorization: Bearer $(cat {path})" {_EXAMPLE}',
         soft_wrap=True,

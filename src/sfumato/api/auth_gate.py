@@ -10,9 +10,9 @@ the scope for :func:`sfumato.api.deps.get_principal` and the idempotency middlew
 from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from sfumato.api.asgi import header
 from sfumato.api.errors import error_response
 from sfumato.errors import Unauthorized
 from sfumato.service.context import Context
@@ -31,7 +31,7 @@ class AuthGateMiddleware:
             await self.app(scope, receive, send)
             return
         ctx: Context = scope["app"].state.context
-        authorization = Headers(scope=scope).get("authorization")
+        authorization = header(scope, b"authorization")
         principal = recently_authenticated(ctx, authorization)
         if principal is None:
             try:

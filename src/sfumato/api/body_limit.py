@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sfumato.api.asgi import header
 from sfumato.api.errors import error_response
 from sfumato.errors import PayloadTooLarge
 
@@ -41,7 +41,7 @@ class BodyLimitMiddleware:
         if limit is None:
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length")
+        declared = header(scope, b"content-length")
         if declared is not None and declared.isdigit():
             if int(declared) > limit:
                 await _refuse(scope, receive, send, limit)
