@@ -12,6 +12,8 @@ from fastapi import FastAPI
 
 from sfumato import __version__
 from sfumato.api import errors
+from sfumato.api.auth_gate import AuthGateMiddleware
+from sfumato.api.body_limit import BodyLimitMiddleware
 from sfumato.api.idempotency import IdempotencyMiddleware
 from sfumato.api.request_log import RequestLogMiddleware
 from sfumato.api.routes import (
@@ -29,6 +31,7 @@ from sfumato.api.routes import (
     variations,
     webhooks,
 )
+from sfumato.blobs.local import UPLOAD_ROUTE
 from sfumato.config import Settings
 from sfumato.runtime import build_context, build_webhook_sender, build_worker
 from sfumato.service.context import Context
@@ -78,7 +81,12 @@ def create_app(
     )
     app.state.context = ctx
     errors.install(app)
+    # Outermost first: log → key check → body limit → idempotency (which reads the body).
     app.add_middleware(IdempotencyMiddleware, prefix=API_PREFIX)
+    app.add_middleware(
+        BodyLimitMiddleware, default=settings.max_json_body_bytes, routes=_body_limits(settings)
+    )
+    app.add_middleware(AuthGateMiddleware, prefix=API_PREFIX)
     app.add_middleware(RequestLogMiddleware)  # outermost: times and logs everything, replays included
     for router in (generations.router, models.router, users.router, pricing.router, webhooks.router):
         app.include_router(router, prefix=API_PREFIX)
@@ -91,6 +99,13 @@ def create_app(
     app.include_router(health.router)
     app.include_router(metrics.router)
     return app
+
+
+def _body_limits(settings: Settings) -> dict[str, int | None]:
+    """Routes whose bodies may be larger than the JSON limit, or that bound their own."""
+    limits: dict[str, int | None] = {UPLOAD_ROUTE: None}  # the upload form checks its own size
+    limits.update({API_PREFIX + path: limit for path, limit in realtime.body_limits(settings).items()})
+    return limits
 
 
 def api_only_app() -> FastAPI:

@@ -83,6 +83,7 @@ def serve(
     import uvicorn
 
     from sfumato.app import create_app
+    from sfumato.first_key import hand_over
     from sfumato.service.keys import has_accounts, issue_key
 
     if processes > 1 and not no_worker:
@@ -96,20 +97,7 @@ def serve(
     settings = Settings(**overrides)  # type: ignore[arg-type]
     ctx = _context(settings)
     if not has_accounts(ctx):
-        issued = issue_key(ctx, username="admin")
-        base = f"{settings.resolved_public_url}/api/rest/v1"
-        console.print(
-            "\n[bold green]Created the first account 'admin' and its API key (shown only once):[/bold green]"
-        )
-        console.print(f"\n  {issued.api_key}\n")
-        console.print("Try it:")
-        console.print(
-            f"  curl -s {base}/generations -H 'authorization: Bearer {issued.api_key}' "
-            "-H 'content-type: application/json' "
-            '-d \'{"prompt": "a lighthouse at dusk", "modelId": "tiny-sd15", '
-            '"width": 64, "height": 64, "num_images": 1}\'\n',
-            soft_wrap=True,
-        )
+        hand_over(issue_key(ctx, username="admin"), settings)
     if processes > 1:
         ctx.close()
         # Each process builds its app from the environment: pass on what the options set.

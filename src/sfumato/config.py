@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     rate_limit_per_account: str = Field(
         default="200/second", description="Requests per account over all its keys; '' = none."
     )
+    max_json_body_bytes: int = Field(
+        default=1024 * 1024,
+        description="Largest JSON request body; larger ones get 413 unread. Canvas requests get room "
+        "for their images on top (SFUMATO_UPLOAD_MAX_BYTES each, base64-encoded).",
+    )
     max_images: int = Field(default=8, description="Most images one request may ask for.")
     max_resolution: int = Field(default=1536, description="Longest side, in pixels, of a requested image.")
     max_steps: int = Field(default=60, description="Most inference steps one request may ask for.")

@@ -41,6 +41,13 @@ class Conflict(SfumatoError):
     code = "conflict"
 
 
+class PayloadTooLarge(SfumatoError):
+    """The request body is larger than its route accepts; it was not read to the end."""
+
+    status = 413
+    code = "entity-too-large"
+
+
 class InsufficientCredits(SfumatoError):
     status = 402
     code = "insufficient-credits"

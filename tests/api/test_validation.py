@@ -79,8 +79,8 @@ def test_malformed_json_is_a_400(api: Api) -> None:
         content=b'{"prompt": "cat", ',
         headers={**api.headers(), "content-type": "application/json"},
     )
-    assert response.status_code == 400
-    assert response.json()["error"] == "Malformed JSON body"
+    assert response.status_code == 400 and response.json()["code"] == "invalid-json"
+    assert response.json()["error"].startswith("Malformed JSON body: ")
 
 
 def test_unsupported_features_are_refused_not_ignored(api: Api) -> None:

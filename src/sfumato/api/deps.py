@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from sfumato.api.auth_gate import PRINCIPAL
 from sfumato.observability.logs import bind
 from sfumato.service.context import Context
 from sfumato.service.keys import Principal, authenticate, recently_authenticated
@@ -27,10 +28,17 @@ ContextDep = Annotated[Context, Depends(get_context)]
 
 
 async def get_principal(
-    ctx: ContextDep, response: Response, authorization: Annotated[str | None, Header()] = None
+    ctx: ContextDep,
+    request: Request,
+    response: Response,
+    authorization: Annotated[str | None, Header()] = None,
 ) -> Principal:
-    """The caller, once its key is valid and its rate limits allow one more request."""
-    principal = recently_authenticated(ctx, authorization)
+    """The caller, once its key is valid and its rate limits allow one more request.
+
+    The key was checked before the body was read (:mod:`sfumato.api.auth_gate`); the
+    check here covers a route outside the gated prefix.
+    """
+    principal: Principal | None = request.scope.get(PRINCIPAL) or recently_authenticated(ctx, authorization)
     if principal is None:
         principal = await run_in_threadpool(authenticate, ctx, authorization)
     bind(account_id=principal.account_id)

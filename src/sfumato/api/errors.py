@@ -15,9 +15,19 @@ from sfumato.errors import SfumatoError
 
 log = logging.getLogger(__name__)
 
+INVALID_JSON = "invalid-json"
+
 
 def error_body(message: str, code: str, path: str = "$") -> dict[str, str]:
     return {"error": message, "path": path, "code": code}
+
+
+def error_response(exc: SfumatoError) -> JSONResponse:
+    """The envelope for a domain error; also an ASGI app, so middleware can answer with it."""
+    headers = dict(getattr(exc, "headers", None) or {})  # e.g. Retry-After on a 429
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(error_body(exc.message, exc.code), status_code=exc.status, headers=headers)
 
 
 def _describe(error: Mapping[str, Any]) -> tuple[str, str]:
@@ -25,22 +35,26 @@ def _describe(error: Mapping[str, Any]) -> tuple[str, str]:
     path = "$" + "".join(f".{part}" for part in location)
     field = ".".join(location) or "body"
     message = str(error.get("msg", "invalid value"))
-    if error.get("type") == "json_invalid":
-        return "Malformed JSON body", "$"
     return f"{field}: {message}", path
+
+
+def _malformed_json(error: Mapping[str, Any]) -> JSONResponse:
+    reason = str((error.get("ctx") or {}).get("error", "not JSON"))
+    position = next((part for part in error.get("loc", ()) if isinstance(part, int)), None)
+    where = f" at character {position}" if position is not None else ""
+    return JSONResponse(error_body(f"Malformed JSON body: {reason}{where}", INVALID_JSON), status_code=400)
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(SfumatoError)
     async def _domain(_request: Request, exc: SfumatoError) -> JSONResponse:
-        headers = dict(getattr(exc, "headers", None) or {})  # e.g. Retry-After on a 429
-        if exc.status == 401:
-            headers["WWW-Authenticate"] = "Bearer"
-        return JSONResponse(error_body(exc.message, exc.code), status_code=exc.status, headers=headers)
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
+        if errors and errors[0].get("type") == "json_invalid":
+            return _malformed_json(errors[0])
         message, path = _describe(errors[0]) if errors else ("Invalid request", "$")
         if len(errors) > 1:
             message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
@@ -48,7 +62,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # The framework's answer to a JSON body whose bytes are not text.
+            message = f"Malformed JSON body: not UTF-8 (byte {exc.__cause__.start})"
+            return JSONResponse(error_body(message, INVALID_JSON), status_code=400)
         code = {
+            400: "invalid-request",
             401: "access-denied",
             403: "access-denied",
             404: "not-found",

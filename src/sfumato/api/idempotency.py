@@ -14,11 +14,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sfumato.api.auth_gate import PRINCIPAL
 from sfumato.api.errors import error_body
-from sfumato.errors import SfumatoError, Unauthorized
+from sfumato.errors import SfumatoError
 from sfumato.service import idempotency
 from sfumato.service.context import Context
-from sfumato.service.keys import authenticate
+from sfumato.service.keys import Principal
 
 HEADER = "idempotency-key"
 
@@ -37,12 +38,11 @@ class IdempotencyMiddleware:
         if key is None:
             await self.app(scope, receive, send)
             return
-        ctx: Context = scope["app"].state.context
-        try:
-            principal = await run_in_threadpool(authenticate, ctx, headers.get("authorization"))
-        except Unauthorized:
+        principal: Principal | None = scope.get(PRINCIPAL)  # checked by the auth gate, outside
+        if principal is None:
             await self.app(scope, receive, send)  # the route answers 401 as usual
             return
+        ctx: Context = scope["app"].state.context
         body = await _read_body(receive)
         fingerprint = idempotency.request_hash(
             scope["method"], scope["path"], scope.get("query_string", b"").decode(), body

@@ -8,9 +8,20 @@ from fastapi import APIRouter
 
 from sfumato.api.deps import ContextDep, PrincipalDep
 from sfumato.api.schemas.realtime import LcmBody, LcmInpaintingBody, LcmUpscaleBody, lcm_job
+from sfumato.config import Settings
 from sfumato.service import realtime
 
 router = APIRouter(tags=["realtime canvas"])
+
+# The canvas requests carry their pictures in the JSON body, as data URLs.
+PICTURES_PER_BODY = {"/generations-lcm": 1, "/lcm-instant-refine": 1, "/lcm-inpainting": 2, "/lcm-upscale": 1}
+
+
+def body_limits(settings: Settings) -> dict[str, int]:
+    """Each canvas route's largest body: the JSON limit plus room for its largest pictures."""
+    picture = 4 * -(-settings.upload_max_bytes // 3)  # base64 of the largest upload
+    json_limit = settings.max_json_body_bytes
+    return {path: json_limit + pictures * picture for path, pictures in PICTURES_PER_BODY.items()}
 
 
 @router.post("/generations-lcm")
