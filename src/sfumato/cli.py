@@ -14,6 +14,7 @@ from rich.table import Table
 from sfumato.bench import app as bench_app
 from sfumato.config import Settings
 from sfumato.errors import SfumatoError
+from sfumato.generations_cli import app as generations_app
 from sfumato.service.context import Context
 
 app = typer.Typer(
@@ -29,6 +30,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(credits_app, name="credits")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(bench_app, name="bench")
+app.add_typer(generations_app, name="generations")
 
 console = Console()
 err = Console(stderr=True)

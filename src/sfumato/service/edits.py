@@ -37,7 +37,6 @@ from sfumato.service import images
 from sfumato.service.context import Context
 from sfumato.service.keys import Principal
 from sfumato.service.uploads import read_init_image
-from sfumato.service.views import SourceView
 from sfumato.store import generations as repo
 from sfumato.store.models import Generation
 
@@ -162,20 +161,6 @@ def input_blob_keys(generation: Generation) -> list[str]:
     """The blobs :func:`store_inputs` wrote for ``generation`` (deleted with it)."""
     keys = [input_key(generation.id, "init")] if generation.init_sha256 else []
     return keys + ([input_key(generation.id, "mask")] if generation.mask_sha256 else [])
-
-
-def source_view(generation: Generation) -> SourceView | None:
-    if generation.init_sha256 is None:
-        return None
-    return SourceView(
-        init_image_id=generation.init_image_id,
-        init_generated_image_id=generation.init_generated_image_id,
-        init_sha256=generation.init_sha256,
-        init_strength=generation.init_strength or 0.0,
-        canvas_type=generation.canvas_type,
-        mask_image_id=generation.mask_image_id,
-        mask_sha256=generation.mask_sha256,
-    )
 
 
 def _init_image(ctx: Context, principal: Principal, request: EditRequest) -> EditPlan:

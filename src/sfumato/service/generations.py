@@ -15,10 +15,10 @@ from sfumato.jobs.kinds import editing, text_to_image
 from sfumato.observability.logs import bind
 from sfumato.service import dedupe, edits, guardrails, prompts
 from sfumato.service.context import Context
+from sfumato.service.generation_views import generation_view
 from sfumato.service.keys import Principal
 from sfumato.service.styles import STYLE_TEMPLATES, apply_style
-from sfumato.service.variation_views import variation_view
-from sfumato.service.views import GenerationView, ImageView
+from sfumato.service.views import GenerationView
 from sfumato.store import credits, intake, queue
 from sfumato.store import generations as repo
 from sfumato.store.clock import utcnow
@@ -112,7 +112,7 @@ def _enhanced(ctx: Context, request: GenerationRequest) -> str:
 
 
 @dataclass(frozen=True)
-class _Plan:
+class Plan:
     """A validated, priced request: everything but the rows' final payload and the write."""
 
     principal: Principal
@@ -125,6 +125,7 @@ class _Plan:
     cost: int
     request_hash: str | None
     generation_id: str = field(default_factory=new_id)
+    replay_of: str | None = None  # the generation a replay re-runs
 
     @property
     def kind(self) -> str:
@@ -169,6 +170,7 @@ class _Plan:
                 "flags": request.flags,
                 "credit_cost": self.cost,
                 "request_hash": self.request_hash,
+                "replay_of": self.replay_of,
             },
             job={"id": new_id(), **job, "state": queue.QUEUED},
             request_hash=self.request_hash if window > 0 else None,
@@ -179,7 +181,7 @@ class _Plan:
         )
 
 
-def _plan(ctx: Context, principal: Principal, request: GenerationRequest) -> _Plan:
+def _plan(ctx: Context, principal: Principal, request: GenerationRequest) -> Plan:
     entry = resolve_model(ctx, request.model_id, ctx.settings.default_model_id)
     edit = edits.plan(ctx, principal, request.edit, entry)
     width, height = edits.output_size(edit, entry, request.width, request.height)
@@ -209,7 +211,7 @@ def _plan(ctx: Context, principal: Principal, request: GenerationRequest) -> _Pl
         scheduler=scheduler,
         tiling=request.tiling,
     )
-    return _Plan(
+    return Plan(
         principal=principal,
         request=request,
         entry=entry,
@@ -244,7 +246,11 @@ async def submit_generation(
 def create_generation(ctx: Context, principal: Principal, request: GenerationRequest) -> CreatedGeneration:
     """Validate, price, charge and queue a generation; a duplicate of a recent seeded request
     returns that generation uncharged."""
-    plan = _plan(ctx, principal, request)
+    return record(ctx, _plan(ctx, principal, request))
+
+
+def record(ctx: Context, plan: Plan) -> CreatedGeneration:
+    """Store the plan's input pictures and submit its rows (blocking until they commit)."""
     with edits.stored_inputs(ctx, plan.generation_id, plan.edit) as inputs:
         outcome = ctx.intake.submit(plan.submission(ctx, inputs)).result()
         created = _created(ctx, plan, outcome)  # a refusal raises here, and the stored inputs go
@@ -253,7 +259,7 @@ def create_generation(ctx: Context, principal: Principal, request: GenerationReq
     return created
 
 
-def _created(ctx: Context, plan: _Plan, outcome: intake.Outcome) -> CreatedGeneration:
+def _created(ctx: Context, plan: Plan, outcome: intake.Outcome) -> CreatedGeneration:
     if isinstance(outcome, intake.Refused):
         raise _refusal(ctx, plan, outcome)
     bind(generation_id=outcome.generation_id)
@@ -267,7 +273,7 @@ def _created(ctx: Context, plan: _Plan, outcome: intake.Outcome) -> CreatedGener
     return CreatedGeneration(generation_id=outcome.generation_id, credit_cost=outcome.cost)
 
 
-def _refusal(ctx: Context, plan: _Plan, refused: intake.Refused) -> SfumatoError:
+def _refusal(ctx: Context, plan: Plan, refused: intake.Refused) -> SfumatoError:
     if refused.reason == "credits":
         return guardrails.insufficient_credits("generation", plan.cost)
     if refused.reason == "queue":
@@ -278,44 +284,7 @@ def _refusal(ctx: Context, plan: _Plan, refused: intake.Refused) -> SfumatoError
 
 
 def to_view(ctx: Context, generation: Generation) -> GenerationView:
-    entry = ctx.catalog.resolve(generation.model_key)
-    return GenerationView(
-        id=generation.id,
-        user_id=generation.account_id,
-        status=generation.status,
-        model_id=generation.model_id,
-        prompt=generation.prompt,
-        negative_prompt=generation.negative_prompt,
-        width=generation.width,
-        height=generation.height,
-        num_images=generation.num_images,
-        steps=generation.steps,
-        guidance_scale=generation.guidance_scale,
-        seed=generation.seed,
-        scheduler=generation.scheduler,
-        preset_style=generation.preset_style,
-        sd_version=entry.sd_version if entry else None,
-        tiling=generation.tiling,
-        public=generation.public,
-        flags=dict(generation.flags or {}),
-        credit_cost=generation.credit_cost,
-        failure_reason=generation.failure_reason,
-        created_at=generation.created_at,
-        updated_at=generation.updated_at,
-        source=edits.source_view(generation),
-        images=[
-            ImageView(
-                id=image.id,
-                url=ctx.blobs.url(image.blob_key),
-                seed=image.seed,
-                width=image.width,
-                height=image.height,
-                nsfw=image.nsfw,
-                variations=[variation_view(ctx, variation) for variation in image.variations],
-            )
-            for image in generation.images
-        ],
-    )
+    return generation_view(generation, catalog=ctx.catalog, blobs=ctx.blobs)
 
 
 def get_generation(ctx: Context, principal: Principal, generation_id: str) -> GenerationView:

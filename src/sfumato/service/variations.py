@@ -195,7 +195,7 @@ def get_variation(ctx: Context, principal: Principal, variation_id: str) -> Vari
         variation = store.get(session, variation_id, account_id=principal.account_id)
         if variation is None:
             raise NotFound(f"No variation with id {variation_id!r}")
-        return variation_view(ctx, variation)
+        return variation_view(variation, ctx.blobs)
 
 
 def _create(

@@ -20,6 +20,7 @@ class VariationView:
     credit_cost: int
     failure_reason: str | None
     created_at: datetime
+    lineage: dict[str, Any] = field(default_factory=dict)  # how it was made, as the worker recorded it
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class ImageView:
     seed: int
     width: int
     height: int
+    sha256: str = ""  # of the stored PNG: equal hashes are equal pixels
     nsfw: bool = False
     like_count: int = 0
     variations: list[VariationView] = field(default_factory=list)
@@ -73,6 +75,10 @@ class GenerationView:
     updated_at: datetime
     images: list[ImageView] = field(default_factory=list)
     source: SourceView | None = None  # set when the generation started from a picture
+    api_key_id: str | None = None
+    model_key: str = ""  # the catalog entry that ran it
+    lineage: dict[str, Any] = field(default_factory=dict)  # how it was made, as the worker recorded it
+    replay_of: str | None = None  # the generation this one re-ran, for a replay
 
 
 @dataclass(frozen=True)

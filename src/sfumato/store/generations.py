@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sfumato.store.models import GeneratedImage, Generation
+from sfumato.store.models import GeneratedImage, Generation, Job
 
 
 def get_generation(
@@ -31,3 +31,9 @@ def list_generations(session: Session, *, account_id: str, offset: int, limit: i
 
 def get_image(session: Session, image_id: str) -> GeneratedImage | None:
     return session.get(GeneratedImage, image_id)
+
+
+def job_of(session: Session, generation_id: str) -> Job | None:
+    """The generation's job (its newest, should there be more): the exact inputs it ran with."""
+    query = select(Job).where(Job.generation_id == generation_id).order_by(Job.created_at.desc()).limit(1)
+    return session.scalars(query).first()

@@ -111,6 +111,8 @@ class Generation(Base):
     canvas_type: Mapped[str | None] = mapped_column(String(16), default=None)
     # Hash of the account and every parameter of a seeded request (request de-duplication).
     request_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    # A replay names the generation it re-ran (a plain id: the original may be deleted later).
+    replay_of: Mapped[str | None] = mapped_column(String(36), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

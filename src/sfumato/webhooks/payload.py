@@ -1,80 +1,68 @@
-"""The body of a webhook event: Leonardo's documented envelope, with the generation in camelCase.
+"""The body of a webhook event: Leonardo's documented envelope around the API's own rendering.
 
 ``{"type", "object", "timestamp" (epoch ms), "api_version": "v1", "data": {"object": …}}``.
-This module is the webhook's wire format, as ``api/schemas`` is the API's. It is
-rendered once, on the first delivery attempt, and stored: retries send the same bytes.
+``data.object`` is built from the same service view and the same wire function as
+``GET /generations/{id}`` (or ``GET /variations/{id}``), so the two never disagree; the
+event adds only the fields Leonardo documents for webhooks alone (``userId``, ``quantity``,
+``images``, ``model``, ``apiKey`` …, and ``seed`` as a string). It is rendered once, on the
+first delivery attempt, and stored: retries send the same bytes.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from sfumato.api.schemas.common import timestamp
+from sfumato.api.schemas.views import generation_object, variation_object
 from sfumato.blobs import BlobStore
 from sfumato.engine.catalog import Catalog
-from sfumato.store.models import ApiKey, Generation, Job, WebhookDelivery
+from sfumato.service.generation_views import generation_view
+from sfumato.service.variation_views import variation_view
+from sfumato.service.views import GenerationView
+from sfumato.store.models import ApiKey, Generation, Job, Variation, WebhookDelivery
+
+# Documented generation columns the API leaves out when empty; the event carries them as null.
+_NULLABLE = (
+    "initGeneratedImageId", "initImageId", "initStrength", "presetStyle", "sdVersion",
+    "canvasInitImageId", "canvasMaskImageId", "failureReason",
+)  # fmt: skip
 
 
-def _ts(value: datetime | None) -> str | None:
-    return value.isoformat(timespec="milliseconds") if value is not None else None
-
-
-def _generation_object(
-    generation: Generation, key: ApiKey | None, blobs: BlobStore, catalog: Catalog
-) -> dict[str, Any]:
-    flags = dict(generation.flags or {})
-    entry = catalog.resolve(generation.model_key)
-    init_image_id = getattr(generation, "init_image_id", None)
-    init_generated_image_id = getattr(generation, "init_generated_image_id", None)
+def generation_event_object(view: GenerationView, key: ApiKey | None, catalog: Catalog) -> dict[str, Any]:
+    """The webhook's generation: the API's object, plus the event's own documented fields."""
+    entry = catalog.resolve(view.model_key)
+    source = view.source
+    init_type = None
+    if source is not None:
+        init_type = "GENERATED" if source.init_generated_image_id else "UPLOADED"
     return {
-        "id": generation.id,
-        "createdAt": _ts(generation.created_at),
-        "updatedAt": _ts(generation.updated_at),
-        "userId": generation.account_id,
-        "public": generation.public,
+        **dict.fromkeys(_NULLABLE),
+        "imageToImage": False,
+        "canvasRequest": False,
+        **generation_object(view),
+        "updatedAt": timestamp(view.updated_at),
+        "userId": view.user_id,
         "flagged": False,
-        "nsfw": False,
-        "status": generation.status,
+        "nsfw": any(image.nsfw for image in view.images),
         "coreModel": "SD",
-        "guidanceScale": generation.guidance_scale,
-        "imageHeight": generation.height,
-        "imageWidth": generation.width,
-        "inferenceSteps": generation.steps,
-        "initGeneratedImageId": init_generated_image_id,
-        "initImageId": init_image_id,
-        "initStrength": getattr(generation, "init_strength", None),
-        "initType": "GENERATED" if init_generated_image_id else "UPLOADED" if init_image_id else None,
-        "modelId": generation.model_id,
-        "negativePrompt": generation.negative_prompt or "",
-        "prompt": generation.prompt,
-        "quantity": generation.num_images,
-        "sdVersion": entry.sd_version if entry else None,
-        "tiling": generation.tiling,
-        "seed": str(generation.seed),
-        "scheduler": generation.scheduler,
-        "presetStyle": generation.preset_style,
-        "promptMagic": bool(flags.get("promptMagic", False)),
-        "canvasInitImageId": None,
-        "canvasMaskImageId": getattr(generation, "mask_image_id", None),
-        "canvasRequest": bool(getattr(generation, "canvas_type", None)),
+        "initType": init_type,
+        "quantity": view.num_images,
+        "seed": str(view.seed),  # a string in Leonardo's event, a number in its GET
         "api": True,
-        "highContrast": bool(flags.get("highContrast", False)),
-        "alchemy": bool(flags.get("alchemy", False)),
-        "photoReal": bool(flags.get("photoReal", False)),
-        "imageToImage": bool(init_image_id or init_generated_image_id),
+        "highContrast": bool(view.flags.get("highContrast", False)),
+        "alchemy": bool(view.flags.get("alchemy", False)),
         "controlnetsUsed": False,
         "apiDollarCost": "0",
-        "apiCreditCost": generation.credit_cost,
-        "failureReason": generation.failure_reason,
-        "apiKeyId": generation.api_key_id,
+        "apiKeyId": view.api_key_id,
         "model": {
-            "id": generation.model_id,
-            "name": entry.name if entry else generation.model_key,
+            "id": view.model_id,
+            "name": entry.name if entry else view.model_key,
             "description": entry.description if entry else "",
-            "sdVersion": entry.sd_version if entry else None,
+            "sdVersion": view.sd_version,
             "type": "PLATFORM",
             "modelHeight": entry.default_height if entry else None,
             "modelWidth": entry.default_width if entry else None,
@@ -82,21 +70,21 @@ def _generation_object(
         "images": [
             {
                 "id": image.id,
-                "createdAt": _ts(image.created_at),
-                "updatedAt": _ts(image.created_at),
-                "userId": generation.account_id,
-                "url": blobs.url(image.blob_key),
-                "generationId": generation.id,
+                "createdAt": timestamp(view.updated_at),
+                "updatedAt": timestamp(view.updated_at),
+                "userId": view.user_id,
+                "url": image.url,
+                "generationId": view.id,
                 "nobgId": None,
                 "nsfw": image.nsfw,
-                "likeCount": 0,
-                "public": generation.public,
+                "likeCount": image.like_count,
+                "public": view.public,
                 "seed": str(image.seed),
             }
-            for image in generation.images
+            for image in view.images
         ],
         "apiKey": {
-            "id": key.id if key else generation.api_key_id,
+            "id": key.id if key else view.api_key_id,
             "name": key.name if key else None,
             "type": "PRODUCTION",
             "webhookCallbackUrl": key.webhook_url if key else None,
@@ -116,15 +104,27 @@ def _job_object(job: Job | None, delivery: WebhookDelivery) -> dict[str, Any]:
     }
 
 
+def _subject(
+    session: Session, delivery: WebhookDelivery, blobs: BlobStore, catalog: Catalog
+) -> tuple[str, dict[str, Any]]:
+    """What the event is about, rendered as the API renders it; a bare job when nothing else."""
+    subject_id = delivery.subject_id
+    generation = session.get(Generation, subject_id) if subject_id else None
+    if generation is not None:
+        key = session.get(ApiKey, delivery.api_key_id)
+        view = generation_view(generation, catalog=catalog, blobs=blobs)
+        return "generation", generation_event_object(view, key, catalog)
+    variation = session.get(Variation, subject_id) if subject_id else None
+    if variation is not None:
+        ids = {"userId": variation.account_id, "apiKeyId": delivery.api_key_id, "jobId": delivery.job_id}
+        return "variation", {**variation_object(variation_view(variation, blobs)), **ids}
+    job = session.get(Job, delivery.job_id) if delivery.job_id else None
+    return "job", _job_object(job, delivery)
+
+
 def render(session: Session, delivery: WebhookDelivery, blobs: BlobStore, catalog: Catalog) -> str:
     """The event's JSON body, from the rows as they are now."""
-    generation = session.get(Generation, delivery.subject_id) if delivery.subject_id else None
-    key = session.get(ApiKey, delivery.api_key_id)
-    if generation is not None:
-        kind, obj = "generation", _generation_object(generation, key, blobs, catalog)
-    else:
-        job = session.get(Job, delivery.job_id) if delivery.job_id else None
-        kind, obj = "job", _job_object(job, delivery)
+    kind, obj = _subject(session, delivery, blobs, catalog)
     envelope = {
         "type": delivery.event_type,
         "object": kind,

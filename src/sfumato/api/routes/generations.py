@@ -1,4 +1,4 @@
-"""``/generations``: create, read, list by user, delete."""
+"""``/generations``: create, read, list by user, delete; sfumato's replay and its report."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from sfumato.api.deps import ContextDep, PrincipalDep
-from sfumato.api.schemas.generations import CreateGenerationBody, created_job, generation_object
-from sfumato.service import generations
+from sfumato.api.schemas.generations import CreateGenerationBody, created_job
+from sfumato.api.schemas.replay import replay_report_object
+from sfumato.api.schemas.views import generation_object
+from sfumato.service import generations, replay, replay_report
 
 router = APIRouter(tags=["generations"])
 
@@ -43,3 +45,15 @@ def list_generations(
 def delete_generation(generation_id: str, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
     deleted = generations.delete_generation(ctx, principal, generation_id)
     return {"delete_generations_by_pk": {"id": deleted}}
+
+
+@router.post("/generations/{generation_id}/replay")
+def replay_generation(generation_id: str, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
+    created = replay.replay_generation(ctx, principal, generation_id)
+    return created_job(created.generation_id, created.credit_cost)
+
+
+@router.get("/generations/{generation_id}/replay-report")
+def get_replay_report(generation_id: str, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
+    report = replay_report.replay_report(ctx, principal, generation_id)
+    return {"replay_report": replay_report_object(report)}

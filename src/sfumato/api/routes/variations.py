@@ -13,8 +13,8 @@ from sfumato.api.schemas.variations import (
     VariationUnzoomBody,
     VariationUpscaleBody,
     created_variation,
-    variation_object,
 )
+from sfumato.api.schemas.views import variation_object
 from sfumato.service import variations
 
 router = APIRouter(tags=["variations"])

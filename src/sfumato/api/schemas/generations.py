@@ -6,12 +6,10 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from sfumato.api.schemas.common import WireModel, compact, timestamp
-from sfumato.api.schemas.variations import variation_generic
+from sfumato.api.schemas.common import WireModel
 from sfumato.errors import InvalidRequest
 from sfumato.service.edits import EditRequest
 from sfumato.service.generations import GenerationRequest
-from sfumato.service.views import GenerationView, SourceView
 
 Scheduler = Literal[
     "KLMS", "EULER_ANCESTRAL_DISCRETE", "EULER_DISCRETE", "DDIM", "DPM_SOLVER", "PNDM", "LEONARDO"
@@ -156,74 +154,4 @@ def created_job(generation_id: str, credit_cost: int) -> dict[str, Any]:
             "apiCreditCost": credit_cost,
             "cost": {"amount": str(credit_cost), "unit": "CREDITS"},
         }
-    }
-
-
-def generation_object(view: GenerationView) -> dict[str, Any]:
-    """The generation as ``generations_by_pk`` and list items carry it."""
-    flags = view.flags
-    return compact(
-        {
-            "id": view.id,
-            "createdAt": timestamp(view.created_at),
-            "status": view.status,
-            "modelId": view.model_id,
-            "prompt": view.prompt,
-            "negativePrompt": view.negative_prompt or "",
-            "imageWidth": view.width,
-            "imageHeight": view.height,
-            "inferenceSteps": view.steps,
-            "guidanceScale": view.guidance_scale,
-            "seed": view.seed,
-            "scheduler": view.scheduler,
-            "presetStyle": view.preset_style,
-            "sdVersion": view.sd_version,
-            "public": view.public,
-            "photoReal": bool(flags.get("photoReal", False)),
-            "photoRealStrength": flags.get("photoRealStrength"),
-            "promptMagic": bool(flags.get("promptMagic", False)),
-            "promptMagicStrength": flags.get("promptMagicStrength"),
-            "promptMagicVersion": flags.get("promptMagicVersion"),
-            "ultra": bool(flags.get("ultra", False)),
-            "generation_elements": [],
-            "generated_images": [
-                {
-                    "id": image.id,
-                    "url": image.url,
-                    "nsfw": image.nsfw,
-                    "likeCount": image.like_count,
-                    "motion": False,
-                    "imageToVideo": False,
-                    "fantasyAvatar": False,
-                    "generated_image_variation_generics": [variation_generic(v) for v in image.variations],
-                }
-                for image in view.images
-            ],
-            # sfumato's additions: what the seed-per-image and a failure looked like.
-            "imageSeeds": [image.seed for image in view.images],
-            "apiCreditCost": view.credit_cost,
-            "failureReason": view.failure_reason,
-            "tiling": view.tiling,
-            **_source(view.source),
-        }
-    )
-
-
-def _source(source: SourceView | None) -> dict[str, Any]:
-    """Where an image-to-image or canvas generation started, in Leonardo's generation columns."""
-    if source is None:
-        return {}
-    canvas = source.canvas_type is not None
-    return {
-        "initStrength": source.init_strength,
-        "imageToImage": True,
-        "initImageId": None if canvas else source.init_image_id,
-        "initGeneratedImageId": source.init_generated_image_id,
-        "canvasRequest": canvas,
-        "canvasRequestType": source.canvas_type,
-        "canvasInitImageId": source.init_image_id if canvas else None,
-        "canvasMaskImageId": source.mask_image_id,
-        # sfumato's additions: the content hashes of the source bytes used.
-        "initImageSha256": source.init_sha256,
-        "maskImageSha256": source.mask_sha256,
     }

@@ -6,9 +6,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from sfumato.api.schemas.common import WireModel, compact, timestamp
+from sfumato.api.schemas.common import WireModel
 from sfumato.service.variations import CreatedVariation, UniversalUpscaleRequest
-from sfumato.service.views import VariationView
 
 
 class VariationUpscaleBody(WireModel):
@@ -67,22 +66,3 @@ def created_variation(key: str, created: CreatedVariation) -> dict[str, Any]:
             "cost": {"amount": str(created.credit_cost), "unit": "CREDITS"},
         }
     }
-
-
-def variation_generic(view: VariationView) -> dict[str, Any]:
-    """A variation as a generated image lists it (``generated_image_variation_generics``)."""
-    return compact({"id": view.id, "status": view.status, "transformType": view.transform, "url": view.url})
-
-
-def variation_object(view: VariationView) -> dict[str, Any]:
-    """``GET /variations/{id}``'s item; sfumato adds size, cost and a failure's reason."""
-    return compact(
-        {
-            **variation_generic(view),
-            "createdAt": timestamp(view.created_at),
-            "width": view.width,
-            "height": view.height,
-            "apiCreditCost": view.credit_cost,
-            "failureReason": view.failure_reason,
-        }
-    )

@@ -1,0 +1,134 @@
+"""The read models in Leonardo's spelling: one rendering per wire shape.
+
+``GET /generations/{id}``, the generations list and the webhook event's ``data.object``
+all render a generation with :func:`generation_object`; ``GET /variations/{id}`` and a
+variation's webhook event both use :func:`variation_object`. Plain functions over the
+service's views: no web framework here, so the webhook sender imports them too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sfumato.api.schemas.common import compact, timestamp
+from sfumato.service.views import GenerationView, SourceView, VariationView
+
+
+def generation_object(view: GenerationView) -> dict[str, Any]:
+    """The generation as ``generations_by_pk`` and list items carry it."""
+    flags = view.flags
+    return compact(
+        {
+            "id": view.id,
+            "createdAt": timestamp(view.created_at),
+            "status": view.status,
+            "modelId": view.model_id,
+            "prompt": view.prompt,
+            "negativePrompt": view.negative_prompt or "",
+            "imageWidth": view.width,
+            "imageHeight": view.height,
+            "inferenceSteps": view.steps,
+            "guidanceScale": view.guidance_scale,
+            "seed": view.seed,
+            "scheduler": view.scheduler,
+            "presetStyle": view.preset_style,
+            "sdVersion": view.sd_version,
+            "public": view.public,
+            "photoReal": bool(flags.get("photoReal", False)),
+            "photoRealStrength": flags.get("photoRealStrength"),
+            "promptMagic": bool(flags.get("promptMagic", False)),
+            "promptMagicStrength": flags.get("promptMagicStrength"),
+            "promptMagicVersion": flags.get("promptMagicVersion"),
+            "ultra": bool(flags.get("ultra", False)),
+            "generation_elements": [],
+            "generated_images": [
+                {
+                    "id": image.id,
+                    "url": image.url,
+                    "nsfw": image.nsfw,
+                    "likeCount": image.like_count,
+                    "motion": False,
+                    "imageToVideo": False,
+                    "fantasyAvatar": False,
+                    "generated_image_variation_generics": [variation_generic(v) for v in image.variations],
+                }
+                for image in view.images
+            ],
+            # sfumato's additions: the seed per image, a failure's reason, how it was made.
+            "imageSeeds": [image.seed for image in view.images],
+            "apiCreditCost": view.credit_cost,
+            "failureReason": view.failure_reason,
+            "tiling": view.tiling,
+            **_source(view.source),
+            "lineage": generation_lineage(view),
+        }
+    )
+
+
+def _source(source: SourceView | None) -> dict[str, Any]:
+    """Where an image-to-image or canvas generation started, in Leonardo's generation columns."""
+    if source is None:
+        return {}
+    canvas = source.canvas_type is not None
+    return {
+        "initStrength": source.init_strength,
+        "imageToImage": True,
+        "initImageId": None if canvas else source.init_image_id,
+        "initGeneratedImageId": source.init_generated_image_id,
+        "canvasRequest": canvas,
+        "canvasRequestType": source.canvas_type,
+        "canvasInitImageId": source.init_image_id if canvas else None,
+        "canvasMaskImageId": source.mask_image_id,
+        # sfumato's additions: the content hashes of the source bytes used.
+        "initImageSha256": source.init_sha256,
+        "maskImageSha256": source.mask_sha256,
+    }
+
+
+def generation_lineage(view: GenerationView) -> dict[str, Any] | None:
+    """What the worker recorded (model and weight hash, scheduler, batch, device, library
+    versions …) plus the output and source hashes: enough to replay the generation and to
+    tell whether the replay drew the same pixels. ``None`` until anything is known."""
+    if not view.lineage and view.replay_of is None:
+        return None
+    source = view.source
+    return compact(
+        {
+            **recorded(view.lineage),
+            "seeds": [image.seed for image in view.images] or None,
+            "imageSha256": [image.sha256 for image in view.images] or None,
+            "initImageSha256": source.init_sha256 if source else None,
+            "maskImageSha256": source.mask_sha256 if source else None,
+            "replayOf": view.replay_of,
+        }
+    )
+
+
+def recorded(lineage: dict[str, Any]) -> dict[str, Any]:
+    """A recorded lineage in the wire's camelCase (``weights_hash`` → ``weightsHash``)."""
+    return {camel(name): value for name, value in lineage.items()}
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def variation_generic(view: VariationView) -> dict[str, Any]:
+    """A variation as a generated image lists it (``generated_image_variation_generics``)."""
+    return compact({"id": view.id, "status": view.status, "transformType": view.transform, "url": view.url})
+
+
+def variation_object(view: VariationView) -> dict[str, Any]:
+    """``GET /variations/{id}``'s item; sfumato adds size, cost, a failure's reason and the lineage."""
+    return compact(
+        {
+            **variation_generic(view),
+            "createdAt": timestamp(view.created_at),
+            "width": view.width,
+            "height": view.height,
+            "apiCreditCost": view.credit_cost,
+            "failureReason": view.failure_reason,
+            "lineage": recorded(view.lineage) or None,
+        }
+    )
