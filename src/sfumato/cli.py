@@ -313,19 +313,20 @@ def credits_history(
                 "kind": line.kind,
                 "amount": line.amount,
                 "balanceAfter": line.balance_after,
-                "generationId": line.generation_id,
+                "subjectKind": line.subject_kind,
+                "subjectId": line.subject_id,
                 "note": line.note,
             }
             sys.stdout.write(json.dumps(row) + "\n")  # fmt: skip
         return
-    table = Table("at", "kind", "amount", "balance", "generation", "note")
+    table = Table("at", "kind", "amount", "balance", "for", "note")
     for line in lines:
         table.add_row(
             line.at.isoformat(timespec="seconds"),
             line.kind,
             f"{line.amount:+d}",
             str(line.balance_after),
-            line.generation_id or "",
+            f"{line.subject_kind} {line.subject_id}" if line.subject_id else "",
             line.note or "",
         )
     console.print(table)

@@ -39,7 +39,7 @@ def test_cost_is_debited_once_and_matches_the_price(api: Api) -> None:
     assert api.wait(job["generationId"])["status"] == "COMPLETE"
     assert _balance(api) == before - expected
     with api.ctx.db.read() as session:
-        entries = credits.entries_for(session, generation_id=job["generationId"])
+        entries = credits.entries_for(session, subject_id=job["generationId"])
         assert [(e.kind, e.amount) for e in entries] == [("debit", -expected)]
 
 
@@ -87,7 +87,7 @@ nsfw = false
         assert generation["failureReason"]
         assert _balance(api) == before
         with ctx.db.read() as session:
-            entries = [(e.kind, e.amount) for e in credits.entries_for(session, generation_id=generation_id)]
+            entries = [(e.kind, e.amount) for e in credits.entries_for(session, subject_id=generation_id)]
         assert [kind for kind, _ in entries] == ["debit", "refund"]
         (_, debit), (_, refund) = entries
         assert debit < 0 and refund == -debit  # charged at submission, all of it given back

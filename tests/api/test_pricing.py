@@ -57,7 +57,7 @@ def test_image_generation_quote_equals_the_charge(api: Api) -> None:
         charged = job["apiCreditCost"]
         assert quoted == charged > 0, params
         with api.ctx.db.read() as session:
-            entries = credits.entries_for(session, generation_id=job["generationId"])
+            entries = credits.entries_for(session, subject_id=job["generationId"])
             assert [e.amount for e in entries if e.kind == "debit"] == [-charged]
         api.delete(f"/generations/{job['generationId']}")
 

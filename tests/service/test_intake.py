@@ -55,7 +55,7 @@ def test_submissions_from_many_threads_are_each_recorded_once(db: Database) -> N
     outcomes = [future.result(timeout=60) for future in futures]
     intake.close()
     assert all(isinstance(o, Accepted) and o.cost == 3 for o in outcomes)
-    assert len({o.generation_id for o in outcomes if isinstance(o, Accepted)}) == 100
+    assert len({o.subject_id for o in outcomes if isinstance(o, Accepted)}) == 100
     assert _balance(db, alice) == _balance(db, bob) == 10_000 - 50 * 3
     with db.read() as session:
         assert session.scalar(select(func.count()).select_from(Generation)) == 100
@@ -68,14 +68,14 @@ def test_a_failed_transaction_fails_its_group_and_the_intake_goes_on(db: Databas
     alice = _account(db, 100)
     intake = Intake(db)
     first = _submission(alice)
-    assert intake.submit(first).result(timeout=30) == Accepted(first.generation_id, 10)
+    assert intake.submit(first).result(timeout=30) == Accepted(first.subject_id, 10)
     clash = _submission(alice)
-    clash.generation["id"] = first.generation_id  # the same primary key twice
+    clash.subject["id"] = first.subject_id  # the same primary key twice
     with pytest.raises(IntegrityError):
         intake.submit(clash).result(timeout=30)
     assert _balance(db, alice) == 90  # the failed group's debit was rolled back
     after = _submission(alice)
-    assert intake.submit(after).result(timeout=30) == Accepted(after.generation_id, 10)
+    assert intake.submit(after).result(timeout=30) == Accepted(after.subject_id, 10)
     intake.close()
     assert _balance(db, alice) == 80
 

@@ -38,7 +38,10 @@ def _submission(
     return Submission(
         account_id=account_id,
         cost=cost,
-        generation={
+        subject_kind="generation",
+        subject_id=generation_id,
+        subject_table=Generation.__table__,
+        subject={
             "id": generation_id,
             "account_id": account_id,
             "model_id": "m",
@@ -88,11 +91,11 @@ def test_a_group_charges_each_account_and_writes_every_row(db: Database) -> None
     alice, bob = _account(db, 100, "alice"), _account(db, 100, "bob")
     subs = [_submission(alice), _submission(bob, cost=7), _submission(alice)]
     outcomes = _write(db, subs)
-    assert outcomes == [Accepted(s.generation_id, s.cost) for s in subs]
+    assert outcomes == [Accepted(s.subject_id, s.cost) for s in subs]
     assert _state(db, alice) == (80, 80, 2, 2)
     assert _state(db, bob) == (93, 93, 1, 1)
     with db.read() as session:
-        job = session.scalars(select(Job).where(Job.generation_id == subs[1].generation_id)).one()
+        job = session.scalars(select(Job).where(Job.generation_id == subs[1].subject_id)).one()
         assert (job.state, job.payload) == (queue.QUEUED, {"n": 1})
         debits = session.scalars(select(CreditEntry).where(CreditEntry.kind == credits.DEBIT)).all()
         assert sorted(e.amount for e in debits) == [-10, -10, -7]
@@ -103,9 +106,9 @@ def test_when_the_balance_does_not_cover_the_group_each_is_charged_in_turn(db: D
     subs = [_submission(alice, cost=10), _submission(alice, cost=20), _submission(alice, cost=10)]
     outcomes = _write(db, subs)
     assert outcomes == [
-        Accepted(subs[0].generation_id, 10),
+        Accepted(subs[0].subject_id, 10),
         Refused("credits"),
-        Accepted(subs[2].generation_id, 10),
+        Accepted(subs[2].subject_id, 10),
     ]
     assert _state(db, alice) == (5, 5, 2, 2)
 
@@ -134,7 +137,7 @@ def test_the_daily_budget_counts_earlier_members_of_the_group(db: Database) -> N
 def test_a_repeated_seeded_request_is_answered_with_the_first_generation(db: Database) -> None:
     alice, bob = _account(db, 100, "alice"), _account(db, 100, "bob")
     first = _submission(alice, request_hash="h1")
-    assert _write(db, [first]) == [Accepted(first.generation_id, 10)]
+    assert _write(db, [first]) == [Accepted(first.subject_id, 10)]
     again, same_group, other_account = (
         _submission(alice, request_hash="h1"),
         _submission(alice, request_hash="h2"),
@@ -143,10 +146,10 @@ def test_a_repeated_seeded_request_is_answered_with_the_first_generation(db: Dat
     repeat_in_group = _submission(alice, request_hash="h2")
     outcomes = _write(db, [again, same_group, repeat_in_group, other_account])
     assert outcomes == [
-        Accepted(first.generation_id, 0, duplicate=True),
-        Accepted(same_group.generation_id, 10),
-        Accepted(same_group.generation_id, 0, duplicate=True),
-        Accepted(other_account.generation_id, 10),
+        Accepted(first.subject_id, 0, duplicate=True),
+        Accepted(same_group.subject_id, 10),
+        Accepted(same_group.subject_id, 0, duplicate=True),
+        Accepted(other_account.subject_id, 10),
     ]
     assert _state(db, alice) == (80, 80, 2, 2)
 
@@ -156,11 +159,11 @@ def test_a_failed_generation_is_not_a_duplicate(db: Database) -> None:
     first = _submission(alice, request_hash="h")
     _write(db, [first])
     with db.transaction() as session:
-        generation = session.get(Generation, first.generation_id)
+        generation = session.get(Generation, first.subject_id)
         assert generation is not None
         generation.status = "FAILED"
     again = _submission(alice, request_hash="h")
-    assert _write(db, [again]) == [Accepted(again.generation_id, 10)]
+    assert _write(db, [again]) == [Accepted(again.subject_id, 10)]
 
 
 def test_a_repeat_of_a_refused_request_is_refused_too(db: Database) -> None:
@@ -178,13 +181,13 @@ def test_an_identical_request_on_two_nodes_at_once_runs_once(database_url: str) 
     first, second = _submission(alice, request_hash="same"), _submission(alice, request_hash="same")
     results: list[Accepted | Refused] = []
     with node_a.transaction() as session:
-        assert write_group(session, [first]) == [Accepted(first.generation_id, 10)]
+        assert write_group(session, [first]) == [Accepted(first.subject_id, 10)]
         thread = threading.Thread(target=lambda: results.extend(_write(node_b, [second])))
         thread.start()
         thread.join(timeout=0.5)
         assert thread.is_alive()  # waiting for node A's lock on the account
     thread.join(timeout=30)
-    assert results == [Accepted(first.generation_id, 0, duplicate=True)]
+    assert results == [Accepted(first.subject_id, 0, duplicate=True)]
     assert _state(node_a, alice) == (90, 90, 1, 1)
     node_a.dispose()
     node_b.dispose()

@@ -32,7 +32,9 @@ def _generation_with_job(db: Database, account_id: str, cost: int = 5) -> tuple[
                                 scheduler="EULER_DISCRETE", credit_cost=cost)  # fmt: skip
         session.add(generation)
         session.flush()
-        assert credits.debit(session, account_id=account_id, amount=cost, generation_id=generation.id)
+        assert credits.debit(
+            session, account_id=account_id, amount=cost, subject_kind="generation", subject_id=generation.id
+        )
         job = queue.enqueue(session, kind="text_to_image", account_id=account_id, payload=PAYLOAD,
                             generation_id=generation.id, max_attempts=2)  # fmt: skip
         session.flush()
@@ -118,7 +120,7 @@ def test_expired_lease_is_requeued_then_failed_and_refunded(database_url: str) -
         assert "attempts" in (generation.failure_reason or "")
         assert accounts.get_account(session, account).credit_balance == 100  # type: ignore[union-attr]
         assert credits.ledger_sum(session, account) == 100
-        assert [e.kind for e in credits.entries_for(session, generation_id=generation_id)] == [
+        assert [e.kind for e in credits.entries_for(session, subject_id=generation_id)] == [
             "debit",
             "refund",
         ]
@@ -143,8 +145,8 @@ def test_refund_happens_once(database_url: str) -> None:
     account = _account(db, credit=50)
     generation_id, _ = _generation_with_job(db, account, cost=10)
     with db.transaction() as session:
-        assert credits.refund(session, account_id=account, generation_id=generation_id) == 10
-        assert credits.refund(session, account_id=account, generation_id=generation_id) == 0
+        assert credits.refund(session, account_id=account, subject_id=generation_id) == 10
+        assert credits.refund(session, account_id=account, subject_id=generation_id) == 0
     with db.read() as session:
         assert accounts.get_account(session, account).credit_balance == 50  # type: ignore[union-attr]
     db.dispose()
@@ -154,6 +156,8 @@ def test_debit_never_overdraws(database_url: str) -> None:
     db = Database(database_url)
     account = _account(db, credit=3)
     with db.transaction() as session:
-        assert not credits.debit(session, account_id=account, amount=4, generation_id="g")
-        assert credits.debit(session, account_id=account, amount=3, generation_id="g")
+        assert not credits.debit(
+            session, account_id=account, amount=4, subject_kind="generation", subject_id="g"
+        )
+        assert credits.debit(session, account_id=account, amount=3, subject_kind="generation", subject_id="g")
     db.dispose()

@@ -31,7 +31,7 @@ def test_a_job_out_of_attempts_is_refunded_and_its_partial_uploads_removed(bench
     assert not bench.ctx.blobs.exists(outcomes.image_key(generation_id, 0, 1))
     assert bench.generation(generation_id).status == "FAILED"
     with bench.ctx.db.read() as session:
-        kinds = [entry.kind for entry in credits.entries_for(session, generation_id=generation_id)]
+        kinds = [entry.kind for entry in credits.entries_for(session, subject_id=generation_id)]
     assert kinds == ["debit", "refund"]
 
 

@@ -30,7 +30,11 @@ def _variation(bench: Bench, *, max_attempts: int = 3) -> tuple[str, str]:
         session.add(variation)
         session.flush()
         assert credits.debit(
-            session, account_id=bench.principal.account_id, amount=5, generation_id=variation.id
+            session,
+            account_id=bench.principal.account_id,
+            amount=5,
+            subject_kind="variation",
+            subject_id=variation.id,
         )
         payload = VariationPayload(variation_id=variation.id, transform="UPSCALE", source_key="sources/x.png",
                                    upscaler="tiny-esrgan", multiplier=2.0)  # fmt: skip
@@ -53,7 +57,7 @@ def _row(bench: Bench, variation_id: str) -> Variation:
 
 def _ledger(bench: Bench, reference: str) -> list[str]:
     with bench.ctx.db.read() as session:
-        return [entry.kind for entry in credits.entries_for(session, generation_id=reference)]
+        return [entry.kind for entry in credits.entries_for(session, subject_id=reference)]
 
 
 def test_only_the_lease_holder_records_a_variation(bench: Bench) -> None:

@@ -89,7 +89,8 @@ class IdempotencyMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive_body, capture)
+            with idempotency.handling(claim):
+                await self.app(scope, receive_body, capture)
         except BaseException:
             await run_in_threadpool(idempotency.release, ctx, claim)
             raise

@@ -61,7 +61,7 @@ class GenerationSubject:
         generation.status = "FAILED"
         generation.failure_reason = reason
         generation.updated_at = utcnow()
-        credits.refund(session, account_id=job.account_id, generation_id=generation.id, note=reason)
+        credits.refund(session, account_id=job.account_id, subject_id=generation.id, note=reason)
 
     def webhook_target(self, session: Session, job: Job, payload: object) -> tuple[str | None, str | None]:
         generation = session.get(Generation, job.generation_id) if job.generation_id else None
@@ -97,9 +97,7 @@ class VariationSubject:
         variation_id = payload.variation_id
         variation = session.get(Variation, variation_id, with_for_update=True)
         if variation is None:  # its image was deleted meanwhile: the work is wasted, not charged
-            credits.refund(
-                session, account_id=job.account_id, generation_id=variation_id, note="source deleted"
-            )
+            credits.refund(session, account_id=job.account_id, subject_id=variation_id, note="source deleted")
             return False
         [image] = images
         variation_store.complete(
@@ -118,7 +116,7 @@ class VariationSubject:
         variation = session.get(Variation, variation_id, with_for_update=True)
         if variation is not None:
             variation_store.fail(variation, reason)
-        credits.refund(session, account_id=job.account_id, generation_id=variation_id, note=reason)
+        credits.refund(session, account_id=job.account_id, subject_id=variation_id, note=reason)
 
     def webhook_target(
         self, session: Session, job: Job, payload: VariationRef
@@ -149,7 +147,7 @@ class RealtimeSubject:
         request = session.get(RealtimeRequest, request_id, with_for_update=True)
         if request is not None and request.status == realtime_store.PENDING:
             realtime_store.finish(session, request, realtime_store.FAILED, reason)
-            credits.refund(session, account_id=job.account_id, generation_id=request_id, note=reason)
+            credits.refund(session, account_id=job.account_id, subject_id=request_id, note=reason)
 
     def webhook_target(
         self, session: Session, job: Job, payload: RealtimeRef

@@ -62,7 +62,8 @@ class LedgerLine:
     kind: str  # grant | debit | refund
     amount: int
     balance_after: int
-    generation_id: str | None
+    subject_kind: str | None  # what it was for: generation, variation, realtime, prompt
+    subject_id: str | None
     note: str | None
 
 
@@ -83,7 +84,8 @@ def credit_history(ctx: Context, *, username: str, limit: int = 50) -> list[Ledg
                     kind=entry.kind,
                     amount=entry.amount,
                     balance_after=balance,
-                    generation_id=entry.generation_id,
+                    subject_kind=entry.subject_kind,
+                    subject_id=entry.subject_id,
                     note=entry.note,
                 )
             )

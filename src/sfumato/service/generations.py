@@ -6,14 +6,15 @@ import asyncio
 import logging
 import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import Table
+
 from sfumato.engine.catalog import ModelEntry
-from sfumato.errors import InvalidRequest, NotFound, SfumatoError
+from sfumato.errors import InvalidRequest, NotFound
 from sfumato.jobs.kinds import editing, text_to_image
 from sfumato.observability.logs import bind
-from sfumato.service import dedupe, edits, guardrails, prompts
+from sfumato.service import admission, dedupe, edits, guardrails, prompts
 from sfumato.service.context import Context
 from sfumato.service.generation_views import generation_view
 from sfumato.service.keys import Principal
@@ -21,10 +22,10 @@ from sfumato.service.styles import STYLE_TEMPLATES, apply_style
 from sfumato.service.views import GenerationView
 from sfumato.store import credits, intake, queue
 from sfumato.store import generations as repo
-from sfumato.store.clock import utcnow
 from sfumato.store.models import Generation, new_id
 
 log = logging.getLogger(__name__)
+GENERATIONS: Table = Generation.__table__  # type: ignore[assignment]
 MAX_SEED = 9_999_999_998
 DEFAULT_SCHEDULER = "EULER_DISCRETE"
 SCHEDULERS = {
@@ -133,22 +134,23 @@ class Plan:
 
     def submission(self, ctx: Context, inputs: dict[str, Any]) -> intake.Submission:
         request, entry, spec = self.request, self.entry, self.spec
+        max_attempts = ctx.settings.max_attempts
         if self.edit is None:
             job = text_to_image.KIND.job_row(
-                spec, account_id=self.principal.account_id, max_attempts=ctx.settings.max_attempts
+                spec, account_id=self.principal.account_id, max_attempts=max_attempts
             )
         else:
             kind = editing.INPAINT_KIND if self.edit.kind == editing.INPAINT else editing.IMAGE_TO_IMAGE_KIND
             payload = editing.EditPayload(**vars(spec), **inputs)
-            job = kind.job_row(
-                payload, account_id=self.principal.account_id, max_attempts=ctx.settings.max_attempts
-            )
-        now = utcnow()
-        window = ctx.settings.dedupe_window_seconds
-        return intake.Submission(
-            account_id=self.principal.account_id,
+            job = kind.job_row(payload, account_id=self.principal.account_id, max_attempts=max_attempts)
+        return admission.submission(
+            ctx,
+            self.principal,
             cost=self.cost,
-            generation={
+            subject_kind=credits.SubjectKind.GENERATION,
+            subject_id=self.generation_id,
+            subject_table=GENERATIONS,
+            subject={
                 "id": self.generation_id,
                 **edits.columns(self.edit),
                 "account_id": self.principal.account_id,
@@ -172,12 +174,8 @@ class Plan:
                 "request_hash": self.request_hash,
                 "replay_of": self.replay_of,
             },
-            job={"id": new_id(), **job, "state": queue.QUEUED},
-            request_hash=self.request_hash if window > 0 else None,
-            dedupe_since=now - timedelta(seconds=window) if window > 0 else None,
-            max_queued=ctx.settings.max_queued_per_account,
-            daily_budget=ctx.settings.daily_credit_budget,
-            budget_day_start=guardrails.day_start(now),
+            job=job,
+            request_hash=self.request_hash,
         )
 
 
@@ -239,8 +237,7 @@ async def submit_generation(
     if _plans_in_thread(request):
         return await asyncio.to_thread(create_generation, ctx, principal, request)
     plan = _plan(ctx, principal, request)
-    outcome = await ctx.intake.record(plan.submission(ctx, {}))
-    return _created(ctx, plan, outcome)
+    return _created(plan, await admission.admit_async(ctx, plan.submission(ctx, {}), "generation"))
 
 
 def create_generation(ctx: Context, principal: Principal, request: GenerationRequest) -> CreatedGeneration:
@@ -252,17 +249,15 @@ def create_generation(ctx: Context, principal: Principal, request: GenerationReq
 def record(ctx: Context, plan: Plan) -> CreatedGeneration:
     """Store the plan's input pictures and submit its rows (blocking until they commit)."""
     with edits.stored_inputs(ctx, plan.generation_id, plan.edit) as inputs:
-        outcome = ctx.intake.submit(plan.submission(ctx, inputs)).result()
-        created = _created(ctx, plan, outcome)  # a refusal raises here, and the stored inputs go
+        # A refusal raises here, and the stored inputs go.
+        created = _created(plan, admission.admit(ctx, plan.submission(ctx, inputs), "generation"))
     if created.generation_id != plan.generation_id:
         edits.discard_inputs(ctx, plan.generation_id)  # a duplicate: the earlier one has its own
     return created
 
 
-def _created(ctx: Context, plan: Plan, outcome: intake.Outcome) -> CreatedGeneration:
-    if isinstance(outcome, intake.Refused):
-        raise _refusal(ctx, plan, outcome)
-    bind(generation_id=outcome.generation_id)
+def _created(plan: Plan, outcome: admission.Accepted) -> CreatedGeneration:
+    bind(generation_id=outcome.subject_id)
     if outcome.duplicate:
         log.info("duplicate of a recent generation; not charged", extra={"model": plan.entry.key})
     else:
@@ -270,17 +265,7 @@ def _created(ctx: Context, plan: Plan, outcome: intake.Outcome) -> CreatedGenera
             "generation queued",
             extra={"kind": plan.kind, "model": plan.entry.key, "cost": plan.cost, "prompt": plan.text},
         )
-    return CreatedGeneration(generation_id=outcome.generation_id, credit_cost=outcome.cost)
-
-
-def _refusal(ctx: Context, plan: Plan, refused: intake.Refused) -> SfumatoError:
-    if refused.reason == "credits":
-        return guardrails.insufficient_credits("generation", plan.cost)
-    if refused.reason == "queue":
-        return queue.queue_full(refused.detail)
-    return guardrails.over_daily_budget(
-        "generation", plan.cost, refused.detail, ctx.settings.daily_credit_budget
-    )
+    return CreatedGeneration(generation_id=outcome.subject_id, credit_cost=outcome.cost)
 
 
 def to_view(ctx: Context, generation: Generation) -> GenerationView:
@@ -322,7 +307,7 @@ def delete_generation(ctx: Context, principal: Principal, generation_id: str) ->
                 credits.refund(
                     session,
                     account_id=principal.account_id,
-                    generation_id=generation_id,
+                    subject_id=generation_id,
                     note="deleted before start",
                 )
         session.delete(generation)

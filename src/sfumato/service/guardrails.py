@@ -3,8 +3,8 @@
 Size guardrails (images per request, longest side, steps, video length) refuse a request
 with a 400 that names the server's limit; the per-account daily credit budget refuses
 with a 429 whose ``Retry-After`` points at the next UTC midnight, when the budget renews.
-Every job that charges credits does so through :func:`charge`, so the budget holds for
-all of them.
+Every request that charges credits is admitted through ``service/admission.py``, so the
+budget holds for all of them.
 """
 
 from __future__ import annotations
@@ -12,11 +12,8 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from sqlalchemy.orm import Session
-
 from sfumato.config import Settings
 from sfumato.errors import InsufficientCredits, InvalidRequest, QuotaExceeded
-from sfumato.store import credits
 from sfumato.store.clock import utcnow
 
 
@@ -41,33 +38,6 @@ def check_image_request(settings: Settings, *, width: int, height: int, num_imag
         )
     if steps > settings.max_steps:
         raise LimitExceeded(f"{steps} inference steps; this server allows at most {settings.max_steps}")
-
-
-def check_video_duration(settings: Settings, seconds: float) -> None:
-    if seconds > settings.max_video_seconds:
-        raise LimitExceeded(
-            f"a {seconds:g} s video is longer than this server allows: "
-            f"at most {settings.max_video_seconds:g} s"
-        )
-
-
-def charge(
-    session: Session, settings: Settings, *, account_id: str, amount: int, generation_id: str, what: str
-) -> None:
-    """Debit ``amount`` for a job inside the caller's transaction, within balance and daily budget.
-
-    The debit comes first: its row lock (PostgreSQL) or the write lock (SQLite) orders
-    concurrent charges of an account, so the spend each one then checks includes all
-    earlier charges, and two requests cannot both slip under the budget.
-    """
-    if not credits.debit(session, account_id=account_id, amount=amount, generation_id=generation_id):
-        raise insufficient_credits(what, amount)
-    budget = settings.daily_credit_budget
-    if budget <= 0:
-        return
-    spent = credits.spent_since(session, account_id=account_id, since=day_start(utcnow()))
-    if spent > budget:
-        raise over_daily_budget(what, amount, spent, budget)
 
 
 def day_start(now: datetime) -> datetime:

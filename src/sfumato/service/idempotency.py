@@ -4,14 +4,22 @@ The first request with a key claims it (an in-progress record, unique per accoun
 key) before it runs and stores its response when it succeeds. A retry with the same key
 and the same request (method, path, body) gets that response back; with a different
 request, a 409. A request that failed (any non-2xx) frees its key, so the client may try
-again. Records live ``SFUMATO_IDEMPOTENCY_TTL_SECONDS``. A process that dies between
-committing a job and storing its response leaves the key in progress; after
-``STALE_AFTER`` the key is free again, and a retry then runs the request a second time.
+again. Records live ``SFUMATO_IDEMPOTENCY_TTL_SECONDS``.
+
+The request's admission (``service/admission.py``) links the record to what it created in
+that subject's own transaction. So a process that dies between committing a job and
+storing its response leaves a record in progress that names its generation (or
+variation): after ``STALE_AFTER`` a retry runs the request again and is answered with that
+subject, uncharged — not a second job. A record that names nothing (the process died
+before anything committed) is simply free again.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -22,6 +30,7 @@ from sfumato.store.clock import utcnow
 
 MAX_KEY_LENGTH = 255
 STALE_AFTER = timedelta(minutes=2)
+_claimed: ContextVar[int | None] = ContextVar("sfumato_idempotency_record", default=None)
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,9 @@ def begin(
         store.purge_expired(session, account_id=account_id, now=now)
         existing = store.find(session, account_id=account_id, key=key)
         if existing is not None and existing.status_code is None and now - existing.created_at > STALE_AFTER:
+            if existing.subject_id is not None and existing.request_hash == fingerprint:
+                existing.created_at = now  # its retry now: answered with what the first attempt created
+                return Claim(existing.id)
             store.remove(session, existing.id)
             existing = None
         if existing is None:
@@ -82,6 +94,21 @@ def begin(
                 code="idempotency-key-reused",
             )
         return Replay(existing.status_code, existing.response_body)
+
+
+def claimed_record() -> int | None:
+    """The ``Idempotency-Key`` record of the request being handled, if it has one."""
+    return _claimed.get()
+
+
+@contextmanager
+def handling(claim: Claim) -> Iterator[None]:
+    """Mark the code within (and the threads it starts) as handling the request of ``claim``."""
+    token = _claimed.set(claim.record_id)
+    try:
+        yield
+    finally:
+        _claimed.reset(token)
 
 
 def succeed(ctx: Context, claim: Claim, *, status_code: int, body: str) -> None:

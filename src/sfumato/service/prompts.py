@@ -21,16 +21,17 @@ import logging
 import secrets
 import threading
 import unicodedata
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from dynamicprompts.generators import RandomPromptGenerator
 
 from sfumato.errors import InvalidRequest
-from sfumato.service import guardrails
+from sfumato.service import admission
 from sfumato.service.context import Context
 from sfumato.service.keys import Principal
+from sfumato.store import credits
+from sfumato.store.models import new_id
 
 if TYPE_CHECKING:
     from sfumato.engine.prompt_lm import PromptLM
@@ -182,13 +183,8 @@ def random_prompt(ctx: Context, principal: Principal, *, video: bool = False) ->
 
 
 def _charge(ctx: Context, principal: Principal, cost: int, what: str) -> int:
-    with ctx.db.transaction() as session:
-        guardrails.charge(
-            session,
-            ctx.settings,
-            account_id=principal.account_id,
-            amount=cost,
-            generation_id=str(uuid.uuid4()),
-            what=what,
-        )
-    return cost
+    """Admit the charge (balance, daily budget) before the text is written; nothing is queued."""
+    submitted = admission.submission(
+        ctx, principal, cost=cost, subject_kind=credits.SubjectKind.PROMPT, subject_id=new_id(), keyed=False
+    )
+    return admission.admit(ctx, submitted, what).cost

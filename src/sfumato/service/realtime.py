@@ -20,22 +20,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
+from sqlalchemy import Table
 
 from sfumato.engine import upscale
 from sfumato.engine.catalog import ModelEntry
 from sfumato.engine.lcm import LCM_FAMILY
 from sfumato.errors import InvalidRequest, SfumatoError, TimedOut
 from sfumato.jobs.kinds import realtime as realtime_kind
-from sfumato.service import data_urls, guardrails
+from sfumato.service import admission, data_urls, guardrails
 from sfumato.service.context import Context
 from sfumato.service.generations import resolve_model
 from sfumato.service.images import canvas_inputs, covers_anything, flatten, to_mask
 from sfumato.service.keys import Principal
 from sfumato.service.styles import STYLE_TEMPLATES
-from sfumato.store import credits, queue
+from sfumato.store import credits
 from sfumato.store import realtime as store
 from sfumato.store.clock import utcnow
 from sfumato.store.models import RealtimeRequest, new_id
+
+REALTIME_REQUESTS: Table = RealtimeRequest.__table__  # type: ignore[assignment]
 
 GENERATE, REFINE, INPAINT, UPSCALE = "generate", "refine", "inpaint", "upscale"
 OPERATIONS = (GENERATE, REFINE, INPAINT, UPSCALE)
@@ -100,34 +103,30 @@ def run_canvas(ctx: Context, principal: Principal, request: CanvasRequest) -> Ca
     keys = {role: store.input_key(request_id, role) for role in inputs}
     for role, picture in inputs.items():
         ctx.blobs.put(keys[role], data_urls.png_bytes(picture), "image/png")
+    job_payload = realtime_kind.RealtimePayload(**payload, request_id=request_id, inputs=keys)
+    submitted = admission.submission(
+        ctx,
+        principal,
+        cost=cost,
+        subject_kind=credits.SubjectKind.REALTIME,
+        subject_id=request_id,
+        subject_table=REALTIME_REQUESTS,
+        subject={
+            "id": request_id,
+            "account_id": principal.account_id,
+            "operation": request.operation,
+            "input_keys": keys,
+            "credit_cost": cost,
+        },
+        job=realtime_kind.KIND.job_row(
+            job_payload, account_id=principal.account_id, max_attempts=ctx.settings.max_attempts
+        ),
+        keyed=False,  # its answer is not kept to be read again: a retry runs anew
+    )
+    assert submitted.job is not None
+    job_id = str(submitted.job["id"])
     try:
-        with ctx.db.transaction() as session:
-            session.add(
-                RealtimeRequest(
-                    id=request_id,
-                    account_id=principal.account_id,
-                    operation=request.operation,
-                    input_keys=keys,
-                    credit_cost=cost,
-                )
-            )
-            session.flush()
-            guardrails.charge(
-                session,
-                ctx.settings,
-                account_id=principal.account_id,
-                amount=cost,
-                generation_id=request_id,
-                what="realtime request",
-            )
-            row = realtime_kind.KIND.job_row(
-                realtime_kind.RealtimePayload(**payload, request_id=request_id, inputs=keys),
-                account_id=principal.account_id,
-                max_attempts=ctx.settings.max_attempts,
-            )
-            job = queue.enqueue(session, **row, max_queued=ctx.settings.max_queued_per_account)
-            session.flush()
-            job_id = job.id
+        admission.admit(ctx, submitted, "realtime request")
     except BaseException:
         _delete(ctx, keys.values())
         raise
@@ -268,7 +267,7 @@ def _abandon(
         if row.status == store.PENDING:
             reason = f"timed out after {ctx.settings.realtime_timeout_seconds:g}s"
             store.finish(session, row, store.ABANDONED, reason)
-            credits.refund(session, account_id=account_id, generation_id=request_id, note=reason)
+            credits.refund(session, account_id=account_id, subject_id=request_id, note=reason)
             store.cancel_if_queued(session, job_id, reason)
         return row.status, row.output_key, row.failure_reason
 

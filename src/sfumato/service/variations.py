@@ -14,6 +14,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from sfumato.engine import nobg, upscale
@@ -21,7 +22,7 @@ from sfumato.engine.catalog import ModelEntry
 from sfumato.errors import InvalidRequest, NotFound
 from sfumato.jobs.kinds import variation as variation_kind
 from sfumato.jobs.kinds.variation import Transform
-from sfumato.service import guardrails
+from sfumato.service import admission
 from sfumato.service.context import Context
 from sfumato.service.generations import resolve_model
 from sfumato.service.keys import Principal
@@ -29,9 +30,9 @@ from sfumato.service.realtime import realtime_model
 from sfumato.service.uploads import read_init_image
 from sfumato.service.variation_views import variation_view
 from sfumato.service.views import VariationView
-from sfumato.store import init_images, queue
+from sfumato.store import credits, init_images
 from sfumato.store import variations as store
-from sfumato.store.models import GeneratedImage, Variation
+from sfumato.store.models import GeneratedImage, Variation, new_id
 
 UPSCALE: Transform = "UPSCALE"
 UNZOOM: Transform = "UNZOOM"
@@ -45,6 +46,7 @@ UPSCALER_STYLES = {
     "2D ART & ILLUSTRATION": "2d illustration, clean line art, flat colours",
     "CG ART & GAME ASSETS": "cg art, game asset, 3d render, sharp details",
 }
+VARIATIONS: Table = Variation.__table__  # type: ignore[assignment]
 ULTRA_STYLES = {
     "ARTISTIC": "highly detailed, artistic",
     "REALISTIC": "photorealistic, sharp focus, fine detail",
@@ -206,48 +208,46 @@ def _create(
     params: dict[str, Any],
     cost: int,
 ) -> CreatedVariation:
-    """Write the variation, charge it and queue its job in one transaction.
+    """Admit the variation: its row, its charge and its job in one transaction.
 
-    The job goes through the same queue controls as a generation's: past the account's
-    queue-depth cap it is refused (429) and the whole transaction, charge included, rolls
-    back; its first model (the upscaler, segmenter or painting model it loads) lets only a
-    worker that can load that model claim it, and prefers one that holds it already.
+    It goes through the same admission as a generation: past the account's queue-depth cap
+    or daily budget it is refused (429) and nothing is written. Its first model (the
+    upscaler, segmenter or painting model it loads) lets only a worker that can load that
+    model claim it, and prefers one that holds it already.
     """
-    with ctx.db.transaction() as session:
-        variation = Variation(
-            account_id=principal.account_id,
-            generated_image_id=source.generated_image_id,
-            parent_variation_id=source.parent_variation_id,
-            init_image_id=source.init_image_id,
-            transform=transform,
-            params=params,
-            credit_cost=cost,
-        )
-        session.add(variation)
-        session.flush()
-        guardrails.charge(
-            session,
-            ctx.settings,
-            account_id=principal.account_id,
-            amount=cost,
-            generation_id=variation.id,
-            what="variation",
-        )
-        creative = params.get("creative")
-        payload = variation_kind.VariationPayload(
-            **{**params, "creative": variation_kind.CreativePass(**creative) if creative else None},
-            variation_id=variation.id,
-            api_key_id=principal.api_key_id,  # whose webhook hears of its end
-            transform=transform,
-            source_key=source.blob_key,
-        )
-        row = variation_kind.KIND.job_row(
+    variation_id = new_id()
+    creative = params.get("creative")
+    payload = variation_kind.VariationPayload(
+        **{**params, "creative": variation_kind.CreativePass(**creative) if creative else None},
+        variation_id=variation_id,
+        api_key_id=principal.api_key_id,  # whose webhook hears of its end
+        transform=transform,
+        source_key=source.blob_key,
+    )
+    submitted = admission.submission(
+        ctx,
+        principal,
+        cost=cost,
+        subject_kind=credits.SubjectKind.VARIATION,
+        subject_id=variation_id,
+        subject_table=VARIATIONS,
+        subject={
+            "id": variation_id,
+            "account_id": principal.account_id,
+            "generated_image_id": source.generated_image_id,
+            "parent_variation_id": source.parent_variation_id,
+            "init_image_id": source.init_image_id,
+            "transform": transform,
+            "params": params,
+            "credit_cost": cost,
+        },
+        job=variation_kind.KIND.job_row(
             payload, account_id=principal.account_id, max_attempts=ctx.settings.max_attempts
-        )
-        queue.enqueue(session, **row, max_queued=ctx.settings.max_queued_per_account)
-        created = CreatedVariation(variation_id=variation.id, credit_cost=cost)
+        ),
+    )
+    accepted = admission.admit(ctx, submitted, "variation")
     ctx.wake_workers()
-    return created
+    return CreatedVariation(variation_id=accepted.subject_id, credit_cost=accepted.cost)
 
 
 def _source(session: Session, principal: Principal, image_id: str, *, is_variation: bool) -> _Source:

@@ -15,6 +15,16 @@ from sfumato.store.models import Account, CreditEntry
 
 GRANT, DEBIT, REFUND = "grant", "debit", "refund"
 
+
+class SubjectKind:
+    """What a debit or refund is for, as the ledger's ``subject_kind`` names it."""
+
+    GENERATION = "generation"
+    VARIATION = "variation"
+    REALTIME = "realtime"
+    PROMPT = "prompt"
+
+
 # The balance's two moves, built once over the table (the submit path runs them often).
 _accounts: Table = Account.__table__  # type: ignore[assignment]
 _TAKE = (
@@ -47,17 +57,23 @@ def grant(session: Session, *, account_id: str, amount: int, note: str | None = 
     session.add(CreditEntry(account_id=account_id, amount=amount, kind=GRANT, note=note))
 
 
-def debit(session: Session, *, account_id: str, amount: int, generation_id: str) -> bool:
-    """Take ``amount`` credits if the balance allows; False (and no change) otherwise."""
+def debit(session: Session, *, account_id: str, amount: int, subject_kind: str, subject_id: str) -> bool:
+    """Take ``amount`` credits for a subject if the balance allows; False (and no change) otherwise."""
     if not take(session, account_id, amount):
         return False
-    session.add(CreditEntry(account_id=account_id, amount=-amount, kind=DEBIT, generation_id=generation_id))
+    session.add(debit_entry(account_id, amount, subject_kind, subject_id))
     return True
 
 
-def refund(session: Session, *, account_id: str, generation_id: str, note: str | None = None) -> int:
-    """Return what a generation was charged, once; returns the amount refunded."""
-    entries = session.scalars(select(CreditEntry).where(CreditEntry.generation_id == generation_id)).all()
+def debit_entry(account_id: str, amount: int, subject_kind: str, subject_id: str) -> CreditEntry:
+    return CreditEntry(
+        account_id=account_id, amount=-amount, kind=DEBIT, subject_kind=subject_kind, subject_id=subject_id
+    )
+
+
+def refund(session: Session, *, account_id: str, subject_id: str, note: str | None = None) -> int:
+    """Return what a subject (a generation, a variation …) was charged, once; the amount refunded."""
+    entries = session.scalars(select(CreditEntry).where(CreditEntry.subject_id == subject_id)).all()
     if any(e.kind == REFUND for e in entries):
         return 0
     charged = -sum(e.amount for e in entries if e.kind == DEBIT)
@@ -69,7 +85,8 @@ def refund(session: Session, *, account_id: str, generation_id: str, note: str |
             account_id=account_id,
             amount=charged,
             kind=REFUND,
-            generation_id=generation_id,
+            subject_kind=next((e.subject_kind for e in entries if e.kind == DEBIT), None),
+            subject_id=subject_id,
             note=note,
         )
     )
@@ -85,10 +102,10 @@ def ledger_sum(session: Session, account_id: str) -> int:
     )
 
 
-def entries_for(session: Session, *, generation_id: str) -> list[CreditEntry]:
+def entries_for(session: Session, *, subject_id: str) -> list[CreditEntry]:
     return list(
         session.scalars(
-            select(CreditEntry).where(CreditEntry.generation_id == generation_id).order_by(CreditEntry.id)
+            select(CreditEntry).where(CreditEntry.subject_id == subject_id).order_by(CreditEntry.id)
         )
     )
 

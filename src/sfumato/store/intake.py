@@ -1,4 +1,9 @@
-"""Writing a group of submitted generations in one transaction (group commit).
+"""Admission: writing a group of charged submissions in one transaction (group commit).
+
+Every request that charges credits is admitted here — a generation, a variation, a
+realtime request, a prompt tool — with its subject's row, its ledger debit, its job (if
+it has one) and its ``Idempotency-Key`` record's link to what it created, all in the one
+transaction; the rules below hold for all of them alike.
 
 The group is decided with a few statements, whatever its size:
 
@@ -14,9 +19,13 @@ The group is decided with a few statements, whatever its size:
    the charged submissions are admitted in order while they stay within the queue cap
    and the daily budget; what the refused ones were charged is given back at once.
 
-The admitted submissions' rows — generations, ledger debits, jobs — are then inserted
-with one multi-row statement per table, and the caller commits once for the group.
-Nothing of a refused submission is written.
+The admitted submissions' rows — subjects, ledger debits, jobs — are then inserted with
+one multi-row statement per table, and the caller commits once for the group. Nothing of
+a refused submission is written.
+
+A submission made under an ``Idempotency-Key`` whose record already names a subject (its
+first attempt committed, then the process died before storing the response) is answered
+with that subject, uncharged, like a duplicate.
 """
 
 from __future__ import annotations
@@ -27,39 +36,43 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Table, bindparam, insert, select
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from sfumato.store import credits, queue
-from sfumato.store.models import Account, CreditEntry, Generation, Job
+from sfumato.store.models import Account, CreditEntry, Generation, IdempotencyRecord, Job
 
 
 @dataclass(frozen=True)
 class Submission:
-    """One generation to record: its row, its job's row and the limits it must respect.
+    """One charged request to record: its subject's row, its job's row and the limits it must respect.
 
-    ``generation`` and ``job`` are column values (the job's ``generation_id`` is filled
-    in here); ``request_hash`` is None for a request that is never de-duplicated.
+    ``subject`` holds the column values of a row of ``subject_table`` (a generation, a
+    variation …; None for a charge with nothing to keep, such as a prompt tool's), ``job``
+    those of its job (None when it runs no job; a generation's ``generation_id`` is filled
+    in here). ``request_hash`` is None for a request that is never de-duplicated (only
+    generations are). ``idempotency_record`` is the request's ``Idempotency-Key`` record, to
+    be linked to what it creates.
     """
 
     account_id: str
     cost: int
-    generation: dict[str, Any]
-    job: dict[str, Any]
+    subject_kind: str
+    subject_id: str
+    subject_table: Table | None = None
+    subject: dict[str, Any] | None = None
+    job: dict[str, Any] | None = None
     request_hash: str | None = None
     dedupe_since: datetime | None = None
+    idempotency_record: int | None = None
     max_queued: int | None = None
     daily_budget: int = 0
     budget_day_start: datetime | None = None
 
-    @property
-    def generation_id(self) -> str:
-        return str(self.generation["id"])
-
 
 @dataclass(frozen=True)
 class Accepted:
-    generation_id: str
+    subject_id: str
     cost: int  # what was charged: 0 for a duplicate
     duplicate: bool = False
 
@@ -85,35 +98,85 @@ def write_group(session: Session | Connection, submissions: Sequence[Submission]
     outcomes: dict[int, Outcome] = {}
     _lock_accounts(connection, sorted({sub.account_id for sub in submissions}))
     originals = _recent_duplicates(connection, submissions)  # (account, hash) -> generation id
+    created_before = _created_under_key(connection, submissions)  # idempotency record -> subject id
     repeats: dict[int, tuple[str, str]] = {}  # repeats of a request first seen in this group
     to_charge: dict[str, list[int]] = {}  # per account, the submissions to charge, in order
     for index, sub in enumerate(submissions):
+        if sub.idempotency_record in created_before:
+            outcomes[index] = Accepted(created_before[sub.idempotency_record], cost=0, duplicate=True)
+            continue
         if sub.request_hash is not None and sub.dedupe_since is not None:
             request = (sub.account_id, sub.request_hash)
             if request in originals:
                 repeats[index] = request
                 continue
-            originals[request] = sub.generation_id
+            originals[request] = sub.subject_id
         to_charge.setdefault(sub.account_id, []).append(index)
     for account_id, indexes in sorted(to_charge.items()):
         outcomes.update(_charge(connection, account_id, [(i, submissions[i]) for i in indexes]))
-    first_outcome = {sub.generation_id: outcomes[i] for i, sub in enumerate(submissions) if i in outcomes}
+    first_outcome = {sub.subject_id: outcomes[i] for i, sub in enumerate(submissions) if i in outcomes}
     for index, request in repeats.items():
         original = first_outcome.get(originals[request])  # None: an earlier group's generation
         outcomes[index] = (
             original
             if isinstance(original, Refused)
-            else Accepted(generation_id=originals[request], cost=0, duplicate=True)
+            else Accepted(subject_id=originals[request], cost=0, duplicate=True)
         )
     admitted = [sub for i, sub in enumerate(submissions) if _admitted(outcomes[i])]
     if admitted:
-        _insert_many(connection, Generation.__table__, [sub.generation for sub in admitted])
+        _insert_subjects(connection, admitted)
         _insert_many(connection, CreditEntry.__table__, [_debit_row(sub) for sub in admitted if sub.cost])
-        _insert_many(
-            connection, Job.__table__, [{**sub.job, "generation_id": sub.generation_id} for sub in admitted]
-        )
-        queue.notify(connection)
+        jobs = [_job_row(sub) for sub in admitted if sub.job is not None]
+        _insert_many(connection, Job.__table__, jobs)
+        if jobs:
+            queue.notify(connection)
+    _link_idempotency_records(connection, submissions, outcomes)
     return [outcomes[i] for i in range(len(submissions))]
+
+
+def _insert_subjects(connection: Connection, admitted: list[Submission]) -> None:
+    """The subjects' rows, a statement per table, before the debits and jobs that name them."""
+    tables: dict[str, tuple[Table, list[dict[str, Any]]]] = {}
+    for sub in admitted:
+        if sub.subject_table is not None and sub.subject is not None:
+            tables.setdefault(sub.subject_table.name, (sub.subject_table, []))[1].append(sub.subject)
+    for table, rows in tables.values():
+        _insert_many(connection, table, rows)
+
+
+def _job_row(sub: Submission) -> dict[str, Any]:
+    assert sub.job is not None
+    if sub.subject_kind == credits.SubjectKind.GENERATION:
+        return {**sub.job, "generation_id": sub.subject_id}
+    return sub.job
+
+
+def _created_under_key(connection: Connection, submissions: Sequence[Submission]) -> dict[int, str]:
+    """For submissions whose ``Idempotency-Key`` record already names what it created (the
+    first attempt committed and its process died before answering), that subject's id."""
+    records = [sub.idempotency_record for sub in submissions if sub.idempotency_record is not None]
+    if not records:
+        return {}
+    rows = connection.execute(
+        select(_idempotency.c.id, _idempotency.c.subject_id).where(
+            _idempotency.c.id.in_(records), _idempotency.c.subject_id.is_not(None)
+        )
+    )
+    return {row.id: row.subject_id for row in rows}
+
+
+def _link_idempotency_records(
+    connection: Connection, submissions: Sequence[Submission], outcomes: dict[int, Outcome]
+) -> None:
+    """Record, in the subject's own transaction, what each keyed request created (or was answered with)."""
+    for index, sub in enumerate(submissions):
+        outcome = outcomes[index]
+        if sub.idempotency_record is not None and isinstance(outcome, Accepted):
+            connection.execute(
+                update(_idempotency)
+                .where(_idempotency.c.id == sub.idempotency_record)
+                .values(subject_kind=sub.subject_kind, subject_id=outcome.subject_id)
+            )
 
 
 def _admitted(outcome: Outcome) -> bool:
@@ -138,7 +201,7 @@ def _charge(
     spent: int | None = None  # credits spent today so far, read when first needed
     given_back = 0
     for index, sub in charged:
-        if sub.max_queued is not None:
+        if sub.max_queued is not None and sub.job is not None:
             if waiting is None:
                 waiting = queue.queued_count(connection, account_id, up_to=sub.max_queued)
             if waiting >= sub.max_queued:
@@ -151,9 +214,9 @@ def _charge(
                 outcomes[index], given_back = Refused("budget", spent + sub.cost), given_back + sub.cost
                 continue
             spent += sub.cost
-        if waiting is not None:
+        if waiting is not None and sub.job is not None:
             waiting += 1
-        outcomes[index] = Accepted(generation_id=sub.generation_id, cost=sub.cost)
+        outcomes[index] = Accepted(subject_id=sub.subject_id, cost=sub.cost)
     if given_back:
         credits.add(connection, account_id, given_back)
     return outcomes
@@ -163,6 +226,7 @@ def _charge(
 # every submission, and a plain Core statement skips the ORM's per-call work.
 _generations: Table = Generation.__table__  # type: ignore[assignment]
 _accounts: Table = Account.__table__  # type: ignore[assignment]
+_idempotency: Table = IdempotencyRecord.__table__  # type: ignore[assignment]
 _RECENT_DUPLICATES = (
     select(_generations.c.account_id, _generations.c.request_hash, _generations.c.id)
     .where(
@@ -217,7 +281,8 @@ def _debit_row(sub: Submission) -> dict[str, Any]:
         "account_id": sub.account_id,
         "amount": -sub.cost,
         "kind": credits.DEBIT,
-        "generation_id": sub.generation_id,
+        "subject_kind": sub.subject_kind,
+        "subject_id": sub.subject_id,
         "note": None,
     }
 

@@ -65,12 +65,15 @@ class CreditEntry(Base):
     """One line of the credit ledger; an account's balance is the sum of its entries."""
 
     __tablename__ = "credit_ledger"
+    __table_args__ = (Index("ix_credit_ledger_subject", "subject_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     amount: Mapped[int] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(16))  # grant | debit | refund
-    generation_id: Mapped[str | None] = mapped_column(String(36), index=True, default=None)
+    # What a debit or refund was for: a generation, a variation, a realtime request, a prompt …
+    subject_kind: Mapped[str | None] = mapped_column(String(32), default=None)
+    subject_id: Mapped[str | None] = mapped_column(String(36), default=None)
     note: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -338,6 +341,10 @@ class IdempotencyRecord(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int | None] = mapped_column(Integer, default=None)
     response_body: Mapped[str | None] = mapped_column(Text, default=None)
+    # What the request created, written in the same transaction: a retry after a crash between
+    # that commit and the stored response is answered with it instead of creating another.
+    subject_kind: Mapped[str | None] = mapped_column(String(32), default=None)
+    subject_id: Mapped[str | None] = mapped_column(String(36), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
 

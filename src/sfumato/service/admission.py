@@ -1,0 +1,87 @@
+"""Admission: the one way a request that charges credits is recorded.
+
+Generations, edits, variations, realtime requests and prompt tools all come here: each
+builds a :class:`~sfumato.store.intake.Submission` with :func:`submission` (its subject's
+row, its job, its price) and hands it to :func:`admit`, which the intake writes under the
+same rules for all — de-duplication (generations), the ``Idempotency-Key`` link, the debit,
+the queue-depth cap and the daily budget — in one transaction with the job. A refusal
+becomes the error the client sees, and nothing of it is written.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Table
+
+from sfumato.errors import SfumatoError
+from sfumato.service import guardrails, idempotency
+from sfumato.service.context import Context
+from sfumato.service.keys import Principal
+from sfumato.store import queue
+from sfumato.store.clock import utcnow
+from sfumato.store.intake import Accepted, Outcome, Refused, Submission
+from sfumato.store.models import new_id
+
+__all__ = ["Accepted", "admit", "admit_async", "submission"]
+
+
+def submission(
+    ctx: Context,
+    principal: Principal,
+    *,
+    cost: int,
+    subject_kind: str,
+    subject_id: str,
+    subject_table: Table | None = None,
+    subject: dict[str, Any] | None = None,
+    job: dict[str, Any] | None = None,
+    request_hash: str | None = None,
+    keyed: bool = True,
+) -> Submission:
+    """A request to admit; ``job`` is a kind's ``job_row`` (given an id here). ``keyed``: link the
+    request's ``Idempotency-Key`` to what it creates (for subjects whose answer can be read again)."""
+    now = utcnow()
+    window = ctx.settings.dedupe_window_seconds
+    return Submission(
+        account_id=principal.account_id,
+        cost=cost,
+        subject_kind=subject_kind,
+        subject_id=subject_id,
+        subject_table=subject_table,
+        subject=subject,
+        job={"id": new_id(), **job, "state": queue.QUEUED} if job is not None else None,
+        request_hash=request_hash if window > 0 else None,
+        dedupe_since=now - timedelta(seconds=window) if window > 0 else None,
+        idempotency_record=idempotency.claimed_record() if keyed else None,
+        max_queued=ctx.settings.max_queued_per_account,
+        daily_budget=ctx.settings.daily_credit_budget,
+        budget_day_start=guardrails.day_start(now),
+    )
+
+
+def admit(ctx: Context, submitted: Submission, what: str) -> Accepted:
+    """Record ``submitted`` (from a thread: waits for its group to commit) or raise why not."""
+    return _accepted(ctx, submitted, ctx.intake.submit(submitted).result(), what)
+
+
+async def admit_async(ctx: Context, submitted: Submission, what: str) -> Accepted:
+    """:func:`admit` for the event loop: never blocks it."""
+    return _accepted(ctx, submitted, await ctx.intake.record(submitted), what)
+
+
+def _accepted(ctx: Context, submitted: Submission, outcome: Outcome, what: str) -> Accepted:
+    if isinstance(outcome, Refused):
+        raise refusal(ctx, submitted, outcome, what)
+    return outcome
+
+
+def refusal(ctx: Context, submitted: Submission, refused: Refused, what: str) -> SfumatoError:
+    if refused.reason == "credits":
+        return guardrails.insufficient_credits(what, submitted.cost)
+    if refused.reason == "queue":
+        return queue.queue_full(refused.detail)
+    return guardrails.over_daily_budget(
+        what, submitted.cost, refused.detail, ctx.settings.daily_credit_budget
+    )
