@@ -29,7 +29,7 @@ from sfumato.service.realtime import realtime_model
 from sfumato.service.uploads import read_init_image
 from sfumato.service.variation_views import variation_view
 from sfumato.service.views import VariationView
-from sfumato.store import init_images, queue
+from sfumato.store import init_images, progress, queue
 from sfumato.store import variations as store
 from sfumato.store.models import GeneratedImage, Variation
 
@@ -195,7 +195,10 @@ def get_variation(ctx: Context, principal: Principal, variation_id: str) -> Vari
         variation = store.get(session, variation_id, account_id=principal.account_id)
         if variation is None:
             raise NotFound(f"No variation with id {variation_id!r}")
-        return variation_view(variation, ctx.blobs)
+        pending = variation.status == store.PENDING
+        return variation_view(
+            variation, ctx.blobs, progress.of_subject(session, variation_id) if pending else None
+        )
 
 
 def _create(
