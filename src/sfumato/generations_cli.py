@@ -2,12 +2,12 @@
 
 Like the other operator commands these work on the configured database and blob store
 directly, acting as the generation's own account; a running server or worker runs the
-replay's job while ``replay`` waits for it.
+replay's job while ``replay`` waits for it, showing its place in line and then its
+progress (stage, step k of N) on a bar.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 import typer
@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sfumato.errors import SfumatoError
+from sfumato.pending_cli import follow
 from sfumato.service.context import Context
 from sfumato.service.replay_report import ReplayReport
 from sfumato.service.views import GenerationView
@@ -68,13 +69,15 @@ def replay(
         principal = owner(ctx, generation)
         created = replay_generation(ctx, principal, generation)
         console.print(f"replay {created.generation_id} queued ({created.credit_cost} credits)")
-        deadline = time.monotonic() + timeout
-        with console.status(f"waiting for {created.generation_id} to run…"):
-            while get_generation(ctx, principal, created.generation_id).status == "PENDING":
-                if time.monotonic() > deadline:
-                    err.print(f"[red]error:[/red] the replay is still pending after {timeout:g}s")
-                    raise typer.Exit(code=1)
-                time.sleep(ctx.settings.poll_seconds)
+        finished = follow(
+            lambda: get_generation(ctx, principal, created.generation_id),
+            console=console,
+            timeout=timeout,
+            poll_seconds=ctx.settings.poll_seconds,
+        )
+        if finished is None:
+            err.print(f"[red]error:[/red] the replay is still pending after {timeout:g}s")
+            raise typer.Exit(code=1)
         report = replay_report(ctx, principal, created.generation_id)
     except SfumatoError as exc:
         raise _fail(exc) from exc

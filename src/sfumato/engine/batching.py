@@ -14,6 +14,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from sfumato.engine import report
 from sfumato.engine.errors import EngineError
 from sfumato.engine.specs import ImageOutput, TextToImageSpec
 
@@ -101,6 +102,7 @@ def _run(loaded: LoadedPipeline, specs: Sequence[TextToImageSpec]) -> list[Any]:
         "num_images_per_prompt": 1,
         "generator": [torch.Generator("cpu").manual_seed(seed) for seed in seeds],
         "output_type": "pil",
+        "callback_on_step_end": report.on_step,
     }
     pipeline = loaded.pipeline
     modules = (pipeline.unet, pipeline.vae) if first.tiling else ()

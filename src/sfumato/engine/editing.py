@@ -18,6 +18,7 @@ import logging
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
+from sfumato.engine import report
 from sfumato.engine.errors import EngineError
 from sfumato.engine.schedulers import check_scheduler
 
@@ -141,7 +142,7 @@ def draw(pipeline: Any, key: str, size: tuple[int, int], **call: Any) -> list[Im
     sizes it cannot handle): those are the request's fault, so they become EngineError.
     """
     try:
-        result = pipeline(output_type="pil", **call)
+        result = pipeline(output_type="pil", callback_on_step_end=report.on_step, **call)
     except ValueError as exc:
         raise EngineError(f"model {key} refused the request: {exc}") from exc
     images = list(result.images)

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sfumato.engine import editing
+from sfumato.engine import editing, report
 from sfumato.engine.catalog import ModelEntry
 from sfumato.engine.errors import EngineError
 from sfumato.engine.inpaint import InpaintSpec, inpaint
@@ -158,6 +158,7 @@ def refine_images(
             guidance_scale=guidance_scale,
             generator=editing.generators(tuple(seeds)),
             output_type="pil",
+            callback_on_step_end=report.on_step,
         )
     except ValueError as exc:  # diffusers' input checks: the request's fault, say so
         raise EngineError(f"model {loaded.key} refused the request: {exc}") from exc

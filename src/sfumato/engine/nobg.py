@@ -26,6 +26,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sfumato.engine import report
 from sfumato.engine.errors import EngineError
 from sfumato.engine.locks import file_lock
 from sfumato.engine.specs import ImageOutput
@@ -88,6 +89,7 @@ def remove_background(engine: Engine, segmenter: str, image: Image) -> ImageOutp
 
     rgb = image.convert("RGB")
     model, processor = _load(weights_path(segmenter, engine.models_dir), engine.pipelines.device)
+    report.stage(report.SEGMENTING)
     alpha = foreground_probability(model, processor, rgb)
     pixels = np.dstack([np.asarray(rgb), np.round(alpha * 255.0).astype(np.uint8)])
     lineage = {

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sfumato.engine import report
 from sfumato.engine.catalog import Catalog, ModelEntry
 from sfumato.engine.errors import EngineError
 from sfumato.engine.memory import pipeline_bytes
@@ -190,6 +191,7 @@ class PipelineCache:
                     return slot
                 room = self._pop_lru(extra=0 if entry.key in self._pinned else 1)
             self._release(room)
+            report.stage(report.LOADING)
             loaded = self._load(entry)
             slot = _Slot(loaded, size=pipeline_bytes(loaded.pipeline))
             with self._lock:

@@ -14,6 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from sfumato.engine import report
 from sfumato.engine.catalog import Catalog, ModelEntry
 from sfumato.engine.errors import EngineError
 from sfumato.engine.pipeline_cache import LoadedPipeline, PipelineCache
@@ -117,6 +118,7 @@ def _run(loaded: LoadedPipeline, spec: TextToImageSpec) -> list[Any]:
         "num_images_per_prompt": len(spec.seeds),
         "generator": generators,
         "output_type": "pil",
+        "callback_on_step_end": report.on_step,
     }
     modules = (pipeline.unet, pipeline.vae) if spec.tiling else ()
     try:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sfumato.engine import lcm
+from sfumato.engine import lcm, report
 from sfumato.engine.errors import EngineError
 from sfumato.engine.locks import file_lock
 from sfumato.engine.specs import ImageOutput
@@ -111,6 +111,7 @@ def upscale(engine: Engine, spec: UpscaleSpec) -> ImageOutput:
         raise EngineError("the upscale multiplier must be between 1 and 8")
     width, height = target_size(spec.image.width, spec.image.height, spec.multiplier)
     model = _load(weights_path(spec.upscaler, engine.models_dir), engine.pipelines.device)
+    report.stage(report.UPSCALING)
     enlarged = super_resolve(model, spec.image)
     if enlarged.size != (width, height):
         from PIL import Image as PILImage

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sfumato.blobs import BlobNotFound, BlobStore
+from sfumato.engine import report
 from sfumato.engine.errors import EngineError
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ def image_key(generation_id: str, position: int, lease: int) -> str:
 
 def store_png(blobs: BlobStore, key: str, image: Image, *, position: int = 0, seed: int = 0) -> StoredImage:
     """Encode ``image`` as PNG and upload it under ``key``."""
+    report.stage(report.UPLOADING)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     data = buffer.getvalue()

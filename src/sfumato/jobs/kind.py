@@ -72,6 +72,9 @@ class JobKind(Generic[P]):
     event: str | None = None  # webhook events ``<event>.complete`` / ``<event>.failed``; None: none
     run_batch: BatchRunner[P] | None = None
     batch_key: Callable[[P], str | None] = field(default=lambda _payload: None)
+    # The id of what the job works for, when that is not a generation (a generation's jobs
+    # carry ``generation_id``): its GET finds the job's queue position and progress by it.
+    subject_id: Callable[[P], str | None] = field(default=lambda _payload: None)
 
     @cached_property
     def _adapter(self) -> TypeAdapter[P]:
@@ -111,6 +114,7 @@ class JobKind(Generic[P]):
             "max_attempts": max_attempts,
             "model_key": models[0] if models else None,
             "batch_key": self.batch_key(payload),
+            "subject_id": self.subject_id(payload),
         }
 
     def run_job(self, engine: Engine, blobs: BlobStore, attempt: Attempt, data: dict[str, Any]) -> TaskResult:

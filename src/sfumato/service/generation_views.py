@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from sfumato.blobs import BlobStore
 from sfumato.engine.catalog import Catalog
+from sfumato.service.standing_views import standing_fields
 from sfumato.service.variation_views import variation_view
 from sfumato.service.views import GenerationView, ImageView, SourceView
 from sfumato.store.models import Generation
+from sfumato.store.progress import Standing
 
 
-def generation_view(generation: Generation, *, catalog: Catalog, blobs: BlobStore) -> GenerationView:
+def generation_view(
+    generation: Generation, *, catalog: Catalog, blobs: BlobStore, standing: Standing | None = None
+) -> GenerationView:
+    """``standing``: its job's queue position or progress, for a reader that asked (a GET)."""
     entry = catalog.resolve(generation.model_key)
     return GenerationView(
         id=generation.id,
@@ -56,6 +61,7 @@ def generation_view(generation: Generation, *, catalog: Catalog, blobs: BlobStor
         model_key=generation.model_key,
         lineage=dict(generation.lineage or {}),
         replay_of=generation.replay_of,
+        **standing_fields(standing),
     )
 
 

@@ -20,9 +20,10 @@ from sfumato.service.generation_views import generation_view
 from sfumato.service.keys import Principal
 from sfumato.service.styles import STYLE_TEMPLATES, apply_style
 from sfumato.service.views import GenerationView
-from sfumato.store import credits, intake, queue
+from sfumato.store import credits, intake, progress, queue
 from sfumato.store import generations as repo
 from sfumato.store.models import Generation, new_id
+from sfumato.store.progress import Standing
 
 log = logging.getLogger(__name__)
 GENERATIONS: Table = Generation.__table__  # type: ignore[assignment]
@@ -268,16 +269,18 @@ def _created(plan: Plan, outcome: admission.Accepted) -> CreatedGeneration:
     return CreatedGeneration(generation_id=outcome.subject_id, credit_cost=outcome.cost)
 
 
-def to_view(ctx: Context, generation: Generation) -> GenerationView:
-    return generation_view(generation, catalog=ctx.catalog, blobs=ctx.blobs)
+def to_view(ctx: Context, generation: Generation, standing: Standing | None = None) -> GenerationView:
+    return generation_view(generation, catalog=ctx.catalog, blobs=ctx.blobs, standing=standing)
 
 
 def get_generation(ctx: Context, principal: Principal, generation_id: str) -> GenerationView:
+    """The generation; while pending, with its job's queue position or progress."""
     with ctx.db.read() as session:
         generation = repo.get_generation(session, generation_id, account_id=principal.account_id)
         if generation is None:
             raise NotFound(f"No generation with id {generation_id!r}")
-        return to_view(ctx, generation)
+        pending = generation.status == "PENDING"
+        return to_view(ctx, generation, progress.of_generation(session, generation_id) if pending else None)
 
 
 def list_generations(

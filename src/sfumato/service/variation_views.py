@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from sfumato.blobs import BlobStore
+from sfumato.service.standing_views import standing_fields
 from sfumato.service.views import VariationView
 from sfumato.store.models import Variation
+from sfumato.store.progress import Standing
 
 
-def variation_view(variation: Variation, blobs: BlobStore) -> VariationView:
+def variation_view(variation: Variation, blobs: BlobStore, standing: Standing | None = None) -> VariationView:
+    """``standing``: its job's queue position or progress, for a reader that asked (a GET)."""
     return VariationView(
         id=variation.id,
         status=variation.status,
@@ -19,4 +22,5 @@ def variation_view(variation: Variation, blobs: BlobStore) -> VariationView:
         failure_reason=variation.failure_reason,
         created_at=variation.created_at,
         lineage=dict(variation.lineage or {}),
+        **standing_fields(standing),
     )

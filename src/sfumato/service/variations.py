@@ -30,7 +30,7 @@ from sfumato.service.realtime import realtime_model
 from sfumato.service.uploads import read_init_image
 from sfumato.service.variation_views import variation_view
 from sfumato.service.views import VariationView
-from sfumato.store import credits, init_images
+from sfumato.store import credits, init_images, progress
 from sfumato.store import variations as store
 from sfumato.store.models import GeneratedImage, Variation, new_id
 
@@ -197,7 +197,10 @@ def get_variation(ctx: Context, principal: Principal, variation_id: str) -> Vari
         variation = store.get(session, variation_id, account_id=principal.account_id)
         if variation is None:
             raise NotFound(f"No variation with id {variation_id!r}")
-        return variation_view(variation, ctx.blobs)
+        pending = variation.status == store.PENDING
+        return variation_view(
+            variation, ctx.blobs, progress.of_subject(session, variation_id) if pending else None
+        )
 
 
 def _create(

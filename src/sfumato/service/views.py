@@ -8,6 +8,15 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class ProgressView:
+    """How far a running job got: ``stage``, and ``step`` of ``total`` (0 of 0: no steps)."""
+
+    stage: str
+    step: int
+    total: int
+
+
+@dataclass(frozen=True)
 class VariationView:
     """A job's result on an existing image (upscale, unzoom, no background); ``url`` once done."""
 
@@ -21,6 +30,8 @@ class VariationView:
     failure_reason: str | None
     created_at: datetime
     lineage: dict[str, Any] = field(default_factory=dict)  # how it was made, as the worker recorded it
+    queue_position: int | None = None  # while queued: 1 is next (see store.progress)
+    progress: ProgressView | None = None  # while running
 
 
 @dataclass(frozen=True)
@@ -79,6 +90,8 @@ class GenerationView:
     model_key: str = ""  # the catalog entry that ran it
     lineage: dict[str, Any] = field(default_factory=dict)  # how it was made, as the worker recorded it
     replay_of: str | None = None  # the generation this one re-ran, for a replay
+    queue_position: int | None = None  # while queued: 1 is next (see store.progress)
+    progress: ProgressView | None = None  # while running
 
 
 @dataclass(frozen=True)

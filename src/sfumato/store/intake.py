@@ -147,8 +147,8 @@ def _insert_subjects(connection: Connection, admitted: list[Submission]) -> None
 def _job_row(sub: Submission) -> dict[str, Any]:
     assert sub.job is not None
     if sub.subject_kind == credits.SubjectKind.GENERATION:
-        return {**sub.job, "generation_id": sub.subject_id}
-    return sub.job
+        return {**sub.job, "generation_id": sub.subject_id, "subject_id": sub.subject_id}
+    return {**sub.job, "subject_id": sub.subject_id}
 
 
 def _created_under_key(connection: Connection, submissions: Sequence[Submission]) -> dict[int, str]:

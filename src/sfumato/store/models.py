@@ -190,6 +190,12 @@ class Job(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(200), default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
+    # What the job works for when that is not a generation (a variation, a realtime request):
+    # its GET finds the job's queue position and progress through this id.
+    subject_id: Mapped[str | None] = mapped_column(String(36), index=True, default=None)
+    # The running attempt's latest {stage, step, total, updated_at}, written by its lease
+    # holder at a bounded rate; cleared when a new lease is granted.
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)

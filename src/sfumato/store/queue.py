@@ -92,6 +92,7 @@ def enqueue(
     max_attempts: int = 3,
     model_key: str | None = None,
     batch_key: str | None = None,
+    subject_id: str | None = None,
     max_queued: int | None = None,
 ) -> Job:
     """Add a job inside the caller's transaction, so it exists iff the caller's rows do.
@@ -114,6 +115,7 @@ def enqueue(
         max_attempts=max_attempts,
         model_key=model_key,
         batch_key=batch_key,
+        subject_id=subject_id,
         state=QUEUED,
     )
     session.add(job)
@@ -289,6 +291,7 @@ def _take(session: Session, jobs: Sequence[Job], worker_id: str, lease_seconds: 
         job.attempts += 1
         job.leases += 1
         job.started_at = now
+        job.progress = None  # an earlier attempt's progress is not this one's
         claimed.append(
             ClaimedJob(
                 id=job.id,

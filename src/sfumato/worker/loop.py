@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Collection, Sequence
 
 from sfumato.blobs import BlobStore
-from sfumato.engine import Engine
+from sfumato.engine import Engine, report
 from sfumato.engine.errors import EngineError
 from sfumato.engine.memory import free_memory_bytes
 from sfumato.jobs.artifacts import TaskResult
@@ -29,6 +29,7 @@ from sfumato.store import Database, queue, workers
 from sfumato.worker import outcomes
 from sfumato.worker.heartbeat import Heartbeat
 from sfumato.worker.picture_models import PictureModels
+from sfumato.worker.progress import ProgressWriter
 from sfumato.worker.wakeups import NotifyListener
 
 log = logging.getLogger(__name__)
@@ -60,11 +61,13 @@ class Worker:
         keep_warm: Collection[str] = (),
         upscaler: str | None = None,
         segmenter: str | None = None,
+        progress_seconds: float = 0.5,
     ) -> None:
         """``models`` limits the models this worker runs (None: every model it has weights for);
         ``keep_warm`` names models to load at start and never evict (the realtime model);
         ``upscaler`` and ``segmenter`` are the configured variation models (names or paths),
-        run besides the known names whose weights this machine has."""
+        run besides the known names whose weights this machine has; ``progress_seconds`` is
+        the least time between two writes of running jobs' progress (stage changes aside)."""
         self.db = db
         self.engine = engine
         self.blobs = blobs
@@ -91,6 +94,7 @@ class Worker:
         self._heartbeat = Heartbeat(
             db, worker_id=self.worker_id, lease_seconds=lease_seconds, interval=self.heartbeat_seconds
         )
+        self.progress = ProgressWriter(db, worker_id=self.worker_id, interval=progress_seconds)
 
     # -- control, from other threads ------------------------------------------------
 
@@ -236,6 +240,7 @@ class Worker:
                     continue
                 self._record(job, result, seconds)
         finally:
+            self.progress.forget(ids)
             with self._in_flight_lock:
                 self._in_flight.difference_update(ids)
 
@@ -244,7 +249,8 @@ class Worker:
         if len(jobs) > 1 and kind is not None and kind.run_batch is not None:
             try:
                 attempts = [(outcomes.attempt_of(j), j.payload) for j in jobs]
-                return list(kind.run_jobs(self.engine, self.blobs, attempts))
+                with report.reporting(self.progress.listener([(j.id, j.lease) for j in jobs])):
+                    return list(kind.run_jobs(self.engine, self.blobs, attempts))
             except Exception:
                 log.warning("a batch of %d failed; running its jobs one by one", len(jobs), exc_info=True)
         return [self._execute_one(job) for job in jobs]
@@ -254,7 +260,8 @@ class Worker:
         try:
             if kind is None:
                 raise EngineError(f"this worker cannot run jobs of kind {job.kind!r}")
-            return kind.run_job(self.engine, self.blobs, outcomes.attempt_of(job), job.payload)
+            with report.reporting(self.progress.listener([(job.id, job.lease)])):
+                return kind.run_job(self.engine, self.blobs, outcomes.attempt_of(job), job.payload)
         except Exception as exc:
             return exc
 

@@ -2,7 +2,8 @@
 
 ``GET /generations/{id}``, the generations list and the webhook event's ``data.object``
 all render a generation with :func:`generation_object`; ``GET /variations/{id}`` and a
-variation's webhook event both use :func:`variation_object`. Plain functions over the
+variation's webhook event both use :func:`variation_object`. Only the GETs of a pending
+resource carry its standing (queue position, progress); lists and events never do. Plain functions over the
 service's views: no web framework here, so the webhook sender imports them too.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from sfumato.api.schemas.common import compact, timestamp
-from sfumato.service.views import GenerationView, SourceView, VariationView
+from sfumato.service.views import GenerationView, ProgressView, SourceView, VariationView
 
 
 def generation_object(view: GenerationView) -> dict[str, Any]:
@@ -61,6 +62,20 @@ def generation_object(view: GenerationView) -> dict[str, Any]:
             "tiling": view.tiling,
             **_source(view.source),
             "lineage": generation_lineage(view),
+            **standing(view.queue_position, view.progress),
+        }
+    )
+
+
+def standing(queue_position: int | None, progress: ProgressView | None) -> dict[str, Any]:
+    """sfumato's additions while a job is pending: ``queuePosition`` while it waits (1 is
+    next), ``progress`` ``{stage, step, total}`` while it runs; neither once it is done."""
+    return compact(
+        {
+            "queuePosition": queue_position,
+            "progress": {"stage": progress.stage, "step": progress.step, "total": progress.total}
+            if progress
+            else None,
         }
     )
 
@@ -130,5 +145,6 @@ def variation_object(view: VariationView) -> dict[str, Any]:
             "apiCreditCost": view.credit_cost,
             "failureReason": view.failure_reason,
             "lineage": recorded(view.lineage) or None,
+            **standing(view.queue_position, view.progress),
         }
     )

@@ -81,4 +81,5 @@ KIND: JobKind[RealtimePayload] = JobKind(
     models=RealtimePayload.models,
     output_keys=lambda attempt, payload: [realtime_store.output_key(payload.request_id, attempt.lease)],
     event=None,  # the caller is waiting for the answer: no webhook
+    subject_id=lambda payload: payload.request_id,
 )

@@ -118,4 +118,5 @@ KIND: JobKind[VariationPayload] = JobKind(
     models=VariationPayload.models,
     output_keys=lambda attempt, payload: [variation_store.blob_key(payload.variation_id, attempt.lease)],
     event="variation",
+    subject_id=lambda payload: payload.variation_id,
 )
