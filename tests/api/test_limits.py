@@ -16,7 +16,6 @@ from leonardo_ai_sdk.models import errors as sdk_errors
 from sfumato.app import create_app
 from sfumato.config import Settings
 from sfumato.runtime import build_context
-from sfumato.service.guardrails import LimitExceeded, check_video_duration
 from sfumato.service.keys import issue_key, list_keys
 from tests.api.conftest import Api, make_settings
 from tests.api.sdk import sdk_for
@@ -139,13 +138,6 @@ def test_daily_budget_refuses_the_job_that_would_exceed_it(make_api: MakeApi) ->
     # deleting a queued generation refunds it, and the refund gives the budget back
     api.delete(f"/generations/{accepted[0].json()['sdGenerationJob']['generationId']}")
     assert api.post("/generations", json=SMALL).status_code == 200
-
-
-def test_video_duration_guardrail() -> None:
-    settings = Settings(max_video_seconds=5)
-    check_video_duration(settings, 5)
-    with pytest.raises(LimitExceeded, match="at most 5 s"):
-        check_video_duration(settings, 8)
 
 
 def test_a_malformed_limit_setting_is_refused_at_start(tmp_path: Path) -> None:

@@ -43,14 +43,6 @@ def check_image_request(settings: Settings, *, width: int, height: int, num_imag
         raise LimitExceeded(f"{steps} inference steps; this server allows at most {settings.max_steps}")
 
 
-def check_video_duration(settings: Settings, seconds: float) -> None:
-    if seconds > settings.max_video_seconds:
-        raise LimitExceeded(
-            f"a {seconds:g} s video is longer than this server allows: "
-            f"at most {settings.max_video_seconds:g} s"
-        )
-
-
 def charge(
     session: Session, settings: Settings, *, account_id: str, amount: int, generation_id: str, what: str
 ) -> None:
