@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,26 +13,67 @@ from sqlalchemy import create_engine, text
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 POSTGRES_URL = os.environ.get("SFUMATO_TEST_DATABASE_URL", DEFAULT_POSTGRES)
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+REDIS_URL = os.environ.get("SFUMATO_TEST_REDIS_URL", DEFAULT_REDIS)
 
 # Tests compare pixels; fix the thread count so float reductions are repeatable.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
-def _postgres_reason() -> str | None:
+@dataclass(frozen=True)
+class Service:
+    """A server some tests need. Where it does not answer, its tests are skipped, saying why;
+    but under CI (``CI`` set) the run fails at start instead, unless ``opt_out`` is set: a CI
+    run that quietly skipped half the suite would pass without testing it."""
+
+    name: str
+    url: str
+    url_variable: str
+    opt_out: str
+    probe: Callable[[str], object]
+
+    def unreachable(self) -> str | None:
+        try:
+            self.probe(self.url)
+        except Exception as exc:
+            return f"{self.name} at {self.url} is unreachable ({type(exc).__name__})"
+        return None
+
+
+def _probe_postgres(url: str) -> None:
+    engine = create_engine(url, connect_args={"connect_timeout": 5})
     try:
-        engine = create_engine(POSTGRES_URL)
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+    finally:
         engine.dispose()
-    except Exception as exc:
-        return (
-            f"PostgreSQL at {POSTGRES_URL} is not reachable ({type(exc).__name__}); "
-            "set SFUMATO_TEST_DATABASE_URL to run the PostgreSQL half of the suite"
-        )
-    return None
 
 
-_PG_SKIP = _postgres_reason()
+def _probe_redis(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+POSTGRES = Service("PostgreSQL", POSTGRES_URL, "SFUMATO_TEST_DATABASE_URL", "SFUMATO_TEST_ALLOW_NO_POSTGRES",
+                   _probe_postgres)  # fmt: skip
+REDIS = Service("Redis", REDIS_URL, "SFUMATO_TEST_REDIS_URL", "SFUMATO_TEST_ALLOW_NO_REDIS", _probe_redis)
+SERVICES = (POSTGRES, REDIS)
+_UNREACHABLE = {service.name: service.unreachable() for service in SERVICES}
+
+
+def _skip_reason(service: Service) -> str | None:
+    """Why ``service``'s tests are skipped in this run; None when the service answered."""
+    reason = _UNREACHABLE[service.name]
+    if reason is None:
+        return None
+    if os.environ.get(service.opt_out):
+        return f"{reason}; {service.opt_out} is set, so its tests are skipped"
+    return f"{reason}; set {service.url_variable} to one that answers to run its tests"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -39,6 +81,17 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "databases(*names): run this test only against the named databases (sqlite, postgresql)",
     )
+    if not os.environ.get("CI"):
+        return
+    missing = [s for s in SERVICES if _UNREACHABLE[s.name] and not os.environ.get(s.opt_out)]
+    if missing:
+        raise pytest.UsageError(
+            "\n".join(
+                f"{_UNREACHABLE[s.name]}. CI is set, so its tests may not be skipped: start {s.name} "
+                f"(or point {s.url_variable} at one), or set {s.opt_out}=1 to run without it."
+                for s in missing
+            )
+        )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -75,8 +128,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         upgrade(url)
         yield url
         return
-    if _PG_SKIP:
-        pytest.skip(_PG_SKIP)
+    skip = _skip_reason(POSTGRES)
+    if skip:
+        pytest.skip(skip)
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_URL)
     with admin.begin() as conn:
@@ -89,6 +143,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis server of this run (``SFUMATO_TEST_REDIS_URL``); tests skip without one."""
+    skip = _skip_reason(REDIS)
+    if skip:
+        pytest.skip(skip)
+    return REDIS_URL
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 from leonardo_ai_sdk.models import errors as sdk_errors
 
@@ -20,7 +19,6 @@ from sfumato.service.keys import issue_key, list_keys
 from tests.api.conftest import Api, make_settings
 from tests.api.sdk import sdk_for
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 SMALL = {"modelId": "tiny-sd15", "width": 64, "height": 64, "num_images": 1, "num_inference_steps": 10}
 
 MakeApi = Callable[..., Api]
@@ -42,18 +40,12 @@ def make_api(database_url: str, tmp_path: Path, models_dir: Path) -> Iterator[Ma
         yield make
 
 
-def _redis_or_skip() -> None:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"no Redis at {REDIS_URL}: {exc}")
-
-
 @pytest.mark.parametrize("store", ["memory", "redis"])
-def test_per_key_limit_answers_429_with_retry_after(make_api: MakeApi, store: str) -> None:
-    if store == "redis":
-        _redis_or_skip()
-    api = make_api(rate_limit_per_key="3/minute", redis_url=REDIS_URL if store == "redis" else None)
+def test_per_key_limit_answers_429_with_retry_after(
+    make_api: MakeApi, store: str, request: pytest.FixtureRequest
+) -> None:
+    redis_url = request.getfixturevalue("redis_url") if store == "redis" else None
+    api = make_api(rate_limit_per_key="3/minute", redis_url=redis_url)
     remaining = []
     for _ in range(3):
         response = api.get("/me")
@@ -81,10 +73,9 @@ def test_per_account_limit_spans_the_account_keys(make_api: MakeApi) -> None:
     assert "per account" in api.get("/me").json()["error"]
 
 
-def test_redis_counters_are_shared_by_every_api_node(make_api: MakeApi) -> None:
-    _redis_or_skip()
-    node_a = make_api(rate_limit_per_key="4/minute", redis_url=REDIS_URL)
-    node_b = make_api(rate_limit_per_key="4/minute", redis_url=REDIS_URL)  # same database, own process state
+def test_redis_counters_are_shared_by_every_api_node(make_api: MakeApi, redis_url: str) -> None:
+    node_a = make_api(rate_limit_per_key="4/minute", redis_url=redis_url)
+    node_b = make_api(rate_limit_per_key="4/minute", redis_url=redis_url)  # same database, own process state
     statuses = [(node_a if i % 2 else node_b).get("/me", key=node_a.key).status_code for i in range(5)]
     assert statuses == [200, 200, 200, 200, 429]
 

@@ -49,7 +49,7 @@ def test_queued_generations_carry_their_place_in_line(idle_api: Api) -> None:
 def test_a_running_generation_carries_its_progress(idle_api: Api) -> None:
     generation_id = idle_api.generate()
     with idle_api.ctx.db.transaction() as session:
-        [job] = queue.claim(session, worker_id="w", lease_seconds=30)
+        [job] = queue.claim_batch(session, worker_id="w", lease_seconds=30, max_jobs=1)
         step = progress.Progress(stage=report.DENOISING, step=3, total=10)
         progress.record(session, worker_id="w", reports={(job.id, job.lease): step})
     body = _by_pk(idle_api, generation_id)

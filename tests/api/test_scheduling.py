@@ -47,4 +47,10 @@ def test_the_queue_cap_is_per_account(idle_api: Api) -> None:
     idle_api.generate()
     idle_api.generate()
     other_key, _ = idle_api.new_key("bob", credits=100)
+    idle_api.generate(key=other_key)  # alice's full queue leaves bob's room alone
     idle_api.generate(key=other_key)
+    body = {"modelId": "tiny-sd15", "prompt": "one too many", "width": 64, "height": 64, "num_images": 1}
+    for key in (None, other_key):  # each account now has its two waiting, and no more
+        refused = idle_api.post("/generations", json=body, key=key)
+        assert refused.status_code == 429, refused.text
+        assert "2 jobs waiting" in refused.json()["error"]

@@ -25,7 +25,9 @@ PAYLOAD = text_to_image.KIND.encode(
 )  # fmt: skip
 
 
-def _generation_with_job(db: Database, account_id: str, cost: int = 5) -> tuple[str, str]:
+def _generation_with_job(
+    db: Database, account_id: str, cost: int = 5, batch_key: str | None = None, max_attempts: int = 2
+) -> tuple[str, str]:
     with db.transaction() as session:
         generation = Generation(account_id=account_id, model_id="m", model_key="tiny-sd15", prompt="p",
                                 width=64, height=64, num_images=1, steps=10, guidance_scale=7.0, seed=1,
@@ -36,14 +38,24 @@ def _generation_with_job(db: Database, account_id: str, cost: int = 5) -> tuple[
             session, account_id=account_id, amount=cost, subject_kind="generation", subject_id=generation.id
         )
         job = queue.enqueue(session, kind="text_to_image", account_id=account_id, payload=PAYLOAD,
-                            generation_id=generation.id, max_attempts=2)  # fmt: skip
+                            generation_id=generation.id, max_attempts=max_attempts,
+                            batch_key=batch_key)  # fmt: skip
         session.flush()
         return generation.id, job.id
 
 
-def _claim(db: Database, worker: str, limit: int = 1, lease: float = 30) -> list[queue.ClaimedJob]:
+def _claim(db: Database, worker: str, max_jobs: int = 1, lease: float = 30) -> list[queue.ClaimedJob]:
+    """A claim as the worker loop makes it: a head job and those that share its batch key."""
     with db.transaction() as session:
-        return queue.claim(session, worker_id=worker, lease_seconds=lease, limit=limit)
+        return queue.claim_batch(session, worker_id=worker, lease_seconds=lease, max_jobs=max_jobs)
+
+
+def _claim_more(db: Database, worker: str, head: queue.ClaimedJob, room: int) -> list[queue.ClaimedJob]:
+    """The worker loop's top-up of a batch while it fills."""
+    assert head.batch_key is not None
+    with db.transaction() as session:
+        return queue.claim_more(session, worker_id=worker, lease_seconds=30, batch_key=head.batch_key,
+                                lane=head.lane, max_jobs=room)  # fmt: skip
 
 
 def test_jobs_are_claimed_oldest_first_and_once(database_url: str) -> None:
@@ -58,26 +70,38 @@ def test_jobs_are_claimed_oldest_first_and_once(database_url: str) -> None:
 
 
 def test_concurrent_claimers_never_share_a_job(database_url: str) -> None:
+    """Four workers claim batches (head, followers, then a top-up) at once: every job is taken
+    exactly once, and every batch keeps to one batch key."""
     db = Database(database_url)
     account = _account(db, credit=1000, slots=100)
-    job_ids = {_generation_with_job(db, account, cost=1)[1] for _ in range(40)}
-    taken: list[str] = []
+    job_ids = {_generation_with_job(db, account, cost=1, batch_key=f"K{n % 3}")[1] for n in range(40)}
+    key_of = {}
+    with db.read() as session:
+        for job_id in job_ids:
+            job = session.get(Job, job_id)
+            assert job is not None
+            key_of[job_id] = job.batch_key
+    batches: list[list[str]] = []
     lock = threading.Lock()
 
     def claimer(name: str) -> None:
         while True:
-            claimed = _claim(db, name, limit=3)
+            claimed = _claim(db, name, max_jobs=3)
             if not claimed:
                 return
+            claimed += _claim_more(db, name, claimed[0], room=2)
             with lock:
-                taken.extend(j.id for j in claimed)
+                batches.append([j.id for j in claimed])
 
     threads = [threading.Thread(target=claimer, args=(f"w{i}",)) for i in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    taken = [job_id for batch in batches for job_id in batch]
     assert sorted(taken) == sorted(job_ids)
+    assert all(len({key_of[job_id] for job_id in batch}) == 1 for batch in batches)
+    assert max(len(batch) for batch in batches) > 1  # followers and top-ups were claimed too
     db.dispose()
 
 
@@ -128,15 +152,46 @@ def test_expired_lease_is_requeued_then_failed_and_refunded(database_url: str) -
     db.dispose()
 
 
-def test_heartbeat_extends_only_a_held_lease(database_url: str) -> None:
+def test_a_renewed_lease_outlives_its_expiry_and_an_unrenewed_one_is_reaped(database_url: str) -> None:
     db = Database(database_url)
     account = _account(db)
-    _, job_id = _generation_with_job(db, account)
-    _claim(db, "w1", lease=1)
+    _, kept = _generation_with_job(db, account)
+    _, dropped = _generation_with_job(db, account)
+    assert [j.id for j in _claim(db, "w1") + _claim(db, "w1")] == [kept, dropped]
+    _expire(db, kept)
+    _expire(db, dropped)  # both leases have run out, neither is reaped yet
     with db.transaction() as session:
-        assert queue.heartbeat(session, job_id=job_id, worker_id="w1", lease_seconds=60)
-        assert not queue.heartbeat(session, job_id=job_id, worker_id="w2", lease_seconds=60)
-    assert outcomes.reap_expired(db) == 0
+        assert queue.renew(session, job_ids=[kept], worker_id="w1", lease_seconds=60) == {kept}
+        assert queue.renew(session, job_ids=[dropped], worker_id="intruder", lease_seconds=60) == set()
+    assert outcomes.reap_expired(db) == 1
+    with db.read() as session:
+        renewed, reaped = session.get(Job, kept), session.get(Job, dropped)
+        assert renewed is not None and reaped is not None
+        assert renewed.state == queue.RUNNING and renewed.lease_owner == "w1"
+        assert renewed.lease_expires_at is not None
+        assert renewed.lease_expires_at > utcnow() + timedelta(seconds=30)
+        assert reaped.state == queue.QUEUED and reaped.lease_owner is None
+    db.dispose()
+
+
+def test_jobs_of_a_batch_whose_lease_ran_out_run_alone_afterwards(database_url: str) -> None:
+    """A batch whose worker died comes back as single jobs: if one of them is what kills its
+    worker, it spends only its own attempts, not those of the jobs it was batched with."""
+    db = Database(database_url)
+    account = _account(db, credit=1000, slots=100)
+    job_ids = [_generation_with_job(db, account, cost=1, batch_key="K", max_attempts=3)[1] for _ in range(4)]
+    late = _generation_with_job(db, account, cost=1, batch_key="K")[1]
+    batch = _claim(db, "dead", max_jobs=4)
+    assert [j.id for j in batch] == job_ids
+    for job_id in job_ids:
+        _expire(db, job_id)
+    assert outcomes.reap_expired(db) == 4
+    retried = _claim(db, "w1", max_jobs=8)
+    assert [(j.id, j.batch_key, j.attempts) for j in retried] == [(job_ids[0], None, 2)]
+    for n, job_id in enumerate(job_ids[1:]):
+        assert [(j.id, j.batch_key) for j in _claim(db, f"w{n + 2}", max_jobs=8)] == [(job_id, None)]
+    # a job that never lost a lease keeps its key: it still batches with its peers
+    assert [(j.id, j.batch_key) for j in _claim(db, "w9", max_jobs=8)] == [(late, "K")]
     db.dispose()
 
 

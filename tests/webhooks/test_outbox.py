@@ -36,7 +36,7 @@ def _job(ctx: Context, *, webhook: bool = True, max_attempts: int = 3) -> tuple[
     with ctx.db.transaction() as session:
         job = session.scalars(select(Job).where(Job.generation_id == created.generation_id)).one()
         job.max_attempts = max_attempts
-        (claimed,) = queue.claim(session, worker_id="w1", lease_seconds=60)
+        (claimed,) = queue.claim_batch(session, worker_id="w1", lease_seconds=60)
     return created.generation_id, claimed.id
 
 
@@ -63,7 +63,7 @@ def test_only_the_final_failure_writes_an_event(ctx: Context) -> None:
     assert outcomes.fail(ctx.db, job_id=job_id, worker_id="w1", reason="oom", retry=True)
     assert _events(ctx) == []  # requeued, not ended
     with ctx.db.transaction() as session:
-        (claimed,) = queue.claim(session, worker_id="w2", lease_seconds=60)
+        (claimed,) = queue.claim_batch(session, worker_id="w2", lease_seconds=60)
     assert outcomes.fail(ctx.db, job_id=claimed.id, worker_id="w2", reason="oom again", retry=True)
     assert _events(ctx) == [("image_generation.failed", generation_id)]
 

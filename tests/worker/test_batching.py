@@ -78,3 +78,22 @@ def test_the_wait_window_lets_a_batch_fill_with_jobs_that_arrive_meanwhile(bench
 def test_without_a_wait_window_a_lone_job_runs_at_once(bench: Bench) -> None:
     bench.submit(seed=1)
     assert bench.worker(batch_size=4).run_once() == 1
+
+
+def test_a_batch_whose_worker_died_runs_again_job_by_job_with_its_own_lineage(bench: Bench) -> None:
+    from datetime import timedelta
+
+    from sfumato.store import queue
+    from sfumato.store.clock import utcnow
+
+    ids = [bench.submit(seed=seed, num_images=n) for seed, n in ((1, 1), (2, 2), (3, 1))]
+    with bench.ctx.db.transaction() as session:
+        batch = queue.claim_batch(session, worker_id="dead", lease_seconds=30, max_jobs=8)
+        assert len(batch) == 3
+        session.execute(update(Job).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+    worker = bench.worker(batch_size=8)
+    assert [worker.run_once() for _ in ids] == [1, 1, 1]  # the first call reaps, then each runs alone
+    lineages = [bench.generation(g).lineage for g in ids]
+    assert [(lin["batch_jobs"], lin["batch_size"], lin["batch_position"]) for lin in lineages] == [
+        (1, 1, 0), (1, 2, 0), (1, 1, 0)]  # fmt: skip
+    assert [bench.job(g).attempts for g in ids] == [2, 2, 2]

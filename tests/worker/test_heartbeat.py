@@ -27,7 +27,8 @@ def _heartbeat_threads() -> set[threading.Thread]:
 def test_a_run_keeps_its_leases_and_learns_which_it_lost(bench: Bench) -> None:
     kept_generation, lost_generation = bench.submit(seed=1), bench.submit(seed=2)
     with bench.ctx.db.transaction() as session:
-        claimed = queue.claim(session, worker_id="w", lease_seconds=5, limit=2)
+        claimed = queue.claim_batch(session, worker_id="w", lease_seconds=5)
+        claimed += queue.claim_batch(session, worker_id="w", lease_seconds=5)
     kept, lost = (bench.job(g).id for g in (kept_generation, lost_generation))
     assert {job.id for job in claimed} == {kept, lost}
     with bench.ctx.db.transaction() as session:

@@ -15,7 +15,7 @@ from tests.worker.conftest import Bench
 
 def _claim(bench: Bench, worker_id: str) -> None:
     with bench.ctx.db.transaction() as session:
-        assert queue.claim(session, worker_id=worker_id, lease_seconds=30)
+        assert queue.claim_batch(session, worker_id=worker_id, lease_seconds=30)
 
 
 def test_a_job_out_of_attempts_is_refunded_and_its_partial_uploads_removed(bench: Bench) -> None:

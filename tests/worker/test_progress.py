@@ -125,7 +125,7 @@ def test_only_the_lease_holder_writes_progress(bench: Bench) -> None:
     generation_id = bench.submit()
     job_id = bench.job(generation_id).id
     with bench.ctx.db.transaction() as session:
-        [claimed] = queue.claim(session, worker_id="holder", lease_seconds=30)
+        [claimed] = queue.claim_batch(session, worker_id="holder", lease_seconds=30, max_jobs=1)
     step = progress.Progress(stage=report.DENOISING, step=2, total=4)
     ours, stale = {(job_id, claimed.lease): step}, {(job_id, claimed.lease + 1): step}
     with bench.ctx.db.transaction() as session:

@@ -125,7 +125,7 @@ def test_a_stale_attempt_finishing_late_leaves_the_completed_job_and_the_blob_st
 def test_uploads_a_dead_attempt_left_are_removed_when_another_attempt_completes(bench: Bench) -> None:
     generation_id = bench.submit(num_images=2)
     with bench.ctx.db.transaction() as session:
-        [claimed] = queue.claim(session, worker_id="dead", lease_seconds=30)
+        [claimed] = queue.claim_batch(session, worker_id="dead", lease_seconds=30)
     bench.ctx.blobs.put(outcomes.image_key(generation_id, 0, claimed.lease), b"partial", "image/png")
     with bench.ctx.db.transaction() as session:
         session.execute(update(Job).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
@@ -141,7 +141,7 @@ def test_a_worker_handed_the_job_again_records_only_under_its_new_lease(bench: B
     leases = []
     for _ in range(2):
         with bench.ctx.db.transaction() as session:
-            [claimed] = queue.claim(session, worker_id="w", lease_seconds=30)
+            [claimed] = queue.claim_batch(session, worker_id="w", lease_seconds=30)
             leases.append(claimed.lease)
             if len(leases) == 1:
                 queue.hand_back(session, job_ids=[claimed.id], worker_id="w")

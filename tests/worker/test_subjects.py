@@ -44,7 +44,7 @@ def _variation(bench: Bench, *, max_attempts: int = 3) -> tuple[str, str]:
         queue.enqueue(session, **row)
         variation_id = variation.id
     with bench.ctx.db.transaction() as session:
-        [claimed] = queue.claim(session, worker_id="w1", lease_seconds=30)
+        [claimed] = queue.claim_batch(session, worker_id="w1", lease_seconds=30)
     return variation_id, claimed.id
 
 
@@ -108,7 +108,7 @@ def test_a_late_result_for_an_abandoned_realtime_request_is_thrown_away(bench: B
                                                             max_attempts=3))  # fmt: skip
         request_id = request.id
     with bench.ctx.db.transaction() as session:
-        [claimed] = queue.claim(session, worker_id="w1", lease_seconds=30)
+        [claimed] = queue.claim_batch(session, worker_id="w1", lease_seconds=30)
         row = realtime_store.get_for_update(session, request_id)
         assert row is not None
         realtime_store.finish(session, row, realtime_store.ABANDONED, "timed out")

@@ -19,7 +19,8 @@ Scheduling happens at claim time, in one query (:func:`_schedule`):
   ``concurrency_slots`` is not a candidate at all.
 
 Dynamic batching claims a head job and then up to ``max_jobs - 1`` more with the same
-batch key, in the same order, so a batch never jumps the fairness or the cap.
+batch key, in the same order, so a batch never jumps the fairness or the cap. A job
+whose lease ran out comes back without its batch key (:func:`requeue`) and runs alone.
 """
 
 from __future__ import annotations
@@ -197,19 +198,6 @@ def _head(can_run: Capabilities) -> Select[Job]:
     return _schedule(can_run).limit(1)
 
 
-def claim(
-    session: Session,
-    *,
-    worker_id: str,
-    lease_seconds: float,
-    limit: int = 1,
-    can_run: Capabilities = ANYTHING,
-) -> list[ClaimedJob]:
-    """Take up to ``limit`` queued jobs in schedule order (see the module's docstring)."""
-    jobs = list(session.scalars(_schedule(can_run).limit(limit)))
-    return _take(session, _within_caps(session, jobs), worker_id, lease_seconds)
-
-
 def claim_batch(
     session: Session,
     *,
@@ -313,16 +301,6 @@ def _take(session: Session, jobs: Sequence[Job], worker_id: str, lease_seconds: 
     return claimed
 
 
-def heartbeat(session: Session, *, job_id: str, worker_id: str, lease_seconds: float) -> bool:
-    """Extend a lease; False means the lease is no longer ours and the work must be dropped."""
-    result = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.state == RUNNING, Job.lease_owner == worker_id)
-        .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
 def renew(session: Session, *, job_ids: Collection[str], worker_id: str, lease_seconds: float) -> set[str]:
     """Extend the leases ``worker_id`` still holds among ``job_ids``; return those ids."""
     if not job_ids:
@@ -384,8 +362,15 @@ def expired(session: Session, *, limit: int = 100) -> list[Job]:
     )
 
 
-def requeue(job: Job) -> None:
+def requeue(job: Job, *, alone: bool = False) -> None:
+    """Queue the job again. ``alone`` (its lease ran out: its worker died or hung while
+    running it) drops its batch key, so its next attempts run it by itself. A job that
+    kills its worker (out of memory, a crash in native code) then spends only its own
+    attempts, instead of taking the jobs it was batched with down with it each time.
+    """
     job.state = QUEUED
+    if alone:
+        job.batch_key = None
     job.lease_owner = None
     job.lease_expires_at = None
     session = object_session(job)
@@ -406,12 +391,6 @@ def hand_back(session: Session, *, job_ids: Collection[str], worker_id: str) -> 
     if count:
         notify(session)
     return count
-
-
-def depth(session: Session) -> dict[int, int]:
-    """Queued jobs per lane."""
-    rows = session.execute(select(Job.lane, func.count()).where(Job.state == QUEUED).group_by(Job.lane)).all()
-    return {int(lane): int(count) for lane, count in rows}
 
 
 def jobs_for_generation(session: Session, generation_id: str) -> list[Job]:

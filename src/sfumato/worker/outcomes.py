@@ -134,7 +134,7 @@ def reap_expired(db: Database, blobs: BlobStore | None = None) -> int:
         jobs = queue.expired(session)
         for job in jobs:
             if job.attempts < job.max_attempts:
-                queue.requeue(job)
+                queue.requeue(job, alone=True)
                 job.error = f"lease of {job.lease_owner} expired; requeued"
             else:
                 _fail_for_good(session, job, f"gave up after {job.attempts} attempts (lease expired)")
