@@ -188,7 +188,7 @@ def test_200_jobs_from_4_accounts_across_2_api_nodes_all_complete_and_read_from_
 
     by_worker = Counter(row[0]["worker"] for row in fleet.sql("SELECT lineage FROM generations"))
     assert set(by_worker) == {"worker-1", "worker-2"}, by_worker  # both took their share
-    debits = fleet.sql("SELECT kind, count(*) FROM credit_ledger WHERE generation_id IS NOT NULL "
+    debits = fleet.sql("SELECT kind, count(*) FROM credit_ledger WHERE subject_id IS NOT NULL "
                        "GROUP BY kind")  # fmt: skip
     assert dict(debits) == {"debit": 200}
 
@@ -229,7 +229,7 @@ def test_workers_killed_at_random_lose_nothing_and_charge_nothing_twice(fleet: F
     assert fleet.sql("SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')") == [(0,)]
     ledger: dict[str, list[tuple[str, int]]] = {g: [] for g in generations}
     for generation_id, kind, amount in fleet.sql(
-        "SELECT generation_id, kind, amount FROM credit_ledger WHERE generation_id IS NOT NULL ORDER BY id"
+        "SELECT subject_id, kind, amount FROM credit_ledger WHERE subject_id IS NOT NULL ORDER BY id"
     ):
         ledger[generation_id].append((kind, amount))
     charged = 0
@@ -290,6 +290,6 @@ def test_sigterm_hands_back_past_the_grace_and_finishes_within_it(fleet: Fleet) 
         "SELECT g.status, j.attempts, g.lineage FROM generations g JOIN jobs j ON j.generation_id = g.id"
     )
     assert (status, attempts, lineage["worker"]) == ("COMPLETE", 1, "heir")
-    ledger = fleet.sql("SELECT kind FROM credit_ledger WHERE generation_id = :g", g=generation_id)
+    ledger = fleet.sql("SELECT kind FROM credit_ledger WHERE subject_id = :g", g=generation_id)
     assert ledger == [("debit",)]
     assert fleet.sql("SELECT count(*) FROM workers") == [(0,)]  # both withdrew their advertisements

@@ -36,7 +36,7 @@ def _ledger(database_url: str, generation_id: str) -> list[tuple[str, int]]:
     try:
         with engine.connect() as conn:
             rows = conn.execute(
-                text("SELECT kind, amount FROM credit_ledger WHERE generation_id = :g ORDER BY id"),
+                text("SELECT kind, amount FROM credit_ledger WHERE subject_id = :g ORDER BY id"),
                 {"g": generation_id},
             ).all()
             return [(str(kind), int(amount)) for kind, amount in rows]
