@@ -246,7 +246,6 @@ def _create(
         )
         queue.enqueue(session, **row, max_queued=ctx.settings.max_queued_per_account)
         created = CreatedVariation(variation_id=variation.id, credit_cost=cost)
-    ctx.wake_workers()
     return created
 
 
