@@ -51,12 +51,10 @@ def create_app(
         worker = build_worker(ctx) if with_worker else None
         thread = None
         if worker is not None:
-            ctx.wake_workers = worker.wake
             thread = threading.Thread(target=worker.run_forever, name="sfumato-worker", daemon=True)
             thread.start()
         sender = build_webhook_sender(ctx)
         if sender is not None:
-            ctx.wake_webhooks = sender.wake
             sender.start()
         # What exists now (the app, the catalog, the engine, imported modules) lives as long
         # as the process: moving it out of the collector's generations keeps full

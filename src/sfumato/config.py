@@ -145,7 +145,10 @@ class Settings(BaseSettings):
     model_memory_mb: int = Field(
         default=0, description="Memory budget of a worker's loaded pipelines in MiB; 0 means none."
     )
-    listen: bool = Field(default=True, description="Wake workers with PostgreSQL LISTEN/NOTIFY.")
+    listen: bool = Field(
+        default=True,
+        description="Hear other processes' commits (queued jobs, ended realtime requests) by LISTEN/NOTIFY.",
+    )
     shutdown_grace_seconds: float = Field(
         default=20.0, description="After SIGTERM, how long in-flight jobs may run before being handed back."
     )

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sfumato.service.intake import Intake
 from sfumato.store import Database, accounts, credits, queue
+from sfumato.store.commits import JOBS
 from sfumato.store.database import WriteLockBusy
 from sfumato.store.intake import Accepted, Outcome
 from sfumato.store.models import Generation
@@ -36,8 +37,9 @@ def _balance(db: Database, account_id: str) -> int:
 
 def test_submissions_from_many_threads_are_each_recorded_once(db: Database) -> None:
     alice, bob = _account(db, 10_000, "alice"), _account(db, 10_000, "bob")
-    commits: list[int] = []
-    intake = Intake(db, on_commit=lambda: commits.append(1))
+    commits: list[str] = []
+    db.commits.subscribe(JOBS, commits.append)  # workers hear of each committed group
+    intake = Intake(db)
     futures: list[Future[Outcome]] = []
     lock = threading.Lock()
 
@@ -91,8 +93,9 @@ def test_close_records_what_is_waiting(db: Database) -> None:
 
 def test_on_the_event_loop_a_turns_submissions_are_one_group(db: Database) -> None:
     alice = _account(db, 1000)
-    commits: list[int] = []
-    intake = Intake(db, on_commit=lambda: commits.append(1))
+    commits: list[str] = []
+    db.commits.subscribe(JOBS, commits.append)  # workers hear of each committed group
+    intake = Intake(db)
 
     async def burst() -> list[Outcome]:
         return list(await asyncio.gather(*(intake.record(_submission(alice, cost=2)) for _ in range(20))))

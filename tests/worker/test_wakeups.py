@@ -46,8 +46,7 @@ def _queued_seconds(bench: Bench, generation_id: str) -> float:
 
 
 def test_the_in_process_wake_up_starts_a_job_at_once(bench: Bench) -> None:
-    with running(bench.worker(poll_seconds=LONG_POLL, listen=False)) as worker:
-        bench.ctx.wake_workers = worker.wake
+    with running(bench.worker(poll_seconds=LONG_POLL, listen=False)):
         generation_id = bench.submit()
         assert _queued_seconds(bench, generation_id) < 1.0
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -15,6 +14,7 @@ from sfumato.service.intake import Intake
 from sfumato.service.key_cache import KeyCache
 from sfumato.service.pricing import PriceTable
 from sfumato.service.rate_limits import RateLimiter
+from sfumato.service.realtime_waits import RealtimeWaits
 from sfumato.store import Database
 
 if TYPE_CHECKING:
@@ -27,16 +27,16 @@ class Context:
     db: Database
     catalog: Catalog
     blobs: BlobStore
-    wake_workers: Callable[[], None] = field(default=lambda: None)
-    wake_webhooks: Callable[[], None] = field(default=lambda: None)
     pricing: PriceTable = field(default_factory=PriceTable.default)
     rate_limiter: RateLimiter = field(default_factory=RateLimiter.disabled)
     principals: KeyCache[Principal] = field(init=False)
     intake: Intake = field(init=False)  # records submitted generations, a group per transaction
+    realtime_waits: RealtimeWaits = field(init=False)  # realtime requests awaited in this process
 
     def __post_init__(self) -> None:
         self.principals = KeyCache(self.settings.key_cache_seconds)
-        self.intake = Intake(self.db, on_commit=lambda: self.wake_workers())
+        self.intake = Intake(self.db)
+        self.realtime_waits = RealtimeWaits(self.db.commits, listen=self.settings.listen)
 
     @cached_property
     def models_dir(self) -> Path:
@@ -45,4 +45,5 @@ class Context:
     def close(self) -> None:
         """Finish recording what was submitted and release the database."""
         self.intake.close()
+        self.realtime_waits.close()
         self.db.dispose()

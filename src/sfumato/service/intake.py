@@ -26,7 +26,6 @@ import logging
 import queue as queues
 import threading
 import time
-from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
 from sfumato.store import Database
@@ -44,12 +43,9 @@ _TO_THREAD = object()  # the loop could not take the write lock: the thread writ
 
 
 class Intake:
-    def __init__(
-        self, db: Database, *, on_commit: Callable[[], None] = lambda: None, linger: float = LINGER_SECONDS
-    ) -> None:
+    def __init__(self, db: Database, *, linger: float = LINGER_SECONDS) -> None:
         self._db = db
         self._linger = linger
-        self._on_commit = on_commit
         self._waiting: queues.SimpleQueue[tuple[Submission, Future[Outcome]] | None] = queues.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -99,11 +95,6 @@ class Intake:
             return
         for (_, future), outcome in zip(group, outcomes, strict=True):
             future.set_result(outcome)
-        self._committed(outcomes)
-
-    def _committed(self, outcomes: Sequence[object]) -> None:
-        if any(isinstance(outcome, Accepted) and not outcome.duplicate for outcome in outcomes):
-            self._on_commit()
 
     def close(self) -> None:
         """Write what is waiting, then stop the thread."""
@@ -165,4 +156,3 @@ class Intake:
             return
         for future, outcome in zip(futures, outcomes, strict=True):
             future.set_result(outcome)
-        self._committed(outcomes)

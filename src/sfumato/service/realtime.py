@@ -2,9 +2,12 @@
 
 Leonardo's canvas endpoints answer with the picture in the same HTTP response. sfumato
 still runs them as jobs — on lane 0, which every worker claims before interactive and batch
-work — and the API server waits for the job's row to change. That is what makes them work
-the same whether the worker runs in this process or on another machine: the database and
-the blob store are the only things the two share.
+work — and the API server waits, on its event loop, for the request's row to change: the
+``realtime`` commit signal wakes it when the worker ends the request (at once in this
+process, by PostgreSQL ``NOTIFY`` from another), and it looks at the row now and then in
+case a signal was lost. That is what makes them work the same whether the worker runs in
+this process or on another machine: the database and the blob store are the only things
+the two share.
 
 A request that no worker finishes within ``SFUMATO_REALTIME_TIMEOUT_SECONDS`` is abandoned:
 its caller gets a 504 and its credits back, a queued job is cancelled, and a result that
@@ -13,11 +16,11 @@ arrives later is thrown away.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from PIL import Image
 from sqlalchemy import Table
@@ -52,8 +55,11 @@ LCM_STYLES: dict[str, tuple[str, str]] = {
     "DIGITAL_ART": ("digital art, {prompt}, digital painting, artstation, highly detailed", "photo"),
     "FANTASY_ART": ("fantasy art, {prompt}, magical, epic, ethereal, highly detailed", ""),
 }
-# Seconds between looks at the request's row when no in-process worker says it changed.
-_POLL_FIRST, _POLL_MAX = 0.002, 0.01
+# Seconds between looks at the request's row, in case its end was not signalled here: a
+# worker of another process on SQLite, or a PostgreSQL listener that is not connected.
+_POLL_FIRST, _POLL_MAX = 0.005, 0.05
+_POLL_HEARING = 1.0  # while other processes' signals are heard: only for a lost one
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -88,8 +94,34 @@ class CanvasResult:
         return data_urls.encode_png(self.image_png)
 
 
-def run_canvas(ctx: Context, principal: Principal, request: CanvasRequest) -> CanvasResult:
+@dataclass(frozen=True)
+class _Submitted:
+    request_id: str
+    job_id: str
+    input_keys: list[str]
+    cost: int
+
+
+async def run_canvas(ctx: Context, principal: Principal, request: CanvasRequest) -> CanvasResult:
     """Validate, charge, queue on the realtime lane and wait for the picture."""
+    timestamp = request.request_timestamp or utcnow().isoformat(timespec="milliseconds")
+    submitted = await asyncio.to_thread(_submit, ctx, principal, request)
+    try:
+        output = await _await(ctx, submitted, principal.account_id)
+        image = await asyncio.to_thread(_take, ctx, output, submitted.input_keys)
+    except BaseException:  # here, not in a thread: it must run even if the caller went away
+        _delete(ctx, submitted.input_keys)
+        raise
+    return CanvasResult(
+        request_id=submitted.request_id,
+        image_png=image,
+        request_timestamp=timestamp,
+        credit_cost=submitted.cost,
+    )
+
+
+def _submit(ctx: Context, principal: Principal, request: CanvasRequest) -> _Submitted:
+    """Check the request, store its pictures and write the request, its charge and its job."""
     entry = realtime_model(ctx)
     payload = _plan(ctx, request, entry)
     inputs = _inputs(ctx, request)
@@ -130,15 +162,15 @@ def run_canvas(ctx: Context, principal: Principal, request: CanvasRequest) -> Ca
     except BaseException:
         _delete(ctx, keys.values())
         raise
-    ctx.wake_workers()
-    timestamp = request.request_timestamp or utcnow().isoformat(timespec="milliseconds")
+    return _Submitted(request_id=request_id, job_id=job_id, input_keys=list(keys.values()), cost=cost)
+
+
+def _take(ctx: Context, output: str, input_keys: Iterable[str]) -> bytes:
+    """The output's bytes; the request's blobs are deleted (the answer carries the picture)."""
     try:
-        output = _await(ctx, request_id, job_id, principal.account_id)
-        image = ctx.blobs.get(output)
-        ctx.blobs.delete(output)
+        return ctx.blobs.get(output)
     finally:
-        _delete(ctx, keys.values())
-    return CanvasResult(request_id=request_id, image_png=image, request_timestamp=timestamp, credit_cost=cost)
+        _delete(ctx, [output, *input_keys])
 
 
 def realtime_model(ctx: Context) -> ModelEntry:
@@ -232,35 +264,54 @@ def _fit(
     return image if image.size == size else image.resize(size, resample)
 
 
-def _await(ctx: Context, request_id: str, job_id: str, account_id: str) -> str:
+async def _await(ctx: Context, submitted: _Submitted, account_id: str) -> str:
     """The output's blob key once a worker records it; raises if it failed or took too long."""
-    deadline = time.monotonic() + ctx.settings.realtime_timeout_seconds
+    loop = asyncio.get_running_loop()
+    timeout = ctx.settings.realtime_timeout_seconds
+    deadline = loop.time() + timeout
     pause = _POLL_FIRST
-    while True:
-        with ctx.db.read() as session:
-            row = store.get(session, request_id)
-            assert row is not None
-            status, output, reason = row.status, row.output_key, row.failure_reason
-        if status == store.PENDING and time.monotonic() >= deadline:
-            status, output, reason = _abandon(ctx, request_id, job_id, account_id)
-        if status == store.COMPLETE and output is not None:
-            return output
-        if status == store.FAILED:
-            raise SfumatoError(f"The realtime request failed: {reason}")
-        if status == store.ABANDONED:
-            raise TimedOut(
-                f"No worker finished this realtime request within {ctx.settings.realtime_timeout_seconds:g}s "
-                "(SFUMATO_REALTIME_TIMEOUT_SECONDS): the workers are busy or none is running. "
-                "It was not charged."
-            )
-        store.wait_for_change(pause)  # at once when the worker is in this process
-        pause = min(pause * 1.5, _POLL_MAX)
+    with ctx.realtime_waits.watching(submitted.request_id) as ended:
+        while True:
+            ended.clear()  # before the look: an end committed after it sets it again
+            status, output, reason = await _off_loop(ctx, _look, ctx, submitted.request_id)
+            if status == store.PENDING and loop.time() >= deadline:
+                status, output, reason = await asyncio.to_thread(_abandon, ctx, submitted, account_id)
+            if status == store.COMPLETE and output is not None:
+                return output
+            if status == store.FAILED:
+                raise SfumatoError(f"The realtime request failed: {reason}")
+            if status == store.ABANDONED:
+                raise TimedOut(
+                    f"No worker finished this realtime request within {timeout:g}s "
+                    "(SFUMATO_REALTIME_TIMEOUT_SECONDS): the workers are busy or none is running. "
+                    "It was not charged."
+                )
+            recheck = _POLL_HEARING if ctx.realtime_waits.hears_others else pause
+            try:
+                await asyncio.wait_for(ended.wait(), max(0.0, min(recheck, deadline - loop.time())))
+            except TimeoutError:
+                pause = min(pause * 2, _POLL_MAX)
 
 
-def _abandon(
-    ctx: Context, request_id: str, job_id: str, account_id: str
-) -> tuple[str, str | None, str | None]:
+async def _off_loop(ctx: Context, call: Callable[..., T], *args: Any) -> T:
+    """``call(*args)`` where it costs the event loop least: in place on SQLite (a read there
+    is a few dozen microseconds of CPU, less than a thread's hand-off), on a thread on
+    PostgreSQL (a network round trip)."""
+    if ctx.db.is_sqlite:
+        return call(*args)
+    return await asyncio.to_thread(call, *args)
+
+
+def _look(ctx: Context, request_id: str) -> tuple[str, str | None, str | None]:
+    with ctx.db.read() as session:
+        row = store.get(session, request_id)
+        assert row is not None
+        return row.status, row.output_key, row.failure_reason
+
+
+def _abandon(ctx: Context, submitted: _Submitted, account_id: str) -> tuple[str, str | None, str | None]:
     """Give up on a request still pending: refund it and cancel its job if no worker took it."""
+    request_id = submitted.request_id
     with ctx.db.transaction() as session:
         row = store.get_for_update(session, request_id)
         assert row is not None
@@ -268,7 +319,7 @@ def _abandon(
             reason = f"timed out after {ctx.settings.realtime_timeout_seconds:g}s"
             store.finish(session, row, store.ABANDONED, reason)
             credits.refund(session, account_id=account_id, subject_id=request_id, note=reason)
-            store.cancel_if_queued(session, job_id, reason)
+            store.cancel_if_queued(session, submitted.job_id, reason)
         return row.status, row.output_key, row.failure_reason
 
 

@@ -249,7 +249,6 @@ def _create(
         ),
     )
     accepted = admission.admit(ctx, submitted, "variation")
-    ctx.wake_workers()
     return CreatedVariation(variation_id=accepted.subject_id, credit_cost=accepted.cost)
 
 

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sfumato.errors import InvalidRequest, NotFound
 from sfumato.service.context import Context
+from sfumato.store import commits
 from sfumato.store import webhooks as store
 from sfumato.store.models import WebhookAttempt, WebhookDelivery
 
@@ -101,6 +102,6 @@ def resend(ctx: Context, delivery_id: str, *, account_id: str | None) -> Deliver
         key = store.key_of(session, delivery.api_key_id)
         if key is not None:
             key.webhook_disabled_at = None
+        commits.announce(session, commits.WEBHOOKS)
         view = _view(delivery)
-    ctx.wake_webhooks()
     return view

@@ -18,6 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from sfumato.store import commits
+
 
 class WriteLockBusy(Exception):
     """Another writer holds SQLite's write lock (see :meth:`Database.transaction_if_free`)."""
@@ -39,6 +41,12 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # What a transaction announced (store/commits.py) is signalled once it committed.
+        self.commits = commits.Commits(url)
+        event.listen(self._sessions, "before_commit", self._committing)
+        event.listen(self._sessions, "after_commit", self._committed)
+        event.listen(self._sessions, "after_soft_rollback", lambda s, _t: commits.take_pending(s))
+        event.listen(self.engine, "rollback", commits.take_pending)
         # SQLite has one writer at a time. Threads of this process take turns here, woken
         # the moment the lock is free, instead of polling SQLite's busy handler, whose
         # growing sleeps (up to 100 ms) turn contention into long tails. Other processes
@@ -81,7 +89,7 @@ class Database:
         lock to wait for: there this is an ordinary transaction.
         """
         if not self.is_sqlite:
-            with self.engine.begin() as connection:
+            with self.engine.connect() as connection, self._signalling(connection), connection.begin():
                 yield connection
             return
         if not self._sqlite_writer.acquire(blocking=False):
@@ -95,10 +103,28 @@ class Database:
                 if "locked" in str(exc.orig) or "busy" in str(exc.orig):
                     raise WriteLockBusy from exc
                 raise
-            with transaction:
+            with self._signalling(connection), transaction:
                 yield connection
         finally:
             self._sqlite_writer.release()
+
+    def _committing(self, session: Session) -> None:
+        """What was announced on the session's connection (Core statements) joins the session's."""
+        if session.in_transaction():
+            commits.adopt(session, session.connection())
+
+    def _committed(self, session: Session) -> None:
+        self.commits.fire(commits.take_pending(session))
+
+    @contextmanager
+    def _signalling(self, connection: Connection) -> Iterator[Connection]:
+        """Signal what a Core transaction on ``connection`` announced, once it committed."""
+        try:
+            yield connection
+        except BaseException:
+            commits.take_pending(connection)
+            raise
+        self.commits.fire(commits.take_pending(connection))
 
     def _connection_that_never_waits(self) -> Connection:
         if self._never_waits is None:

@@ -35,6 +35,7 @@ from sqlalchemy import Connection, Select, case, func, or_, select, text, update
 from sqlalchemy.orm import Session, lazyload, object_session
 
 from sfumato.errors import QuotaExceeded
+from sfumato.store import commits
 from sfumato.store.clock import utcnow
 from sfumato.store.models import Account, Generation, Job
 
@@ -46,7 +47,6 @@ QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
     "cancelled",
 )
 REALTIME, INTERACTIVE, BATCH = 0, 1, 2
-NOTIFY_CHANNEL = "sfumato_jobs"
 
 
 @dataclass(frozen=True)
@@ -132,14 +132,12 @@ def queue_full(waiting: int) -> QuotaExceeded:
     )
 
 
-def notify(session: Session | Connection) -> None:
-    """Wake listening workers once this transaction commits (PostgreSQL ``NOTIFY``; else nothing).
+def notify(bind: Session | Connection) -> None:
+    """Wake workers, here and in other processes, once this transaction commits.
 
-    Delivered at commit and only then, so a woken worker always finds the job.
+    Signalled at commit and only then (store/commits.py), so a woken worker finds the job.
     """
-    dialect = session.get_bind().dialect if isinstance(session, Session) else session.dialect
-    if dialect.name == "postgresql":
-        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+    commits.announce(bind, commits.JOBS)
 
 
 # Plain SQL: this runs on every submission, and a text statement costs a fifth of the ORM's.

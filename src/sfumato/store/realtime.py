@@ -1,18 +1,16 @@
 """Realtime canvas requests: written with their job, watched by the waiting API server.
 
-The waiter reads the row, which works whichever process the worker runs in. When the worker
-runs in the waiter's own process, :func:`complete` and :func:`finish` also wake it as soon
-as their transaction commits, so it need not poll; the row stays the only truth.
+The waiter reads the row, which works whichever process the worker runs in. :func:`complete`
+and :func:`finish` also signal the request's end once their transaction commits (the
+``realtime`` commit signal, keyed by the request's id), so the waiter need not poll; the row
+stays the only truth.
 """
 
 from __future__ import annotations
 
-import threading
-
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from sfumato.store import queue
+from sfumato.store import commits, queue
 from sfumato.store.clock import utcnow
 from sfumato.store.models import Job, RealtimeRequest
 
@@ -42,7 +40,7 @@ def complete(session: Session, request: RealtimeRequest, *, key: str, lineage: d
     request.output_key = key
     request.lineage = dict(lineage)
     request.finished_at = utcnow()
-    _wake_after_commit(session)
+    commits.announce(session, commits.REALTIME, request.id)
 
 
 def finish(session: Session, request: RealtimeRequest, status: str, reason: str) -> None:
@@ -50,24 +48,7 @@ def finish(session: Session, request: RealtimeRequest, status: str, reason: str)
     request.status = status
     request.failure_reason = reason
     request.finished_at = utcnow()
-    _wake_after_commit(session)
-
-
-_changed = threading.Condition()
-
-
-def wait_for_change(timeout: float) -> None:
-    """Sleep until a request ends in this process, or ``timeout`` seconds, whichever is first."""
-    with _changed:
-        _changed.wait(timeout)
-
-
-def _wake_after_commit(session: Session) -> None:
-    def wake(_session: Session) -> None:
-        with _changed:
-            _changed.notify_all()
-
-    event.listen(session, "after_commit", wake, once=True)
+    commits.announce(session, commits.REALTIME, request.id)
 
 
 def cancel_if_queued(session: Session, job_id: str, reason: str) -> bool:

@@ -6,31 +6,11 @@ cannot complete a job without its event, nor send an event for a job that did no
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from sqlalchemy import event as event_api
 from sqlalchemy.orm import Session
 
+from sfumato.store import commits
 from sfumato.store import webhooks as store
 from sfumato.store.models import Job
-
-# Senders running in this process: told as soon as an event commits, instead of finding
-# it at their next poll (a sender in another process still finds it by polling).
-_local_senders: list[Callable[[], None]] = []
-
-
-def on_commit_wake(wake: Callable[[], None]) -> None:
-    _local_senders.append(wake)
-
-
-def forget_wake(wake: Callable[[], None]) -> None:
-    if wake in _local_senders:
-        _local_senders.remove(wake)
-
-
-def _wake_local_senders(_session: Session) -> None:
-    for wake in list(_local_senders):
-        wake()
 
 
 def job_finished(
@@ -51,5 +31,4 @@ def job_finished(
         job_kind=job.kind,
         subject_id=subject_id,
     )
-    if _local_senders:
-        event_api.listen(session, "after_commit", _wake_local_senders, once=True)
+    commits.announce(session, commits.WEBHOOKS)  # senders look at once, not at their next poll

@@ -24,10 +24,10 @@ from sfumato import __version__
 from sfumato.blobs import BlobStore
 from sfumato.config import Settings
 from sfumato.engine.catalog import Catalog
-from sfumato.store import Database
+from sfumato.store import Database, commits
 from sfumato.store import webhooks as store
 from sfumato.store.clock import utcnow
-from sfumato.webhooks import guard, outbox, payload, signing
+from sfumato.webhooks import guard, payload, signing
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,7 @@ class WebhookSender:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._unsubscribe: Callable[[], None] = lambda: None
 
     @classmethod
     def from_settings(
@@ -132,12 +133,12 @@ class WebhookSender:
 
     def start(self) -> None:
         """Deliver on a daemon thread until :meth:`close`; events of this process wake it at once."""
-        outbox.on_commit_wake(self.wake)
+        self._unsubscribe = self.db.commits.subscribe(commits.WEBHOOKS, lambda _key: self.wake())
         self._thread = threading.Thread(target=self.run_forever, name="sfumato-webhooks", daemon=True)
         self._thread.start()
 
     def close(self, timeout: float = 10.0) -> None:
-        outbox.forget_wake(self.wake)
+        self._unsubscribe()
         self.stop()
         if self._thread is not None:
             self._thread.join(timeout=timeout)

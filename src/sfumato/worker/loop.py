@@ -5,8 +5,9 @@ job when batching is off or the job has no key), runs it as one engine call unde
 heartbeat, and records each job's outcome on its own, so a job whose lease was lost, or
 whose generation was deleted meanwhile, never takes its batch-mates down with it.
 
-An idle worker sleeps until woken: by ``wake`` (the embedded shape, in-process), by a
-PostgreSQL notification (the scaled shape) or, as the fallback, by its poll interval.
+An idle worker sleeps until woken by the ``jobs`` commit signal (store/commits.py): at once
+for jobs queued in its own process, by PostgreSQL ``NOTIFY`` for jobs queued in others (the
+scaled shape) or, as the fallback, by its poll interval.
 """
 
 from __future__ import annotations
@@ -25,12 +26,11 @@ from sfumato.engine.errors import EngineError
 from sfumato.engine.memory import free_memory_bytes
 from sfumato.jobs.artifacts import TaskResult
 from sfumato.jobs.registry import KINDS, kind_of
-from sfumato.store import Database, queue, workers
+from sfumato.store import Database, commits, queue, workers
 from sfumato.worker import outcomes
 from sfumato.worker.heartbeat import Heartbeat
 from sfumato.worker.picture_models import PictureModels
 from sfumato.worker.progress import ProgressWriter
-from sfumato.worker.wakeups import NotifyListener
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class Worker:
     # -- control, from other threads ------------------------------------------------
 
     def wake(self) -> None:
-        """Tell an idle worker that new work was queued (the embedded shape's wake-up)."""
+        """Tell an idle worker that new work may be queued."""
         self._wake.set()
 
     def stop(self) -> None:
@@ -132,7 +132,8 @@ class Worker:
     def run_forever(self) -> None:
         log.info("worker %s started", self.worker_id)
         self._warm_up()
-        listener = NotifyListener(self.db.url, self.wake).start() if self.listen else None
+        unsubscribe = self.db.commits.subscribe(commits.JOBS, lambda _key: self.wake())
+        stop_listening = self.db.commits.listen() if self.listen else None
         try:
             while not self._stop.is_set():
                 try:
@@ -146,8 +147,9 @@ class Worker:
                     self._wake.clear()
                     self.idle.clear()
         finally:
-            if listener is not None:
-                listener.stop()
+            unsubscribe()
+            if stop_listening is not None:
+                stop_listening()
             self._heartbeat.close()
             self.withdraw()
         log.info("worker %s stopped", self.worker_id)

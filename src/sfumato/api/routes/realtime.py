@@ -25,28 +25,28 @@ def body_limits(settings: Settings) -> dict[str, int]:
 
 
 @router.post("/generations-lcm")
-def create_lcm_generation(body: LcmBody, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
-    return lcm_job(realtime.run_canvas(ctx, principal, body.to_request(realtime.GENERATE)))
+async def create_lcm_generation(body: LcmBody, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
+    return lcm_job(await realtime.run_canvas(ctx, principal, body.to_request(realtime.GENERATE)))
 
 
 @router.post("/lcm-instant-refine")
-def perform_instant_refine(body: LcmBody, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
-    return lcm_job(realtime.run_canvas(ctx, principal, body.to_request(realtime.REFINE)))
+async def perform_instant_refine(body: LcmBody, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
+    return lcm_job(await realtime.run_canvas(ctx, principal, body.to_request(realtime.REFINE)))
 
 
 @router.post("/lcm-inpainting")
-def perform_inpainting_lcm(
+async def perform_inpainting_lcm(
     body: LcmInpaintingBody, ctx: ContextDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     request = body.to_request(realtime.INPAINT, mask_data_url=body.mask_data_url)
-    return lcm_job(realtime.run_canvas(ctx, principal, request))
+    return lcm_job(await realtime.run_canvas(ctx, principal, request))
 
 
 @router.post("/lcm-upscale")
-def perform_alchemy_upscale_lcm(
+async def perform_alchemy_upscale_lcm(
     body: LcmUpscaleBody, ctx: ContextDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     request = body.to_request(
         realtime.UPSCALE, refine_creative=bool(body.refine_creative), refine_strength=body.refine_strength
     )
-    return lcm_job(realtime.run_canvas(ctx, principal, request))
+    return lcm_job(await realtime.run_canvas(ctx, principal, request))
