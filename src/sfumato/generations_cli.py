@@ -131,7 +131,9 @@ def _parameters(view: GenerationView) -> dict[str, Any]:
 
 
 def print_report(report: ReplayReport) -> None:
-    console.print(f"replay [bold]{report.generation_id}[/bold] of {report.replay_of}: {report.status}")
+    console.print(
+        f"replay [bold]{report.generation_id}[/bold] of {report.replay_of}: {report.status}", soft_wrap=True
+    )
     if report.status != "COMPLETE":
         return
     if report.identical:

@@ -9,7 +9,10 @@ the scope for :func:`sfumato.api.deps.get_principal` and the idempotency middlew
 
 from __future__ import annotations
 
+import re
+
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sfumato.api.asgi import header
@@ -19,12 +22,14 @@ from sfumato.service.context import Context
 from sfumato.service.keys import authenticate, recently_authenticated
 
 PRINCIPAL = "sfumato.principal"  # scope key of the authenticated caller
+ENDPOINT = "sfumato.endpoint"  # scope key of the route template of a request refused before routing
 
 
 class AuthGateMiddleware:
     def __init__(self, app: ASGIApp, *, prefix: str) -> None:
         self.app = app
         self.prefix = prefix
+        self._templates: list[tuple[re.Pattern[str], str]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
@@ -37,9 +42,21 @@ class AuthGateMiddleware:
             try:
                 principal = await run_in_threadpool(authenticate, ctx, authorization)
             except Unauthorized as exc:
+                scope[ENDPOINT] = self._endpoint_of(scope)  # so the request's log line names its route
                 response = error_response(exc)
                 response.headers["connection"] = "close"  # the unread body is not worth draining
                 await response(scope, receive, send)
                 return
         scope[PRINCIPAL] = principal
         await self.app(scope, receive, send)
+
+    def _endpoint_of(self, scope: Scope) -> str | None:
+        """The template of the API route a refused request was for (looked up for refusals only)."""
+        if self._templates is None:
+            paths = scope["app"].openapi().get("paths", {})
+            self._templates = [
+                (compile_path(path)[0], path.removeprefix(self.prefix))
+                for path in paths
+                if path.startswith(self.prefix)
+            ]
+        return next((template for regex, template in self._templates if regex.match(scope["path"])), None)

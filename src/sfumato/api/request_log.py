@@ -16,6 +16,7 @@ import uuid
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sfumato.api.auth_gate import ENDPOINT
 from sfumato.observability.logs import bound
 from sfumato.observability.metrics import observe_request
 
@@ -54,7 +55,7 @@ class RequestLogMiddleware:
 
     def _record(self, scope: Scope, fields: dict[str, str], status: int, seconds: float) -> None:
         route = scope.get("route")
-        endpoint = getattr(route, "path", None) or "unmatched"
+        endpoint = scope.get(ENDPOINT) or getattr(route, "path", None) or "unmatched"
         path_params = scope.get("path_params") or {}
         method = scope["method"]
         observe_request(method, endpoint, status, seconds)
