@@ -52,6 +52,7 @@ def create_app(
         thread = None
         if worker is not None:
             ctx.wake_workers = worker.wake
+            ctx.local_models = worker.runnable_models
             thread = threading.Thread(target=worker.run_forever, name="sfumato-worker", daemon=True)
             thread.start()
         sender = build_webhook_sender(ctx)
