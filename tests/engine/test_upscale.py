@@ -118,7 +118,7 @@ def test_weights_that_are_not_an_upscaler_are_refused(tmp_path: Path, tiny_model
     bogus = tmp_path / "bogus.pth"
     bogus.write_bytes(b"not a model")
     engine = Engine(Catalog.load(paths={UPSCALER_FAMILY: str(bogus)}), tiny_models_dir, device="cpu")
-    with pytest.raises(EngineError, match="cannot load model"):
+    with pytest.raises(EngineError, match="cannot load upscaler weights"):
         upscale(engine, UpscaleSpec(image=picture(16, 16), multiplier=2.0, upscaler=str(bogus)))
     with pytest.raises(EngineError, match="multiplier"):
         upscale(engine, UpscaleSpec(image=picture(16, 16), multiplier=0.5, upscaler=TINY_UPSCALER))

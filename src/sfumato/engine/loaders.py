@@ -18,6 +18,8 @@ from sfumato.engine.errors import EngineError
 from sfumato.engine.progress import quiet_progress_bars
 from sfumato.engine.weights import detect_variant
 
+_WHAT = {UPSCALER_FAMILY: "upscaler", SEGMENTER_FAMILY: "segmenter"}
+
 
 @dataclass
 class Segmenter:
@@ -42,6 +44,9 @@ def load(entry: ModelEntry, path: Path, device: str, dtype: Any) -> Any:
     except EngineError:
         raise
     except Exception as exc:
+        what = _WHAT.get(entry.family)
+        if what is not None:
+            raise EngineError(f"cannot load {what} weights {path}: {exc}") from exc
         raise EngineError(f"cannot load model {entry.key} from {path}: {exc}") from exc
 
 
