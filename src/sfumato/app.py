@@ -51,6 +51,7 @@ def create_app(
         worker = build_worker(ctx) if with_worker else None
         thread = None
         if worker is not None:
+            ctx.local_models = worker.runnable_models
             thread = threading.Thread(target=worker.run_forever, name="sfumato-worker", daemon=True)
             thread.start()
         sender = build_webhook_sender(ctx)

@@ -242,18 +242,22 @@ def keys_revoke(
 
 @models_app.command("list")
 def models_list() -> None:
-    """List platform models and whether their weights are present."""
-    from sfumato.service.models import list_platform_models
+    """List every catalog model (pipelines, upscalers, segmenters): whether this machine has
+    its weights, and whether a live worker runs it."""
+    from sfumato.service.models import list_catalog
 
-    table = Table("key", "id", "family", "ready", "name")
-    for model in list_platform_models(_context(migrate=False)):
-        table.add_row(model.key, model.id, model.family, "yes" if model.ready else "no", model.name)
+    table = Table("key", "id", "family", "weights here", "live worker", "name")
+    for model in list_catalog(_context(migrate=False)):
+        here = "yes" if model.weights_here else "no"
+        served = "?" if model.served is None else "yes" if model.served else "no"
+        table.add_row(model.key, model.id, model.family, here, served, model.name)
     console.print(table)
 
 
 @models_app.command("pull")
 def models_pull(model: Annotated[str, typer.Argument(help="Model key or id.")]) -> None:
     """Download a model's weights (needs network access to its source)."""
+    from sfumato.engine.errors import EngineError
     from sfumato.engine.pull import pull
 
     ctx = _context(migrate=False)
@@ -262,7 +266,11 @@ def models_pull(model: Annotated[str, typer.Argument(help="Model key or id.")]) 
         err.print(f"[red]error:[/red] unknown model {model!r}; see `sfumato models list`")
         raise typer.Exit(code=1)
     with console.status(f"pulling {entry.key} from {entry.source} …"):
-        path = pull(entry, ctx.models_dir)
+        try:
+            path = pull(entry, ctx.models_dir)
+        except EngineError as exc:
+            err.print(f"[red]error:[/red] {exc}\n{ctx.catalog.how_to_obtain(entry)}")
+            raise typer.Exit(code=1) from exc
     console.print(f"{entry.key} ready at {path}")
 
 

@@ -149,6 +149,9 @@ class Settings(BaseSettings):
         default=True,
         description="Hear other processes' commits (queued jobs, ended realtime requests) by LISTEN/NOTIFY.",
     )
+    fleet_cache_seconds: float = Field(
+        default=2.0, description="How long an API node trusts its read of which models live workers run."
+    )
     shutdown_grace_seconds: float = Field(
         default=20.0, description="After SIGTERM, how long in-flight jobs may run before being handed back."
     )
@@ -160,10 +163,10 @@ class Settings(BaseSettings):
     )
     realtime_warm: bool = Field(default=True, description="Workers load the realtime model when they start.")
     upscaler: str = Field(
-        default="realesrgan-x4plus", description="Super-resolution weights: a known name or a file path."
+        default="realesrgan-x4plus", description="Upscaler: a catalog key (family esrgan) or a weights file."
     )
     segmenter: str = Field(
-        default="mask2former-coco", description="Background-removal model: a known name or a directory."
+        default="mask2former-coco", description="Segmenter: a catalog key (family segmenter) or a directory."
     )
 
     @cached_property

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from sfumato.blobs import BlobStore, LocalBlobStore, UrlSigner
 from sfumato.config import Settings
-from sfumato.engine.catalog import Catalog
+from sfumato.engine.catalog import SEGMENTER_FAMILY, UPSCALER_FAMILY, Catalog
 from sfumato.service.context import Context
 from sfumato.service.pricing import PriceTable
 from sfumato.service.rate_limits import RateLimiter
@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 def build_context(settings: Settings) -> Context:
     blobs = build_blob_store(settings)
     extra = settings.catalog_file or settings.resolved_home / "catalog.toml"
-    catalog = Catalog.load(extra=extra, aliases=settings.model_aliases)
+    # SFUMATO_UPSCALER / SFUMATO_SEGMENTER may name weights by path instead of a model key.
+    paths = {UPSCALER_FAMILY: settings.upscaler, SEGMENTER_FAMILY: settings.segmenter}
+    catalog = Catalog.load(extra=extra, aliases=settings.model_aliases, paths=paths)
     pricing = PriceTable.load(settings.pricing_file or settings.resolved_home / "pricing.toml")
     return Context(
         settings=settings,
@@ -76,8 +78,6 @@ def build_worker(ctx: Context) -> Worker:
         models=settings.worker_models or None,
         listen=settings.listen,
         keep_warm=[settings.realtime_model] if settings.realtime_warm else [],
-        upscaler=settings.upscaler,
-        segmenter=settings.segmenter,
     )
 
 

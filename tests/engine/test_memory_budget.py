@@ -40,3 +40,26 @@ def test_without_a_budget_only_the_count_bounds_the_cache(catalog: Catalog, tiny
     for key in ("tiny-sd15", "tiny-sdxl"):
         cache.get(catalog.resolve(key))  # type: ignore[arg-type]
     assert cache.loaded_keys() == ["tiny-sd15", "tiny-sdxl"]
+
+
+def test_upscalers_and_segmenters_count_toward_the_budget_and_leave_least_recently_used(
+    catalog: Catalog, tiny_models_dir: Path
+) -> None:
+    keys = ("tiny-esrgan", "tiny-mask2former", "tiny-sd15")
+    probe = _cache(catalog, tiny_models_dir, None)
+    sizes = {}
+    for key in keys:
+        probe.get(catalog.resolve(key))  # type: ignore[arg-type]
+        sizes[key] = probe.loaded_bytes() - sum(sizes.values())
+    assert probe.loaded_keys() == list(keys)
+    assert all(size > 0 for size in sizes.values())  # each counts its own weights
+    # Room for any two of the three models, never for all three.
+    budget = sum(sizes.values()) - min(sizes.values())
+    cache = _cache(catalog, tiny_models_dir, budget=budget)
+    for key in keys:
+        cache.get(catalog.resolve(key))  # type: ignore[arg-type]
+    assert cache.loaded_keys() == ["tiny-mask2former", "tiny-sd15"]  # the upscaler, used first, left
+    cache.get(catalog.resolve("tiny-mask2former"))  # type: ignore[arg-type]  # used again: newest now
+    cache.get(catalog.resolve("tiny-esrgan"))  # type: ignore[arg-type]
+    assert cache.loaded_keys() == ["tiny-mask2former", "tiny-esrgan"]  # the pipeline was oldest
+    assert cache.loaded_bytes() <= budget

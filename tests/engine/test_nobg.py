@@ -10,17 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sfumato.engine import Engine, EngineError
-from sfumato.engine.nobg import (
-    DEFAULT_SEGMENTER,
-    TINY_SEGMENTER,
-    _load,
-    foreground_probability,
-    how_to_obtain,
-    is_ready,
-    remove_background,
-    weights_path,
-)
+from sfumato.engine import Catalog, Engine, EngineError
+from sfumato.engine.catalog import SEGMENTER_FAMILY
+from sfumato.engine.nobg import foreground_probability, remove_background
+
+TINY_SEGMENTER = "tiny-mask2former"
 
 
 def picture(width: int = 100, height: int = 72) -> Image.Image:
@@ -35,8 +29,8 @@ def test_alpha_is_the_models_foreground_probability(engine: Engine) -> None:
     assert cut.mode == "RGBA" and cut.size == source.size
     pixels = np.asarray(cut)
     assert np.array_equal(pixels[..., :3], np.asarray(source))
-    model, processor = _load(weights_path(TINY_SEGMENTER, engine.models_dir), engine.pipelines.device)
-    predicted = foreground_probability(model, processor, source)
+    loaded = engine.pipelines.get(engine.catalog.require(TINY_SEGMENTER, SEGMENTER_FAMILY))
+    predicted = foreground_probability(loaded.model, loaded.processor, source)
     assert np.abs(pixels[..., 3].astype(float) - predicted * 255).max() <= 0.5 + 1e-3
     assert pixels[..., 3].std() > 1  # it varies across the picture: it is a prediction, not a constant
 
@@ -44,16 +38,21 @@ def test_alpha_is_the_models_foreground_probability(engine: Engine) -> None:
 def test_a_model_without_coco_thing_labels_is_refused(engine: Engine, tmp_path: Path) -> None:
     remove_background(engine, TINY_SEGMENTER, picture(32, 32))  # builds the tiny model
     copy = tmp_path / "relabelled"
-    shutil.copytree(weights_path(TINY_SEGMENTER, engine.models_dir), copy)
+    shutil.copytree(engine.models_dir / TINY_SEGMENTER, copy)
     config = json.loads((copy / "config.json").read_text())
     config["id2label"] = {"0": "sky", "1": "wall", "2": "grass", "3": "road"}
     config["label2id"] = {v: int(k) for k, v in config["id2label"].items()}
     (copy / "config.json").write_text(json.dumps(config))
+    relabelled = Engine(Catalog.load(paths={SEGMENTER_FAMILY: str(copy)}), engine.models_dir, device="cpu")
     with pytest.raises(EngineError, match="COCO thing classes"):
-        remove_background(engine, str(copy), picture(32, 32))
+        remove_background(relabelled, str(copy), picture(32, 32))
 
 
-def test_absent_real_weights_say_where_to_get_them(tmp_path: Path) -> None:
-    assert is_ready(TINY_SEGMENTER, tmp_path)
-    assert not is_ready(DEFAULT_SEGMENTER, tmp_path)
-    assert "facebook/mask2former-swin-tiny-coco-panoptic" in how_to_obtain(DEFAULT_SEGMENTER, tmp_path)
+def test_absent_real_weights_say_where_to_get_them(catalog: Catalog, tmp_path: Path) -> None:
+    tiny, real = catalog.resolve(TINY_SEGMENTER), catalog.resolve("mask2former-coco")
+    assert tiny is not None and real is not None and real.family == SEGMENTER_FAMILY
+    assert catalog.is_ready(tiny, tmp_path) and not catalog.is_ready(real, tmp_path)
+    assert "facebook/mask2former-swin-tiny-coco-panoptic" in catalog.how_to_obtain(real)
+    (tmp_path / "mask2former-coco").mkdir()
+    (tmp_path / "mask2former-coco" / "config.json").write_text("{}")
+    assert catalog.is_ready(real, tmp_path)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sfumato.engine import Catalog, EngineError
-from sfumato.engine.pull import pull, select_files
+from sfumato.engine.pull import pull, select_files, select_segmenter_files
 
 # The shape of stable-diffusion-v1-5's file list (abridged).
 SD15_FILES = [
@@ -102,3 +102,42 @@ def test_pull_checks_local_sources(tmp_path: Path) -> None:
         pull(entry, tmp_path / "models")
     (tmp_path / "nowhere").mkdir()
     assert pull(entry, tmp_path / "models") == tmp_path / "nowhere"
+
+
+def test_a_segmenter_repository_gives_its_configs_and_one_set_of_weights() -> None:
+    files = ["README.md", "config.json", "preprocessor_config.json", "model.safetensors",
+             "pytorch_model.bin", "tf_model.h5", "onnx/model.onnx"]  # fmt: skip
+    assert select_segmenter_files(files) == ["config.json", "model.safetensors", "preprocessor_config.json"]
+    with pytest.raises(EngineError, match="not a transformers checkpoint"):
+        select_segmenter_files(["model.safetensors"])
+
+
+def test_an_upscaler_is_pulled_from_its_url_into_its_weights_file(tmp_path: Path) -> None:
+    import functools
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "4x-mine.pth").write_bytes(b"weights")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        extra = tmp_path / "catalog.toml"
+        url = f"http://127.0.0.1:{server.server_address[1]}/4x-mine.pth"
+        extra.write_text(
+            f'[models.mine]\nid = "9b1d2c3e-4f5a-4b6c-8d7e-0f1a2b3c4d5e"\nname = "Mine"\n'
+            f'family = "esrgan"\nsource = "{url}"\n'
+        )
+        catalog = Catalog.load(extra=extra)
+        entry = catalog.resolve("mine")
+        assert entry is not None and entry.source_kind == "url"
+        models = tmp_path / "models"
+        assert not catalog.is_ready(entry, models)
+        path = pull(entry, models)
+        assert path == models / "mine" / "4x-mine.pth" and path.read_bytes() == b"weights"
+        assert catalog.is_ready(entry, models)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sfumato.engine import EngineError
-from sfumato.engine.tiny import TINY_FAMILIES, _build_pipeline, build_tiny
+from sfumato.engine.tiny import TINY_PIPELINES, _build_pipeline, build_tiny
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -29,9 +29,9 @@ def test_same_family_builds_identical_files(tmp_path: Path, tiny_models_dir: Pat
 def test_families_differ(tiny_models_dir: Path) -> None:
     unets = {
         family: (tiny_models_dir / f"tiny-{family}" / "unet" / "config.json").read_bytes()
-        for family in TINY_FAMILIES
+        for family in TINY_PIPELINES
     }
-    assert len(set(unets.values())) == len(TINY_FAMILIES)
+    assert len(set(unets.values())) == len(TINY_PIPELINES)
 
 
 @pytest.mark.parametrize(

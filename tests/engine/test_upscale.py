@@ -8,18 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sfumato.engine import Engine, EngineError
-from sfumato.engine.upscale import (
-    DEFAULT_UPSCALER,
-    TINY_UPSCALER,
-    CreativePass,
-    UpscaleSpec,
-    build_tiny_upscaler,
-    how_to_obtain,
-    is_ready,
-    target_size,
-    upscale,
-)
+from sfumato.engine import Catalog, Engine, EngineError
+from sfumato.engine.catalog import UPSCALER_FAMILY
+from sfumato.engine.tiny import build_tiny
+from sfumato.engine.upscale import CreativePass, UpscaleSpec, target_size, upscale
+
+TINY_UPSCALER = "tiny-esrgan"
 
 
 def picture(width: int, height: int, seed: int = 0) -> Image.Image:
@@ -89,23 +83,41 @@ def test_creative_upscale_of_a_size_off_the_8_pixel_grid(engine: Engine) -> None
 
 
 def test_the_tiny_upscaler_is_built_deterministically(tmp_path: Path) -> None:
-    build_tiny_upscaler(tmp_path / "a" / "tiny.safetensors")
-    build_tiny_upscaler(tmp_path / "b" / "tiny.safetensors")
-    assert (tmp_path / "a" / "tiny.safetensors").read_bytes() == (
-        tmp_path / "b" / "tiny.safetensors"
-    ).read_bytes()
+    build_tiny("esrgan", tmp_path / "a" / "tiny-esrgan")
+    build_tiny("esrgan", tmp_path / "b" / "tiny-esrgan")
+    first, second = (tmp_path / side / "tiny-esrgan" / "tiny-esrgan.safetensors" for side in "ab")
+    assert first.read_bytes() == second.read_bytes()
 
 
-def test_absent_real_weights_say_where_to_get_them(tmp_path: Path) -> None:
-    assert is_ready(TINY_UPSCALER, tmp_path)
-    assert not is_ready(DEFAULT_UPSCALER, tmp_path)
-    advice = how_to_obtain(DEFAULT_UPSCALER, tmp_path)
-    assert "RealESRGAN_x4plus.pth" in advice and str(tmp_path) in advice
+def test_upscalers_are_catalog_models_that_say_where_to_get_their_weights(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    tiny, real = catalog.resolve(TINY_UPSCALER), catalog.resolve("realesrgan-x4plus")
+    assert tiny is not None and real is not None
+    assert tiny.family == real.family == UPSCALER_FAMILY and not real.generates_images
+    assert catalog.is_ready(tiny, tmp_path) and not catalog.is_ready(real, tmp_path)
+    advice = catalog.how_to_obtain(real)
+    assert "RealESRGAN_x4plus.pth" in advice and "sfumato models pull realesrgan-x4plus" in advice
+    (tmp_path / "realesrgan-x4plus").mkdir()
+    (tmp_path / "realesrgan-x4plus" / "RealESRGAN_x4plus.pth").write_bytes(b"weights")
+    assert catalog.is_ready(real, tmp_path)
 
 
-def test_weights_that_are_not_an_upscaler_are_refused(engine: Engine, tmp_path: Path) -> None:
+def test_weights_a_setting_names_by_path_become_a_catalog_model(tmp_path: Path) -> None:
+    weights = tmp_path / "mine.pth"
+    catalog = Catalog.load(paths={UPSCALER_FAMILY: str(weights)})
+    entry = catalog.require(str(weights), UPSCALER_FAMILY)
+    assert entry.source_kind == "local" and not catalog.is_ready(entry, tmp_path)
+    weights.write_bytes(b"weights")
+    assert catalog.is_ready(entry, tmp_path)
+    with pytest.raises(EngineError, match="family sd15, not esrgan"):
+        catalog.require("tiny-sd15", UPSCALER_FAMILY)
+
+
+def test_weights_that_are_not_an_upscaler_are_refused(tmp_path: Path, tiny_models_dir: Path) -> None:
     bogus = tmp_path / "bogus.pth"
     bogus.write_bytes(b"not a model")
+    engine = Engine(Catalog.load(paths={UPSCALER_FAMILY: str(bogus)}), tiny_models_dir, device="cpu")
     with pytest.raises(EngineError, match="cannot load upscaler weights"):
         upscale(engine, UpscaleSpec(image=picture(16, 16), multiplier=2.0, upscaler=str(bogus)))
     with pytest.raises(EngineError, match="multiplier"):

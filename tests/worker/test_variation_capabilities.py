@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from sfumato.engine import Catalog, Engine
+from sfumato.engine.catalog import SEGMENTER_FAMILY, UPSCALER_FAMILY
 from sfumato.service import variations
 from sfumato.store import workers
 from sfumato.store.models import GeneratedImage, Job, Variation
@@ -72,9 +73,10 @@ def test_a_worker_claims_a_variation_only_when_it_may_load_its_model(bench: Benc
 def test_a_worker_runs_the_upscalers_and_segmenters_it_has_weights_for(bench: Bench, tmp_path: Path) -> None:
     models_dir = tmp_path / "models"
     own_upscaler = tmp_path / "weights" / "4x-own.pth"
-    engine = Engine(Catalog.load(), models_dir, device="cpu")
-    worker = Worker(db=bench.ctx.db, engine=engine, blobs=bench.ctx.blobs, worker_id="sr-1",
-                    upscaler=str(own_upscaler), segmenter="mask2former-coco")  # fmt: skip
+    # SFUMATO_UPSCALER naming a weights file makes that file a catalog model.
+    catalog = Catalog.load(paths={UPSCALER_FAMILY: str(own_upscaler), SEGMENTER_FAMILY: "mask2former-coco"})
+    engine = Engine(catalog, models_dir, device="cpu")
+    worker = Worker(db=bench.ctx.db, engine=engine, blobs=bench.ctx.blobs, worker_id="sr-1")
     models = worker.capabilities().models
     assert models is not None
     assert {"tiny-esrgan", "tiny-mask2former"} <= models  # built on demand, anywhere

@@ -19,9 +19,26 @@ from typing import Any, Literal
 from sfumato.engine.errors import EngineError
 from sfumato.engine.tiny import TINY_FAMILIES
 
-FAMILIES = ("sd15", "sdxl", "sd-turbo", "lcm")
+# Families of image-generation models (diffusers pipelines): what /platformModels lists.
+GENERATION_FAMILIES = ("sd15", "sdxl", "sd-turbo", "lcm")
+# Models that work on a picture that exists: super-resolution networks (ESRGAN-class state
+# dicts, loaded with spandrel) and panoptic segmenters (transformers Mask2Former directories).
+UPSCALER_FAMILY = "esrgan"
+SEGMENTER_FAMILY = "segmenter"
+FAMILIES = (*GENERATION_FAMILIES, UPSCALER_FAMILY, SEGMENTER_FAMILY)
 TINY_PREFIX = "tiny:"
-SourceKind = Literal["tiny", "local", "hub"]
+SourceKind = Literal["tiny", "local", "hub", "url"]
+# The file whose presence says a fetched model is complete (a pull writes it last).
+_READY_MARKER = {SEGMENTER_FAMILY: "config.json"}
+_DIFFUSERS_MARKER = "model_index.json"
+_PICTURE_DEFAULTS: dict[str, Any] = {
+    "sd_version": "",
+    "default_steps": 0,
+    "default_guidance": 0.0,
+    "default_width": 0,
+    "default_height": 0,
+    "max_steps": 0,
+}
 
 # Values a user catalog may leave out when it adds a model, per family: the same
 # defaults the upstream model cards recommend.
@@ -59,6 +76,8 @@ _FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
         "default_height": 512,
         "max_steps": 16,
     },
+    UPSCALER_FAMILY: _PICTURE_DEFAULTS,
+    SEGMENTER_FAMILY: _PICTURE_DEFAULTS,
 }
 _COMMON_DEFAULTS: dict[str, Any] = {"description": "", "featured": False, "nsfw": False, "inpainting": False}
 _REQUIRED = ("id", "name", "family", "source")
@@ -117,9 +136,17 @@ class ModelEntry:
         """Where the weights come from, which decides how they are found and fetched."""
         if self.is_tiny:
             return "tiny"
+        if self.source.startswith(("https://", "http://")):
+            return "url"
         if _looks_local(self.source):
             return "local"
         return "hub"
+
+    @property
+    def generates_images(self) -> bool:
+        """A text/image-to-image model (a diffusers pipeline), as opposed to an upscaler or a
+        segmenter that only works on a picture that exists."""
+        return self.family in GENERATION_FAMILIES
 
 
 class Catalog:
@@ -133,13 +160,22 @@ class Catalog:
         self._aliases = {k.lower(): v for k, v in aliases.items()}
 
     @classmethod
-    def load(cls, extra: Path | None = None, aliases: dict[str, str] | None = None) -> Catalog:
+    def load(
+        cls,
+        extra: Path | None = None,
+        aliases: dict[str, str] | None = None,
+        paths: Mapping[str, str] | None = None,
+    ) -> Catalog:
         """Read the packaged catalog, then ``extra`` (if that file exists), then ``aliases``.
 
         A missing ``extra`` file is not an error, so callers can always pass the default
         ``$SFUMATO_HOME/catalog.toml``. Any malformed entry raises :class:`EngineError`
         naming the file and the model, because a half-read catalog would fail later and
         further from the cause.
+
+        ``paths`` maps a family to a setting's value (SFUMATO_UPSCALER, SFUMATO_SEGMENTER):
+        one that is not a model key names weights on disk and becomes a model of that family
+        whose key is the value itself, so jobs and workers name it as they always did.
         """
         packaged = resources.files("sfumato.engine").joinpath("catalog.toml").read_text("utf-8")
         models: dict[str, dict[str, Any]] = {}
@@ -150,6 +186,9 @@ class Catalog:
             _merge(models, alias_map, raw, base=extra.parent)
         for alias, key in (aliases or {}).items():
             alias_map[_normalise_uuid(alias, "alias")] = key
+        for family, value in (paths or {}).items():
+            if value and value not in models:
+                models[value] = _path_model(value, family)
         entries = [_build_entry(key, fields) for key, fields in models.items()]
         _check_unique(entries, alias_map)
         return cls(entries, alias_map)
@@ -173,6 +212,16 @@ class Catalog:
         key = self._aliases.get(lowered)
         return self._by_key.get(key) if key is not None else None
 
+    def require(self, name: str, family: str) -> ModelEntry:
+        """The model ``name`` (key or id), which must be of ``family``: how the engine finds
+        the upscaler or segmenter a job names."""
+        entry = self.resolve(name)
+        if entry is None:
+            raise EngineError(f"unknown model {name!r}: it is not in the catalog")
+        if entry.family != family:
+            raise EngineError(f"model {entry.key} is of family {entry.family}, not {family}")
+        return entry
+
     def weights_dir(self, entry: ModelEntry, models_dir: Path) -> Path:
         """Where the weights live: ``models_dir/<key>`` when sfumato owns them, else the source."""
         return weights_dir(entry, models_dir)
@@ -190,9 +239,10 @@ class Catalog:
                 f"put the weights of {entry.key} at {entry.source}, or change its source "
                 "in $SFUMATO_HOME/catalog.toml"
             )
+        where = "a local weights file" if entry.family == UPSCALER_FAMILY else "a local directory"
         return (
-            f"run `sfumato models pull {entry.key}` on a machine with network access, or set "
-            f"its source to a local directory in $SFUMATO_HOME/catalog.toml"
+            f"run `sfumato models pull {entry.key}` on a machine with network access (it fetches "
+            f"{entry.source}), or set its source to {where} in $SFUMATO_HOME/catalog.toml"
         )
 
 
@@ -203,18 +253,49 @@ def weights_dir(entry: ModelEntry, models_dir: Path) -> Path:
     return models_dir / entry.key
 
 
+def weights_path(entry: ModelEntry, models_dir: Path) -> Path:
+    """What a loader opens: the weights directory, or for an upscaler its one weights file
+    (``<models_dir>/realesrgan-x4plus/RealESRGAN_x4plus.pth`` for a URL source)."""
+    path = weights_dir(entry, models_dir)
+    if entry.family != UPSCALER_FAMILY or entry.source_kind == "local":
+        return path
+    if entry.source_kind == "tiny":
+        return path / f"{entry.key}.safetensors"
+    return path / entry.source.rstrip("/").rsplit("/", 1)[-1]
+
+
+def ready_marker(entry: ModelEntry) -> str:
+    """The file in a fetched weights directory that says it is complete (written last)."""
+    return _READY_MARKER.get(entry.family, _DIFFUSERS_MARKER)
+
+
 def is_ready(entry: ModelEntry, models_dir: Path) -> bool:
     """:meth:`Catalog.is_ready` for code that holds an entry but no catalog.
 
     Tiny models count as ready because they are built offline on first use. A fetched
-    model counts once its ``model_index.json`` exists, which the fetch writes last.
+    model counts once its marker file (``model_index.json`` for a pipeline, ``config.json``
+    for a segmenter, the weights file itself for an upscaler) exists: a fetch writes it last.
     """
     if entry.source_kind == "tiny":
         return True
-    path = weights_dir(entry, models_dir)
+    path = weights_path(entry, models_dir)
     if entry.source_kind == "local":
         return path.exists()
-    return (path / "model_index.json").is_file()
+    if entry.family == UPSCALER_FAMILY:
+        return path.is_file()
+    return (path / ready_marker(entry)).is_file()
+
+
+def _path_model(value: str, family: str) -> dict[str, Any]:
+    """A catalog table for weights a setting names by path (key: the path as given)."""
+    path = Path(value).expanduser()
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"sfumato:{family}:{value}")),
+        "name": f"{family} weights at {path}",
+        "description": f"The {family} model whose weights the settings name by path.",
+        "family": family,
+        "source": str(path.resolve()) if not path.is_absolute() else str(path),
+    }
 
 
 def _looks_local(source: str) -> bool:
@@ -222,7 +303,7 @@ def _looks_local(source: str) -> bool:
     return (
         source.startswith(("/", "~", "./", "../"))
         or Path(source).is_absolute()
-        or source.endswith((".safetensors", ".ckpt"))
+        or source.endswith((".safetensors", ".ckpt", ".pth", ".pt"))
     )
 
 
@@ -283,6 +364,10 @@ def _build_entry(key: str, fields: dict[str, Any]) -> ModelEntry:
     source = merged["source"]
     if source.startswith(TINY_PREFIX) and source[len(TINY_PREFIX) :] not in TINY_FAMILIES:
         raise EngineError(f"catalog model {key!r}: unknown tiny family in {source!r}")
+    if family == UPSCALER_FAMILY and not (
+        source.startswith((TINY_PREFIX, "https://", "http://")) or _looks_local(source)
+    ):
+        raise EngineError(f"catalog model {key!r}: an {family} source is a URL, a weights file or tiny:")
     return ModelEntry(
         id=_normalise_uuid(merged["id"], f"model {key!r} id"),
         key=key,

@@ -30,11 +30,15 @@ def free_memory_bytes(device: str) -> int | None:
 
 
 def pipeline_bytes(pipeline: Any) -> int:
-    """Bytes of the weights and buffers of every torch module a diffusers pipeline holds."""
+    """Bytes of the weights and buffers of every torch module a loaded model holds: a
+    diffusers pipeline's components, or the network an upscaler or a segmenter wraps."""
     import torch
 
     total = 0
-    for component in getattr(pipeline, "components", {}).values():
+    parts = getattr(pipeline, "components", None)
+    if parts is None:
+        parts = {"model": getattr(pipeline, "model", pipeline)}
+    for component in parts.values():
         if isinstance(component, torch.nn.Module):
             for tensor in (*component.parameters(), *component.buffers()):
                 total += tensor.numel() * tensor.element_size()

@@ -1,4 +1,7 @@
-"""Loaded pipelines, kept warm up to a bound and handed out one run at a time.
+"""Loaded models, kept warm up to a bound and handed out one run at a time.
+
+Every model in the catalog loads here — diffusers pipelines, upscalers and segmenters — so
+one count bound and one memory budget see them all.
 
 Loading a real model takes seconds to minutes and gigabytes of device memory, so the cache
 keeps the ``max_loaded`` most recently used pipelines and evicts the least recently used
@@ -24,13 +27,14 @@ How runs share a pipeline — the choice made here, and why:
   batching images into one call, which the worker does.
 
 Eviction takes the evicted pipeline's run lock, so a pipeline is never freed under a run.
+An upscaler or a segmenter has no scheduler and no per-call state: its lease hands out the
+shared model itself, under the same run lock.
 """
 
 from __future__ import annotations
 
 import copy
 import gc
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -39,14 +43,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sfumato.engine import report
-from sfumato.engine.catalog import Catalog, ModelEntry
+from sfumato.engine import loaders, report
+from sfumato.engine.catalog import Catalog, ModelEntry, weights_path
 from sfumato.engine.errors import EngineError
 from sfumato.engine.memory import pipeline_bytes
-from sfumato.engine.progress import quiet_progress_bars
 from sfumato.engine.schedulers import check_scheduler, make_scheduler
 from sfumato.engine.tiny import build_tiny
-from sfumato.engine.weights import detect_variant, weights_fingerprint
+from sfumato.engine.weights import weights_fingerprint
 
 
 @dataclass
@@ -155,6 +158,9 @@ class PipelineCache:
             slot.run_lock.release()  # evicted between lookup and lock: load again
         try:
             shared = slot.loaded
+            if not entry.generates_images:
+                yield shared
+                return
             view = copy.copy(shared.pipeline)
             view.scheduler = slot.fresh_scheduler(scheduler, shared.pipeline.scheduler)
             yield LoadedPipeline(view, shared.key, shared.fingerprint, shared.device, shared.dtype)
@@ -233,9 +239,8 @@ class PipelineCache:
             torch.cuda.empty_cache()
 
     def _load(self, entry: ModelEntry) -> LoadedPipeline:
-        path = self.catalog.weights_dir(entry, self.models_dir)
         if entry.is_tiny:
-            build_tiny(entry.tiny_family, path)
+            build_tiny(entry.tiny_family, self.catalog.weights_dir(entry, self.models_dir))
         elif not self.catalog.is_ready(entry, self.models_dir):
             raise EngineError(
                 f"the weights of model {entry.key} are not on this machine: "
@@ -244,43 +249,18 @@ class PipelineCache:
         import torch
 
         device = self.device
-        dtype = torch.float16 if device.startswith("cuda") else torch.float32
-        quiet_progress_bars()
-        try:
-            pipeline = _from_disk(entry, path, dtype)
-            pipeline.to(device)
-        except EngineError:
-            raise
-        except Exception as exc:
-            raise EngineError(f"cannot load model {entry.key} from {path}: {exc}") from exc
-        pipeline.set_progress_bar_config(disable=True)
+        # Upscalers and segmenters run in full precision, as they always have; pipelines
+        # take half precision on a GPU.
+        half = device.startswith("cuda") and entry.generates_images
+        dtype = torch.float16 if half else torch.float32
+        path = weights_path(entry, self.models_dir)
         return LoadedPipeline(
-            pipeline=pipeline,
+            pipeline=loaders.load(entry, path, device, dtype),
             key=entry.key,
             fingerprint=weights_fingerprint(path),
             device=device,
             dtype=str(dtype).removeprefix("torch."),
         )
-
-
-def _from_disk(entry: ModelEntry, path: Path, dtype: Any) -> Any:
-    """Load through diffusers' own loaders, the same path for tiny and real weights."""
-    from diffusers import DiffusionPipeline, StableDiffusionPipeline, StableDiffusionXLPipeline
-
-    if path.is_file():
-        # A single checkpoint carries weights only; diffusers finds the matching configs
-        # itself (from its cache or the hub) — see the catalog notes on local sources.
-        single = StableDiffusionXLPipeline if entry.family == "sdxl" else StableDiffusionPipeline
-        return single.from_single_file(str(path), dtype=dtype)
-    kwargs: dict[str, Any] = {"dtype": dtype}
-    variant = detect_variant(path)
-    if variant is not None:
-        kwargs["variant"] = variant
-    index = json.loads((path / "model_index.json").read_text("utf-8"))
-    if "safety_checker" in index and not (path / "safety_checker").is_dir():
-        # Fetched without its safety checker (see pull.py): load without it, on purpose.
-        kwargs.update(safety_checker=None, requires_safety_checker=False)
-    return DiffusionPipeline.from_pretrained(str(path), **kwargs)
 
 
 def _resolve_device(request: str) -> str:

@@ -3,15 +3,21 @@
 Jobs never download: a model whose weights are absent is refused at submission with the
 catalog's instructions, so a server without a network behaves predictably. Only the files
 a diffusers pipeline loads are fetched — one precision of each component, safetensors over
-pickles, no single-file checkpoints beside the folders, no safety checker.
+pickles, no single-file checkpoints beside the folders, no safety checker. A segmenter's
+repository gives its configs and one set of weights; an upscaler is one file from a URL.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+import urllib.request
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
-from sfumato.engine.catalog import ModelEntry, weights_dir
+from sfumato.engine.catalog import SEGMENTER_FAMILY, ModelEntry, weights_dir, weights_path
 from sfumato.engine.errors import EngineError
 from sfumato.engine.locks import file_lock
 from sfumato.engine.tiny import build_tiny
@@ -26,33 +32,66 @@ _SKIPPED_FOLDERS = frozenset({"safety_checker"})
 def pull(entry: ModelEntry, models_dir: Path) -> Path:
     """Make ``entry``'s weights present and return their path.
 
-    Hub models download into ``models_dir/<key>`` with ``model_index.json`` last, so an
-    interrupted download is never mistaken for a ready model (and resumes when re-run);
-    tiny models are built; local sources are only checked.
+    Hub models download into ``models_dir/<key>`` with their ready marker
+    (``model_index.json``, a segmenter's ``config.json``) last, so an interrupted download
+    is never mistaken for a ready model (and resumes when re-run); a URL's file is renamed
+    into place once complete; tiny models are built; local sources are only checked.
     """
     target = weights_dir(entry, models_dir)
     if entry.source_kind == "tiny":
         build_tiny(entry.tiny_family, target)
-        return target
+        return weights_path(entry, models_dir)
     if entry.source_kind == "local":
         if not target.exists():
             raise EngineError(f"the weights of {entry.key} are not at {target}")
         return target
+    models_dir.mkdir(parents=True, exist_ok=True)
     with file_lock(models_dir / f".{entry.key}.lock"):
-        _download(entry.source, target)
+        if entry.source_kind == "url":
+            _download_file(entry.source, weights_path(entry, models_dir))
+            return weights_path(entry, models_dir)
+        chooser = select_segmenter_files if entry.family == SEGMENTER_FAMILY else select_files
+        marker = "config.json" if entry.family == SEGMENTER_FAMILY else "model_index.json"
+        _download(entry.source, target, chooser, marker)
     return target
 
 
-def _download(repo_id: str, target: Path) -> None:
+def _download(repo_id: str, target: Path, chooser: Callable[[list[str]], list[str]], marker: str) -> None:
     from huggingface_hub import HfApi, snapshot_download
 
     try:
-        files = select_files(HfApi().list_repo_files(repo_id))
-        weights = [f for f in files if f != "model_index.json"]
-        snapshot_download(repo_id=repo_id, local_dir=target, allow_patterns=weights)
-        snapshot_download(repo_id=repo_id, local_dir=target, allow_patterns=["model_index.json"])
+        files = chooser(HfApi().list_repo_files(repo_id))
+        rest = [f for f in files if f != marker]
+        snapshot_download(repo_id=repo_id, local_dir=target, allow_patterns=rest)
+        snapshot_download(repo_id=repo_id, local_dir=target, allow_patterns=[marker])
     except Exception as exc:  # network, auth, missing repo: one clear line for the CLI
         raise EngineError(f"cannot fetch {repo_id}: {exc}") from exc
+
+
+def _download_file(url: str, target: Path) -> None:
+    """Fetch ``url`` to a temporary sibling of ``target``, renamed into place when complete."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, staging = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
+            shutil.copyfileobj(response, out)
+        os.replace(staging, target)
+    except Exception as exc:  # network, HTTP status: one clear line for the CLI
+        raise EngineError(f"cannot fetch {url}: {exc}") from exc
+    finally:
+        if os.path.exists(staging):
+            os.unlink(staging)
+
+
+def select_segmenter_files(repo_files: list[str]) -> list[str]:
+    """A transformers checkpoint's top-level configs and one set of weights (safetensors
+    over ``.bin``), sorted; it must have a ``config.json``."""
+    if "config.json" not in repo_files:
+        raise EngineError("not a transformers checkpoint: it has no config.json")
+    top = [name for name in repo_files if "/" not in name]
+    chosen = {name for name in top if name.endswith(_CONFIG_SUFFIXES)}
+    chosen.update(_one_weight_set([name for name in top if name.endswith(WEIGHT_SUFFIXES)]))
+    return sorted(chosen)
 
 
 def select_files(repo_files: list[str]) -> list[str]:

@@ -28,7 +28,10 @@ from sfumato.engine.locks import file_lock
 from sfumato.engine.progress import quiet_progress_bars
 
 INPAINTING = "-inpainting"  # a family's dedicated inpainting variant: "sd15-inpainting"
-TINY_FAMILIES = ("sd15", "sdxl", "sd-turbo", "lcm", "sd15" + INPAINTING, "sdxl" + INPAINTING)
+TINY_PIPELINES = ("sd15", "sdxl", "sd-turbo", "lcm", "sd15" + INPAINTING, "sdxl" + INPAINTING)
+TINY_UPSCALER = "esrgan"  # one weights file, named after its directory (tiny_tools.py)
+TINY_SEGMENTER = "mask2former"  # a transformers directory (tiny_tools.py)
+TINY_FAMILIES = (*TINY_PIPELINES, TINY_UPSCALER, TINY_SEGMENTER)
 _SEED = 20240607
 _TEXT_HIDDEN = 16
 _SDXL_PROJECTION = 16
@@ -46,6 +49,14 @@ def build_tiny(family: str, target: Path) -> None:
     """
     if family not in TINY_FAMILIES:
         raise EngineError(f"no tiny model for family {family!r}; known: {', '.join(TINY_FAMILIES)}")
+    if family in (TINY_UPSCALER, TINY_SEGMENTER):
+        from sfumato.engine.tiny_tools import build_tiny_segmenter, build_tiny_upscaler
+
+        if family == TINY_UPSCALER:
+            build_tiny_upscaler(target / f"{target.name}.safetensors")
+        else:
+            build_tiny_segmenter(target)
+        return
     if (target / "model_index.json").is_file():
         return
     target.parent.mkdir(parents=True, exist_ok=True)

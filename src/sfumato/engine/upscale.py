@@ -10,24 +10,20 @@ A creative upscale then repaints the enlarged image tile by tile with the realti
 (image-to-image at a low ``strength``), blending tile overlaps with linear ramps: detail is
 invented where the network only sharpened, and the composition stays put.
 
-Upscaler weights are named like catalog models: ``realesrgan-x4plus`` lives at
-``<models_dir>/realesrgan-x4plus/RealESRGAN_x4plus.pth``; ``tiny-esrgan`` is a tiny random
-ESRGAN built offline (its pixels are noise); anything else is a path to a weights file.
+Upscalers are catalog models of the ``esrgan`` family (``realesrgan-x4plus``, the tiny
+``tiny-esrgan`` built offline, or weights a setting names by path), loaded through the
+engine's pipeline cache like every other model.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
-import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sfumato.engine import lcm, report
+from sfumato.engine.catalog import UPSCALER_FAMILY
 from sfumato.engine.errors import EngineError
-from sfumato.engine.locks import file_lock
 from sfumato.engine.specs import ImageOutput
 
 if TYPE_CHECKING:
@@ -35,17 +31,6 @@ if TYPE_CHECKING:
 
     from sfumato.engine.txt2img import Engine
 
-TINY_UPSCALER = "tiny-esrgan"
-DEFAULT_UPSCALER = "realesrgan-x4plus"
-# Named weights: where each comes from, and the file name it is kept under.
-KNOWN_UPSCALERS: dict[str, tuple[str, str]] = {
-    "realesrgan-x4plus": (
-        "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.1.0/RealESRGAN_x4plus.pth",
-        "RealESRGAN_x4plus.pth",
-    ),
-}
-_TINY_FILE = "tiny-esrgan.safetensors"
-_TINY_SEED = 20240611
 _SR_TILE = 256  # input pixels per super-resolution tile
 _SR_TILE_PAD = 16  # context each tile sees beyond its own pixels, cropped off afterwards
 _BATCH = 4  # creative tiles per pipeline call
@@ -78,41 +63,17 @@ def target_size(width: int, height: int, multiplier: float) -> tuple[int, int]:
     return math.floor(width * multiplier + 0.5), math.floor(height * multiplier + 0.5)
 
 
-def weights_path(upscaler: str, models_dir: Path) -> Path:
-    """Where ``upscaler``'s weights are (or would be) on this machine."""
-    if upscaler == TINY_UPSCALER:
-        return models_dir / TINY_UPSCALER / _TINY_FILE
-    if upscaler in KNOWN_UPSCALERS:
-        return models_dir / upscaler / KNOWN_UPSCALERS[upscaler][1]
-    return Path(upscaler).expanduser()
-
-
-def is_ready(upscaler: str, models_dir: Path) -> bool:
-    """Whether an upscale can run here without a network (the tiny one is built on demand)."""
-    return upscaler == TINY_UPSCALER or weights_path(upscaler, models_dir).is_file()
-
-
-def is_loaded(upscaler: str, models_dir: Path, device: str) -> bool:
-    """Whether this process holds ``upscaler`` on ``device`` already (a worker's model affinity)."""
-    return (str(weights_path(upscaler, models_dir)), device) in _models
-
-
-def how_to_obtain(upscaler: str, models_dir: Path) -> str:
-    path = weights_path(upscaler, models_dir)
-    if upscaler in KNOWN_UPSCALERS:
-        url = KNOWN_UPSCALERS[upscaler][0]
-        return f"download {url} to {path}, or set SFUMATO_UPSCALER to another weights file"
-    return f"put an ESRGAN-class weights file at {path}, or set SFUMATO_UPSCALER (see the README)"
-
-
 def upscale(engine: Engine, spec: UpscaleSpec) -> ImageOutput:
     """Enlarge ``spec.image`` to exactly ``target_size``, creatively when asked."""
     if not 1.0 <= spec.multiplier <= 8.0:
         raise EngineError("the upscale multiplier must be between 1 and 8")
     width, height = target_size(spec.image.width, spec.image.height, spec.multiplier)
-    model = _load(weights_path(spec.upscaler, engine.models_dir), engine.pipelines.device)
-    report.stage(report.UPSCALING)
-    enlarged = super_resolve(model, spec.image)
+    entry = engine.catalog.require(spec.upscaler, UPSCALER_FAMILY)
+    # The lease ends before the creative pass: loading its model may evict this one.
+    with engine.pipelines.lease(entry) as loaded:
+        model = loaded.pipeline
+        report.stage(report.UPSCALING)
+        enlarged = super_resolve(model, spec.image)
     if enlarged.size != (width, height):
         from PIL import Image as PILImage
 
@@ -120,6 +81,7 @@ def upscale(engine: Engine, spec: UpscaleSpec) -> ImageOutput:
     lineage: dict[str, object] = {
         "task": "upscale",
         "upscaler": spec.upscaler,
+        "upscaler_fingerprint": loaded.fingerprint,
         "upscaler_architecture": model.architecture.name,
         "upscaler_scale": model.scale,
         "multiplier": spec.multiplier,
@@ -218,59 +180,6 @@ def creative_pass(engine: Engine, image: Image, creative: CreativePass) -> tuple
         weight[top:bottom, left:right] += ramp
     pixels = np.clip(np.round(total / np.maximum(weight, 1e-8)), 0, 255).astype(np.uint8)
     return PILImage.fromarray(pixels).crop((0, 0, width, height)), len(boxes)
-
-
-def build_tiny_upscaler(target: Path) -> None:
-    """A tiny random ×4 ESRGAN (8 filters, one block) saved as safetensors; deterministic."""
-    if target.is_file():
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with file_lock(target.parent / f".{target.name}.lock"):
-        if target.is_file():
-            return
-        import torch
-        from safetensors.torch import save_file
-        from spandrel.architectures.ESRGAN import ESRGAN
-
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(_TINY_SEED)
-            network = ESRGAN(in_nc=3, out_nc=3, num_filters=8, num_blocks=1, scale=4)
-        state = {k: v.contiguous() for k, v in network.state_dict().items()}
-        handle, staging = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        os.close(handle)
-        try:
-            save_file(state, staging)
-            os.replace(staging, target)
-        finally:
-            if os.path.exists(staging):
-                os.unlink(staging)
-
-
-_models: dict[tuple[str, str], Any] = {}
-_models_lock = threading.Lock()
-
-
-def _load(path: Path, device: str) -> Any:
-    """The spandrel model in ``path`` on ``device``, loaded once per process."""
-    with _models_lock:
-        cached = _models.get((str(path), device))
-        if cached is not None:
-            return cached
-        if path.name == _TINY_FILE:
-            build_tiny_upscaler(path)
-        if not path.is_file():
-            raise EngineError(f"no upscaler weights at {path}")
-        import spandrel
-
-        try:
-            model = spandrel.ModelLoader(device=device).load_from_file(path)
-        except Exception as exc:
-            raise EngineError(f"cannot load upscaler weights {path}: {exc}") from exc
-        if not isinstance(model, spandrel.ImageModelDescriptor) or model.input_channels != 3:
-            raise EngineError(f"{path} is not an RGB image-to-image model")
-        model.eval()
-        _models[(str(path), device)] = model
-        return model
 
 
 def _pad_to(tile: Any, requirements: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 from sfumato.blobs import BlobStore
 from sfumato.config import Settings
 from sfumato.engine.catalog import Catalog
+from sfumato.service.availability import LiveModels
 from sfumato.service.intake import Intake
 from sfumato.service.key_cache import KeyCache
 from sfumato.service.pricing import PriceTable
@@ -29,6 +31,9 @@ class Context:
     blobs: BlobStore
     pricing: PriceTable = field(default_factory=PriceTable.default)
     rate_limiter: RateLimiter = field(default_factory=RateLimiter.disabled)
+    # The models an in-process worker runs (the embedded shape); none without one.
+    local_models: Callable[[], frozenset[str]] = field(default=frozenset)
+    live_models: LiveModels = field(init=False)  # what live workers advertise, briefly cached
     principals: KeyCache[Principal] = field(init=False)
     intake: Intake = field(init=False)  # records submitted generations, a group per transaction
     realtime_waits: RealtimeWaits = field(init=False)  # realtime requests awaited in this process
@@ -37,6 +42,11 @@ class Context:
         self.principals = KeyCache(self.settings.key_cache_seconds)
         self.intake = Intake(self.db)
         self.realtime_waits = RealtimeWaits(self.db.commits, listen=self.settings.listen)
+        # A worker advertises every heartbeat; three missed ones and it is presumed dead.
+        beat = min(self.settings.heartbeat_seconds, self.settings.lease_seconds / 3)
+        self.live_models = LiveModels(
+            self.db, ttl_seconds=self.settings.fleet_cache_seconds, stale_after_seconds=3 * beat
+        )
 
     @cached_property
     def models_dir(self) -> Path:

@@ -14,7 +14,7 @@ from sfumato.engine.catalog import ModelEntry
 from sfumato.errors import InvalidRequest, NotFound
 from sfumato.jobs.kinds import editing, text_to_image
 from sfumato.observability.logs import bind
-from sfumato.service import admission, dedupe, edits, guardrails, prompts
+from sfumato.service import admission, availability, dedupe, edits, guardrails, prompts
 from sfumato.service.context import Context
 from sfumato.service.generation_views import generation_view
 from sfumato.service.keys import Principal
@@ -79,13 +79,12 @@ def resolve_model(ctx: Context, model_id: str | None, default_key: str | None = 
         raise InvalidRequest(
             f"Unknown modelId {model_id!r}: GET /platformModels lists the models this server offers"
         )
-    if not ctx.catalog.is_ready(entry, ctx.models_dir):
+    if not entry.generates_images:
         raise InvalidRequest(
-            f"Model {entry.name!r} ({entry.id}) has no weights on this server: "
-            + ctx.catalog.how_to_obtain(entry),
-            code="model-unavailable",
+            f"Unknown modelId {model_id!r}: {entry.key} is a {entry.family} model, not an "
+            "image-generation model; GET /platformModels lists those"
         )
-    return entry
+    return availability.require(ctx, entry)
 
 
 def _validate(request: GenerationRequest, entry: ModelEntry, width: int, height: int, steps: int) -> None:

@@ -1,15 +1,23 @@
-"""The platform model catalog as clients see it."""
+"""The model catalog as clients and operators see it."""
 
 from __future__ import annotations
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from sfumato.service import availability
+from sfumato.service.availability import FleetModels
 from sfumato.service.context import Context
-from sfumato.service.views import PlatformModelView
+from sfumato.service.views import CatalogModelView, PlatformModelView
 
 
 def list_platform_models(ctx: Context) -> list[PlatformModelView]:
+    """The image-generation models (Leonardo's platform models), ready when a live worker
+    runs them; upscalers and segmenters are not platform models and stay out."""
     views = []
     for entry in ctx.catalog.entries():
-        ready = ctx.catalog.is_ready(entry, ctx.models_dir)
+        if not entry.generates_images:
+            continue
+        ready = availability.is_available(ctx, entry)
         views.append(
             PlatformModelView(
                 id=entry.id,
@@ -27,3 +35,25 @@ def list_platform_models(ctx: Context) -> list[PlatformModelView]:
             )
         )
     return views
+
+
+def list_catalog(ctx: Context) -> list[CatalogModelView]:
+    """Every catalog model — pipelines, upscalers, segmenters — with whether this machine
+    has its weights and whether a live worker runs it (``sfumato models list``; None where
+    the database cannot say, as before its first migration)."""
+    try:
+        fleet: FleetModels | None = ctx.live_models.current()
+    except SQLAlchemyError:
+        fleet = None
+    return [
+        CatalogModelView(
+            key=entry.key,
+            id=entry.id,
+            family=entry.family,
+            name=entry.name,
+            weights_here=ctx.catalog.is_ready(entry, ctx.models_dir),
+            served=None if fleet is None else entry.key in fleet,
+            how_to_obtain=ctx.catalog.how_to_obtain(entry),
+        )
+        for entry in ctx.catalog.entries()
+    ]

@@ -25,12 +25,11 @@ from typing import Any, TypeVar
 from PIL import Image
 from sqlalchemy import Table
 
-from sfumato.engine import upscale
-from sfumato.engine.catalog import ModelEntry
+from sfumato.engine.catalog import UPSCALER_FAMILY, ModelEntry
 from sfumato.engine.lcm import LCM_FAMILY
 from sfumato.errors import InvalidRequest, SfumatoError, TimedOut
 from sfumato.jobs.kinds import realtime as realtime_kind
-from sfumato.service import admission, data_urls, guardrails
+from sfumato.service import admission, availability, data_urls, guardrails
 from sfumato.service.context import Context
 from sfumato.service.generations import resolve_model
 from sfumato.service.images import canvas_inputs, covers_anything, flatten, to_mask
@@ -211,12 +210,8 @@ def _plan(ctx: Context, request: CanvasRequest, entry: ModelEntry) -> dict[str, 
             f"strength {strength} with {steps} steps leaves no step to run: "
             "steps × strength must be at least 1"
         )
-    if request.operation == UPSCALE and not upscale.is_ready(ctx.settings.upscaler, ctx.models_dir):
-        raise InvalidRequest(
-            "The upscaler has no weights on this server: "
-            + upscale.how_to_obtain(ctx.settings.upscaler, ctx.models_dir),
-            code="model-unavailable",
-        )
+    if request.operation == UPSCALE:
+        availability.require_named(ctx, ctx.settings.upscaler, UPSCALER_FAMILY, "SFUMATO_UPSCALER")
     return {
         "operation": request.operation,
         "model_key": entry.key,

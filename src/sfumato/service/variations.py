@@ -12,17 +12,17 @@ from __future__ import annotations
 import math
 import secrets
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
-from sfumato.engine import nobg, upscale
-from sfumato.engine.catalog import ModelEntry
+from sfumato.engine import upscale
+from sfumato.engine.catalog import SEGMENTER_FAMILY, UPSCALER_FAMILY, ModelEntry
 from sfumato.errors import InvalidRequest, NotFound
 from sfumato.jobs.kinds import variation as variation_kind
 from sfumato.jobs.kinds.variation import Transform
-from sfumato.service import admission
+from sfumato.service import admission, availability
 from sfumato.service.context import Context
 from sfumato.service.generations import resolve_model
 from sfumato.service.keys import Principal
@@ -103,8 +103,7 @@ def create_upscale(ctx: Context, principal: Principal, image_id: str) -> Created
 
 def create_nobg(ctx: Context, principal: Principal, image_id: str, *, is_variation: bool) -> CreatedVariation:
     """The picture as RGBA, its background made transparent."""
-    if not nobg.is_ready(ctx.settings.segmenter, ctx.models_dir):
-        _unavailable(nobg.how_to_obtain(ctx.settings.segmenter, ctx.models_dir))
+    availability.require_named(ctx, ctx.settings.segmenter, SEGMENTER_FAMILY, "SFUMATO_SEGMENTER")
     with ctx.db.read() as session:
         source = _source(session, principal, image_id, is_variation=is_variation)
     payload = {"segmenter": ctx.settings.segmenter}
@@ -309,7 +308,7 @@ def _inpainter(ctx: Context, entry: ModelEntry) -> ModelEntry:
             candidate.inpainting
             and candidate.family == entry.family
             and candidate.is_tiny == entry.is_tiny
-            and ctx.catalog.is_ready(candidate, ctx.models_dir)
+            and availability.is_available(ctx, candidate)
         ):
             return candidate
     return entry
@@ -337,9 +336,4 @@ def _check_output(ctx: Context, source: _Source, multiplier: float) -> tuple[int
 
 
 def _require_upscaler(ctx: Context) -> None:
-    if not upscale.is_ready(ctx.settings.upscaler, ctx.models_dir):
-        _unavailable(upscale.how_to_obtain(ctx.settings.upscaler, ctx.models_dir))
-
-
-def _unavailable(how_to_obtain: str) -> NoReturn:
-    raise InvalidRequest(f"This server lacks the model for it: {how_to_obtain}", code="model-unavailable")
+    availability.require_named(ctx, ctx.settings.upscaler, UPSCALER_FAMILY, "SFUMATO_UPSCALER")

@@ -117,3 +117,16 @@ class AccountView:
     credit_balance: int
     concurrency_slots: int
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class CatalogModelView:
+    """A catalog model as an operator sees it: where its weights are, who runs it."""
+
+    key: str
+    id: str
+    family: str
+    name: str
+    weights_here: bool  # tiny models count: they are built on first use
+    served: bool | None  # a live worker advertises it; None: unknown
+    how_to_obtain: str

@@ -8,7 +8,7 @@ row not refreshed for a while belongs to a worker that died without saying goodb
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -62,3 +62,13 @@ def forget_silent(session: Session, *, older_than_seconds: float) -> int:
 
 def list_workers(session: Session) -> list[WorkerRecord]:
     return list(session.scalars(select(WorkerRecord).order_by(WorkerRecord.started_at)))
+
+
+def advertised_models(session: Session, *, seen_since: datetime) -> list[list[str] | None]:
+    """The model lists of running workers heard from since ``seen_since``; None for a worker
+    that lists none (it runs any model it has weights for). The table holds one row per
+    live worker, so this is a small read."""
+    query = select(WorkerRecord.models).where(
+        WorkerRecord.seen_at >= seen_since, WorkerRecord.state == "running"
+    )
+    return [None if models is None else list(models) for models in session.scalars(query)]

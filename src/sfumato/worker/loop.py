@@ -29,7 +29,6 @@ from sfumato.jobs.registry import KINDS, kind_of
 from sfumato.store import Database, commits, queue, workers
 from sfumato.worker import outcomes
 from sfumato.worker.heartbeat import Heartbeat
-from sfumato.worker.picture_models import PictureModels
 from sfumato.worker.progress import ProgressWriter
 
 log = logging.getLogger(__name__)
@@ -59,15 +58,12 @@ class Worker:
         models: Collection[str] | None = None,
         listen: bool = True,
         keep_warm: Collection[str] = (),
-        upscaler: str | None = None,
-        segmenter: str | None = None,
         progress_seconds: float = 0.5,
     ) -> None:
-        """``models`` limits the models this worker runs (None: every model it has weights for);
-        ``keep_warm`` names models to load at start and never evict (the realtime model);
-        ``upscaler`` and ``segmenter`` are the configured variation models (names or paths),
-        run besides the known names whose weights this machine has; ``progress_seconds`` is
-        the least time between two writes of running jobs' progress (stage changes aside)."""
+        """``models`` limits the models this worker runs (None: every catalog model it has
+        weights for — pipelines, upscalers and segmenters alike); ``keep_warm`` names models
+        to load at start and never evict (the realtime model); ``progress_seconds`` is the
+        least time between two writes of running jobs' progress (stage changes aside)."""
         self.db = db
         self.engine = engine
         self.blobs = blobs
@@ -88,9 +84,6 @@ class Worker:
         self._last_reap = 0.0
         self._last_advertised = 0.0
         self._runnable: frozenset[str] | None = None
-        self._upscalers = (upscaler,) if upscaler else ()
-        self._segmenters = (segmenter,) if segmenter else ()
-        self._picture_models = PictureModels(upscalers=frozenset(), segmenters=frozenset())
         self._heartbeat = Heartbeat(
             db, worker_id=self.worker_id, lease_seconds=lease_seconds, interval=self.heartbeat_seconds
         )
@@ -181,22 +174,23 @@ class Worker:
 
     def capabilities(self) -> queue.Capabilities:
         """What this worker can run now: its job kinds, its models, the models it holds."""
-        if self._runnable is None:
-            self._runnable = self._runnable_models()
-        loaded = self.engine.loaded_models()
-        if self._picture_models.names:
-            loaded += self._picture_models.loaded(self.engine.models_dir, self.engine.pipelines.device)
-        return queue.Capabilities(kinds=frozenset(KINDS), models=self._runnable, loaded=tuple(loaded))
+        loaded = tuple(self.engine.loaded_models())
+        return queue.Capabilities(kinds=frozenset(KINDS), models=self.runnable_models(), loaded=loaded)
+
+    def runnable_models(self) -> frozenset[str]:
+        """The model keys this worker runs, as of its last look at its weights (each heartbeat);
+        the embedded API accepts requests for them before the first advertisement."""
+        runnable = self._runnable
+        if runnable is None:
+            runnable = self._runnable = self._runnable_models()
+        return runnable
 
     def _runnable_models(self) -> frozenset[str]:
-        """Catalog models with weights here (tiny ones build on demand), and the upscalers and
-        segmenters that variation jobs name as their model; within ``models`` when given."""
+        """Catalog models with weights here (tiny ones build on demand), within ``models`` when
+        given. Upscalers and segmenters are catalog models too: a variation job's model key
+        names one, so only a worker that can load it claims the job."""
         catalog, models_dir = self.engine.catalog, self.engine.models_dir
         keys = {e.key for e in catalog.entries() if e.is_tiny or catalog.is_ready(e, models_dir)}
-        self._picture_models = PictureModels.ready(
-            models_dir, upscalers=self._upscalers, segmenters=self._segmenters
-        )
-        keys |= self._picture_models.names
         return frozenset(keys & self.models if self.models is not None else keys)
 
     def _claim(self) -> list[queue.ClaimedJob]:

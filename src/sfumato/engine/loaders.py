@@ -1,0 +1,91 @@
+"""Weights on disk → a model in memory, one loader per kind of model in the catalog.
+
+Image-generation families load as diffusers pipelines; upscalers as spandrel image models
+(spandrel reads the architecture and scale from the state dict, so any ESRGAN-class file
+works); segmenters as a transformers panoptic model with its image processor. The pipeline
+cache calls :func:`load` for all of them, so every model shares one bound and one budget.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sfumato.engine.catalog import SEGMENTER_FAMILY, UPSCALER_FAMILY, ModelEntry
+from sfumato.engine.errors import EngineError
+from sfumato.engine.progress import quiet_progress_bars
+from sfumato.engine.weights import detect_variant
+
+_WHAT = {UPSCALER_FAMILY: "upscaler", SEGMENTER_FAMILY: "segmenter"}
+
+
+@dataclass
+class Segmenter:
+    """A panoptic segmentation model and the image processor that prepares its input."""
+
+    model: Any
+    processor: Any
+
+
+def load(entry: ModelEntry, path: Path, device: str, dtype: Any) -> Any:
+    """The model of ``entry`` from ``path``, on ``device``; raises :class:`EngineError`."""
+    try:
+        if entry.family == UPSCALER_FAMILY:
+            return _upscaler(path, device)
+        if entry.family == SEGMENTER_FAMILY:
+            return _segmenter(path, device)
+        quiet_progress_bars()
+        pipeline = _pipeline(entry, path, dtype)
+        pipeline.to(device)
+        pipeline.set_progress_bar_config(disable=True)
+        return pipeline
+    except EngineError:
+        raise
+    except Exception as exc:
+        what = _WHAT.get(entry.family)
+        if what is not None:
+            raise EngineError(f"cannot load {what} weights {path}: {exc}") from exc
+        raise EngineError(f"cannot load model {entry.key} from {path}: {exc}") from exc
+
+
+def _pipeline(entry: ModelEntry, path: Path, dtype: Any) -> Any:
+    """Load through diffusers' own loaders, the same path for tiny and real weights."""
+    from diffusers import DiffusionPipeline, StableDiffusionPipeline, StableDiffusionXLPipeline
+
+    if path.is_file():
+        # A single checkpoint carries weights only; diffusers finds the matching configs
+        # itself (from its cache or the hub) — see the catalog notes on local sources.
+        single = StableDiffusionXLPipeline if entry.family == "sdxl" else StableDiffusionPipeline
+        return single.from_single_file(str(path), dtype=dtype)
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    variant = detect_variant(path)
+    if variant is not None:
+        kwargs["variant"] = variant
+    index = json.loads((path / "model_index.json").read_text("utf-8"))
+    if "safety_checker" in index and not (path / "safety_checker").is_dir():
+        # Fetched without its safety checker (see pull.py): load without it, on purpose.
+        kwargs.update(safety_checker=None, requires_safety_checker=False)
+    return DiffusionPipeline.from_pretrained(str(path), **kwargs)
+
+
+def _upscaler(path: Path, device: str) -> Any:
+    if not path.is_file():
+        raise EngineError(f"no upscaler weights at {path}")
+    import spandrel
+
+    model = spandrel.ModelLoader(device=device).load_from_file(path)
+    if not isinstance(model, spandrel.ImageModelDescriptor) or model.input_channels != 3:
+        raise EngineError(f"{path} is not an RGB image-to-image model")
+    model.eval()
+    return model
+
+
+def _segmenter(path: Path, device: str) -> Segmenter:
+    if not (path / "config.json").is_file():
+        raise EngineError(f"no segmentation model at {path}")
+    from transformers import AutoImageProcessor, AutoModelForUniversalSegmentation
+
+    model = AutoModelForUniversalSegmentation.from_pretrained(str(path)).to(device).eval()
+    return Segmenter(model=model, processor=AutoImageProcessor.from_pretrained(str(path)))
