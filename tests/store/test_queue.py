@@ -110,9 +110,9 @@ def test_only_the_lease_holder_may_complete(database_url: str) -> None:
     account = _account(db)
     generation_id, job_id = _generation_with_job(db, account)
     _claim(db, "w1")
-    lost = outcomes.complete(db, job_id=job_id, worker_id="intruder", images=[], lineage={})
+    lost = outcomes.complete(db, job_id=job_id, worker_id="intruder", artifacts=[], lineage={})
     assert lost is outcomes.Completion.LEASE_LOST
-    recorded = outcomes.complete(db, job_id=job_id, worker_id="w1", images=[], lineage={})
+    recorded = outcomes.complete(db, job_id=job_id, worker_id="w1", artifacts=[], lineage={})
     assert recorded is outcomes.Completion.RECORDED
     with db.read() as session:
         assert session.get(Generation, generation_id).status == "COMPLETE"  # type: ignore[union-attr]
@@ -133,7 +133,7 @@ def test_expired_lease_is_requeued_then_failed_and_refunded(database_url: str) -
     _claim(db, "w1")
     _expire(db, job_id)
     assert outcomes.reap_expired(db) == 1
-    stale = outcomes.complete(db, job_id=job_id, worker_id="w1", images=[], lineage={})
+    stale = outcomes.complete(db, job_id=job_id, worker_id="w1", artifacts=[], lineage={})
     assert stale is outcomes.Completion.LEASE_LOST
     assert [j.attempts for j in _claim(db, "w2")] == [2]
     _expire(db, job_id)

@@ -48,11 +48,11 @@ def _events(ctx: Context) -> list[tuple[str, str | None]]:
 def test_completion_writes_one_complete_event(ctx: Context) -> None:
     generation_id, job_id = _job(ctx)
     assert _events(ctx) == []
-    result = outcomes.complete(ctx.db, job_id=job_id, worker_id="w1", images=[], lineage={})
+    result = outcomes.complete(ctx.db, job_id=job_id, worker_id="w1", artifacts=[], lineage={})
     assert result is outcomes.Completion.RECORDED
     assert _events(ctx) == [("image_generation.complete", generation_id)]
     # a stale worker's late completion records nothing, and no second event
-    assert outcomes.complete(ctx.db, job_id=job_id, worker_id="w1", images=[], lineage={}) is not (
+    assert outcomes.complete(ctx.db, job_id=job_id, worker_id="w1", artifacts=[], lineage={}) is not (
         outcomes.Completion.RECORDED
     )
     assert len(_events(ctx)) == 1
@@ -80,5 +80,5 @@ def test_a_lease_that_runs_out_on_the_last_attempt_writes_a_failed_event(ctx: Co
 
 def test_keys_without_a_webhook_write_nothing(ctx: Context) -> None:
     _generation_id, job_id = _job(ctx, webhook=False)
-    outcomes.complete(ctx.db, job_id=job_id, worker_id="w1", images=[], lineage={})
+    outcomes.complete(ctx.db, job_id=job_id, worker_id="w1", artifacts=[], lineage={})
     assert _events(ctx) == []

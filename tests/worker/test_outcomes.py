@@ -51,10 +51,10 @@ def test_a_failed_attempt_with_retries_left_removes_its_uploads_and_the_retry_wr
     assert bench.ctx.blobs.get(image.blob_key).startswith(b"\x89PNG")
 
 
-def _stored(generation_id: str) -> outcomes.StoredImage:
+def _stored(generation_id: str) -> outcomes.Artifact:
     key = outcomes.image_key(generation_id, 0, 1)
-    return outcomes.StoredImage(position=0, seed=1, blob_key=key, content_type="image/png", width=64,
-                                height=64, sha256="0" * 64)  # fmt: skip
+    return outcomes.Artifact(type="image", position=0, seed=1, blob_key=key, content_type="image/png",
+                             width=64, height=64, size_bytes=6, sha256="0" * 64)  # fmt: skip
 
 
 def test_a_completion_adds_its_images_to_the_generation_and_settles_the_job(bench: Bench) -> None:
@@ -62,7 +62,7 @@ def test_a_completion_adds_its_images_to_the_generation_and_settles_the_job(benc
     _claim(bench, "w")
     bench.ctx.blobs.put(outcomes.image_key(generation_id, 0, 1), b"pixels", "image/png")
     completion = outcomes.complete(bench.ctx.db, job_id=bench.job(generation_id).id, worker_id="w", lease=1,
-                                   images=[_stored(generation_id)], lineage={"steps": 10},
+                                   artifacts=[_stored(generation_id)], lineage={"steps": 10},
                                    blobs=bench.ctx.blobs)  # fmt: skip
     assert completion is outcomes.Completion.RECORDED
     generation = bench.generation(generation_id)
@@ -80,7 +80,7 @@ def test_a_generation_gone_while_its_job_ran_cancels_the_job_and_removes_the_out
     with bench.ctx.db.transaction() as session:
         session.execute(delete(Generation).where(Generation.id == generation_id))
     completion = outcomes.complete(
-        bench.ctx.db, job_id=job_id, worker_id="w", lease=1, images=[_stored(generation_id)], lineage={},
+        bench.ctx.db, job_id=job_id, worker_id="w", lease=1, artifacts=[_stored(generation_id)], lineage={},
         blobs=bench.ctx.blobs,
     )  # fmt: skip
     assert completion is outcomes.Completion.DELETED

@@ -146,7 +146,7 @@ def test_a_worker_handed_the_job_again_records_only_under_its_new_lease(bench: B
             if len(leases) == 1:
                 queue.hand_back(session, job_ids=[claimed.id], worker_id="w")
     assert leases == [1, 2] and bench.job(generation_id).attempts == 1  # the hand-back spent none
-    old = outcomes.complete(bench.ctx.db, job_id=claimed.id, worker_id="w", lease=1, images=[], lineage={})
+    old = outcomes.complete(bench.ctx.db, job_id=claimed.id, worker_id="w", lease=1, artifacts=[], lineage={})
     assert old is outcomes.Completion.LEASE_LOST and bench.generation(generation_id).status == "PENDING"
-    new = outcomes.complete(bench.ctx.db, job_id=claimed.id, worker_id="w", lease=2, images=[], lineage={})
+    new = outcomes.complete(bench.ctx.db, job_id=claimed.id, worker_id="w", lease=2, artifacts=[], lineage={})
     assert new is outcomes.Completion.RECORDED and bench.generation(generation_id).status == "COMPLETE"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -18,9 +19,8 @@ from sfumato.store.models import Job, RealtimeRequest, Variation
 from sfumato.worker import outcomes
 from tests.worker.conftest import Bench
 
-PICTURE = outcomes.StoredImage(
-    position=0, seed=1, blob_key="", content_type="image/png", width=128, height=128, sha256="0" * 64
-)
+PICTURE = outcomes.Artifact(type="image", position=0, seed=1, blob_key="", content_type="image/png",
+                            width=128, height=128, size_bytes=4321, sha256="0" * 64)  # fmt: skip
 
 
 def _variation(bench: Bench, *, max_attempts: int = 3) -> tuple[str, str]:
@@ -62,14 +62,15 @@ def _ledger(bench: Bench, reference: str) -> list[str]:
 
 def test_only_the_lease_holder_records_a_variation(bench: Bench) -> None:
     variation_id, job_id = _variation(bench)
-    picture = outcomes.StoredImage(**{**vars(PICTURE), "blob_key": variation_store.blob_key(variation_id, 1)})
-    stale = outcomes.complete(bench.ctx.db, job_id=job_id, worker_id="w2", images=[picture], lineage={})
+    picture = replace(PICTURE, blob_key=variation_store.blob_key(variation_id, 1))
+    stale = outcomes.complete(bench.ctx.db, job_id=job_id, worker_id="w2", artifacts=[picture], lineage={})
     assert stale is outcomes.Completion.LEASE_LOST and _row(bench, variation_id).status == "PENDING"
-    done = outcomes.complete(bench.ctx.db, job_id=job_id, worker_id="w1", images=[picture], lineage={"x": 1})
+    done = outcomes.complete(bench.ctx.db, job_id=job_id, worker_id="w1", artifacts=[picture],
+                             lineage={"x": 1})  # fmt: skip
     assert done is outcomes.Completion.RECORDED
     row = _row(bench, variation_id)
-    assert (row.status, row.blob_key, row.width, row.lineage["worker"]) == (
-        "COMPLETE", variation_store.blob_key(variation_id, 1), 128, "w1"
+    assert (row.status, row.blob_key, row.width, row.size_bytes, row.lineage["worker"]) == (
+        "COMPLETE", variation_store.blob_key(variation_id, 1), 128, 4321, "w1"
     )  # fmt: skip
     assert _ledger(bench, variation_id) == ["debit"]
 
@@ -91,7 +92,7 @@ def test_a_variation_deleted_while_running_is_refunded_and_its_output_dropped(be
     variation_id, job_id = _variation(bench)
     with bench.ctx.db.transaction() as session:
         session.delete(session.get(Variation, variation_id))
-    done = outcomes.complete(bench.ctx.db, job_id=job_id, worker_id="w1", images=[PICTURE], lineage={})
+    done = outcomes.complete(bench.ctx.db, job_id=job_id, worker_id="w1", artifacts=[PICTURE], lineage={})
     assert done is outcomes.Completion.DELETED
     assert _ledger(bench, variation_id) == ["debit", "refund"]
 
@@ -112,7 +113,7 @@ def test_a_late_result_for_an_abandoned_realtime_request_is_thrown_away(bench: B
         row = realtime_store.get_for_update(session, request_id)
         assert row is not None
         realtime_store.finish(session, row, realtime_store.ABANDONED, "timed out")
-    done = outcomes.complete(bench.ctx.db, job_id=claimed.id, worker_id="w1", images=[PICTURE], lineage={})
+    done = outcomes.complete(bench.ctx.db, job_id=claimed.id, worker_id="w1", artifacts=[PICTURE], lineage={})
     assert done is outcomes.Completion.DELETED
     with bench.ctx.db.read() as session:
         job = session.get(Job, claimed.id)

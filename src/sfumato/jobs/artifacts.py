@@ -1,24 +1,31 @@
 """What a job's attempt produces and where it puts it.
 
+Every output is one ``Artifact`` record — an image, a video, a weights file or a mesh —
+whatever kind of job made it: where its blob lies, its content type, size in bytes and
+sha256, and the facts of its type (dimensions; duration, frame rate, frame count and a
+poster for a video). The writers in ``jobs.writers`` encode and upload them.
+
 Every attempt writes under keys of its own (they carry its lease number), so a worker that
 lost its lease but runs on never overwrites what another attempt recorded.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
 from sfumato.blobs import BlobNotFound, BlobStore
-from sfumato.engine import report
 from sfumato.engine.errors import EngineError
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-IMAGE = "image"  # the artifact types a kind may declare; video, weights and mesh come next
+ArtifactType = Literal["image", "video", "weights", "mesh"]
+IMAGE: ArtifactType = "image"
+VIDEO: ArtifactType = "video"
+WEIGHTS: ArtifactType = "weights"
+MESH: ArtifactType = "mesh"
 
 
 @dataclass(frozen=True)
@@ -31,55 +38,62 @@ class Attempt:
     lease: int
 
 
-@dataclass(frozen=True)
-class StoredImage:
-    """An image an attempt uploaded: where, what, and its content hash."""
+@dataclass(frozen=True, kw_only=True)
+class Artifact:
+    """One output an attempt uploaded: where it lies, what it is, how big, and its content hash.
 
-    position: int
-    seed: int
+    ``width``/``height`` are set for images and videos; ``duration_seconds``, ``fps``,
+    ``frame_count`` and ``poster`` (an image artifact of the first frame) for videos only;
+    ``seed`` where one seed drew it. ``position`` orders a job's outputs.
+    """
+
+    type: ArtifactType
     blob_key: str
     content_type: str
-    width: int
-    height: int
+    size_bytes: int
     sha256: str
+    position: int = 0
+    seed: int | None = None
+    width: int | None = None
+    height: int | None = None
+    duration_seconds: float | None = None
+    fps: float | None = None
+    frame_count: int | None = None
+    poster: Artifact | None = None
+
+    @property
+    def blob_keys(self) -> list[str]:
+        """Every blob this record points to (a video's poster too)."""
+        return [self.blob_key, *(self.poster.blob_keys if self.poster else [])]
+
+    def picture(self) -> Artifact:
+        """The image that shows this output: itself, or a video's poster; an error for others."""
+        picture = self.poster if self.type == VIDEO else self
+        if picture is None or picture.type != IMAGE or picture.width is None or picture.height is None:
+            raise EngineError(f"a {self.type} output has no picture to record as an image")
+        return picture
 
 
-TaskResult = tuple[list[StoredImage], dict[str, object]]
+TaskResult = tuple[list[Artifact], dict[str, object]]
+
+
+def artifact_key(
+    target: str, lease: int, position: int, extension: str, *, folder: str = "generations"
+) -> str:
+    """Where an attempt (by its lease number) puts the output at ``position`` of ``target``:
+    ``{folder}/{target}/lease-{lease}/{position}.{extension}``."""
+    return f"{folder}/{target}/lease-{lease}/{position}.{extension}"
+
+
+def poster_key(key: str) -> str:
+    """Where a video's poster lies: beside the video, ``….poster.png``."""
+    stem = key.rsplit(".", 1)[0] if "." in key.rsplit("/", 1)[-1] else key
+    return f"{stem}.poster.png"
 
 
 def image_key(generation_id: str, position: int, lease: int) -> str:
     """Where an attempt (by its lease number) puts a generation's image at ``position``."""
-    return f"generations/{generation_id}/lease-{lease}/{position}.png"
-
-
-def store_png(blobs: BlobStore, key: str, image: Image, *, position: int = 0, seed: int = 0) -> StoredImage:
-    """Encode ``image`` as PNG and upload it under ``key``."""
-    report.stage(report.UPLOADING)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    data = buffer.getvalue()
-    blobs.put(key, data, "image/png")
-    return StoredImage(
-        position=position,
-        seed=seed,
-        blob_key=key,
-        content_type="image/png",
-        width=image.width,
-        height=image.height,
-        sha256=hashlib.sha256(data).hexdigest(),
-    )
-
-
-def store_generation_images(
-    blobs: BlobStore, attempt: Attempt, images: list[Any], seeds: list[int]
-) -> list[StoredImage]:
-    """Upload a generation's images as PNGs, under the attempt's own keys."""
-    return [
-        store_png(
-            blobs, image_key(attempt.target, position, attempt.lease), image, position=position, seed=seed
-        )
-        for position, (image, seed) in enumerate(zip(images, seeds, strict=True))
-    ]
+    return artifact_key(generation_id, lease, position, "png")
 
 
 def read_picture(blobs: BlobStore, key: str, what: str, mode: str = "RGB") -> Image:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from pydantic import TypeAdapter, ValidationError
 
 from sfumato.engine.errors import EngineError
-from sfumato.jobs.artifacts import Attempt, StoredImage, TaskResult
+from sfumato.jobs.artifacts import IMAGE, Artifact, ArtifactType, Attempt, TaskResult
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -46,7 +46,7 @@ class Subject(Protocol[P_contra]):
         session: Session,
         job: Job,
         payload: P_contra,
-        images: list[StoredImage],
+        artifacts: list[Artifact],
         lineage: dict[str, object],
     ) -> bool:
         """Record the results; False when the subject is gone, so the outputs are garbage."""
@@ -68,7 +68,7 @@ class JobKind(Generic[P]):
     lane: int
     models: Callable[[P], tuple[str, ...]]  # what the runner loads; the first is the job's model_key
     output_keys: Callable[[Attempt, P], list[str]]  # every key an attempt may write
-    artifacts: tuple[str, ...] = ("image",)
+    artifacts: tuple[ArtifactType, ...] = (IMAGE,)  # what its runner returns: image, video, weights, mesh
     event: str | None = None  # webhook events ``<event>.complete`` / ``<event>.failed``; None: none
     run_batch: BatchRunner[P] | None = None
     batch_key: Callable[[P], str | None] = field(default=lambda _payload: None)

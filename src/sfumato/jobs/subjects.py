@@ -10,7 +10,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from sfumato.jobs.artifacts import StoredImage
+from sfumato.jobs.artifacts import VIDEO, Artifact
 from sfumato.store import credits
 from sfumato.store import realtime as realtime_store
 from sfumato.store import variations as variation_store
@@ -30,25 +30,14 @@ class GenerationSubject:
         session: Session,
         job: Job,
         payload: object,
-        images: list[StoredImage],
+        artifacts: list[Artifact],
         lineage: dict[str, object],
     ) -> bool:
         generation = session.get(Generation, job.generation_id) if job.generation_id else None
         if generation is None:  # deleted while it ran
             return False
-        for image in images:
-            session.add(
-                GeneratedImage(
-                    generation_id=generation.id,
-                    position=image.position,
-                    seed=image.seed,
-                    blob_key=image.blob_key,
-                    content_type=image.content_type,
-                    width=image.width,
-                    height=image.height,
-                    sha256=image.sha256,
-                )
-            )
+        for artifact in artifacts:
+            session.add(generated_image(generation.id, artifact))
         generation.status = "COMPLETE"
         generation.lineage = dict(lineage)
         generation.updated_at = utcnow()
@@ -66,6 +55,33 @@ class GenerationSubject:
     def webhook_target(self, session: Session, job: Job, payload: object) -> tuple[str | None, str | None]:
         generation = session.get(Generation, job.generation_id) if job.generation_id else None
         return (generation.api_key_id if generation else None), job.generation_id
+
+
+def generated_image(generation_id: str, artifact: Artifact) -> GeneratedImage:
+    """A generation's output as its image row: an image as it is; a video as its poster, with the
+    video's blob and facts beside it."""
+    picture = artifact.picture()
+    assert picture.width is not None and picture.height is not None
+    row = GeneratedImage(
+        generation_id=generation_id,
+        position=artifact.position,
+        seed=artifact.seed if artifact.seed is not None else 0,
+        blob_key=picture.blob_key,
+        content_type=picture.content_type,
+        width=picture.width,
+        height=picture.height,
+        sha256=picture.sha256,
+        size_bytes=picture.size_bytes,
+        media_type=artifact.type,
+    )
+    if artifact.type == VIDEO:
+        row.video_blob_key = artifact.blob_key
+        row.video_size_bytes = artifact.size_bytes
+        row.video_sha256 = artifact.sha256
+        row.duration_seconds = artifact.duration_seconds
+        row.fps = artifact.fps
+        row.frame_count = artifact.frame_count
+    return row
 
 
 class VariationRef(Protocol):
@@ -91,7 +107,7 @@ class VariationSubject:
         session: Session,
         job: Job,
         payload: VariationRef,
-        images: list[StoredImage],
+        artifacts: list[Artifact],
         lineage: dict[str, object],
     ) -> bool:
         variation_id = payload.variation_id
@@ -99,7 +115,9 @@ class VariationSubject:
         if variation is None:  # its image was deleted meanwhile: the work is wasted, not charged
             credits.refund(session, account_id=job.account_id, subject_id=variation_id, note="source deleted")
             return False
-        [image] = images
+        [artifact] = artifacts
+        image = artifact.picture()
+        assert image.width is not None and image.height is not None
         variation_store.complete(
             variation,
             key=image.blob_key,
@@ -107,6 +125,7 @@ class VariationSubject:
             width=image.width,
             height=image.height,
             sha256=image.sha256,
+            size_bytes=image.size_bytes,
             lineage=lineage,
         )
         return True
@@ -132,14 +151,14 @@ class RealtimeSubject:
         session: Session,
         job: Job,
         payload: RealtimeRef,
-        images: list[StoredImage],
+        artifacts: list[Artifact],
         lineage: dict[str, object],
     ) -> bool:
         request = session.get(RealtimeRequest, payload.request_id, with_for_update=True)
         if request is None or request.status != realtime_store.PENDING:
             return False  # abandoned (timed out, refunded): nobody reads this output
-        [image] = images
-        realtime_store.complete(session, request, key=image.blob_key, lineage=lineage)
+        [artifact] = artifacts
+        realtime_store.complete(session, request, key=artifact.picture().blob_key, lineage=lineage)
         return True
 
     def fail(self, session: Session, job: Job, payload: RealtimeRef, reason: str) -> None:

@@ -302,6 +302,7 @@ def delete_generation(ctx: Context, principal: Principal, generation_id: str) ->
         if generation is None:
             raise NotFound(f"No generation with id {generation_id!r}")
         blob_keys = [image.blob_key for image in generation.images] + edits.input_blob_keys(generation)
+        blob_keys += [image.video_blob_key for image in generation.images if image.video_blob_key]
         blob_keys += [v.blob_key for image in generation.images for v in image.variations if v.blob_key]
         for job in queue.jobs_for_generation(session, generation_id):
             if job.state == queue.QUEUED:

@@ -144,7 +144,17 @@ class GeneratedImage(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)  # None: recorded before 0012
     nsfw: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A video output is an image row too (its poster in the columns above, as Leonardo's wire
+    # has a generated image with a motion URL); the video's own blob and facts sit beside it.
+    media_type: Mapped[str] = mapped_column(String(16), default="image", server_default="image")
+    video_blob_key: Mapped[str | None] = mapped_column(String(300), default=None)
+    video_size_bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    video_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    duration_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    fps: Mapped[float | None] = mapped_column(Float, default=None)
+    frame_count: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     generation: Mapped[Generation] = relationship(back_populates="images")
@@ -252,6 +262,7 @@ class Variation(Base):
     width: Mapped[int | None] = mapped_column(Integer, default=None)
     height: Mapped[int | None] = mapped_column(Integer, default=None)
     sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)
     credit_cost: Mapped[int] = mapped_column(Integer, default=0)
     failure_reason: Mapped[str | None] = mapped_column(Text, default=None)
     lineage: Mapped[dict[str, Any]] = mapped_column(default=dict)

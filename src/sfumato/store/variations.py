@@ -62,6 +62,7 @@ def complete(
     width: int,
     height: int,
     sha256: str,
+    size_bytes: int | None = None,
     lineage: dict[str, object],
 ) -> None:
     variation.status = COMPLETE
@@ -70,6 +71,7 @@ def complete(
     variation.width = width
     variation.height = height
     variation.sha256 = sha256
+    variation.size_bytes = size_bytes
     variation.lineage = dict(lineage)
     variation.updated_at = utcnow()
 

@@ -275,10 +275,10 @@ class Worker:
             else:
                 log.error("job %s crashed", job.id, exc_info=result)
             return
-        images, lineage = result
+        artifacts, lineage = result
         lineage = {**lineage, "seconds": seconds, "queued_seconds": round(job.waited_seconds, 4)}
         completion = outcomes.complete(self.db, job_id=job.id, worker_id=self.worker_id, lease=job.lease,
-                                       images=images, lineage=lineage, blobs=self.blobs)  # fmt: skip
+                                       artifacts=artifacts, lineage=lineage, blobs=self.blobs)  # fmt: skip
         if completion is outcomes.Completion.DELETED:
             log.info("job %s: generation deleted while running; outputs removed", job.id)
         elif completion is outcomes.Completion.LEASE_LOST:

@@ -19,13 +19,13 @@ from collections.abc import Iterable
 from sqlalchemy.orm import Session
 
 from sfumato.blobs import BlobStore
-from sfumato.jobs.artifacts import Attempt, StoredImage, image_key
+from sfumato.jobs.artifacts import Artifact, Attempt, image_key
 from sfumato.jobs.registry import kind_of
 from sfumato.store import Database, queue
 from sfumato.store.models import Job
 from sfumato.worker.job_events import job_ended
 
-__all__ = ["Attempt", "Completion", "StoredImage", "complete", "discard", "fail", "image_key", "reap_expired"]
+__all__ = ["Artifact", "Attempt", "Completion", "complete", "discard", "fail", "image_key", "reap_expired"]
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def complete(
     *,
     job_id: str,
     worker_id: str,
-    images: list[StoredImage],
+    artifacts: list[Artifact],
     lineage: dict[str, object],
     lease: int | None = None,
     blobs: BlobStore | None = None,
@@ -53,27 +53,27 @@ def complete(
     """Record a finished attempt, if this worker still holds the job's lease (number ``lease``).
 
     With ``blobs``, what no row will point to is deleted once the outcome is settled: this
-    attempt's ``images`` unless they were recorded, and whatever other attempts left.
+    attempt's ``artifacts`` unless they were recorded, and whatever other attempts left.
     """
     with db.transaction() as session:
         held = queue.lock_with_generation_if_held(session, job_id=job_id, worker_id=worker_id, lease=lease)
         if held is None:
-            garbage = [image.blob_key for image in images]
+            garbage = _blob_keys(artifacts)
             completion = Completion.LEASE_LOST
         else:
             job, _generation = held  # read with the job: its subject finds it in the session
-            completion = _record(session, job, worker_id, images, lineage)
+            completion = _record(session, job, worker_id, artifacts, lineage)
             if completion is Completion.RECORDED:
-                kept = {image.blob_key for image in images}
+                kept = set(_blob_keys(artifacts))
                 garbage = [key for key in _outputs(job, range(1, job.leases)) if key not in kept]
             else:
-                garbage = _outputs(job, range(1, job.leases + 1)) + [image.blob_key for image in images]
+                garbage = _outputs(job, range(1, job.leases + 1)) + _blob_keys(artifacts)
     _remove_outputs(blobs, garbage)
     return completion
 
 
 def _record(
-    session: Session, job: Job, worker_id: str, images: list[StoredImage], lineage: dict[str, object]
+    session: Session, job: Job, worker_id: str, artifacts: list[Artifact], lineage: dict[str, object]
 ) -> Completion:
     """Record the results with the job's subject (a generation, a variation …)."""
     kind = kind_of(job.kind)
@@ -82,7 +82,7 @@ def _record(
         return Completion.DELETED
     payload = kind.decode(job.payload)
     lineage = {**lineage, "attempts": job.attempts, "worker": worker_id}
-    if not kind.subject.complete(session, job, payload, images, lineage):
+    if not kind.subject.complete(session, job, payload, artifacts, lineage):
         queue.finish(job, state=queue.CANCELLED, error="deleted or abandoned while running")
         return Completion.DELETED
     queue.finish(job, state=queue.SUCCEEDED)
@@ -173,6 +173,11 @@ def _outputs(job: Job, leases: Iterable[int]) -> list[str]:
         return []
     target = job.generation_id or job.id
     return [key for n in leases for key in kind.outputs(Attempt(target, n), job.payload)]
+
+
+def _blob_keys(artifacts: list[Artifact]) -> list[str]:
+    """Every blob the attempt's records point to (a video's poster too)."""
+    return [key for artifact in artifacts for key in artifact.blob_keys]
 
 
 def _remove_outputs(blobs: BlobStore | None, keys: list[str]) -> None:

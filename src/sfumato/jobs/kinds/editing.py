@@ -13,10 +13,11 @@ from sfumato.engine import Engine
 from sfumato.engine.errors import EngineError
 from sfumato.engine.img2img import ImageToImageSpec, image_to_image
 from sfumato.engine.inpaint import InpaintSpec, inpaint
-from sfumato.jobs.artifacts import Attempt, TaskResult, read_picture, store_generation_images
+from sfumato.jobs.artifacts import Attempt, TaskResult, read_picture
 from sfumato.jobs.kind import JobKind
 from sfumato.jobs.kinds.text_to_image import IMAGE_GENERATION_EVENT, TextToImagePayload, generation_outputs
 from sfumato.jobs.subjects import GenerationSubject
+from sfumato.jobs.writers import store_generation_images
 from sfumato.store import queue
 
 IMAGE_TO_IMAGE, INPAINT = "image_to_image", "inpaint"

@@ -8,9 +8,10 @@ from typing import Literal
 from sfumato.blobs import BlobStore
 from sfumato.engine import Engine, lcm, upscale
 from sfumato.engine.specs import ImageOutput
-from sfumato.jobs.artifacts import Attempt, TaskResult, read_picture, store_png
+from sfumato.jobs.artifacts import Attempt, TaskResult, read_picture
 from sfumato.jobs.kind import JobKind
 from sfumato.jobs.subjects import RealtimeSubject
+from sfumato.jobs.writers import store_png
 from sfumato.store import queue
 from sfumato.store import realtime as realtime_store
 
@@ -68,7 +69,8 @@ def run(engine: Engine, blobs: BlobStore, attempt: Attempt, payload: RealtimePay
         )
     [image] = output.images
     key = realtime_store.output_key(payload.request_id, attempt.lease)
-    return [store_png(blobs, key, image, seed=output.seeds[0] if output.seeds else 0)], dict(output.lineage)
+    seed = output.seeds[0] if output.seeds else None
+    return [store_png(blobs, key, image, seed=seed)], dict(output.lineage)
 
 
 KIND: JobKind[RealtimePayload] = JobKind(

@@ -9,9 +9,10 @@ from sfumato.blobs import BlobStore
 from sfumato.engine import Engine
 from sfumato.engine.batching import batch_key
 from sfumato.engine.specs import TextToImageSpec
-from sfumato.jobs.artifacts import Attempt, TaskResult, image_key, store_generation_images
+from sfumato.jobs.artifacts import Attempt, TaskResult, image_key
 from sfumato.jobs.kind import JobKind
 from sfumato.jobs.subjects import GenerationSubject
+from sfumato.jobs.writers import store_generation_images
 from sfumato.store import queue
 
 NAME = "text_to_image"

@@ -8,9 +8,10 @@ from typing import Literal, TypeVar
 from sfumato.blobs import BlobStore
 from sfumato.engine import Engine, EngineError, nobg, unzoom, upscale
 from sfumato.engine.specs import ImageOutput
-from sfumato.jobs.artifacts import Attempt, TaskResult, read_picture, store_png
+from sfumato.jobs.artifacts import Attempt, TaskResult, read_picture
 from sfumato.jobs.kind import JobKind
 from sfumato.jobs.subjects import VariationSubject
+from sfumato.jobs.writers import store_png
 from sfumato.store import queue
 from sfumato.store import variations as variation_store
 
@@ -104,7 +105,7 @@ def run(engine: Engine, blobs: BlobStore, attempt: Attempt, payload: VariationPa
         )
     [image] = output.images
     key = variation_store.blob_key(payload.variation_id, attempt.lease)
-    seed = output.seeds[0] if output.seeds else 0
+    seed = output.seeds[0] if output.seeds else None
     return [store_png(blobs, key, image, seed=seed)], dict(output.lineage)
 
 
