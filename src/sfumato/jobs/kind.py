@@ -67,7 +67,7 @@ class JobKind(Generic[P]):
     subject: Subject[P]
     lane: int
     models: Callable[[P], tuple[str, ...]]  # what the runner loads; the first is the job's model_key
-    output_keys: Callable[[Attempt, P], list[str]]  # every key an attempt may write
+    output_keys: Callable[[Attempt, P], list[str]]  # every key an attempt may write (posters too)
     artifacts: tuple[ArtifactType, ...] = (IMAGE,)  # what its runner returns: image, video, weights, mesh
     event: str | None = None  # webhook events ``<event>.complete`` / ``<event>.failed``; None: none
     run_batch: BatchRunner[P] | None = None
