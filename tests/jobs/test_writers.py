@@ -138,3 +138,12 @@ def test_an_opaque_files_record_has_its_content_type_and_size(
 def test_a_file_of_an_unknown_type_is_refused(blobs: LocalBlobStore) -> None:
     with pytest.raises(EngineError, match=r"\.safetensors"):
         store_file(blobs, "trainings/t1/lease-1/notes.txt", b"hi")
+
+
+def test_the_mp4_writer_reports_encoding_then_uploading(blobs: LocalBlobStore) -> None:
+    from sfumato.engine import report
+
+    stages: list[str] = []
+    with report.reporting(lambda stage, _step, _total: stages.append(stage)):
+        store_mp4(blobs, "videos/x/lease-1/0.mp4", _frames(2, 16, 16), fps=4)
+    assert stages[0] == "encoding" and set(stages[1:]) == {"uploading"}

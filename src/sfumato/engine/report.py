@@ -15,12 +15,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-LOADING, DENOISING, DECODING, UPSCALING, SEGMENTING, UPLOADING = (
+LOADING, DENOISING, DECODING, UPSCALING, SEGMENTING, ENCODING, UPLOADING = (
     "loading",
     "denoising",
     "decoding",
     "upscaling",
     "segmenting",
+    "encoding",
     "uploading",
 )
 

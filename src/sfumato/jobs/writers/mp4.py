@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sfumato.blobs import BlobStore
+from sfumato.engine import report
 from sfumato.engine.errors import EngineError
 from sfumato.jobs.artifacts import VIDEO, Artifact, poster_key
 from sfumato.jobs.writers.png import store_png
@@ -41,6 +42,7 @@ def store_mp4(
     pictures = [_picture(frame) for frame in frames]
     width, height = _frame_size(pictures)
     rate = _rate(fps)
+    report.stage(report.ENCODING)
     data = encode_mp4(pictures, rate, crf=crf)
     poster = store_png(blobs, poster_key(key), pictures[0], position=position, seed=seed)
     uploaded = upload(blobs, key, data, MP4)
