@@ -9,6 +9,14 @@ case a signal was lost. That is what makes them work the same whether the worker
 this process or on another machine: the database and the blob store are the only things
 the two share.
 
+When the worker shares this process (the embedded shape), the job is also *handed* to it
+in memory (``jobs/hand_off.py``): the worker claims it by id at once, runs it on the pictures
+decoded here and hands the output PNG back while its transaction records the completion, so
+the request pays no general claim, no wake-up, no blob read and no output blob. The ledger
+records exactly what it records for any worker — the request, its charge, its job and its
+end — and the input pictures are stored all the same, so another worker that claims the job
+first, or any worker after a restart, runs it the general way.
+
 A request that no worker finishes within ``SFUMATO_REALTIME_TIMEOUT_SECONDS`` is abandoned:
 its caller gets a 504 and its credits back, a queued job is cancelled, and a result that
 arrives later is thrown away.
@@ -28,6 +36,7 @@ from sqlalchemy import Table
 from sfumato.engine.catalog import UPSCALER_FAMILY, ModelEntry
 from sfumato.engine.lcm import LCM_FAMILY
 from sfumato.errors import InvalidRequest, SfumatoError, TimedOut
+from sfumato.jobs.hand_off import HandedJob
 from sfumato.jobs.kinds import realtime as realtime_kind
 from sfumato.service import admission, availability, data_urls, guardrails
 from sfumato.service.context import Context
@@ -99,18 +108,28 @@ class _Submitted:
     job_id: str
     input_keys: list[str]
     cost: int
+    handed: HandedJob | None = None  # the job handed to this process's worker, if it was
 
 
 async def run_canvas(ctx: Context, principal: Principal, request: CanvasRequest) -> CanvasResult:
     """Validate, charge, queue on the realtime lane and wait for the picture."""
     timestamp = request.request_timestamp or utcnow().isoformat(timespec="milliseconds")
     submitted = await asyncio.to_thread(_submit, ctx, principal, request)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ctx.settings.realtime_timeout_seconds
     try:
-        output = await _await(ctx, submitted, principal.account_id)
-        image = await asyncio.to_thread(_take, ctx, output, submitted.input_keys)
+        image = await _handed_back(submitted, deadline)
+        if image is None:
+            output = await _await(ctx, submitted, principal.account_id, deadline)
+            image = await asyncio.to_thread(_take, ctx, output, submitted.input_keys)
+        else:  # the inputs' blobs go after the answer: no one reads them any more
+            loop.run_in_executor(None, _delete, ctx, submitted.input_keys)
     except BaseException:  # here, not in a thread: it must run even if the caller went away
         _delete(ctx, submitted.input_keys)
         raise
+    finally:
+        if submitted.handed is not None and ctx.hand_offs is not None:
+            ctx.hand_offs.withdraw(submitted.job_id)
     return CanvasResult(
         request_id=submitted.request_id,
         image_png=image,
@@ -156,12 +175,38 @@ def _submit(ctx: Context, principal: Principal, request: CanvasRequest) -> _Subm
     )
     assert submitted.job is not None
     job_id = str(submitted.job["id"])
+    hand_offs = ctx.hand_offs
+    # Reserved before the job commits, so this process's worker runs it from memory even if
+    # the commit's wake-up makes it claim the job by the general query first.
+    handed = (
+        hand_offs.reserve(job_id, inputs)
+        if hand_offs is not None and set(job_payload.models()) <= ctx.local_models()
+        else None
+    )
     try:
         admission.admit(ctx, submitted, "realtime request")
     except BaseException:
+        if hand_offs is not None and handed is not None:
+            hand_offs.withdraw(job_id)
         _delete(ctx, keys.values())
         raise
-    return _Submitted(request_id=request_id, job_id=job_id, input_keys=list(keys.values()), cost=cost)
+    if hand_offs is not None and handed is not None:
+        hand_offs.ready(job_id)
+    return _Submitted(
+        request_id=request_id, job_id=job_id, input_keys=list(keys.values()), cost=cost, handed=handed
+    )
+
+
+async def _handed_back(submitted: _Submitted, deadline: float) -> bytes | None:
+    """The output PNG of a job handed to this process's worker, once its completion is recorded;
+    None when it was not handed over, or the worker could not finish it here (the row tells)."""
+    if submitted.handed is None:
+        return None
+    remaining = deadline - asyncio.get_running_loop().time()
+    try:
+        return await asyncio.wait_for(asyncio.wrap_future(submitted.handed.result), max(0.0, remaining))
+    except TimeoutError:
+        return None  # the general wait finds the deadline passed: it abandons the request
 
 
 def _take(ctx: Context, output: str, input_keys: Iterable[str]) -> bytes:
@@ -259,11 +304,11 @@ def _fit(
     return image if image.size == size else image.resize(size, resample)
 
 
-async def _await(ctx: Context, submitted: _Submitted, account_id: str) -> str:
-    """The output's blob key once a worker records it; raises if it failed or took too long."""
+async def _await(ctx: Context, submitted: _Submitted, account_id: str, deadline: float) -> str:
+    """The output's blob key once a worker records it; raises if it failed or took too long
+    (``deadline``, on the event loop's clock)."""
     loop = asyncio.get_running_loop()
     timeout = ctx.settings.realtime_timeout_seconds
-    deadline = loop.time() + timeout
     pause = _POLL_FIRST
     with ctx.realtime_waits.watching(submitted.request_id) as ended:
         while True:
