@@ -72,10 +72,12 @@ class HandOffs:
         if handed is not None and not handed.result.done():
             handed.result.cancel()
 
-    def to_claim(self) -> list[str]:
-        """The ready jobs that no claim of this worker has taken yet, oldest first."""
+    def to_claim(self) -> list[tuple[str, bool]]:
+        """The handed jobs no claim of this worker has taken yet, oldest first, each with whether
+        its row is known to be committed (one that is not may be, already: the commit's wake-up
+        can reach the worker before the service marks it ready)."""
         with self._lock:
-            return [job_id for job_id, handed in self._jobs.items() if handed.ready]
+            return [(job_id, handed.ready) for job_id, handed in self._jobs.items()]
 
     def take(self, job_id: str) -> HandedJob | None:
         """The hand-off of a job this worker claimed, removed from the ones to claim."""

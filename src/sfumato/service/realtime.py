@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from PIL import Image
@@ -114,7 +114,7 @@ class _Submitted:
 async def run_canvas(ctx: Context, principal: Principal, request: CanvasRequest) -> CanvasResult:
     """Validate, charge, queue on the realtime lane and wait for the picture."""
     timestamp = request.request_timestamp or utcnow().isoformat(timespec="milliseconds")
-    submitted = await asyncio.to_thread(_submit, ctx, principal, request)
+    submitted = await _submit(ctx, principal, request)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + ctx.settings.realtime_timeout_seconds
     try:
@@ -138,8 +138,37 @@ async def run_canvas(ctx: Context, principal: Principal, request: CanvasRequest)
     )
 
 
-def _submit(ctx: Context, principal: Principal, request: CanvasRequest) -> _Submitted:
-    """Check the request, store its pictures and write the request, its charge and its job."""
+async def _submit(ctx: Context, principal: Principal, request: CanvasRequest) -> _Submitted:
+    """Check the request, store its pictures and write the request, its charge and its job.
+
+    The checks, the decoding and the blob writes run in a thread; the admission is awaited
+    on the event loop (on SQLite the intake writes it there, with no hand-off to its thread).
+    """
+    submitted, admitted, pictures, models = await asyncio.to_thread(_prepare, ctx, principal, request)
+    hand_offs = ctx.hand_offs
+    if hand_offs is not None and set(models) <= ctx.local_models():
+        # Reserved before the job commits, so this process's worker runs it from memory even
+        # if the commit's wake-up makes it claim the job by the general query first.
+        submitted = replace(submitted, handed=hand_offs.reserve(submitted.job_id, pictures))
+    else:
+        hand_offs = None
+    try:
+        await admission.admit_async(ctx, admitted, "realtime request")
+    except BaseException:
+        if hand_offs is not None:
+            hand_offs.withdraw(submitted.job_id)
+        await asyncio.to_thread(_delete, ctx, submitted.input_keys)
+        raise
+    if hand_offs is not None:
+        hand_offs.ready(submitted.job_id)
+    return submitted
+
+
+def _prepare(
+    ctx: Context, principal: Principal, request: CanvasRequest
+) -> tuple[_Submitted, admission.Submission, dict[str, Image.Image], tuple[str, ...]]:
+    """Check the request, store its pictures and build its admission; also the pictures, decoded,
+    and the models the job loads."""
     entry = realtime_model(ctx)
     payload = _plan(ctx, request, entry)
     inputs = _inputs(ctx, request)
@@ -174,27 +203,10 @@ def _submit(ctx: Context, principal: Principal, request: CanvasRequest) -> _Subm
         keyed=False,  # its answer is not kept to be read again: a retry runs anew
     )
     assert submitted.job is not None
-    job_id = str(submitted.job["id"])
-    hand_offs = ctx.hand_offs
-    # Reserved before the job commits, so this process's worker runs it from memory even if
-    # the commit's wake-up makes it claim the job by the general query first.
-    handed = (
-        hand_offs.reserve(job_id, inputs)
-        if hand_offs is not None and set(job_payload.models()) <= ctx.local_models()
-        else None
+    prepared = _Submitted(
+        request_id=request_id, job_id=str(submitted.job["id"]), input_keys=list(keys.values()), cost=cost
     )
-    try:
-        admission.admit(ctx, submitted, "realtime request")
-    except BaseException:
-        if hand_offs is not None and handed is not None:
-            hand_offs.withdraw(job_id)
-        _delete(ctx, keys.values())
-        raise
-    if hand_offs is not None and handed is not None:
-        hand_offs.ready(job_id)
-    return _Submitted(
-        request_id=request_id, job_id=job_id, input_keys=list(keys.values()), cost=cost, handed=handed
-    )
+    return prepared, submitted, inputs, job_payload.models()
 
 
 async def _handed_back(submitted: _Submitted, deadline: float) -> bytes | None:

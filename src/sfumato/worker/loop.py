@@ -211,13 +211,15 @@ class Worker:
     def _claim_handed(self) -> list[queue.ClaimedJob]:
         """A job handed over in memory, claimed by its id; those it cannot claim (another worker
         took it, its account is at its cap) are told to their waiters, who fall back to the row."""
-        for job_id in self.hand_offs.to_claim():
+        for job_id, ready in self.hand_offs.to_claim():
             with self.db.transaction() as session:
                 claimed = queue.claim_by_id(
                     session, job_id=job_id, worker_id=self.worker_id, lease_seconds=self.lease_seconds
                 )
             if claimed is not None:
                 return [claimed]
+            if not ready:
+                continue  # not committed yet: its waiter marks it ready and wakes this worker again
             handed = self.hand_offs.take(job_id)
             if handed is not None:
                 HandOffs.end(handed, None)
@@ -289,12 +291,14 @@ class Worker:
         try:
             if kind is None:
                 raise EngineError(f"this worker cannot run jobs of kind {job.kind!r}")
+            if handed is not None:
+                # No progress is written: its only reader is the waiter, which gets the result
+                # itself in a few dozen milliseconds.
+                png, lineage = realtime_kind.run_in_memory(
+                    self.engine, realtime_kind.KIND.decode(job.payload), handed.pictures
+                )
+                return InMemory(png=png, lineage=lineage, handed=handed)
             with report.reporting(self.progress.listener([(job.id, job.lease)])):
-                if handed is not None:
-                    png, lineage = realtime_kind.run_in_memory(
-                        self.engine, realtime_kind.KIND.decode(job.payload), handed.pictures
-                    )
-                    return InMemory(png=png, lineage=lineage, handed=handed)
                 return kind.run_job(self.engine, self.blobs, outcomes.attempt_of(job), job.payload)
         except Exception as exc:
             if handed is not None:
