@@ -68,20 +68,26 @@ def record(session: Session, *, worker_id: str, reports: Mapping[tuple[str, int]
 
 def of_generation(session: Session, generation_id: str) -> Standing | None:
     """The standing of a generation's newest job; None when it has none or it is done."""
-    return _standing(session, select(Job).where(Job.generation_id == generation_id))
+    return _standing(session, Job.generation_id == generation_id)
 
 
 def of_subject(session: Session, subject_id: str) -> Standing | None:
     """The standing of the newest job working for ``subject_id`` (a variation …)."""
-    return _standing(session, select(Job).where(Job.subject_id == subject_id))
+    return _standing(session, Job.subject_id == subject_id)
 
 
-def _standing(session: Session, jobs: Any) -> Standing | None:
-    job = session.scalars(jobs.order_by(Job.created_at.desc()).limit(1)).first()
+def _standing(session: Session, of: Any) -> Standing | None:
+    """One indexed look at the job's few columns; a queued one's position costs one count more."""
+    job = session.execute(
+        select(Job.id, Job.state, Job.lane, Job.created_at, Job.progress)
+        .where(of)
+        .order_by(Job.created_at.desc())
+        .limit(1)
+    ).first()
     if job is None:
         return None
     if job.state == QUEUED:
-        return Standing(state=QUEUED, queue_position=queue_position(session, job))
+        return Standing(state=QUEUED, queue_position=_position(session, job.lane, job.created_at, job.id))
     if job.state == RUNNING:
         return Standing(state=RUNNING, progress=_progress(job.progress))
     return None
@@ -89,11 +95,15 @@ def _standing(session: Session, jobs: Any) -> Standing | None:
 
 def queue_position(session: Session, job: Job) -> int:
     """1 + the queued jobs ahead of ``job`` by lane, then age (see the module's docstring)."""
+    return _position(session, job.lane, job.created_at, job.id)
+
+
+def _position(session: Session, lane: int, created_at: Any, job_id: str) -> int:
     ahead = and_(
-        Job.lane == job.lane,
-        or_(Job.created_at < job.created_at, and_(Job.created_at == job.created_at, Job.id < job.id)),
+        Job.lane == lane,
+        or_(Job.created_at < created_at, and_(Job.created_at == created_at, Job.id < job_id)),
     )
-    count = session.scalar(select(func.count()).where(Job.state == QUEUED, or_(Job.lane < job.lane, ahead)))
+    count = session.scalar(select(func.count()).where(Job.state == QUEUED, or_(Job.lane < lane, ahead)))
     return int(count or 0) + 1
 
 
