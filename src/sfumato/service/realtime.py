@@ -67,6 +67,8 @@ LCM_STYLES: dict[str, tuple[str, str]] = {
 # worker of another process on SQLite, or a PostgreSQL listener that is not connected.
 _POLL_FIRST, _POLL_MAX = 0.005, 0.05
 _POLL_HEARING = 1.0  # while other processes' signals are heard: only for a lost one
+# Seconds a handed job's output may take to follow its recorded completion (it is set right after).
+_HANDED_GRACE = 10.0
 T = TypeVar("T")
 
 
@@ -118,7 +120,7 @@ async def run_canvas(ctx: Context, principal: Principal, request: CanvasRequest)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + ctx.settings.realtime_timeout_seconds
     try:
-        image = await _handed_back(submitted, deadline)
+        image = await _handed_back(ctx, submitted, principal.account_id, deadline)
         if image is None:
             output = await _await(ctx, submitted, principal.account_id, deadline)
             image = await asyncio.to_thread(_take, ctx, output, submitted.input_keys)
@@ -209,16 +211,34 @@ def _prepare(
     return prepared, submitted, inputs, job_payload.models()
 
 
-async def _handed_back(submitted: _Submitted, deadline: float) -> bytes | None:
+async def _handed_back(ctx: Context, submitted: _Submitted, account_id: str, deadline: float) -> bytes | None:
     """The output PNG of a job handed to this process's worker, once its completion is recorded;
-    None when it was not handed over, or the worker could not finish it here (the row tells)."""
-    if submitted.handed is None:
+    None when it was not handed over, or it ended some other way (the row tells the general
+    wait how): another worker ran it, it failed, or the deadline passed and it was abandoned."""
+    handed = submitted.handed
+    if handed is None:
         return None
-    remaining = deadline - asyncio.get_running_loop().time()
-    try:
-        return await asyncio.wait_for(asyncio.wrap_future(submitted.handed.result), max(0.0, remaining))
-    except TimeoutError:
-        return None  # the general wait finds the deadline passed: it abandons the request
+    loop = asyncio.get_running_loop()
+    result = asyncio.wrap_future(handed.result)
+    with ctx.realtime_waits.watching(submitted.request_id) as ended:
+        while (remaining := deadline - loop.time()) > 0:
+            signal = asyncio.ensure_future(ended.wait())
+            either: set[asyncio.Future[Any]] = {result, signal}
+            await asyncio.wait(either, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            signal.cancel()
+            if result.done():
+                return result.result()
+            if ended.is_set():  # the request ended: by this hand-off (its result follows), or not
+                ended.clear()
+                status, output, _reason = await _off_loop(ctx, _look, ctx, submitted.request_id)
+                if status == store.COMPLETE and output is None:
+                    return await asyncio.wait_for(result, _HANDED_GRACE)
+                if status != store.PENDING:
+                    return None
+    status, output, _reason = await asyncio.to_thread(_abandon, ctx, submitted, account_id)
+    if status == store.COMPLETE and output is None:  # completed here just before the deadline
+        return await asyncio.wait_for(result, _HANDED_GRACE)
+    return None
 
 
 def _take(ctx: Context, output: str, input_keys: Iterable[str]) -> bytes:
