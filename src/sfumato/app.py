@@ -52,6 +52,7 @@ def create_app(
         thread = None
         if worker is not None:
             ctx.local_models = worker.runnable_models
+            ctx.hand_offs = worker.hand_offs
             thread = threading.Thread(target=worker.run_forever, name="sfumato-worker", daemon=True)
             thread.start()
         sender = build_webhook_sender(ctx)
@@ -68,6 +69,7 @@ def create_app(
             if sender is not None:
                 sender.close()
             if worker is not None and thread is not None:
+                ctx.hand_offs = None
                 worker.stop()
                 thread.join(timeout=30)
             ctx.close()

@@ -4,7 +4,8 @@ A declared ``Content-Length`` over the route's limit is refused before a byte is
 body without one (chunked) is counted as it streams and cut off at the limit: the read
 fails, whatever the application answered to that failure is dropped, and the 413 goes
 out instead. The server frames a body by its ``Content-Length``, so a request declaring
-one within the limit passes untouched: the common case costs one header look-up.
+one within the limit passes untouched, as does one with neither header (it has no body):
+the common cases cost a header look-up or two.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ class BodyLimitMiddleware:
                 await _refuse(scope, receive, send, limit)
             else:
                 await self.app(scope, receive, send)
+            return
+        if declared is None and header(scope, b"transfer-encoding") is None:
+            await self.app(scope, receive, send)  # no body at all (a GET): nothing to count
             return
         await self._counted(scope, receive, send, limit)
 

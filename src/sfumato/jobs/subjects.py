@@ -157,8 +157,9 @@ class RealtimeSubject:
         request = session.get(RealtimeRequest, payload.request_id, with_for_update=True)
         if request is None or request.status != realtime_store.PENDING:
             return False  # abandoned (timed out, refunded): nobody reads this output
-        [artifact] = artifacts
-        realtime_store.complete(session, request, key=artifact.picture().blob_key, lineage=lineage)
+        # No artifact: the output went back to the waiter in memory (``jobs.hand_off``), not to a blob.
+        key = artifacts[0].picture().blob_key if artifacts else None
+        realtime_store.complete(session, request, key=key, lineage=lineage)
         return True
 
     def fail(self, session: Session, job: Job, payload: RealtimeRef, reason: str) -> None:

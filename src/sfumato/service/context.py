@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from sfumato.blobs import BlobStore
 from sfumato.config import Settings
 from sfumato.engine.catalog import Catalog
+from sfumato.jobs.hand_off import HandOffs
 from sfumato.service.availability import LiveModels
 from sfumato.service.intake import Intake
 from sfumato.service.key_cache import KeyCache
@@ -37,6 +38,8 @@ class Context:
     principals: KeyCache[Principal] = field(init=False)
     intake: Intake = field(init=False)  # records submitted generations, a group per transaction
     realtime_waits: RealtimeWaits = field(init=False)  # realtime requests awaited in this process
+    # The in-process worker's realtime hand-offs (jobs/hand_off.py); None without one.
+    hand_offs: HandOffs | None = None
 
     def __post_init__(self) -> None:
         self.principals = KeyCache(self.settings.key_cache_seconds)

@@ -9,6 +9,14 @@ case a signal was lost. That is what makes them work the same whether the worker
 this process or on another machine: the database and the blob store are the only things
 the two share.
 
+When the worker shares this process (the embedded shape), the job is also *handed* to it
+in memory (``jobs/hand_off.py``): the worker claims it by id at once, runs it on the pictures
+decoded here and hands the output PNG back while its transaction records the completion, so
+the request pays no general claim, no wake-up, no blob read and no output blob. The ledger
+records exactly what it records for any worker — the request, its charge, its job and its
+end — and the input pictures are stored all the same, so another worker that claims the job
+first, or any worker after a restart, runs it the general way.
+
 A request that no worker finishes within ``SFUMATO_REALTIME_TIMEOUT_SECONDS`` is abandoned:
 its caller gets a 504 and its credits back, a queued job is cancelled, and a result that
 arrives later is thrown away.
@@ -19,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from PIL import Image
@@ -28,6 +36,7 @@ from sqlalchemy import Table
 from sfumato.engine.catalog import UPSCALER_FAMILY, ModelEntry
 from sfumato.engine.lcm import LCM_FAMILY
 from sfumato.errors import InvalidRequest, SfumatoError, TimedOut
+from sfumato.jobs.hand_off import HandedJob
 from sfumato.jobs.kinds import realtime as realtime_kind
 from sfumato.service import admission, availability, data_urls, guardrails
 from sfumato.service.context import Context
@@ -58,6 +67,8 @@ LCM_STYLES: dict[str, tuple[str, str]] = {
 # worker of another process on SQLite, or a PostgreSQL listener that is not connected.
 _POLL_FIRST, _POLL_MAX = 0.005, 0.05
 _POLL_HEARING = 1.0  # while other processes' signals are heard: only for a lost one
+# Seconds a handed job's output may take to follow its recorded completion (it is set right after).
+_HANDED_GRACE = 10.0
 T = TypeVar("T")
 
 
@@ -99,18 +110,28 @@ class _Submitted:
     job_id: str
     input_keys: list[str]
     cost: int
+    handed: HandedJob | None = None  # the job handed to this process's worker, if it was
 
 
 async def run_canvas(ctx: Context, principal: Principal, request: CanvasRequest) -> CanvasResult:
     """Validate, charge, queue on the realtime lane and wait for the picture."""
     timestamp = request.request_timestamp or utcnow().isoformat(timespec="milliseconds")
-    submitted = await asyncio.to_thread(_submit, ctx, principal, request)
+    submitted = await _submit(ctx, principal, request)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ctx.settings.realtime_timeout_seconds
     try:
-        output = await _await(ctx, submitted, principal.account_id)
-        image = await asyncio.to_thread(_take, ctx, output, submitted.input_keys)
+        image = await _handed_back(ctx, submitted, principal.account_id, deadline)
+        if image is None:
+            output = await _await(ctx, submitted, principal.account_id, deadline)
+            image = await asyncio.to_thread(_take, ctx, output, submitted.input_keys)
+        else:  # the inputs' blobs go after the answer: no one reads them any more
+            loop.run_in_executor(None, _delete, ctx, submitted.input_keys)
     except BaseException:  # here, not in a thread: it must run even if the caller went away
         _delete(ctx, submitted.input_keys)
         raise
+    finally:
+        if submitted.handed is not None and ctx.hand_offs is not None:
+            ctx.hand_offs.withdraw(submitted.job_id)
     return CanvasResult(
         request_id=submitted.request_id,
         image_png=image,
@@ -119,8 +140,37 @@ async def run_canvas(ctx: Context, principal: Principal, request: CanvasRequest)
     )
 
 
-def _submit(ctx: Context, principal: Principal, request: CanvasRequest) -> _Submitted:
-    """Check the request, store its pictures and write the request, its charge and its job."""
+async def _submit(ctx: Context, principal: Principal, request: CanvasRequest) -> _Submitted:
+    """Check the request, store its pictures and write the request, its charge and its job.
+
+    The checks, the decoding and the blob writes run in a thread; the admission is awaited
+    on the event loop (on SQLite the intake writes it there, with no hand-off to its thread).
+    """
+    submitted, admitted, pictures, models = await asyncio.to_thread(_prepare, ctx, principal, request)
+    hand_offs = ctx.hand_offs
+    if hand_offs is not None and set(models) <= ctx.local_models():
+        # Reserved before the job commits, so this process's worker runs it from memory even
+        # if the commit's wake-up makes it claim the job by the general query first.
+        submitted = replace(submitted, handed=hand_offs.reserve(submitted.job_id, pictures))
+    else:
+        hand_offs = None
+    try:
+        await admission.admit_async(ctx, admitted, "realtime request")
+    except BaseException:
+        if hand_offs is not None:
+            hand_offs.withdraw(submitted.job_id)
+        await asyncio.to_thread(_delete, ctx, submitted.input_keys)
+        raise
+    if hand_offs is not None:
+        hand_offs.ready(submitted.job_id)
+    return submitted
+
+
+def _prepare(
+    ctx: Context, principal: Principal, request: CanvasRequest
+) -> tuple[_Submitted, admission.Submission, dict[str, Image.Image], tuple[str, ...]]:
+    """Check the request, store its pictures and build its admission; also the pictures, decoded,
+    and the models the job loads."""
     entry = realtime_model(ctx)
     payload = _plan(ctx, request, entry)
     inputs = _inputs(ctx, request)
@@ -155,13 +205,40 @@ def _submit(ctx: Context, principal: Principal, request: CanvasRequest) -> _Subm
         keyed=False,  # its answer is not kept to be read again: a retry runs anew
     )
     assert submitted.job is not None
-    job_id = str(submitted.job["id"])
-    try:
-        admission.admit(ctx, submitted, "realtime request")
-    except BaseException:
-        _delete(ctx, keys.values())
-        raise
-    return _Submitted(request_id=request_id, job_id=job_id, input_keys=list(keys.values()), cost=cost)
+    prepared = _Submitted(
+        request_id=request_id, job_id=str(submitted.job["id"]), input_keys=list(keys.values()), cost=cost
+    )
+    return prepared, submitted, inputs, job_payload.models()
+
+
+async def _handed_back(ctx: Context, submitted: _Submitted, account_id: str, deadline: float) -> bytes | None:
+    """The output PNG of a job handed to this process's worker, once its completion is recorded;
+    None when it was not handed over, or it ended some other way (the row tells the general
+    wait how): another worker ran it, it failed, or the deadline passed and it was abandoned."""
+    handed = submitted.handed
+    if handed is None:
+        return None
+    loop = asyncio.get_running_loop()
+    result = asyncio.wrap_future(handed.result)
+    with ctx.realtime_waits.watching(submitted.request_id) as ended:
+        while (remaining := deadline - loop.time()) > 0:
+            signal = asyncio.ensure_future(ended.wait())
+            either: set[asyncio.Future[Any]] = {result, signal}
+            await asyncio.wait(either, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            signal.cancel()
+            if result.done():
+                return result.result()
+            if ended.is_set():  # the request ended: by this hand-off (its result follows), or not
+                ended.clear()
+                status, output, _reason = await _off_loop(ctx, _look, ctx, submitted.request_id)
+                if status == store.COMPLETE and output is None:
+                    return await asyncio.wait_for(result, _HANDED_GRACE)
+                if status != store.PENDING:
+                    return None
+    status, output, _reason = await asyncio.to_thread(_abandon, ctx, submitted, account_id)
+    if status == store.COMPLETE and output is None:  # completed here just before the deadline
+        return await asyncio.wait_for(result, _HANDED_GRACE)
+    return None
 
 
 def _take(ctx: Context, output: str, input_keys: Iterable[str]) -> bytes:
@@ -259,11 +336,11 @@ def _fit(
     return image if image.size == size else image.resize(size, resample)
 
 
-async def _await(ctx: Context, submitted: _Submitted, account_id: str) -> str:
-    """The output's blob key once a worker records it; raises if it failed or took too long."""
+async def _await(ctx: Context, submitted: _Submitted, account_id: str, deadline: float) -> str:
+    """The output's blob key once a worker records it; raises if it failed or took too long
+    (``deadline``, on the event loop's clock)."""
     loop = asyncio.get_running_loop()
     timeout = ctx.settings.realtime_timeout_seconds
-    deadline = loop.time() + timeout
     pause = _POLL_FIRST
     with ctx.realtime_waits.watching(submitted.request_id) as ended:
         while True:

@@ -147,7 +147,9 @@ def _insert_subjects(connection: Connection, admitted: list[Submission]) -> None
 def _job_row(sub: Submission) -> dict[str, Any]:
     assert sub.job is not None
     if sub.subject_kind == credits.SubjectKind.GENERATION:
-        return {**sub.job, "generation_id": sub.subject_id, "subject_id": sub.subject_id}
+        # A generation's job is found by ``generation_id``; ``subject_id`` (an index of its own,
+        # on random ids) is left to the other subjects, so a submission updates one index fewer.
+        return {**sub.job, "generation_id": sub.subject_id}
     return {**sub.job, "subject_id": sub.subject_id}
 
 

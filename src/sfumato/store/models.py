@@ -274,7 +274,8 @@ class RealtimeRequest(Base):
     """A realtime canvas request while its caller waits, and its record afterwards.
 
     The API server writes it with the job and waits for its status to change; the worker
-    records the output's blob there. A caller that gave up marks it ABANDONED, and a late
+    records the output's blob there (none when it handed the output back in memory, being in
+    the same process). A caller that gave up marks it ABANDONED, and a late
     result for it is thrown away instead of recorded.
     """
 

@@ -238,6 +238,31 @@ def claim_more(
     return _take(session, _within_caps(session, jobs), worker_id, lease_seconds)
 
 
+def claim_by_id(session: Session, *, job_id: str, worker_id: str, lease_seconds: float) -> ClaimedJob | None:
+    """Take one named queued job under a lease, if its account has a free concurrency slot.
+
+    For a job handed to this worker in memory (``jobs.hand_off``): no schedule query, the
+    same lease and the same cap as any claim. None when the job is not queued any more
+    (another worker took it, it was cancelled) or its account runs all it may.
+    """
+    job = session.scalars(
+        select(Job).where(Job.id == job_id, Job.state == QUEUED).with_for_update(skip_locked=True)
+    ).first()
+    if job is None:
+        return None
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:a))"), {"a": job.account_id})
+    running = session.scalar(_RUNNING_OF_ACCOUNT, {"account": job.account_id})
+    slots = session.scalar(select(Account.concurrency_slots).where(Account.id == job.account_id))
+    if slots is None or int(running or 0) >= slots:
+        return None
+    [claimed] = _take(session, [job], worker_id, lease_seconds)
+    return claimed
+
+
+_RUNNING_OF_ACCOUNT = text("SELECT count(*) FROM jobs WHERE account_id = :account AND state = 'running'")
+
+
 def _within_caps(session: Session, jobs: Sequence[Job]) -> list[Job]:
     """Drop jobs whose account would run more than its slots, counting what is running now.
 

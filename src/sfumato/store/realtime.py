@@ -35,7 +35,10 @@ def get_for_update(session: Session, request_id: str) -> RealtimeRequest | None:
     return session.get(RealtimeRequest, request_id, with_for_update=True)
 
 
-def complete(session: Session, request: RealtimeRequest, *, key: str, lineage: dict[str, object]) -> None:
+def complete(
+    session: Session, request: RealtimeRequest, *, key: str | None, lineage: dict[str, object]
+) -> None:
+    """Record the request's output: under blob ``key``, or (None) handed to its waiter in memory."""
     request.status = COMPLETE
     request.output_key = key
     request.lineage = dict(lineage)

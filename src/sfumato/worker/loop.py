@@ -19,12 +19,15 @@ import threading
 import time
 import uuid
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 from sfumato.blobs import BlobStore
 from sfumato.engine import Engine, report
 from sfumato.engine.errors import EngineError
 from sfumato.engine.memory import free_memory_bytes
 from sfumato.jobs.artifacts import TaskResult
+from sfumato.jobs.hand_off import HandedJob, HandOffs
+from sfumato.jobs.kinds import realtime as realtime_kind
 from sfumato.jobs.registry import KINDS, kind_of
 from sfumato.store import Database, commits, queue, workers
 from sfumato.worker import outcomes
@@ -35,7 +38,17 @@ log = logging.getLogger(__name__)
 
 REAP_INTERVAL_SECONDS = 5.0
 
-Outcome = TaskResult | BaseException
+
+@dataclass(frozen=True)
+class InMemory:
+    """A handed-over realtime job's result: its output PNG, for the waiter rather than a blob."""
+
+    png: bytes
+    lineage: dict[str, object]
+    handed: HandedJob
+
+
+Outcome = TaskResult | InMemory | BaseException
 
 
 def default_worker_id() -> str:
@@ -88,6 +101,8 @@ class Worker:
             db, worker_id=self.worker_id, lease_seconds=lease_seconds, interval=self.heartbeat_seconds
         )
         self.progress = ProgressWriter(db, worker_id=self.worker_id, interval=progress_seconds)
+        # Realtime jobs the server of this process hands over (jobs/hand_off.py).
+        self.hand_offs = HandOffs(self._wake)
 
     # -- control, from other threads ------------------------------------------------
 
@@ -167,7 +182,7 @@ class Worker:
     def run_once(self) -> int:
         """Claim and run at most one batch; the number of jobs it ran (0: the queue had none)."""
         self._housekeeping()
-        jobs = self._claim()
+        jobs = self._claim_handed() or self._claim()
         if jobs:
             self._run(jobs)
         return len(jobs)
@@ -192,6 +207,23 @@ class Worker:
         catalog, models_dir = self.engine.catalog, self.engine.models_dir
         keys = {e.key for e in catalog.entries() if e.is_tiny or catalog.is_ready(e, models_dir)}
         return frozenset(keys & self.models if self.models is not None else keys)
+
+    def _claim_handed(self) -> list[queue.ClaimedJob]:
+        """A job handed over in memory, claimed by its id; those it cannot claim (another worker
+        took it, its account is at its cap) are told to their waiters, who fall back to the row."""
+        for job_id, ready in self.hand_offs.to_claim():
+            with self.db.transaction() as session:
+                claimed = queue.claim_by_id(
+                    session, job_id=job_id, worker_id=self.worker_id, lease_seconds=self.lease_seconds
+                )
+            if claimed is not None:
+                return [claimed]
+            if not ready:
+                continue  # not committed yet: its waiter marks it ready and wakes this worker again
+            handed = self.hand_offs.take(job_id)
+            if handed is not None:
+                HandOffs.end(handed, None)
+        return []
 
     def _claim(self) -> list[queue.ClaimedJob]:
         can_run = self.capabilities()
@@ -231,6 +263,8 @@ class Worker:
             seconds = round(time.perf_counter() - started, 4)
             for job, result in zip(jobs, results, strict=True):
                 if job.id in beat.lost:
+                    if isinstance(result, InMemory):
+                        HandOffs.end(result.handed, None)
                     outcomes.discard(self.blobs, job)
                     log.warning("job %s: lease lost while running; result dropped, outputs removed", job.id)
                     continue
@@ -253,12 +287,22 @@ class Worker:
 
     def _execute_one(self, job: queue.ClaimedJob) -> Outcome:
         kind = kind_of(job.kind)
+        handed = self.hand_offs.take(job.id) if job.kind == realtime_kind.NAME else None
         try:
             if kind is None:
                 raise EngineError(f"this worker cannot run jobs of kind {job.kind!r}")
+            if handed is not None:
+                # No progress is written: its only reader is the waiter, which gets the result
+                # itself in a few dozen milliseconds.
+                png, lineage = realtime_kind.run_in_memory(
+                    self.engine, realtime_kind.KIND.decode(job.payload), handed.pictures
+                )
+                return InMemory(png=png, lineage=lineage, handed=handed)
             with report.reporting(self.progress.listener([(job.id, job.lease)])):
                 return kind.run_job(self.engine, self.blobs, outcomes.attempt_of(job), job.payload)
         except Exception as exc:
+            if handed is not None:
+                HandOffs.end(handed, None)  # its waiter reads the row: a retry, or the failure
             return exc
 
     def _record(self, job: queue.ClaimedJob, result: Outcome, seconds: float) -> None:
@@ -275,10 +319,12 @@ class Worker:
             else:
                 log.error("job %s crashed", job.id, exc_info=result)
             return
-        artifacts, lineage = result
+        artifacts, lineage = ([], result.lineage) if isinstance(result, InMemory) else result
         lineage = {**lineage, "seconds": seconds, "queued_seconds": round(job.waited_seconds, 4)}
         completion = outcomes.complete(self.db, job_id=job.id, worker_id=self.worker_id, lease=job.lease,
                                        artifacts=artifacts, lineage=lineage, blobs=self.blobs)  # fmt: skip
+        if isinstance(result, InMemory):  # the output goes to its waiter once its end is recorded
+            HandOffs.end(result.handed, result.png if completion is outcomes.Completion.RECORDED else None)
         if completion is outcomes.Completion.DELETED:
             log.info("job %s: generation deleted while running; outputs removed", job.id)
         elif completion is outcomes.Completion.LEASE_LOST:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sfumato.blobs import BlobStore
-from sfumato.engine import Engine, lcm, upscale
+from sfumato.engine import Engine, lcm, report, upscale
 from sfumato.engine.specs import ImageOutput
 from sfumato.jobs.artifacts import Attempt, TaskResult, read_picture
 from sfumato.jobs.kind import JobKind
@@ -14,6 +16,9 @@ from sfumato.jobs.subjects import RealtimeSubject
 from sfumato.jobs.writers import store_png
 from sfumato.store import queue
 from sfumato.store import realtime as realtime_store
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
 
 NAME = "realtime_canvas"
 
@@ -38,6 +43,35 @@ class RealtimePayload:
 
 def run(engine: Engine, blobs: BlobStore, attempt: Attempt, payload: RealtimePayload) -> TaskResult:
     canvas = read_picture(blobs, payload.inputs["image"], "the canvas")
+    mask_key = payload.inputs.get("mask")
+    mask = read_picture(blobs, mask_key, "the mask", mode="L") if mask_key else None
+    image, seed, lineage = render(engine, payload, canvas, mask)
+    key = realtime_store.output_key(payload.request_id, attempt.lease)
+    return [store_png(blobs, key, image, seed=seed)], lineage
+
+
+def run_in_memory(
+    engine: Engine, payload: RealtimePayload, pictures: Mapping[str, Image]
+) -> tuple[bytes, dict[str, object]]:
+    """The request run on pictures already decoded, its output PNG returned rather than stored.
+
+    For the worker that shares the waiting server's process (``jobs.hand_off``): the pictures
+    are the ones the service stored under ``payload.inputs``, so the pixels are the same as
+    :func:`run` gives.
+    """
+    canvas = _as_mode(pictures["image"], "RGB")
+    mask = _as_mode(pictures["mask"], "L") if "mask" in pictures else None
+    image, _seed, lineage = render(engine, payload, canvas, mask)
+    report.stage(report.UPLOADING)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue(), lineage
+
+
+def render(
+    engine: Engine, payload: RealtimePayload, canvas: Image, mask: Image | None
+) -> tuple[Image, int | None, dict[str, object]]:
+    """The engine call of a request: its one output picture, its seed and its lineage."""
     output: ImageOutput
     if payload.operation == "upscale":
         creative = upscale.CreativePass(
@@ -53,7 +87,6 @@ def run(engine: Engine, blobs: BlobStore, attempt: Attempt, payload: RealtimePay
         )
         output = upscale.upscale(engine, spec)
     else:
-        mask_key = payload.inputs.get("mask")
         output = lcm.run(
             engine,
             lcm.CanvasSpec(
@@ -64,13 +97,15 @@ def run(engine: Engine, blobs: BlobStore, attempt: Attempt, payload: RealtimePay
                 guidance_scale=payload.guidance_scale,
                 strength=payload.strength,
                 seed=payload.seed,
-                mask=read_picture(blobs, mask_key, "the mask", mode="L") if mask_key else None,
+                mask=mask,
             ),
         )
     [image] = output.images
-    key = realtime_store.output_key(payload.request_id, attempt.lease)
-    seed = output.seeds[0] if output.seeds else None
-    return [store_png(blobs, key, image, seed=seed)], dict(output.lineage)
+    return image, (output.seeds[0] if output.seeds else None), dict(output.lineage)
+
+
+def _as_mode(picture: Image, mode: str) -> Image:
+    return picture if picture.mode == mode else picture.convert(mode)
 
 
 KIND: JobKind[RealtimePayload] = JobKind(
