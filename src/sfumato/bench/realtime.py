@@ -13,6 +13,7 @@ import base64
 import io
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,15 +61,15 @@ def realtime(
         ) as server,  # fmt: skip
     ):
         [key] = server.keys(1)
+        direct_call = _direct_call(model, models_dir, device, canvas, steps, strength)
         with httpx.Client(
             base_url=server.base, headers={"authorization": f"Bearer {key}"}, timeout=120
         ) as client:
-            endpoint = _time(lambda: _post(client, body), warmup, requests)
-    direct = _time_direct(model, models_dir, device, canvas, steps, strength, warmup, requests)
+            endpoint, direct = _time_interleaved(lambda: _post(client, body), direct_call, warmup, requests)
     backend = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
     typer.echo(
         f"model {model}, {size}×{size}, {steps} steps, strength {strength:g}, {device}, {backend}; "
-        f"{requests} timed after {warmup} warm-up, one at a time"
+        f"{requests} of each timed after {warmup} warm-up, one at a time, the two kinds taking turns"
     )
     typer.echo(f"{'':24}{'p50 ms':>10}{'p95 ms':>10}")
     rows = {"POST /generations-lcm": endpoint, "direct LCM call": direct}
@@ -88,9 +89,9 @@ def _post(client: Any, body: dict[str, Any]) -> None:
         raise typer.BadParameter(f"the server answered {response.status_code}: {response.text}")
 
 
-def _time_direct(
-    model: str, models_dir: Path, device: str, canvas: Any, steps: int, strength: float, warmup: int, n: int
-) -> list[float]:
+def _direct_call(
+    model: str, models_dir: Path, device: str, canvas: Any, steps: int, strength: float
+) -> Callable[[], object]:
     from sfumato.config import Settings
     from sfumato.engine import Engine, lcm
     from sfumato.runtime import build_context
@@ -101,17 +102,23 @@ def _time_direct(
     spec = lcm.CanvasSpec(model_key=entry.key if entry else model, prompt="a lighthouse at dusk",
                           image=canvas, steps=steps, guidance_scale=entry.default_guidance if entry else 8.0,
                           strength=strength, seed=1)  # fmt: skip
-    return _time(lambda: lcm.run(engine, spec), warmup, n)
+    return lambda: lcm.run(engine, spec)
 
 
-def _time(call: Any, warmup: int, n: int) -> list[float]:
+def _time_interleaved(
+    endpoint: Callable[[], object], direct: Callable[[], object], warmup: int, n: int
+) -> tuple[list[float], list[float]]:
+    """Milliseconds of ``n`` calls of each, taking turns: a machine whose speed drifts over a
+    run (a shared one does) slows both series alike, so their ratio stays meaningful."""
     for _ in range(warmup):
-        call()
-    timings = []
+        endpoint()
+        direct()
+    timings: tuple[list[float], list[float]] = ([], [])
     for _ in range(n):
-        started = time.perf_counter()
-        call()
-        timings.append((time.perf_counter() - started) * 1000)
+        for call, series in zip((endpoint, direct), timings, strict=True):
+            started = time.perf_counter()
+            call()
+            series.append((time.perf_counter() - started) * 1000)
     return timings
 
 
