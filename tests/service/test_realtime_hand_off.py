@@ -4,15 +4,18 @@ job; without an in-process worker, a worker elsewhere serves the request the gen
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sqlalchemy import select
 
+from sfumato.jobs.kinds import realtime as realtime_kind
 from sfumato.runtime import build_worker
 from sfumato.store import Database
-from sfumato.store.models import CreditEntry, Job, RealtimeRequest
+from sfumato.store.clock import utcnow
+from sfumato.store.models import Account, CreditEntry, Job, RealtimeRequest, new_id
 from tests.api.canvas import balance, canvas_app, data_url, from_data_url, noise, square_mask
 
 
@@ -40,12 +43,14 @@ def test_a_handed_job_is_recorded_in_the_ledger_and_its_output_never_stored(
 ) -> None:
     with canvas_app(database_url, tmp_path, models_dir) as api:
         assert api.ctx.hand_offs is not None
+        assert api.ctx.hand_offs.settled(timeout=30)  # a worker waiting for work is handed the job
         before = balance(api)
         response = api.post("/generations-lcm", json=_body())
         assert response.status_code == 200, response.text
         job_answer = response.json()["lcmGenerationJob"]
         picture = from_data_url(job_answer["imageDataUrl"][0])
         assert picture.size == (64, 64)
+        assert api.ctx.hand_offs.settled(timeout=30)  # the answer goes out first, then the end is recorded
         request, job, entries = _ledger(api.ctx.db)
         # The request, its charge, its job and its end, as for any worker.
         assert request.status == "COMPLETE" and request.finished_at is not None
@@ -65,7 +70,7 @@ def test_a_handed_job_is_recorded_in_the_ledger_and_its_output_never_stored(
                 break
             deadline.wait(0.05)
         assert keys and not any(api.ctx.blobs.exists(key) for key in keys)
-        assert api.ctx.hand_offs.to_claim() == []  # nothing is left behind in memory
+        assert api.ctx.hand_offs.pending() == []  # nothing is left behind in memory
 
 
 @pytest.mark.databases("sqlite")
@@ -97,6 +102,7 @@ def test_a_handed_job_gives_the_pixels_of_the_general_way(
     database_url: str, tmp_path: Path, models_dir: Path
 ) -> None:
     with canvas_app(database_url, tmp_path, models_dir) as api:
+        assert api.ctx.hand_offs is not None and api.ctx.hand_offs.settled(timeout=30)
         handed = api.post("/lcm-inpainting", json={**_body(seed=9), "maskDataUrl": data_url(square_mask())})
         hand_offs, api.ctx.hand_offs = api.ctx.hand_offs, None  # the same worker, through the queue
         try:
@@ -116,3 +122,70 @@ def test_a_handed_job_gives_the_pixels_of_the_general_way(
         np.asarray(from_data_url(r.json()["lcmGenerationJob"]["imageDataUrl"][0])) for r in (handed, general)
     ]
     assert np.array_equal(pictures[0], pictures[1])
+
+
+@pytest.mark.databases("sqlite", "postgresql")
+def test_a_refused_handed_job_leaves_nothing_and_the_worker_goes_on(
+    database_url: str, tmp_path: Path, models_dir: Path
+) -> None:
+    """The worker starts before the admission commits; a refusal drops its run unrecorded."""
+    with canvas_app(database_url, tmp_path, models_dir) as api:
+        assert api.ctx.hand_offs is not None and api.ctx.hand_offs.settled(timeout=30)
+        pauper, _ = api.new_key("pauper", credits=0)
+        refused = api.post("/generations-lcm", json=_body(), key=pauper)
+        assert refused.status_code == 402, refused.text
+        assert api.ctx.hand_offs.settled(timeout=30)
+        with api.ctx.db.read() as session:
+            assert session.scalars(select(Job)).all() == []
+            assert session.scalars(select(RealtimeRequest)).all() == []
+        served = api.post("/generations-lcm", json=_body())
+        assert served.status_code == 200, served.text
+        assert api.ctx.hand_offs.settled(timeout=30)
+        request, job, _entries = _ledger(api.ctx.db)
+        assert (request.status, job.state, job.attempts) == ("COMPLETE", "succeeded", 1)
+
+
+@pytest.mark.databases("sqlite", "postgresql")
+def test_a_handed_job_respects_the_accounts_concurrency_cap(
+    database_url: str, tmp_path: Path, models_dir: Path
+) -> None:
+    """An account that runs all it may gets its job queued, not leased: it waits its turn."""
+    with canvas_app(database_url, tmp_path, models_dir, realtime_timeout_seconds=1.0) as api:
+        assert api.ctx.hand_offs is not None and api.ctx.hand_offs.settled(timeout=30)
+        with api.ctx.db.transaction() as session:
+            account = session.get(Account, api.user_id)
+            assert account is not None
+            account.concurrency_slots = 1
+            session.add(Job(id=new_id(), kind="realtime_canvas", account_id=api.user_id, payload={},
+                            state="running", lease_owner="elsewhere", attempts=1, leases=1,
+                            lease_expires_at=utcnow() + timedelta(hours=1)))  # fmt: skip
+        before = balance(api)
+        response = api.post("/generations-lcm", json=_body())
+        assert response.status_code == 504, response.text  # its turn never came within the timeout
+        assert balance(api) == before
+        with api.ctx.db.read() as session:
+            [request] = session.scalars(select(RealtimeRequest)).all()
+            [job] = session.scalars(select(Job).where(Job.subject_id == request.id)).all()
+            assert (request.status, job.state, job.attempts) == ("ABANDONED", "cancelled", 0)
+
+
+@pytest.mark.databases("sqlite")
+def test_a_failed_handed_run_is_retried_the_general_way(
+    database_url: str, tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pictures were stored for this: the retry reads them like any worker's would."""
+    failures = []
+
+    def fail_once(*args: object, **kwargs: object) -> object:
+        failures.append(1)
+        raise RuntimeError("the device went away")
+
+    monkeypatch.setattr(realtime_kind, "run_in_memory", fail_once)
+    with canvas_app(database_url, tmp_path, models_dir) as api:
+        assert api.ctx.hand_offs is not None and api.ctx.hand_offs.settled(timeout=30)
+        response = api.post("/generations-lcm", json=_body())
+        assert response.status_code == 200, response.text
+        request, job, entries = _ledger(api.ctx.db)
+    assert failures == [1]
+    assert (request.status, job.state, job.attempts) == ("COMPLETE", "succeeded", 2)
+    assert request.output_key is not None and len(entries) == 1  # the general way, charged once

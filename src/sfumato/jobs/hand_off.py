@@ -1,20 +1,21 @@
 """Realtime jobs handed straight to the worker that shares the waiting server's process.
 
 The request, its charge and its job are recorded in the ledger exactly as for any worker
-(admission, one transaction); what the hand-off adds lives only beside that record, and only
-for speed:
+(admission, one transaction); what the hand-off changes is only how fast that goes:
 
-* the **pictures**, already decoded by the service, so the worker reads no blob and decodes
-  no PNG (they are stored all the same, so any worker can run the job after a restart or
-  when another one takes it first);
-* **which job** to run: the worker claims it by id under a lease, at once, instead of
-  running the general claim query after a wake-up;
-* the **output**: the worker hands the PNG back in memory while the ledger records the
-  request's completion, so no blob is written to be read and deleted right after.
+* the job is **admitted already leased** to this worker (first attempt, lease 1) when it is
+  idle and the account has a free concurrency slot, so no claim query runs and no other
+  worker can take it; the worker starts on it **while** the admission commits, from the
+  claim it will hold, and records nothing until the admission says the row is there;
+* the **pictures**, already decoded by the service: the worker reads no blob and decodes no
+  PNG (they are stored all the same: a failed attempt is retried the general way);
+* the **output** goes back in memory, before the ledger records the completion (which
+  follows at once): no blob is written to be read and deleted right after.
 
-A hand-off is a hint. If another worker claims the job first, if the account is at its
-concurrency cap, or if anything else goes wrong, the hand-off ends with ``None`` and the
-waiter falls back to the general way (the commit signal and the request's row).
+A hand-off is a hint. If the admission is refused, or puts the job in the queue for any
+worker (the account is at its cap), the run's result is dropped and nothing of it is
+recorded; if the run fails, its waiter falls back to the general way (the row, the commit
+signal) and the job to the queue's retry rules.
 """
 
 from __future__ import annotations
@@ -26,67 +27,108 @@ from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sfumato.store.queue import ClaimedJob
+
 if TYPE_CHECKING:
     from PIL.Image import Image
 
 
 @dataclass
 class HandedJob:
-    """One job handed over: its decoded pictures and where its output PNG goes (None: not here)."""
+    """One job handed over: the claim the worker holds once it is admitted, its decoded pictures,
+    whether it was admitted leased to this worker, and where its output PNG goes."""
 
-    job_id: str
+    claim: ClaimedJob
     pictures: Mapping[str, Image]
-    result: Future[bytes | None] = field(default_factory=Future)
-    ready: bool = False  # the job's row is committed: the worker may claim it
+    admitted: Future[bool] = field(default_factory=Future)  # True: its row is leased to this worker
+    result: Future[bytes | None] = field(default_factory=Future)  # None: look at the row
+
+    @property
+    def job_id(self) -> str:
+        return self.claim.id
 
 
 class HandOffs:
     """The jobs handed to one in-process worker, by job id; used from any thread."""
 
-    def __init__(self, wake: threading.Event | None = None) -> None:
-        self._jobs: dict[str, HandedJob] = {}
+    def __init__(
+        self, *, worker_id: str, lease_seconds: float, wake: threading.Event, idle: threading.Event
+    ) -> None:
+        self.worker_id = worker_id
+        self.lease_seconds = lease_seconds
+        self._waiting: dict[str, HandedJob] = {}  # not yet taken by the worker, oldest first
+        self._running: dict[str, HandedJob] = {}
         self._lock = threading.Lock()
         self._wake = wake
+        self._idle = idle
 
-    def reserve(self, job_id: str, pictures: Mapping[str, Image]) -> HandedJob:
-        """Announce a job about to be admitted, so that a worker claiming it by the general
-        query still runs it from ``pictures`` and hands its output back."""
-        handed = HandedJob(job_id=job_id, pictures=dict(pictures))
+    def available(self) -> bool:
+        """Whether the worker waits for work with nothing handed to it: a job handed now runs at once."""
         with self._lock:
-            self._jobs[job_id] = handed
+            return self._idle.is_set() and not self._waiting and not self._running
+
+    def hand(self, claim: ClaimedJob, pictures: Mapping[str, Image]) -> HandedJob:
+        """Give the worker a job about to be admitted leased to it; it starts at once."""
+        handed = HandedJob(claim=claim, pictures=dict(pictures))
+        with self._lock:
+            self._waiting[claim.id] = handed
+        self._wake.set()
         return handed
 
-    def ready(self, job_id: str) -> None:
-        """The job's row is committed: the worker claims it by id at its next look (woken now)."""
-        with self._lock:
-            handed = self._jobs.get(job_id)
-            if handed is not None:
-                handed.ready = True
-        if self._wake is not None:
-            self._wake.set()
+    @staticmethod
+    def admit(handed: HandedJob, leased: bool) -> None:
+        """The admission's verdict: the row is committed leased to this worker, or it is not."""
+        with contextlib.suppress(InvalidStateError):
+            handed.admitted.set_result(leased)
 
     def withdraw(self, job_id: str) -> None:
-        """Forget the job (its waiter is gone or done); a run in progress finds no one to hand to."""
+        """Forget the job (its waiter is gone or done); a run in progress finds no one to hand to,
+        and records nothing unless its admission already said the row is its own."""
         with self._lock:
-            handed = self._jobs.pop(job_id, None)
-        if handed is not None and not handed.result.done():
+            handed = self._waiting.pop(job_id, None) or self._running.get(job_id)
+        if handed is not None:
+            self.admit(handed, False)
             handed.result.cancel()
 
-    def to_claim(self) -> list[tuple[str, bool]]:
-        """The handed jobs no claim of this worker has taken yet, oldest first, each with whether
-        its row is known to be committed (one that is not may be, already: the commit's wake-up
-        can reach the worker before the service marks it ready)."""
+    def next(self) -> HandedJob | None:
+        """The oldest job handed over and not yet run; the worker runs it now."""
         with self._lock:
-            return [(job_id, handed.ready) for job_id, handed in self._jobs.items()]
+            if not self._waiting:
+                return None
+            job_id = next(iter(self._waiting))
+            handed = self._running[job_id] = self._waiting.pop(job_id)
+            return handed
 
-    def take(self, job_id: str) -> HandedJob | None:
-        """The hand-off of a job this worker claimed, removed from the ones to claim."""
+    def running(self, job_id: str) -> HandedJob | None:
+        """The hand-off of a job the worker took with :meth:`next` and has not said :meth:`done` to."""
         with self._lock:
-            return self._jobs.pop(job_id, None)
+            return self._running.get(job_id)
+
+    def done(self, job_id: str) -> None:
+        with self._lock:
+            self._running.pop(job_id, None)
+
+    def pending(self) -> list[str]:
+        """The jobs handed over and not done (empty once every request has its answer)."""
+        with self._lock:
+            return [*self._waiting, *self._running]
+
+    def settled(self, timeout: float) -> bool:
+        """Wait until the worker, having run and recorded what it was handed, waits for work
+        again; False if that takes longer than ``timeout`` seconds. (It stops waiting when it
+        takes a job, so after an answer this waits for that job's end to be recorded.)"""
+        return self._idle.wait(timeout) and not self.pending()
+
+    def close(self) -> None:
+        """The worker stops: the jobs not yet run go back to their waiters, who read the row."""
+        with self._lock:
+            waiting, self._waiting = list(self._waiting.values()), {}
+        for handed in waiting:
+            self.end(handed, None)
 
     @staticmethod
     def end(handed: HandedJob, png: bytes | None) -> None:
-        """Tell the waiter: the output (its completion recorded), or None (look at the row)."""
+        """Tell the waiter: the output, or None (look at the row)."""
         if not handed.result.done():
             with contextlib.suppress(InvalidStateError):  # cancelled meanwhile: the waiter is gone
                 handed.result.set_result(png)

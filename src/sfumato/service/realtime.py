@@ -9,13 +9,13 @@ case a signal was lost. That is what makes them work the same whether the worker
 this process or on another machine: the database and the blob store are the only things
 the two share.
 
-When the worker shares this process (the embedded shape), the job is also *handed* to it
-in memory (``jobs/hand_off.py``): the worker claims it by id at once, runs it on the pictures
-decoded here and hands the output PNG back while its transaction records the completion, so
-the request pays no general claim, no wake-up, no blob read and no output blob. The ledger
-records exactly what it records for any worker — the request, its charge, its job and its
-end — and the input pictures are stored all the same, so another worker that claims the job
-first, or any worker after a restart, runs it the general way.
+When the worker shares this process (the embedded shape) and waits for work, the job is also
+*handed* to it in memory (``jobs/hand_off.py``): it is admitted already claimed by that
+worker, which starts on the pictures decoded here while the admission commits and hands the
+output PNG back before recording the completion, so the request pays no claim, no wake-up,
+no blob read and no output blob. The ledger records exactly what it records for any worker —
+the request, its charge, its job and its end — and the input pictures are stored all the
+same, so a failed run is retried the general way.
 
 A request that no worker finishes within ``SFUMATO_REALTIME_TIMEOUT_SECONDS`` is abandoned:
 its caller gets a 504 and its credits back, a queued job is cancelled, and a result that
@@ -25,6 +25,7 @@ arrives later is thrown away.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -36,7 +37,7 @@ from sqlalchemy import Table
 from sfumato.engine.catalog import UPSCALER_FAMILY, ModelEntry
 from sfumato.engine.lcm import LCM_FAMILY
 from sfumato.errors import InvalidRequest, SfumatoError, TimedOut
-from sfumato.jobs.hand_off import HandedJob
+from sfumato.jobs.hand_off import HandedJob, HandOffs
 from sfumato.jobs.kinds import realtime as realtime_kind
 from sfumato.service import admission, availability, data_urls, guardrails
 from sfumato.service.context import Context
@@ -44,7 +45,7 @@ from sfumato.service.generations import resolve_model
 from sfumato.service.images import canvas_inputs, covers_anything, flatten, to_mask
 from sfumato.service.keys import Principal
 from sfumato.service.styles import STYLE_TEMPLATES
-from sfumato.store import credits
+from sfumato.store import credits, queue
 from sfumato.store import realtime as store
 from sfumato.store.clock import utcnow
 from sfumato.store.models import RealtimeRequest, new_id
@@ -67,8 +68,6 @@ LCM_STYLES: dict[str, tuple[str, str]] = {
 # worker of another process on SQLite, or a PostgreSQL listener that is not connected.
 _POLL_FIRST, _POLL_MAX = 0.005, 0.05
 _POLL_HEARING = 1.0  # while other processes' signals are heard: only for a lost one
-# Seconds a handed job's output may take to follow its recorded completion (it is set right after).
-_HANDED_GRACE = 10.0
 T = TypeVar("T")
 
 
@@ -146,31 +145,33 @@ async def _submit(ctx: Context, principal: Principal, request: CanvasRequest) ->
     The checks, the decoding and the blob writes run in a thread; the admission is awaited
     on the event loop (on SQLite the intake writes it there, with no hand-off to its thread).
     """
-    submitted, admitted, pictures, models = await asyncio.to_thread(_prepare, ctx, principal, request)
-    hand_offs = ctx.hand_offs
-    if hand_offs is not None and set(models) <= ctx.local_models():
-        # Reserved before the job commits, so this process's worker runs it from memory even
-        # if the commit's wake-up makes it claim the job by the general query first.
-        submitted = replace(submitted, handed=hand_offs.reserve(submitted.job_id, pictures))
-    else:
-        hand_offs = None
+    submitted, admitted = await asyncio.to_thread(_prepare, ctx, principal, request)
+    handed = submitted.handed
     try:
-        await admission.admit_async(ctx, admitted, "realtime request")
+        accepted = await admission.admit_async(ctx, admitted, "realtime request")
     except BaseException:
-        if hand_offs is not None:
-            hand_offs.withdraw(submitted.job_id)
+        if handed is not None and ctx.hand_offs is not None:
+            ctx.hand_offs.withdraw(submitted.job_id)
         await asyncio.to_thread(_delete, ctx, submitted.input_keys)
         raise
-    if hand_offs is not None:
-        hand_offs.ready(submitted.job_id)
+    if handed is None or ctx.hand_offs is None:
+        return submitted
+    HandOffs.admit(handed, accepted.leased)
+    if not accepted.leased:  # queued for any worker (the account runs all it may): the general way
+        ctx.hand_offs.withdraw(submitted.job_id)
+        return replace(submitted, handed=None)
     return submitted
 
 
 def _prepare(
     ctx: Context, principal: Principal, request: CanvasRequest
-) -> tuple[_Submitted, admission.Submission, dict[str, Image.Image], tuple[str, ...]]:
-    """Check the request, store its pictures and build its admission; also the pictures, decoded,
-    and the models the job loads."""
+) -> tuple[_Submitted, admission.Submission]:
+    """Check the request, store its pictures and build its admission.
+
+    When this process's worker waits for work and holds the models, the job is handed to it
+    first, to be admitted claimed by that worker: its run starts now, while its pictures are
+    stored (for a retry) and its admission commits.
+    """
     entry = realtime_model(ctx)
     payload = _plan(ctx, request, entry)
     inputs = _inputs(ctx, request)
@@ -182,8 +183,6 @@ def _prepare(
     )
     request_id = new_id()
     keys = {role: store.input_key(request_id, role) for role in inputs}
-    for role, picture in inputs.items():
-        ctx.blobs.put(keys[role], data_urls.png_bytes(picture), "image/png")
     job_payload = realtime_kind.RealtimePayload(**payload, request_id=request_id, inputs=keys)
     submitted = admission.submission(
         ctx,
@@ -204,40 +203,40 @@ def _prepare(
         ),
         keyed=False,  # its answer is not kept to be read again: a retry runs anew
     )
-    assert submitted.job is not None
-    prepared = _Submitted(
-        request_id=request_id, job_id=str(submitted.job["id"]), input_keys=list(keys.values()), cost=cost
-    )
-    return prepared, submitted, inputs, job_payload.models()
+    job = submitted.job
+    assert job is not None
+    handed = None
+    hand_offs = ctx.hand_offs
+    if hand_offs is not None and set(job_payload.models()) <= ctx.local_models() and hand_offs.available():
+        lease = queue.Lease(worker_id=hand_offs.worker_id, seconds=hand_offs.lease_seconds)
+        submitted = replace(submitted, lease=lease)
+        handed = hand_offs.hand(queue.claim_of(job, lease), inputs)
+    try:
+        for role, picture in inputs.items():
+            ctx.blobs.put(keys[role], data_urls.png_bytes(picture), "image/png")
+    except BaseException:
+        if handed is not None and hand_offs is not None:
+            hand_offs.withdraw(handed.job_id)
+        raise
+    prepared = _Submitted(request_id=request_id, job_id=str(job["id"]),
+                          input_keys=list(keys.values()), cost=cost, handed=handed)  # fmt: skip
+    return prepared, submitted
 
 
 async def _handed_back(ctx: Context, submitted: _Submitted, account_id: str, deadline: float) -> bytes | None:
-    """The output PNG of a job handed to this process's worker, once its completion is recorded;
-    None when it was not handed over, or it ended some other way (the row tells the general
-    wait how): another worker ran it, it failed, or the deadline passed and it was abandoned."""
+    """The output PNG of a job handed to this process's worker; None when it was not handed
+    over or its run failed (the row tells the general wait what became of it), or the deadline
+    passed and it was abandoned. Its row is leased to this worker: no one else runs it."""
     handed = submitted.handed
     if handed is None:
         return None
-    loop = asyncio.get_running_loop()
     result = asyncio.wrap_future(handed.result)
-    with ctx.realtime_waits.watching(submitted.request_id) as ended:
-        while (remaining := deadline - loop.time()) > 0:
-            signal = asyncio.ensure_future(ended.wait())
-            either: set[asyncio.Future[Any]] = {result, signal}
-            await asyncio.wait(either, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
-            signal.cancel()
-            if result.done():
-                return result.result()
-            if ended.is_set():  # the request ended: by this hand-off (its result follows), or not
-                ended.clear()
-                status, output, _reason = await _off_loop(ctx, _look, ctx, submitted.request_id)
-                if status == store.COMPLETE and output is None:
-                    return await asyncio.wait_for(result, _HANDED_GRACE)
-                if status != store.PENDING:
-                    return None
-    status, output, _reason = await asyncio.to_thread(_abandon, ctx, submitted, account_id)
-    if status == store.COMPLETE and output is None:  # completed here just before the deadline
-        return await asyncio.wait_for(result, _HANDED_GRACE)
+    remaining = deadline - asyncio.get_running_loop().time()
+    with contextlib.suppress(TimeoutError):
+        return await asyncio.wait_for(asyncio.shield(result), max(0.0, remaining))
+    status, _output, _reason = await asyncio.to_thread(_abandon, ctx, submitted, account_id)
+    if status != store.ABANDONED and result.done() and not result.cancelled():
+        return result.result()  # it ended just before the deadline
     return None
 
 

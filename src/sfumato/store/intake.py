@@ -31,7 +31,7 @@ with that subject, uncharged, like a duplicate.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import groupby
 from typing import Any, Literal
@@ -68,6 +68,7 @@ class Submission:
     max_queued: int | None = None
     daily_budget: int = 0
     budget_day_start: datetime | None = None
+    lease: queue.Lease | None = None  # write the job already claimed under it, if the account has a slot
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class Accepted:
     subject_id: str
     cost: int  # what was charged: 0 for a duplicate
     duplicate: bool = False
+    leased: bool = False  # its job was written claimed under the submission's lease
 
 
 @dataclass(frozen=True)
@@ -124,12 +126,16 @@ def write_group(session: Session | Connection, submissions: Sequence[Submission]
         )
     admitted = [sub for i, sub in enumerate(submissions) if _admitted(outcomes[i])]
     if admitted:
+        leased = _leased(connection, admitted)
         _insert_subjects(connection, admitted)
         _insert_many(connection, CreditEntry.__table__, [_debit_row(sub) for sub in admitted if sub.cost])
-        jobs = [_job_row(sub) for sub in admitted if sub.job is not None]
+        jobs = [_job_row(sub, sub.subject_id in leased) for sub in admitted if sub.job is not None]
         _insert_many(connection, Job.__table__, jobs)
-        if jobs:
+        if len(jobs) > len(leased):  # some wait in the queue: wake the workers
             queue.notify(connection)
+        for index, outcome in outcomes.items():
+            if isinstance(outcome, Accepted) and not outcome.duplicate and outcome.subject_id in leased:
+                outcomes[index] = replace(outcome, leased=True)
     _link_idempotency_records(connection, submissions, outcomes)
     return [outcomes[i] for i in range(len(submissions))]
 
@@ -144,13 +150,29 @@ def _insert_subjects(connection: Connection, admitted: list[Submission]) -> None
         _insert_many(connection, table, rows)
 
 
-def _job_row(sub: Submission) -> dict[str, Any]:
+def _leased(connection: Connection, admitted: list[Submission]) -> set[str]:
+    """The subjects whose jobs are written claimed under their submission's lease: those whose
+    account has a concurrency slot free for them, in order (the others queue as usual)."""
+    leasing = [sub for sub in admitted if sub.lease is not None and sub.job is not None]
+    if not leasing:
+        return set()
+    free = queue.free_slots(connection, [sub.account_id for sub in leasing])
+    leased = set()
+    for sub in leasing:
+        if free.get(sub.account_id, 0) > 0:
+            free[sub.account_id] -= 1
+            leased.add(sub.subject_id)
+    return leased
+
+
+def _job_row(sub: Submission, leased: bool) -> dict[str, Any]:
     assert sub.job is not None
+    job = queue.leased_row(sub.job, sub.lease) if leased and sub.lease is not None else sub.job
     if sub.subject_kind == credits.SubjectKind.GENERATION:
         # A generation's job is found by ``generation_id``; ``subject_id`` (an index of its own,
         # on random ids) is left to the other subjects, so a submission updates one index fewer.
-        return {**sub.job, "generation_id": sub.subject_id}
-    return {**sub.job, "subject_id": sub.subject_id}
+        return {**job, "generation_id": sub.subject_id}
+    return {**job, "subject_id": sub.subject_id}
 
 
 def _created_under_key(connection: Connection, submissions: Sequence[Submission]) -> dict[int, str]:

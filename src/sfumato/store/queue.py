@@ -67,6 +67,30 @@ class ClaimedJob:
 
 
 @dataclass(frozen=True)
+class Lease:
+    """A new job to be admitted already claimed: by ``worker_id``, for ``seconds``."""
+
+    worker_id: str
+    seconds: float
+
+
+def leased_row(job: dict[str, Any], lease: Lease) -> dict[str, Any]:
+    """A new job's row as a claim by ``lease.worker_id`` would leave it: running, attempt 1, lease 1."""
+    now = utcnow()
+    return {**job, "state": RUNNING, "lease_owner": lease.worker_id, "attempts": 1, "leases": 1,
+            "lease_expires_at": now + timedelta(seconds=lease.seconds), "started_at": now}  # fmt: skip
+
+
+def claim_of(job: dict[str, Any], lease: Lease) -> ClaimedJob:
+    """The claim a worker holds on a new job admitted under ``lease`` (see :func:`leased_row`)."""
+    return ClaimedJob(id=job["id"], kind=job["kind"], account_id=job["account_id"],
+                      generation_id=job.get("generation_id"), payload=dict(job["payload"]), attempts=1,
+                      max_attempts=job["max_attempts"], lease_owner=lease.worker_id, lease=1,
+                      lane=job.get("lane", INTERACTIVE), model_key=job.get("model_key"),
+                      batch_key=job.get("batch_key"))  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What a worker can run and what it holds: the claim takes only jobs it can run.
 
@@ -238,31 +262,6 @@ def claim_more(
     return _take(session, _within_caps(session, jobs), worker_id, lease_seconds)
 
 
-def claim_by_id(session: Session, *, job_id: str, worker_id: str, lease_seconds: float) -> ClaimedJob | None:
-    """Take one named queued job under a lease, if its account has a free concurrency slot.
-
-    For a job handed to this worker in memory (``jobs.hand_off``): no schedule query, the
-    same lease and the same cap as any claim. None when the job is not queued any more
-    (another worker took it, it was cancelled) or its account runs all it may.
-    """
-    job = session.scalars(
-        select(Job).where(Job.id == job_id, Job.state == QUEUED).with_for_update(skip_locked=True)
-    ).first()
-    if job is None:
-        return None
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:a))"), {"a": job.account_id})
-    running = session.scalar(_RUNNING_OF_ACCOUNT, {"account": job.account_id})
-    slots = session.scalar(select(Account.concurrency_slots).where(Account.id == job.account_id))
-    if slots is None or int(running or 0) >= slots:
-        return None
-    [claimed] = _take(session, [job], worker_id, lease_seconds)
-    return claimed
-
-
-_RUNNING_OF_ACCOUNT = text("SELECT count(*) FROM jobs WHERE account_id = :account AND state = 'running'")
-
-
 def _within_caps(session: Session, jobs: Sequence[Job]) -> list[Job]:
     """Drop jobs whose account would run more than its slots, counting what is running now.
 
@@ -275,21 +274,30 @@ def _within_caps(session: Session, jobs: Sequence[Job]) -> list[Job]:
     accounts = sorted({job.account_id for job in jobs})
     if session.get_bind().dialect.name != "postgresql" or not accounts:
         return list(jobs)
-    for account_id in accounts:
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:a))"), {"a": account_id})
-    rows = session.execute(
-        select(Account.id, Account.concurrency_slots - func.count(Job.id))
-        .outerjoin(Job, (Job.account_id == Account.id) & (Job.state == RUNNING))
-        .where(Account.id.in_(accounts))
-        .group_by(Account.id, Account.concurrency_slots)
-    ).all()
-    free = {str(account_id): int(slots) for account_id, slots in rows}
+    free = free_slots(session.connection(), accounts)
     kept = []
     for job in jobs:
         if free.get(job.account_id, 0) > 0:
             free[job.account_id] -= 1
             kept.append(job)
     return kept
+
+
+def free_slots(connection: Connection, accounts: Sequence[str]) -> dict[str, int]:
+    """Each account's concurrency slots not taken by a running job. On PostgreSQL the accounts'
+    claim locks are taken first (in id order, as every claimer does), so the count holds until
+    the transaction ends."""
+    accounts = sorted(set(accounts))
+    if connection.dialect.name == "postgresql":
+        for account_id in accounts:
+            connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:a))"), {"a": account_id})
+    rows = connection.execute(
+        select(Account.id, Account.concurrency_slots - func.count(Job.id))
+        .outerjoin(Job, (Job.account_id == Account.id) & (Job.state == RUNNING))
+        .where(Account.id.in_(accounts))
+        .group_by(Account.id, Account.concurrency_slots)
+    ).all()
+    return {str(account_id): int(slots) for account_id, slots in rows}
 
 
 def _take(session: Session, jobs: Sequence[Job], worker_id: str, lease_seconds: float) -> list[ClaimedJob]:

@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Collection, Sequence
+from concurrent.futures import CancelledError
 from dataclasses import dataclass
 
 from sfumato.blobs import BlobStore
@@ -41,14 +42,18 @@ REAP_INTERVAL_SECONDS = 5.0
 
 @dataclass(frozen=True)
 class InMemory:
-    """A handed-over realtime job's result: its output PNG, for the waiter rather than a blob."""
+    """A handed-over realtime job's result: its output PNG went to the waiter rather than a blob."""
 
-    png: bytes
     lineage: dict[str, object]
-    handed: HandedJob
 
 
-Outcome = TaskResult | InMemory | BaseException
+class NotHeld:
+    """A handed-over job whose row is not leased to this worker (refused, or queued for any
+    worker): nothing of its run is recorded."""
+
+
+NOT_HELD = NotHeld()
+Outcome = TaskResult | InMemory | NotHeld | BaseException
 
 
 def default_worker_id() -> str:
@@ -102,7 +107,9 @@ class Worker:
         )
         self.progress = ProgressWriter(db, worker_id=self.worker_id, interval=progress_seconds)
         # Realtime jobs the server of this process hands over (jobs/hand_off.py).
-        self.hand_offs = HandOffs(self._wake)
+        self.hand_offs = HandOffs(
+            worker_id=self.worker_id, lease_seconds=lease_seconds, wake=self._wake, idle=self.idle
+        )
 
     # -- control, from other threads ------------------------------------------------
 
@@ -159,6 +166,7 @@ class Worker:
             if stop_listening is not None:
                 stop_listening()
             self._heartbeat.close()
+            self.hand_offs.close()
             self.withdraw()
         log.info("worker %s stopped", self.worker_id)
 
@@ -209,21 +217,10 @@ class Worker:
         return frozenset(keys & self.models if self.models is not None else keys)
 
     def _claim_handed(self) -> list[queue.ClaimedJob]:
-        """A job handed over in memory, claimed by its id; those it cannot claim (another worker
-        took it, its account is at its cap) are told to their waiters, who fall back to the row."""
-        for job_id, ready in self.hand_offs.to_claim():
-            with self.db.transaction() as session:
-                claimed = queue.claim_by_id(
-                    session, job_id=job_id, worker_id=self.worker_id, lease_seconds=self.lease_seconds
-                )
-            if claimed is not None:
-                return [claimed]
-            if not ready:
-                continue  # not committed yet: its waiter marks it ready and wakes this worker again
-            handed = self.hand_offs.take(job_id)
-            if handed is not None:
-                HandOffs.end(handed, None)
-        return []
+        """A job handed over in memory, with the claim it is admitted under (no query: its row is
+        written leased to this worker); its run starts while that admission commits."""
+        handed = self.hand_offs.next()
+        return [handed.claim] if handed is not None else []
 
     def _claim(self) -> list[queue.ClaimedJob]:
         can_run = self.capabilities()
@@ -262,14 +259,16 @@ class Worker:
                 results = self._execute(jobs)
             seconds = round(time.perf_counter() - started, 4)
             for job, result in zip(jobs, results, strict=True):
+                if result is NOT_HELD:
+                    continue
                 if job.id in beat.lost:
-                    if isinstance(result, InMemory):
-                        HandOffs.end(result.handed, None)
                     outcomes.discard(self.blobs, job)
                     log.warning("job %s: lease lost while running; result dropped, outputs removed", job.id)
                     continue
                 self._record(job, result, seconds)
         finally:
+            for job_id in ids:
+                self.hand_offs.done(job_id)
             self.progress.forget(ids)
             with self._in_flight_lock:
                 self._in_flight.difference_update(ids)
@@ -287,23 +286,37 @@ class Worker:
 
     def _execute_one(self, job: queue.ClaimedJob) -> Outcome:
         kind = kind_of(job.kind)
-        handed = self.hand_offs.take(job.id) if job.kind == realtime_kind.NAME else None
+        handed = self.hand_offs.running(job.id)
+        if handed is not None:
+            return self._execute_handed(handed)
         try:
             if kind is None:
                 raise EngineError(f"this worker cannot run jobs of kind {job.kind!r}")
-            if handed is not None:
-                # No progress is written: its only reader is the waiter, which gets the result
-                # itself in a few dozen milliseconds.
-                png, lineage = realtime_kind.run_in_memory(
-                    self.engine, realtime_kind.KIND.decode(job.payload), handed.pictures
-                )
-                return InMemory(png=png, lineage=lineage, handed=handed)
             with report.reporting(self.progress.listener([(job.id, job.lease)])):
                 return kind.run_job(self.engine, self.blobs, outcomes.attempt_of(job), job.payload)
         except Exception as exc:
-            if handed is not None:
-                HandOffs.end(handed, None)  # its waiter reads the row: a retry, or the failure
             return exc
+
+    def _execute_handed(self, handed: HandedJob) -> Outcome:
+        """Run a handed-over job from its pictures and give the waiter its PNG (None on failure:
+        the waiter reads the row); then wait for the admission to know whether to record it.
+        No progress is written: its only reader is the waiter, which gets the result itself."""
+        outcome: Outcome
+        try:
+            png, lineage = realtime_kind.run_in_memory(
+                self.engine, realtime_kind.KIND.decode(handed.claim.payload), handed.pictures
+            )
+        except Exception as exc:
+            HandOffs.end(handed, None)
+            outcome = exc
+        else:
+            HandOffs.end(handed, png)  # the answer goes out now; the row's end is recorded next
+            outcome = InMemory(lineage=lineage)
+        try:
+            leased = handed.admitted.result(timeout=self.lease_seconds)
+        except (TimeoutError, CancelledError):
+            leased = False
+        return outcome if leased else NOT_HELD
 
     def _record(self, job: queue.ClaimedJob, result: Outcome, seconds: float) -> None:
         """Record the attempt's end under its lease; a refused record removes its outputs."""
@@ -319,12 +332,12 @@ class Worker:
             else:
                 log.error("job %s crashed", job.id, exc_info=result)
             return
+        if isinstance(result, NotHeld):
+            return
         artifacts, lineage = ([], result.lineage) if isinstance(result, InMemory) else result
         lineage = {**lineage, "seconds": seconds, "queued_seconds": round(job.waited_seconds, 4)}
         completion = outcomes.complete(self.db, job_id=job.id, worker_id=self.worker_id, lease=job.lease,
                                        artifacts=artifacts, lineage=lineage, blobs=self.blobs)  # fmt: skip
-        if isinstance(result, InMemory):  # the output goes to its waiter once its end is recorded
-            HandOffs.end(result.handed, result.png if completion is outcomes.Completion.RECORDED else None)
         if completion is outcomes.Completion.DELETED:
             log.info("job %s: generation deleted while running; outputs removed", job.id)
         elif completion is outcomes.Completion.LEASE_LOST:
