@@ -63,9 +63,10 @@ class HandOffs:
         self._idle = idle
 
     def available(self) -> bool:
-        """Whether the worker waits for work with nothing handed to it: a job handed now runs at once."""
+        """Whether a job handed now runs at once: the worker waits for work, or is busy only with
+        a handed job (recording its end, for a canvas whose next request came right after)."""
         with self._lock:
-            return self._idle.is_set() and not self._waiting and not self._running
+            return not self._waiting and (self._idle.is_set() or bool(self._running))
 
     def hand(self, claim: ClaimedJob, pictures: Mapping[str, Image]) -> HandedJob:
         """Give the worker a job about to be admitted leased to it; it starts at once."""
