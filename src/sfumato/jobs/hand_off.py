@@ -42,6 +42,7 @@ class HandedJob:
     pictures: Mapping[str, Image]
     admitted: Future[bool] = field(default_factory=Future)  # True: its row is leased to this worker
     result: Future[bytes | None] = field(default_factory=Future)  # None: look at the row
+    let_go: threading.Event = field(default_factory=threading.Event)  # the waiter is done with it
 
     @property
     def job_id(self) -> str:
@@ -61,12 +62,18 @@ class HandOffs:
         self._lock = threading.Lock()
         self._wake = wake
         self._idle = idle
+        self._other_work = False  # the worker runs a job that was not handed over
 
     def available(self) -> bool:
-        """Whether a job handed now runs at once: the worker waits for work, or is busy only with
-        a handed job (recording its end, for a canvas whose next request came right after)."""
+        """Whether a job handed now runs at once (or right after the handed one the worker is
+        finishing): nothing else is handed and the worker runs no other job."""
         with self._lock:
-            return not self._waiting and (self._idle.is_set() or bool(self._running))
+            return not self._waiting and not self._other_work
+
+    def working(self, busy: bool) -> None:
+        """The worker starts (True) or ends (False) running jobs that were not handed over."""
+        with self._lock:
+            self._other_work = busy
 
     def hand(self, claim: ClaimedJob, pictures: Mapping[str, Image]) -> HandedJob:
         """Give the worker a job about to be admitted leased to it; it starts at once."""
@@ -90,6 +97,7 @@ class HandOffs:
         if handed is not None:
             self.admit(handed, False)
             handed.result.cancel()
+            handed.let_go.set()
 
     def next(self) -> HandedJob | None:
         """The oldest job handed over and not yet run; the worker runs it now."""

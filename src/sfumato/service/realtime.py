@@ -29,6 +29,7 @@ import contextlib
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, TypeVar
 
 from PIL import Image
@@ -112,31 +113,59 @@ class _Submitted:
     handed: HandedJob | None = None  # the job handed to this process's worker, if it was
 
 
-async def run_canvas(ctx: Context, principal: Principal, request: CanvasRequest) -> CanvasResult:
-    """Validate, charge, queue on the realtime lane and wait for the picture."""
+async def run_canvas(
+    ctx: Context,
+    principal: Principal,
+    request: CanvasRequest,
+    after_answer: Callable[[Callable[[], None]], None] | None = None,
+) -> CanvasResult:
+    """Validate, charge, queue on the realtime lane and wait for the picture.
+
+    ``after_answer(cleanup)``, when given, runs ``cleanup`` once the answer is sent (a route's
+    background task): a handed job's end is then recorded, and its pictures deleted, after
+    the caller has its picture rather than while the answer is being written.
+    """
     timestamp = request.request_timestamp or utcnow().isoformat(timespec="milliseconds")
     submitted = await _submit(ctx, principal, request)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + ctx.settings.realtime_timeout_seconds
+    handed = False
     try:
         image = await _handed_back(ctx, submitted, principal.account_id, deadline)
         if image is None:
             output = await _await(ctx, submitted, principal.account_id, deadline)
             image = await asyncio.to_thread(_take, ctx, output, submitted.input_keys)
-        else:  # the inputs' blobs go after the answer: no one reads them any more
-            loop.run_in_executor(None, _delete, ctx, submitted.input_keys)
+        else:
+            handed = True
     except BaseException:  # here, not in a thread: it must run even if the caller went away
         _delete(ctx, submitted.input_keys)
         raise
     finally:
-        if submitted.handed is not None and ctx.hand_offs is not None:
-            ctx.hand_offs.withdraw(submitted.job_id)
+        if not handed:
+            _let_go(ctx, submitted)
+    if handed:  # the inputs' blobs go after the answer: no one reads them any more
+        cleanup = partial(_answered, ctx, submitted)
+        if after_answer is not None:
+            after_answer(cleanup)
+        else:
+            loop.run_in_executor(None, cleanup)
     return CanvasResult(
         request_id=submitted.request_id,
         image_png=image,
         request_timestamp=timestamp,
         credit_cost=submitted.cost,
     )
+
+
+def _let_go(ctx: Context, submitted: _Submitted) -> None:
+    """The waiter is done with a hand-off: its worker may record the job's end."""
+    if submitted.handed is not None and ctx.hand_offs is not None:
+        ctx.hand_offs.withdraw(submitted.job_id)
+
+
+def _answered(ctx: Context, submitted: _Submitted) -> None:
+    _let_go(ctx, submitted)
+    _delete(ctx, submitted.input_keys)
 
 
 async def _submit(ctx: Context, principal: Principal, request: CanvasRequest) -> _Submitted:

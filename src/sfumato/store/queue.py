@@ -31,7 +31,7 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, case, func, or_, select, text, update
+from sqlalchemy import Connection, Select, bindparam, case, func, or_, select, text, update
 from sqlalchemy.orm import Session, lazyload, object_session
 
 from sfumato.errors import QuotaExceeded
@@ -290,14 +290,18 @@ def free_slots(connection: Connection, accounts: Sequence[str]) -> dict[str, int
     accounts = sorted(set(accounts))
     if connection.dialect.name == "postgresql":
         for account_id in accounts:
-            connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:a))"), {"a": account_id})
-    rows = connection.execute(
-        select(Account.id, Account.concurrency_slots - func.count(Job.id))
-        .outerjoin(Job, (Job.account_id == Account.id) & (Job.state == RUNNING))
-        .where(Account.id.in_(accounts))
-        .group_by(Account.id, Account.concurrency_slots)
-    ).all()
+            connection.execute(_CLAIM_LOCK, {"a": account_id})
+    rows = connection.execute(_FREE_SLOTS, {"ids": accounts})
     return {str(account_id): int(slots) for account_id, slots in rows}
+
+
+_CLAIM_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:a))")
+_FREE_SLOTS = (
+    select(Account.id, Account.concurrency_slots - func.count(Job.id))
+    .outerjoin(Job, (Job.account_id == Account.id) & (Job.state == RUNNING))
+    .where(Account.id.in_(bindparam("ids", expanding=True)))
+    .group_by(Account.id, Account.concurrency_slots)
+)
 
 
 def _take(session: Session, jobs: Sequence[Job], worker_id: str, lease_seconds: float) -> list[ClaimedJob]:

@@ -38,6 +38,8 @@ from sfumato.worker.progress import ProgressWriter
 log = logging.getLogger(__name__)
 
 REAP_INTERVAL_SECONDS = 5.0
+# How long a handed job's end waits for its answer to be sent before it is recorded anyway.
+ANSWER_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class InMemory:
     """A handed-over realtime job's result: its output PNG went to the waiter rather than a blob."""
 
     lineage: dict[str, object]
+    handed: HandedJob
 
 
 class NotHeld:
@@ -250,6 +253,9 @@ class Worker:
 
     def _run(self, jobs: list[queue.ClaimedJob]) -> None:
         ids = [job.id for job in jobs]
+        handed = any(self.hand_offs.running(job_id) is not None for job_id in ids)
+        if not handed:
+            self.hand_offs.working(True)
         with self._in_flight_lock:
             self._in_flight.update(ids)
         log.info("running %d job(s): %s", len(jobs), ", ".join(f"{j.id} ({j.kind})" for j in jobs))
@@ -269,6 +275,8 @@ class Worker:
         finally:
             for job_id in ids:
                 self.hand_offs.done(job_id)
+            if not handed:
+                self.hand_offs.working(False)
             self.progress.forget(ids)
             with self._in_flight_lock:
                 self._in_flight.difference_update(ids)
@@ -310,8 +318,8 @@ class Worker:
             HandOffs.end(handed, None)
             outcome = exc
         else:
-            HandOffs.end(handed, png)  # the answer goes out now; the row's end is recorded next
-            outcome = InMemory(lineage=lineage)
+            HandOffs.end(handed, png)  # the answer goes out now; the row's end is recorded after it
+            outcome = InMemory(lineage=lineage, handed=handed)
         try:
             leased = handed.admitted.result(timeout=self.lease_seconds)
         except (TimeoutError, CancelledError):
@@ -334,6 +342,9 @@ class Worker:
             return
         if isinstance(result, NotHeld):
             return
+        if isinstance(result, InMemory):
+            # Not while the waiter writes its answer: the two would take turns at the interpreter.
+            result.handed.let_go.wait(ANSWER_SECONDS)
         artifacts, lineage = ([], result.lineage) if isinstance(result, InMemory) else result
         lineage = {**lineage, "seconds": seconds, "queued_seconds": round(job.waited_seconds, 4)}
         completion = outcomes.complete(self.db, job_id=job.id, worker_id=self.worker_id, lease=job.lease,

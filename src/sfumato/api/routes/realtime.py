@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, BackgroundTasks
 
 from sfumato.api.deps import ContextDep, PrincipalDep
 from sfumato.api.schemas.realtime import LcmBody, LcmInpaintingBody, LcmUpscaleBody, lcm_job
@@ -25,28 +25,34 @@ def body_limits(settings: Settings) -> dict[str, int]:
 
 
 @router.post("/generations-lcm")
-async def create_lcm_generation(body: LcmBody, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
-    return lcm_job(await realtime.run_canvas(ctx, principal, body.to_request(realtime.GENERATE)))
+async def create_lcm_generation(
+    body: LcmBody, ctx: ContextDep, principal: PrincipalDep, after: BackgroundTasks
+) -> dict[str, Any]:
+    request = body.to_request(realtime.GENERATE)
+    return lcm_job(await realtime.run_canvas(ctx, principal, request, after.add_task))
 
 
 @router.post("/lcm-instant-refine")
-async def perform_instant_refine(body: LcmBody, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
-    return lcm_job(await realtime.run_canvas(ctx, principal, body.to_request(realtime.REFINE)))
+async def perform_instant_refine(
+    body: LcmBody, ctx: ContextDep, principal: PrincipalDep, after: BackgroundTasks
+) -> dict[str, Any]:
+    request = body.to_request(realtime.REFINE)
+    return lcm_job(await realtime.run_canvas(ctx, principal, request, after.add_task))
 
 
 @router.post("/lcm-inpainting")
 async def perform_inpainting_lcm(
-    body: LcmInpaintingBody, ctx: ContextDep, principal: PrincipalDep
+    body: LcmInpaintingBody, ctx: ContextDep, principal: PrincipalDep, after: BackgroundTasks
 ) -> dict[str, Any]:
     request = body.to_request(realtime.INPAINT, mask_data_url=body.mask_data_url)
-    return lcm_job(await realtime.run_canvas(ctx, principal, request))
+    return lcm_job(await realtime.run_canvas(ctx, principal, request, after.add_task))
 
 
 @router.post("/lcm-upscale")
 async def perform_alchemy_upscale_lcm(
-    body: LcmUpscaleBody, ctx: ContextDep, principal: PrincipalDep
+    body: LcmUpscaleBody, ctx: ContextDep, principal: PrincipalDep, after: BackgroundTasks
 ) -> dict[str, Any]:
     request = body.to_request(
         realtime.UPSCALE, refine_creative=bool(body.refine_creative), refine_strength=body.refine_strength
     )
-    return lcm_job(await realtime.run_canvas(ctx, principal, request))
+    return lcm_job(await realtime.run_canvas(ctx, principal, request, after.add_task))
