@@ -36,9 +36,10 @@ def decode(url: str, *, field: str, max_bytes: int, max_pixels: int) -> Image.Im
     return decode_image(data, max_bytes=max_bytes, max_pixels=max_pixels, what=field).image
 
 
-def png_bytes(image: Image.Image) -> bytes:
+def png_bytes(image: Image.Image, *, compress_level: int = 6) -> bytes:
+    """``image`` as PNG; a low ``compress_level`` (1) trades size for speed, for short-lived files."""
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    image.save(buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()
 
 

@@ -242,7 +242,8 @@ def _prepare(
         handed = hand_offs.hand(queue.claim_of(job, lease), inputs)
     try:
         for role, picture in inputs.items():
-            ctx.blobs.put(keys[role], data_urls.png_bytes(picture), "image/png")
+            # Kept only until the answer (or a retry) reads them: fast to write matters, not size.
+            ctx.blobs.put(keys[role], data_urls.png_bytes(picture, compress_level=1), "image/png")
     except BaseException:
         if handed is not None and hand_offs is not None:
             hand_offs.withdraw(handed.job_id)
