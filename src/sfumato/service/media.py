@@ -157,8 +157,9 @@ def receive(ctx: Context, key: str, data: bytes) -> None:
             raise NotFound("The media of this upload form was deleted; ask for a new one")
         session.expunge(media)
     facts, thumbnail = _checked(ctx, media, data)
-    ctx.blobs.put(facts.thumbnail_key, thumbnail, "image/jpeg")
+    # Should the record fail after the file is stored, the first read checks the file again.
     ctx.blobs.put(key, data, media.content_type)
+    ctx.blobs.put(facts.thumbnail_key, thumbnail, "image/jpeg")
     with ctx.db.transaction() as session:
         uploaded_media.record_ready(session, media.id, facts)
 

@@ -5,7 +5,8 @@ a presigned form for its blob key; the client POSTs the file there with no crede
 the form's signed policy; the image is used later by id. With the local backend sfumato is
 the bucket: :func:`receive_upload` checks the policy and the image before storing a byte.
 With S3 the bucket receives the file, so every image is checked again when it is read for
-use (:func:`read_init_image`) — the one check both backends share.
+use (:func:`read_init_image`) — the one check both backends share. Media uploaded as an
+image (:mod:`sfumato.service.media`) is used wherever an init image is, by its id.
 """
 
 from __future__ import annotations
