@@ -75,10 +75,13 @@ def probe_video(data: bytes, container: str, limits: VideoLimits, *, what: str =
         raise InvalidRequest(f"{what} is not a {container.upper()} video")
     demuxer, codecs = CONTAINERS[container]
     try:
-        with av.open(io.BytesIO(data), mode="r", format=demuxer) as opened:
+        # A file's metadata is free text in no promised encoding: read it leniently.
+        with av.open(io.BytesIO(data), mode="r", format=demuxer, metadata_errors="replace") as opened:
             if not opened.streams.video:
                 raise InvalidRequest(f"{what} has no video stream")
             stream = opened.streams.video[0]
+            if stream.codec_context is None:
+                raise InvalidRequest(f"{what} is in a video codec this server cannot decode")
             codec = stream.codec_context.name
             if codec not in codecs:
                 raise InvalidRequest(
@@ -92,6 +95,8 @@ def probe_video(data: bytes, container: str, limits: VideoLimits, *, what: str =
                     f"at most {limits.max_pixels} are allowed"
                 )
             first, count, span = _walk(opened, stream, limits, what)
+            if first.width * first.height > limits.max_pixels:  # the header understated it
+                raise InvalidRequest(f"{what} has frames of more than {limits.max_pixels} pixels")
     except av.FFmpegError as exc:
         raise InvalidRequest(f"{what} cannot be decoded as {container.upper()}: {exc.strerror}") from None
     rate = stream.average_rate
