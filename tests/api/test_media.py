@@ -113,9 +113,9 @@ def test_extensions(backend_api: Api) -> None:
 @pytest.mark.parametrize(
     ("extension", "data", "says"),
     [
-        ("mp4", png(), "not a MP4 video"),
-        ("webm", video("mp4"), "not a WEBM video"),
-        ("mp4", video("webm"), "not a MP4 video"),
+        ("mp4", png(), "not an MP4 video"),
+        ("webm", video("mp4"), "not a WebM video"),
+        ("mp4", video("webm"), "not an MP4 video"),
         ("png", video("mp4"), "not a PNG, JPEG or WebP image"),
         ("jpg", png(), "not a JPEG image"),
         ("mp4", b"\x00\x00\x00\x18ftypisom" + bytes(200), "cannot be decoded"),
@@ -153,7 +153,7 @@ def test_a_refused_form_may_be_used_again(backend_api: Api) -> None:
     api = backend_api
     ticket = request_media(api, "mp4")
     _refused(api, ticket, png(), "mp4")
-    assert "not a MP4 video" in get_media(api, ticket["uploadId"])["statusReason"]
+    assert "not an MP4 video" in get_media(api, ticket["uploadId"])["statusReason"]
     data = video()
     response = post_form(api, ticket["url"], ticket["fields"], data, filename="clip.mp4")
     assert response.status_code == 204, response.text

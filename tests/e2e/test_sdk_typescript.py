@@ -91,7 +91,7 @@ def test_typescript_sdk_media_round_trip(node: str, processes: Processes, tmp_pa
     assert video_media["duration"] == pytest.approx(1.5, abs=0.01)
     assert video_media["fileSha256"] == hashlib.sha256(clip).hexdigest() and video_media["thumbnailFound"]
     assert refused["status"] == "PENDING" and refused["fileSha256"] is None
-    assert "not a MP4 video" in refused["statusReason"]
+    assert "not an MP4 video" in refused["statusReason"]
 
     assert report["generation"] == {"status": "COMPLETE", "images": 1}  # the media image as init image
     assert report["deleted"] == {"id": report["videoId"]}

@@ -31,7 +31,7 @@ def test_the_container_comes_from_the_bytes() -> None:
     assert sniff(video("webm")) == "webm"
     assert sniff(b"\x89PNG\r\n\x1a\n" + bytes(64)) is None
     assert probe_video(video("mov"), "mp4", LIMITS).codec == "h264"  # QuickTime is ISO media too
-    with pytest.raises(InvalidRequest, match="not a WEBM video"):
+    with pytest.raises(InvalidRequest, match="not a WebM video"):
         probe_video(video("mp4"), "webm", LIMITS)
 
 

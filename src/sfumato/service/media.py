@@ -202,7 +202,8 @@ def _checked(ctx: Context, media: UploadedMedia, data: bytes) -> tuple[MediaFact
     try:
         if format_.media_type == IMAGE:
             if images.sniff(data) not in (None, format_.name):
-                raise InvalidRequest(f"{what} is not a {format_.name} image")
+                label = "WebP" if format_.name == "WEBP" else format_.name
+                raise InvalidRequest(f"{what} is not a {label} image")
             decoded = images.decode_image(
                 data, max_bytes=settings.upload_max_bytes, max_pixels=settings.upload_max_pixels, what=what
             )

@@ -28,6 +28,7 @@ CONTAINERS: dict[str, tuple[str, frozenset[str]]] = {
     "mov": ("mov", frozenset({"h264", "hevc", "av1", "vp9"})),
     "webm": ("webm", frozenset({"vp8", "vp9", "av1"})),
 }
+KINDS = {"mp4": "an MP4 video", "mov": "a QuickTime (MOV) video", "webm": "a WebM video"}
 _EBML_MAGIC = b"\x1a\x45\xdf\xa3"
 _EBML_DOCTYPE_WEBM = b"\x42\x82\x84webm"  # DocType element, 4 bytes long, "webm"
 
@@ -72,7 +73,7 @@ def probe_video(data: bytes, container: str, limits: VideoLimits, *, what: str =
         raise InvalidRequest(f"{what} is {len(data)} bytes; at most {limits.max_bytes} are allowed")
     family = "mp4" if container == "mov" else container
     if sniff(data) != family:
-        raise InvalidRequest(f"{what} is not a {container.upper()} video")
+        raise InvalidRequest(f"{what} is not {KINDS[container]}")
     demuxer, codecs = CONTAINERS[container]
     try:
         # A file's metadata is free text in no promised encoding: read it leniently.
@@ -85,7 +86,7 @@ def probe_video(data: bytes, container: str, limits: VideoLimits, *, what: str =
             codec = stream.codec_context.name
             if codec not in codecs:
                 raise InvalidRequest(
-                    f"{what} is {codec} video; {container.upper()} uploads must be one of "
+                    f"{what} is {codec} video; the codec of {KINDS[container]} must be one of "
                     f"{', '.join(sorted(codecs))}"
                 )
             width, height = stream.codec_context.width, stream.codec_context.height
@@ -98,7 +99,7 @@ def probe_video(data: bytes, container: str, limits: VideoLimits, *, what: str =
             if first.width * first.height > limits.max_pixels:  # the header understated it
                 raise InvalidRequest(f"{what} has frames of more than {limits.max_pixels} pixels")
     except av.FFmpegError as exc:
-        raise InvalidRequest(f"{what} cannot be decoded as {container.upper()}: {exc.strerror}") from None
+        raise InvalidRequest(f"{what} cannot be decoded as {KINDS[container]}: {exc.strerror}") from None
     rate = stream.average_rate
     fps = float(rate) if rate else (count / span if span > 0 else 0.0)
     return ProbedVideo(
