@@ -204,3 +204,23 @@ def test_media_image_is_an_uploaded_init_image(backend_api: Api) -> None:
     other_key, _ = api.new_key("mallory")
     refused = api.post("/generations", json={**EDIT, "init_image_id": media_id}, key=other_key)
     assert refused.status_code == 400 and "no init image" in refused.json()["error"]
+
+
+def test_media_deleted_as_its_file_arrives_keeps_nothing(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sfumato.service import media as media_service
+
+    ticket = request_media(api, "mp4")
+    checked = media_service._checked
+
+    def check_then_delete(*args: Any) -> Any:
+        result = checked(*args)
+        assert api.delete(f"/media/{ticket['uploadId']}").status_code == 200
+        return result
+
+    monkeypatch.setattr(media_service, "_checked", check_then_delete)
+    response = post_form(api, ticket["url"], ticket["fields"], video(), filename="clip.mp4")
+    assert response.status_code == 204, response.text
+    key = ticket["fields"]["key"]
+    assert not api.ctx.blobs.exists(key)
+    assert not api.ctx.blobs.exists(key.rsplit(".", 1)[0] + "-thumbnail.jpg")
+    assert api.get(f"/media/{ticket['uploadId']}").status_code == 404

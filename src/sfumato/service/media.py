@@ -159,9 +159,7 @@ def receive(ctx: Context, key: str, data: bytes) -> None:
     facts, thumbnail = _checked(ctx, media, data)
     # Should the record fail after the file is stored, the first read checks the file again.
     ctx.blobs.put(key, data, media.content_type)
-    ctx.blobs.put(facts.thumbnail_key, thumbnail, "image/jpeg")
-    with ctx.db.transaction() as session:
-        uploaded_media.record_ready(session, media.id, facts)
+    _accept(ctx, media, facts, thumbnail)
 
 
 def _settle(ctx: Context, principal: Principal, media: UploadedMedia) -> UploadedMedia:
@@ -176,13 +174,22 @@ def _settle(ctx: Context, principal: Principal, media: UploadedMedia) -> Uploade
     except InvalidRequest:
         ctx.blobs.delete(media.blob_key)
     else:
-        ctx.blobs.put(facts.thumbnail_key, thumbnail, "image/jpeg")
-        with ctx.db.transaction() as session:
-            uploaded_media.record_ready(session, media.id, facts)
+        _accept(ctx, media, facts, thumbnail)
     with ctx.db.read() as session:
         current = _owned(session, principal, media.id)
         session.expunge(current)
     return current
+
+
+def _accept(ctx: Context, media: UploadedMedia, facts: MediaFacts, thumbnail: bytes) -> None:
+    """Store the thumbnail of a stored, acceptable file and record the media ready — or, if
+    the media was deleted meanwhile, remove both files again."""
+    ctx.blobs.put(facts.thumbnail_key, thumbnail, "image/jpeg")
+    with ctx.db.transaction() as session:
+        recorded = uploaded_media.record_ready(session, media.id, facts) is not None
+    if not recorded:
+        ctx.blobs.delete(media.blob_key)
+        ctx.blobs.delete(facts.thumbnail_key)
 
 
 def _refuse_early(ctx: Context, media: UploadedMedia, reason: str) -> None:
