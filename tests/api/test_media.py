@@ -224,3 +224,18 @@ def test_media_deleted_as_its_file_arrives_keeps_nothing(api: Api, monkeypatch: 
     assert not api.ctx.blobs.exists(key)
     assert not api.ctx.blobs.exists(key.rsplit(".", 1)[0] + "-thumbnail.jpg")
     assert api.get(f"/media/{ticket['uploadId']}").status_code == 404
+
+
+def test_a_refused_media_image_is_no_init_image(backend_api: Api) -> None:
+    """On S3 too, where the bucket took the file: using it checks it, refuses it, deletes it."""
+    from tests.api.test_image_editing import EDIT
+
+    api = backend_api
+    ticket = request_media(api, "png")
+    jpeg = io.BytesIO()
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(jpeg, format="JPEG")
+    post_form(api, ticket["url"], ticket["fields"], jpeg.getvalue())
+    refused = api.post("/generations", json={**EDIT, "init_image_id": ticket["uploadId"]})
+    assert refused.status_code == 400, refused.text
+    assert "has no file yet" in refused.json()["error"] and "not a PNG image" in refused.json()["error"]
+    assert not api.ctx.blobs.exists(ticket["fields"]["key"])

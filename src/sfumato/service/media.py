@@ -129,6 +129,27 @@ def get_media(ctx: Context, principal: Principal, media_id: str) -> MediaView:
     return _view(ctx, media)
 
 
+def image_key(ctx: Context, principal: Principal, media_id: str, *, what: str) -> str | None:
+    """The blob key of the account's media image ``media_id``, ready for use as an init
+    image; None when the account has no such media, a 400 naming ``what`` when it is a
+    video or has no acceptable file (one in the bucket is checked first, as a read does)."""
+    with ctx.db.read() as session:
+        media = uploaded_media.get(session, media_id, account_id=principal.account_id)
+        if media is None:
+            return None
+        session.expunge(media)
+    if media.media_type != IMAGE:
+        raise InvalidRequest(f"{what}: media {media_id} is a {media.media_type}, not an image")
+    if media.status == AWAITING_UPLOAD and ctx.blobs.exists(media.blob_key):
+        media = _settle(ctx, principal, media)
+    if media.status != READY:
+        refused = f"; its last file was refused: {media.status_reason}" if media.status_reason else ""
+        raise InvalidRequest(
+            f"{what}: media {media_id} has no file yet; POST it to the upload url first{refused}"
+        )
+    return media.blob_key
+
+
 def delete_media(ctx: Context, principal: Principal, media_id: str) -> str:
     """Delete the record, its file and its thumbnail; jobs made from it keep their own copy."""
     with ctx.db.transaction() as session:

@@ -22,7 +22,7 @@ from sfumato.service import media
 from sfumato.service.context import Context
 from sfumato.service.images import DecodedImage, decode_image
 from sfumato.service.keys import Principal
-from sfumato.store import init_images, uploaded_media
+from sfumato.store import init_images
 from sfumato.store.models import new_id
 
 # Extensions Leonardo documents for init images, and the content type each uploads as.
@@ -162,12 +162,10 @@ def init_image_key(ctx: Context, principal: Principal, image_id: str, *, what: s
         image = init_images.get(session, image_id, account_id=principal.account_id)
         if image is not None:
             return image.blob_key
-        uploaded = uploaded_media.get(session, image_id, account_id=principal.account_id)
-        if uploaded is None:
-            raise InvalidRequest(f"{what}: no init image with id {image_id!r}")
-        if uploaded.media_type != media.IMAGE:
-            raise InvalidRequest(f"{what}: media {image_id} is a {uploaded.media_type}, not an image")
-        return uploaded.blob_key
+    key = media.image_key(ctx, principal, image_id, what=what)
+    if key is None:
+        raise InvalidRequest(f"{what}: no init image with id {image_id!r}")
+    return key
 
 
 def _normalise_extension(field: str, extension: str) -> tuple[str, str]:
