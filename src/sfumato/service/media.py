@@ -222,53 +222,62 @@ def _refuse_early(ctx: Context, media: UploadedMedia, reason: str) -> None:
 def _checked(ctx: Context, media: UploadedMedia, data: bytes) -> tuple[MediaFacts, bytes]:
     """The facts and thumbnail of an acceptable file; for any other, the refusal is
     recorded on the media and raised as :class:`InvalidRequest`."""
-    extension = media.blob_key.rsplit(".", 1)[-1]
+    stem, extension = media.blob_key.rsplit(".", 1)
     format_ = EXTENSIONS[extension]
-    settings = ctx.settings
     what = f"the uploaded file (.{extension})"
-    thumbnail_key = media.blob_key.rsplit(".", 1)[0] + "-thumbnail.jpg"
+    check = _image if format_.media_type == IMAGE else _video
     try:
-        if format_.media_type == IMAGE:
-            if images.sniff(data) not in (None, format_.name):
-                label = "WebP" if format_.name == "WEBP" else format_.name
-                raise InvalidRequest(f"{what} is not a {label} image")
-            decoded = images.decode_image(
-                data, max_bytes=settings.upload_max_bytes, max_pixels=settings.upload_max_pixels, what=what
-            )
-            picture = images.flatten(decoded.image)
-            facts = MediaFacts(
-                width=picture.width,
-                height=picture.height,
-                size_bytes=decoded.size_bytes,
-                sha256=decoded.sha256,
-                codec=decoded.format.lower(),
-                thumbnail_key=thumbnail_key,
-            )
-        else:
-            limits = videos.VideoLimits(
-                max_bytes=settings.media_video_max_bytes,
-                max_seconds=settings.media_video_max_seconds,
-                max_frames=settings.media_video_max_frames,
-                max_pixels=settings.media_video_max_pixels,
-            )
-            video = videos.probe_video(data, format_.name, limits, what=what)
-            picture = video.first_frame
-            facts = MediaFacts(
-                width=video.width,
-                height=video.height,
-                size_bytes=video.size_bytes,
-                sha256=video.sha256,
-                codec=video.codec,
-                thumbnail_key=thumbnail_key,
-                duration_seconds=video.duration_seconds,
-                fps=video.fps,
-                frame_count=video.frame_count,
-            )
+        facts, picture = check(ctx.settings, format_, data, what, f"{stem}-thumbnail.jpg")
     except InvalidRequest as exc:
         with ctx.db.transaction() as session:
             uploaded_media.record_refusal(session, media.id, exc.message)
         raise InvalidRequest(f"Upload refused: {exc.message}") from None
     return facts, _thumbnail(picture)
+
+
+def _image(
+    settings: Settings, format_: Format, data: bytes, what: str, thumbnail_key: str
+) -> tuple[MediaFacts, Image.Image]:
+    if images.sniff(data) not in (None, format_.name):
+        label = "WebP" if format_.name == "WEBP" else format_.name
+        raise InvalidRequest(f"{what} is not a {label} image")
+    decoded = images.decode_image(
+        data, max_bytes=settings.upload_max_bytes, max_pixels=settings.upload_max_pixels, what=what
+    )
+    picture = images.flatten(decoded.image)
+    facts = MediaFacts(
+        width=picture.width,
+        height=picture.height,
+        size_bytes=decoded.size_bytes,
+        sha256=decoded.sha256,
+        codec=decoded.format.lower(),
+        thumbnail_key=thumbnail_key,
+    )
+    return facts, picture
+
+
+def _video(
+    settings: Settings, format_: Format, data: bytes, what: str, thumbnail_key: str
+) -> tuple[MediaFacts, Image.Image]:
+    limits = videos.VideoLimits(
+        max_bytes=settings.media_video_max_bytes,
+        max_seconds=settings.media_video_max_seconds,
+        max_frames=settings.media_video_max_frames,
+        max_pixels=settings.media_video_max_pixels,
+    )
+    video = videos.probe_video(data, format_.name, limits, what=what)
+    facts = MediaFacts(
+        width=video.width,
+        height=video.height,
+        size_bytes=video.size_bytes,
+        sha256=video.sha256,
+        codec=video.codec,
+        thumbnail_key=thumbnail_key,
+        duration_seconds=video.duration_seconds,
+        fps=video.fps,
+        frame_count=video.frame_count,
+    )
+    return facts, video.first_frame
 
 
 def _thumbnail(picture: Image.Image) -> bytes:
