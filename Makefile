@@ -25,6 +25,7 @@ serve: install
 worker: install
 	$(BIN)/sfumato worker
 
+# The TypeScript SDK test installs its npm packages (tests/ts, `npm ci`) when they are missing.
 test: install
 	$(BIN)/python -m pytest -q
 

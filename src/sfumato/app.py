@@ -21,6 +21,7 @@ from sfumato.api.routes import (
     generations,
     health,
     init_images,
+    media,
     metrics,
     models,
     pricing,
@@ -93,6 +94,7 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(prompts.router, prefix=API_PREFIX)
     app.include_router(init_images.router, prefix=API_PREFIX)
+    app.include_router(media.router, prefix=API_PREFIX)
     app.include_router(realtime.router, prefix=API_PREFIX)
     app.include_router(variations.router, prefix=API_PREFIX)
     app.include_router(blobs.router)

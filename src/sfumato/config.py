@@ -65,6 +65,13 @@ class Settings(BaseSettings):
         default=4096 * 4096, description="Most pixels an uploaded image may decode to (decompression bombs)."
     )
     upload_url_ttl_seconds: int = Field(default=900, description="Lifetime of a presigned upload form.")
+    # Uploaded media (``/media``): images take the limits above; short videos these.
+    media_video_max_bytes: int = Field(default=64 * 1024 * 1024, description="Largest uploaded video file.")
+    media_video_max_seconds: float = Field(default=30.0, description="Longest uploaded video, in seconds.")
+    media_video_max_frames: int = Field(default=900, description="Most frames an uploaded video may hold.")
+    media_video_max_pixels: int = Field(
+        default=1920 * 1080, description="Most pixels one frame of an uploaded video may have."
+    )
 
     device: str = Field(default="auto", description="auto | cpu | cuda | cuda:N | mps")
     max_loaded_models: int = 2

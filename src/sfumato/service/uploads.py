@@ -5,7 +5,8 @@ a presigned form for its blob key; the client POSTs the file there with no crede
 the form's signed policy; the image is used later by id. With the local backend sfumato is
 the bucket: :func:`receive_upload` checks the policy and the image before storing a byte.
 With S3 the bucket receives the file, so every image is checked again when it is read for
-use (:func:`read_init_image`) — the one check both backends share.
+use (:func:`read_init_image`) — the one check both backends share. Media uploaded as an
+image (:mod:`sfumato.service.media`) is used wherever an init image is, by its id.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import datetime
 from sfumato.blobs import BlobNotFound, LocalBlobStore
 from sfumato.blobs.presign import PolicyViolation, SizeOutOfRange
 from sfumato.errors import Forbidden, InvalidRequest, NotFound
+from sfumato.service import media
 from sfumato.service.context import Context
 from sfumato.service.images import DecodedImage, decode_image
 from sfumato.service.keys import Principal
@@ -106,7 +108,8 @@ def receive_upload(ctx: Context, fields: Mapping[str, str], data: bytes) -> None
 
     Nothing is stored unless every check passes: the signed policy (403 when forged,
     expired or not met — a key other than the one signed included), the size range and a
-    real, decodable image within the pixel limit (400).
+    real, decodable image within the pixel limit (400) — or, for a media form, the media's
+    own checks (:func:`sfumato.service.media.receive`).
     """
     store = ctx.blobs
     if not isinstance(store, LocalBlobStore):
@@ -117,6 +120,9 @@ def receive_upload(ctx: Context, fields: Mapping[str, str], data: bytes) -> None
         raise Forbidden(f"Upload refused: {exc}") from None
     except SizeOutOfRange as exc:
         raise InvalidRequest(f"Upload refused: {exc}", code="entity-too-large") from None
+    if media.owns(policy.key):
+        media.receive(ctx, policy.key, data)
+        return
     decode_image(
         data,
         max_bytes=ctx.settings.upload_max_bytes,
@@ -134,11 +140,7 @@ def read_init_image(ctx: Context, principal: Principal, image_id: str, *, what: 
 
     ``what`` names the request field, so the client learns which of its ids is at fault.
     """
-    with ctx.db.read() as session:
-        image = init_images.get(session, image_id, account_id=principal.account_id)
-        key = image.blob_key if image is not None else None
-    if key is None:
-        raise InvalidRequest(f"{what}: no init image with id {image_id!r}")
+    key = init_image_key(ctx, principal, image_id, what=what)
     limit = ctx.settings.upload_max_bytes
     try:
         if ctx.blobs.size(key) > limit:  # refuse an oversized object before downloading it
@@ -151,6 +153,19 @@ def read_init_image(ctx: Context, principal: Principal, image_id: str, *, what: 
     return decode_image(
         data, max_bytes=limit, max_pixels=ctx.settings.upload_max_pixels, what=f"{what} {image_id}"
     )
+
+
+def init_image_key(ctx: Context, principal: Principal, image_id: str, *, what: str) -> str:
+    """The blob key of the account's uploaded image ``image_id``: an init image, or media
+    uploaded as an image (``/media``); a 400 naming ``what`` for anything else."""
+    with ctx.db.read() as session:
+        image = init_images.get(session, image_id, account_id=principal.account_id)
+        if image is not None:
+            return image.blob_key
+    key = media.image_key(ctx, principal, image_id, what=what)
+    if key is None:
+        raise InvalidRequest(f"{what}: no init image with id {image_id!r}")
+    return key
 
 
 def _normalise_extension(field: str, extension: str) -> tuple[str, str]:

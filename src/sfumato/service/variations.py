@@ -27,10 +27,10 @@ from sfumato.service.context import Context
 from sfumato.service.generations import resolve_model
 from sfumato.service.keys import Principal
 from sfumato.service.realtime import realtime_model
-from sfumato.service.uploads import read_init_image
+from sfumato.service.uploads import init_image_key, read_init_image
 from sfumato.service.variation_views import variation_view
 from sfumato.service.views import VariationView
-from sfumato.store import credits, init_images, progress
+from sfumato.store import credits, progress
 from sfumato.store import variations as store
 from sfumato.store.models import GeneratedImage, Variation, new_id
 
@@ -293,10 +293,7 @@ def _generated_image(session: Session, principal: Principal, image_id: str) -> _
 
 def _init_image(ctx: Context, principal: Principal, image_id: str) -> _Source:
     decoded = read_init_image(ctx, principal, image_id, what="initImageId")
-    with ctx.db.read() as session:
-        row = init_images.get(session, image_id, account_id=principal.account_id)
-        assert row is not None
-        key = row.blob_key
+    key = init_image_key(ctx, principal, image_id, what="initImageId")
     width, height = decoded.image.size
     return _Source(blob_key=key, width=width, height=height, init_image_id=image_id)
 

@@ -176,6 +176,35 @@ class InitImage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class UploadedMedia(Base):
+    """An image or short video a client uploads (``/media``) for later jobs.
+
+    ``status`` is 'awaiting_upload' until a file has been received and checked, then
+    'ready' with what the check found (size, duration, frame rate, codec …). A refused file
+    is not kept; ``status_reason`` says why it was refused, and the form may be used again.
+    """
+
+    __tablename__ = "uploaded_media"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    blob_key: Mapped[str] = mapped_column(String(300), unique=True)
+    content_type: Mapped[str] = mapped_column(String(40))
+    media_type: Mapped[str] = mapped_column(String(16))  # image | video
+    status: Mapped[str] = mapped_column(String(16), default="awaiting_upload")
+    status_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    thumbnail_key: Mapped[str | None] = mapped_column(String(300), default=None)
+    width: Mapped[int | None] = mapped_column(Integer, default=None)
+    height: Mapped[int | None] = mapped_column(Integer, default=None)
+    duration_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    fps: Mapped[float | None] = mapped_column(Float, default=None)
+    frame_count: Mapped[int | None] = mapped_column(Integer, default=None)
+    codec: Mapped[str | None] = mapped_column(String(32), default=None)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Job(Base):
     """A unit of work in the queue. States: queued, running, succeeded, failed, cancelled."""
 

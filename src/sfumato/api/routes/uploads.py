@@ -16,7 +16,7 @@ from sfumato.blobs import LocalBlobStore
 from sfumato.blobs.local import UPLOAD_ROUTE
 from sfumato.blobs.presign import FILE
 from sfumato.errors import InvalidRequest, NotFound
-from sfumato.service import uploads
+from sfumato.service import media, uploads
 
 router = APIRouter(tags=["uploads"])
 
@@ -31,7 +31,7 @@ async def upload(request: Request, ctx: ContextDep) -> Response:
     length = request.headers.get("content-length", "")
     if not length.isdigit():
         raise InvalidRequest("Content-Length is required", code="missing-content-length")
-    limit = ctx.settings.upload_max_bytes + FORM_OVERHEAD_BYTES
+    limit = media.largest_upload(ctx.settings) + FORM_OVERHEAD_BYTES
     if int(length) > limit:
         raise InvalidRequest(f"The upload is larger than {limit} bytes", code="entity-too-large")
     form = await request.form(max_files=1, max_fields=16)
