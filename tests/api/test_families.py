@@ -167,3 +167,21 @@ def test_flags_price_the_model_their_leonardo_id_maps_to(api: Api) -> None:
                                                num_images=1)  # fmt: skip
     dev = api.ctx.pricing.image_generation(family="flux-dev", width=1024, height=1024, steps=28, num_images=1)
     assert dev > schnell
+
+
+def test_kontext_edits_an_upload_by_instruction_and_does_not_inpaint(api: Api) -> None:
+    common = {"modelId": "tiny-flux-kontext", "width": 64, "height": 64, "num_images": 1,
+              "num_inference_steps": 4, "prompt": "make the sky stormy", "seed": 5}  # fmt: skip
+    source = noise_png(seed=2)
+    edited = api.wait(api.generate(**common, init_image_id=upload(api, source)))
+    assert edited["status"] == "COMPLETE", edited.get("failureReason")
+    assert edited["imageToImage"] is True
+
+    from tests.api.test_image_editing import _canvas, _center_mask
+
+    init_id, mask_id = _canvas(api, source, _center_mask())
+    before = _balance(api)
+    response = api.post("/generations", json={**common, "canvasRequest": True, "canvasRequestType": "INPAINT",
+                                              "canvasInitId": init_id, "canvasMaskId": mask_id})  # fmt: skip
+    assert response.status_code == 400 and "by instruction" in response.json()["error"]
+    assert _balance(api) == before

@@ -122,3 +122,23 @@ def test_sdxl_lightning_samples_trailing_timesteps(engine: Engine) -> None:
         loaded.pipeline.scheduler.set_timesteps(4)
         # Trailing spacing starts at the last training step: a 4-step draft starts from pure noise.
         assert int(loaded.pipeline.scheduler.timesteps[0]) == 999
+
+
+def test_kontext_edits_by_instruction_at_the_requested_size(engine: Engine) -> None:
+    gradient = Image.linear_gradient("L").resize((64, 48)).convert("RGB")
+    flat = Image.new("RGB", (64, 48), (200, 40, 40))
+
+    def edit(picture: Image.Image, prompt: str = "make the sky stormy") -> np.ndarray:
+        spec = ImageToImageSpec("tiny-flux-kontext", prompt, None, picture, 64, 48, 4, 2.5, 1.0, (3,))
+        out = image_to_image(engine, spec)
+        assert out.lineage["pipeline"] == "FluxKontextPipeline"
+        assert out.images[0].size == (64, 48)  # not rescaled to Kontext's preferred megapixel
+        return _pixels(out.images[0])
+
+    first = edit(gradient)
+    assert np.array_equal(first, edit(gradient))
+    assert not np.array_equal(first, edit(flat))  # the picture is the context of the edit
+    assert not np.array_equal(first, edit(gradient, "make it night"))
+    kontext = {"model_key": "tiny-flux-kontext", "negative_prompt": None, "guidance_scale": 2.5}
+    drawn = engine.text_to_image(make_spec(**kontext, width=64, height=48))
+    assert drawn.images[0].size == (64, 48)

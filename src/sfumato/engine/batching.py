@@ -97,8 +97,7 @@ def _run(loaded: LoadedPipeline, specs: Sequence[TextToImageSpec], family: str =
         **families.guidance_arguments(
             family, first.guidance_scale, negatives if first.negative_prompt is not None else None
         ),
-        "width": first.width,
-        "height": first.height,
+        **families.size_arguments(family, first.width, first.height),
         "num_inference_steps": first.steps,
         "num_images_per_prompt": 1,
         "generator": [torch.Generator("cpu").manual_seed(seed) for seed in seeds],

@@ -126,6 +126,22 @@ def guidance_arguments(
     return {"guidance_scale": guidance_scale, "negative_prompt": negative_prompt}
 
 
-def edit_size_arguments(family: str, width: int, height: int) -> dict[str, int]:
-    """The image-to-image call's size keywords: only for pipelines that need them."""
-    return {"width": width, "height": height} if traits(family).sized_edits else {}
+def size_arguments(family: str, width: int, height: int) -> dict[str, object]:
+    """The text-to-image call's size keywords. Kontext otherwise rescales every request to
+    about one megapixel (``max_area``) and snaps a picture to its preferred sizes."""
+    if "instruct" in traits(family).edits:
+        return {"width": width, "height": height, "max_area": width * height, "_auto_resize": False}
+    return {"width": width, "height": height}
+
+
+def edit_arguments(family: str, width: int, height: int, strength: float) -> dict[str, object]:
+    """The image-to-image call's size and strength keywords.
+
+    An instruction-editing model (Kontext) reads the picture as context beside the prompt
+    and draws anew from noise: it has no ``strength``, so ``init_strength`` does not apply.
+    """
+    t = traits(family)
+    if "instruct" in t.edits:
+        return size_arguments(family, width, height)
+    sized = {"width": width, "height": height} if t.sized_edits else {}
+    return {**sized, "strength": strength}

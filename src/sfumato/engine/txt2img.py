@@ -122,8 +122,7 @@ def _run(loaded: LoadedPipeline, spec: TextToImageSpec, family: str = "") -> lis
     kwargs: dict[str, Any] = {
         "prompt": spec.prompt,
         **families.guidance_arguments(family, spec.guidance_scale, spec.negative_prompt),
-        "width": spec.width,
-        "height": spec.height,
+        **families.size_arguments(family, spec.width, spec.height),
         "num_inference_steps": spec.steps,
         "num_images_per_prompt": len(spec.seeds),
         "generator": generators,

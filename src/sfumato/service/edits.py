@@ -87,6 +87,12 @@ def plan(
     edit = _canvas(ctx, principal, request) if request.canvas else _init_image(ctx, principal, request)
     if entry.inpainting and edit.kind != INPAINT:
         raise InvalidRequest(_inpainting_only(entry))
+    if edit.kind == INPAINT and "inpaint" not in families.traits(entry.family).edits:
+        raise InvalidRequest(
+            f"Model {entry.name!r} edits a picture by instruction (say the change in the prompt, with "
+            "init_image_id or canvasRequestType IMG2IMG); it does not inpaint or outpaint",
+            code="unsupported-feature",
+        )
     if edit.mask is not None and not images.covers_anything(edit.mask):
         raise InvalidRequest("canvasMaskId: the mask selects nothing to repaint (white marks the area)")
     return edit
