@@ -185,3 +185,17 @@ def test_kontext_edits_an_upload_by_instruction_and_does_not_inpaint(api: Api) -
                                               "canvasInitId": init_id, "canvasMaskId": mask_id})  # fmt: skip
     assert response.status_code == 400 and "by instruction" in response.json()["error"]
     assert _balance(api) == before
+
+
+@pytest.mark.parametrize("key", ["tiny-flux-dev", "tiny-qwen-image"])
+def test_a_generation_s_lineage_replays_it_pixel_for_pixel(api: Api, key: str) -> None:
+    from tests.api.test_replay import _replayed
+
+    original = api.wait(api.generate(modelId=key, num_images=2, seed=4321, num_inference_steps=4))
+    assert original["status"] == "COMPLETE", original.get("failureReason")
+    lineage = original["lineage"]
+    assert lineage["modelKey"] == key and lineage["scheduler"] == "FlowMatchEulerDiscreteScheduler"
+    assert lineage["seeds"] == [4321, 4322] and lineage["batchSize"] == 2
+    replay, report = _replayed(api, original["id"])
+    assert report["identical"] is True and [i["identical"] for i in report["images"]] == [True, True]
+    assert replay["lineage"]["imageSha256"] == lineage["imageSha256"]
