@@ -94,7 +94,7 @@ def _run(loaded: LoadedPipeline, specs: Sequence[TextToImageSpec], family: str =
     seeds = [seed for spec in specs for seed in spec.seeds]
     kwargs: dict[str, Any] = {
         "prompt": prompts,
-        **families.guidance_arguments(
+        **families.call_arguments(
             family, first.guidance_scale, negatives if first.negative_prompt is not None else None
         ),
         **families.size_arguments(family, first.width, first.height),

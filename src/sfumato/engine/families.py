@@ -43,6 +43,9 @@ class Traits:
     # Whether its image-to-image pipeline must be told the output size (the transformer
     # pipelines default to 1024² rather than the input picture's size).
     sized_edits: bool = False
+    # Keywords every call of the family's pipelines takes (FLUX.1 [schnell] reads 256 T5
+    # tokens, the length it was distilled with; diffusers' default is [dev]'s 512).
+    fixed_arguments: tuple[tuple[str, object], ...] = ()
     label: str = ""  # how messages name the family
 
 
@@ -57,7 +60,9 @@ TRAITS: dict[str, Traits] = {
     "lcm": Traits(label="LCM"),
     "sdxl-lightning": Traits(label="SDXL-Lightning"),
     "flux-dev": replace(_FLUX, label="FLUX.1 [dev]"),
-    "flux-schnell": replace(_FLUX, guidance="none", label="FLUX.1 [schnell]"),
+    "flux-schnell": replace(
+        _FLUX, guidance="none", fixed_arguments=(("max_sequence_length", 256),), label="FLUX.1 [schnell]"
+    ),
     "flux-kontext": replace(_FLUX, edits=("instruct",), label="FLUX.1 Kontext"),
     "sd3": replace(_TRANSFORMER, label="Stable Diffusion 3.5"),
     "qwen-image": replace(_TRANSFORMER, guidance="true-cfg", label="Qwen-Image"),
@@ -109,11 +114,17 @@ def refusal(
     return None
 
 
-def guidance_arguments(
+def call_arguments(
     family: str, guidance_scale: float, negative_prompt: str | list[str] | None
 ) -> dict[str, object]:
-    """The pipeline call's guidance and negative-prompt keywords for ``family``."""
+    """The pipeline call's guidance, negative-prompt and fixed keywords for ``family``."""
     t = traits(family)
+    return {**_guidance_arguments(t, guidance_scale, negative_prompt), **dict(t.fixed_arguments)}
+
+
+def _guidance_arguments(
+    t: Traits, guidance_scale: float, negative_prompt: str | list[str] | None
+) -> dict[str, object]:
     if t.guidance == "none":
         return {}
     if t.guidance == "embedded":

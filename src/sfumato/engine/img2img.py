@@ -99,7 +99,7 @@ def _run(pipeline: Any, key: str, family: str, spec: ImageToImageSpec, picture: 
             key,
             (spec.width, spec.height),
             prompt=spec.prompt,
-            **families.guidance_arguments(family, spec.guidance_scale, spec.negative_prompt),
+            **families.call_arguments(family, spec.guidance_scale, spec.negative_prompt),
             image=picture,
             **families.edit_arguments(family, spec.width, spec.height, spec.strength),
             num_inference_steps=spec.steps,

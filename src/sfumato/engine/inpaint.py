@@ -136,7 +136,7 @@ def _run(pipeline: Any, key: str, family: str, spec: InpaintSpec, picture: Image
         key,
         (spec.width, spec.height),
         prompt=spec.prompt,
-        **families.guidance_arguments(family, spec.guidance_scale, spec.negative_prompt),
+        **families.call_arguments(family, spec.guidance_scale, spec.negative_prompt),
         image=picture,
         mask_image=mask,
         width=spec.width,

@@ -121,7 +121,7 @@ def _run(loaded: LoadedPipeline, spec: TextToImageSpec, family: str = "") -> lis
     generators = [torch.Generator("cpu").manual_seed(seed) for seed in spec.seeds]
     kwargs: dict[str, Any] = {
         "prompt": spec.prompt,
-        **families.guidance_arguments(family, spec.guidance_scale, spec.negative_prompt),
+        **families.call_arguments(family, spec.guidance_scale, spec.negative_prompt),
         **families.size_arguments(family, spec.width, spec.height),
         "num_inference_steps": spec.steps,
         "num_images_per_prompt": len(spec.seeds),
