@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""GPU benchmark for the pipelines sfumato serves: SD1.5 and SDXL architecture.
+"""GPU benchmark for the pipelines sfumato serves: SD1.5, SDXL, FLUX.1 [schnell], SD 3.5 Medium.
 
 The pipelines are built with RANDOM weights at the REAL size: every config
 below is the one the released checkpoints ship with (runwayml/stable-diffusion-v1-5,
@@ -17,11 +17,17 @@ What it measures, for every (dtype, model):
 
 Every call decodes with the VAE and returns PIL images, as a real request does.
 
+FLUX.1 [schnell] (4 steps, no guidance) and SD 3.5 Medium (40 steps, guidance 4.5) come from
+gpu_families.py, which also gives every run its analytic floor: the FLOPs of one call
+(counted during it) over the GPU's peak dense half-precision rate (a table by GPU name, or
+--peak-tflops); seconds per image are reported as ratios to that floor.
+
 Examples:
   python benchmarks/gpu.py --json results.json                 # GPU, fp16, sd15+sdxl
   python benchmarks/gpu.py --dtype fp16,bf16 --json out.json   # both half types
   python benchmarks/gpu.py --tiny --device cpu                 # smoke test, seconds
   python benchmarks/gpu.py --count-only                        # parameter counts (meta device)
+  python benchmarks/gpu.py --models flux-schnell,sd35-medium --dtype bf16 --json families.json
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ import time
 import traceback
 import warnings
 from typing import Any
+
+import gpu_families as families
 
 # --------------------------------------------------------------------------
 # Configs of the released checkpoints (real size)
@@ -260,7 +268,7 @@ TINY_SDXL_UNET = {
     "norm_num_groups": 32,
 }
 
-RESOLUTION = {"sd15": 512, "sdxl": 1024}
+RESOLUTION = {"sd15": 512, "sdxl": 1024, **families.RESOLUTION}
 TINY_RESOLUTION = 64
 
 DTYPES = ("fp16", "bf16", "fp32")
@@ -355,6 +363,9 @@ def build_pipeline(model: str, tiny: bool, seed: int, tokdir: str, sdxl_vae_fp16
         UNet2DConditionModel,
     )
 
+    if model in families.MODELS:
+        clip = {"l": CLIP_L_TEXT, "bigg": CLIP_BIGG_TEXT, "tokenizer": lambda: build_tokenizer(tokdir)}
+        return families.build(model, tiny, seed, device, clip)
     scheduler = EulerDiscreteScheduler(**SCHEDULER)  # host tensors, outside the device context
     on = torch.device(device)
     if model == "sd15":
@@ -399,7 +410,9 @@ def build_pipeline(model: str, tiny: bool, seed: int, tokdir: str, sdxl_vae_fp16
 
 
 def param_counts(pipe, model: str) -> dict[str, int]:
-    names = ["unet", "vae", "text_encoder"] + (["text_encoder_2"] if model == "sdxl" else [])
+    import torch
+
+    names = [name for name, part in pipe.components.items() if isinstance(part, torch.nn.Module)]
     counts = {name: n_params(getattr(pipe, name)) for name in names}
     counts["total"] = sum(counts.values())
     return counts
@@ -452,7 +465,16 @@ def make_generators(dev: Device, n: int, seed: int):
     return [torch.Generator(device=gen_device).manual_seed(seed + i) for i in range(n)]
 
 
-def timed_call(pipe, dev: Device, n_prompts: int, steps: int, res: int, seed: int, output_type: str):
+def timed_call(
+    pipe,
+    dev: Device,
+    n_prompts: int,
+    steps: int,
+    res: int,
+    seed: int,
+    output_type: str,
+    extra: dict | None = None,
+):
     prompts = [f"{PROMPT}, variation {i}" for i in range(n_prompts)]
     gens = make_generators(dev, n_prompts, seed)
     dev.sync()
@@ -464,6 +486,7 @@ def timed_call(pipe, dev: Device, n_prompts: int, steps: int, res: int, seed: in
         width=res,
         generator=gens,
         output_type=output_type,
+        **(extra or {}),
     )
     dev.sync()
     dt = time.perf_counter() - t0
@@ -485,17 +508,25 @@ def summary(values: list[float]) -> dict:
 def bench_one(pipe, model: str, dev: Device, args, res: int) -> dict:
     import numpy as np
 
-    steps = args.steps_sd15 if model == "sd15" else args.steps_sdxl
+    if model in families.MODELS:
+        steps = args.steps or families.DEFAULT_STEPS[model]
+    else:
+        steps = args.steps_sd15 if model == "sd15" else args.steps_sdxl
+    extra = families.CALL_KWARGS.get(model, {})
     result: dict = {"steps": steps, "resolution": res}
 
-    # Warm-up at batch 1, counting UNet evaluations and checking the pixels once.
+    def call(n: int, seed: int, output_type: str):
+        return timed_call(pipe, dev, n, steps, res, seed, output_type, extra)
+
+    # Warm-up at batch 1, counting denoiser evaluations and checking the pixels once.
     unet_calls = [0]
-    hook = pipe.unet.register_forward_pre_hook(lambda *_: unet_calls.__setitem__(0, unet_calls[0] + 1))
+    denoiser = getattr(pipe, "unet", None) or pipe.transformer
+    hook = denoiser.register_forward_pre_hook(lambda *_: unet_calls.__setitem__(0, unet_calls[0] + 1))
     dev.reset_peak()
     warm_times = []
     for i in range(max(args.warmup, 1)):
         unet_calls[0] = 0
-        dt, images = timed_call(pipe, dev, 1, steps, res, args.seed + 1000 + i, "np")
+        dt, images = call(1, args.seed + 1000 + i, "np")
         warm_times.append(dt)
     hook.remove()
     arr = np.asarray(images)
@@ -503,16 +534,22 @@ def bench_one(pipe, model: str, dev: Device, args, res: int) -> dict:
     result["unet_evals_per_call"] = unet_calls[0]
     result["output_shape"] = list(arr.shape)
     result["output_finite_fraction"] = float(np.isfinite(arr).mean())
+    # The analytic floor: this call's FLOPs at the device's peak rate.
+    result["flops_per_image"] = families.count_flops(pipe, lambda: call(1, args.seed, "np"))
+    peak = families.peak_flops(_gpu_name(dev), args.peak_tflops)
+    result["peak_flops"] = peak
+    result["floor_s_per_image"] = None if peak is None else result["flops_per_image"] / peak
 
     # Per-image latency: batch 1, one call per repeat.
     dev.reset_peak()
     lat = []
     for r in range(args.repeats):
-        dt, _ = timed_call(pipe, dev, 1, steps, res, args.seed + r, args.output_type)
+        dt, _ = call(1, args.seed + r, args.output_type)
         lat.append(dt)
         log(f"    b=1 repeat {r + 1}/{args.repeats}: {dt:.3f} s")
     result["latency_b1_s"] = summary(lat)
     result["peak_gib_b1"] = dev.peak_gib()
+    result["b1_over_floor"] = _over_floor(result["latency_b1_s"]["median"], result["floor_s_per_image"])
 
     result["batches"] = {}
     for b in args.batch:
@@ -522,11 +559,11 @@ def bench_one(pipe, model: str, dev: Device, args, res: int) -> dict:
         # Batched: one call over B prompts, one generator per image.
         dev.reset_peak()
         for i in range(args.warmup):
-            dt, _ = timed_call(pipe, dev, b, steps, res, args.seed + 2000 + i, args.output_type)
+            dt, _ = call(b, args.seed + 2000 + i, args.output_type)
             log(f"    b={b} batched warm-up: {dt:.3f} s")
         batched = []
         for r in range(args.repeats):
-            dt, _ = timed_call(pipe, dev, b, steps, res, args.seed + r * b, args.output_type)
+            dt, _ = call(b, args.seed + r * b, args.output_type)
             batched.append(dt)
             log(f"    b={b} batched repeat {r + 1}/{args.repeats}: {dt:.3f} s")
         entry["peak_gib"] = dev.peak_gib()
@@ -535,7 +572,7 @@ def bench_one(pipe, model: str, dev: Device, args, res: int) -> dict:
         for r in range(args.repeats):
             t = 0.0
             for i in range(b):
-                dt, _ = timed_call(pipe, dev, 1, steps, res, args.seed + r * b + i, args.output_type)
+                dt, _ = call(1, args.seed + r * b + i, args.output_type)
                 t += dt
             one.append(t)
             log(f"    b={b} one-by-one repeat {r + 1}/{args.repeats}: {t:.3f} s for {b} images")
@@ -546,8 +583,20 @@ def bench_one(pipe, model: str, dev: Device, args, res: int) -> dict:
         entry["ratio_batched_over_one_by_one"] = (
             entry["batched_images_per_s"] / entry["one_by_one_images_per_s"]
         )
+        entry["batched_s_per_image"] = entry["batched_call_s"]["median"] / b
+        entry["batched_over_floor"] = _over_floor(entry["batched_s_per_image"], result["floor_s_per_image"])
         result["batches"][str(b)] = entry
     return result
+
+
+def _over_floor(seconds: float, floor: float | None) -> float | None:
+    return None if floor is None else seconds / floor
+
+
+def _gpu_name(dev: Device) -> str | None:
+    if not dev.is_cuda:
+        return None
+    return str(dev.torch.cuda.get_device_name(dev.torch.device(dev.name)))
 
 
 # --------------------------------------------------------------------------
@@ -617,18 +666,20 @@ def print_table(report: dict) -> None:
         "batched img/s",
         "1-by-1 img/s",
         "ratio",
+        "s/img ÷ floor",
         "peak GiB",
     ]
     for run in report["runs"]:
         if "error" in run:
-            rows.append([run["model"], run["dtype"], "-", "-", "-", "ERROR", "-", "-", "-", "-", "-"])
+            rows.append([run["model"], run["dtype"], "-", "-", "-", "ERROR", "-", "-", "-", "-", "-", "-"])
             continue
         r = run["result"]
         params = f"{run['params']['total'] / 1e6:.1f}"
         lat = fmt(r["latency_b1_s"]["median"])
         base = [run["model"], run["dtype"], str(r["resolution"]), str(r["steps"]), params, lat]
         b1_ips = 1.0 / r["latency_b1_s"]["median"]
-        rows.append([*base, "1", fmt(b1_ips, ".3f"), "-", "-", fmt(r["peak_gib_b1"], ".2f")])
+        over = fmt(r.get("b1_over_floor"), ".1f")
+        rows.append([*base, "1", fmt(b1_ips, ".3f"), "-", "-", over, fmt(r["peak_gib_b1"], ".2f")])
         for b, e in r["batches"].items():
             rows.append(
                 [
@@ -642,6 +693,7 @@ def print_table(report: dict) -> None:
                     fmt(e["batched_images_per_s"]),
                     fmt(e["one_by_one_images_per_s"]),
                     fmt(e["ratio_batched_over_one_by_one"], ".2f"),
+                    fmt(e.get("batched_over_floor"), ".1f"),
                     fmt(e["peak_gib"], ".2f"),
                 ]
             )
@@ -680,7 +732,18 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description="Benchmark SD1.5- and SDXL-architecture pipelines (random weights, real size).",
     )
-    p.add_argument("--models", type=csv_list(str), default=["sd15", "sdxl"], help="comma list: sd15,sdxl")
+    p.add_argument(
+        "--models",
+        type=csv_list(str),
+        default=["sd15", "sdxl"],
+        help="comma list: sd15,sdxl,flux-schnell,sd35-medium",
+    )
+    p.add_argument(
+        "--peak-tflops",
+        type=float,
+        default=None,
+        help="the GPU's peak dense half-precision TFLOPS for the floor (default: by GPU name)",
+    )
     p.add_argument(
         "--dtype",
         type=csv_list(str),
@@ -725,7 +788,7 @@ def parse_args(argv=None):
         args.steps_sd15 = args.steps_sdxl = args.steps
     for m in args.models:
         if m not in RESOLUTION:
-            p.error(f"unknown model {m!r} (sd15, sdxl)")
+            p.error(f"unknown model {m!r} ({', '.join(RESOLUTION)})")
     for d in args.dtype or []:
         if d not in DTYPES:
             p.error(f"unknown dtype {d!r} ({', '.join(DTYPES)})")
@@ -742,7 +805,7 @@ def count_only(args, tokdir: str) -> int:
         counts = param_counts(pipe, model)
         print(f"{model}:")
         for name, n in counts.items():
-            real = REAL_PARAMS.get(model, {}).get(name)
+            real = {**REAL_PARAMS, **families.REAL_PARAMS}.get(model, {}).get(name)
             extra = "" if args.tiny or real is None else f"  (released checkpoint: {real:,})"
             print(f"  {name:15s} {n:>15,}{extra}")
         del pipe
@@ -828,10 +891,11 @@ def main(argv=None) -> int:
                 run["build_s"] = time.perf_counter() - t0
                 run["params"] = param_counts(pipe, model)
                 run["weights_gib"] = dev.allocated_gib()
-                run["attention_processor"] = type(next(iter(pipe.unet.attn_processors.values()))).__name__
+                denoiser = getattr(pipe, "unet", None) or pipe.transformer
+                run["attention_processor"] = type(next(iter(denoiser.attn_processors.values()))).__name__
                 run["vae_force_upcast"] = bool(getattr(pipe.vae.config, "force_upcast", False))
                 for name, n in run["params"].items():
-                    real = None if args.tiny else REAL_PARAMS[model].get(name)
+                    real = None if args.tiny else {**REAL_PARAMS, **families.REAL_PARAMS}[model].get(name)
                     extra = (
                         ""
                         if real is None
@@ -845,7 +909,12 @@ def main(argv=None) -> int:
                 run["result"] = bench_one(pipe, model, dev, args, res)
                 r = run["result"]
                 log(
-                    f"   unet evals/call {r['unet_evals_per_call']}; "
+                    f"   {fmt(r['flops_per_image'] / 1e12, '.1f')} TFLOP/image; floor "
+                    f"{fmt(r['floor_s_per_image'])} s/image; "
+                    f"b1 at {fmt(r['b1_over_floor'], '.1f')}× the floor"
+                )
+                log(
+                    f"   denoiser evals/call {r['unet_evals_per_call']}; "
                     f"finite pixels {r['output_finite_fraction']:.3f}; "
                     f"b1 median {r['latency_b1_s']['median']:.3f} s/img; "
                     f"peak b1 {fmt(r['peak_gib_b1'], '.2f')} GiB"

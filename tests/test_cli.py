@@ -51,6 +51,12 @@ def test_models_list_shows_readiness(env: dict[str, str]) -> None:
     assert "tiny-sd15" in output and "sdxl" in output
     lines = {line.split()[1]: line for line in output.splitlines() if line.startswith("│")}
     assert "yes" in lines["tiny-sd15"] and "no" in lines["sdxl"]
+    # Today's families, and how a GPU holds them.
+    assert (
+        "flux-dev" in lines and "no" in lines["flux-dev"] and "bfloat" in lines["flux-dev"]
+    )  # however narrow
+    assert "yes" in lines["tiny-flux-schnell"] and "yes" in lines["tiny-qwen-image"]
+    assert "sd35-medium" in lines and "sdxl-lightning" in lines
 
 
 def test_migrate_is_idempotent(env: dict[str, str], tmp_path: Path) -> None:

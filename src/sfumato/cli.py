@@ -246,11 +246,16 @@ def models_list() -> None:
     its weights, and whether a live worker runs it."""
     from sfumato.service.models import list_catalog
 
-    table = Table("key", "id", "family", "weights here", "live worker", "name")
-    for model in list_catalog(_context(migrate=False)):
+    models = list_catalog(_context(migrate=False))
+    table = Table()
+    # The key is what every other command takes: whole, however narrow the terminal.
+    table.add_column("key", no_wrap=True, min_width=max((len(m.key) for m in models), default=3))
+    for title in ("id", "family", "weights here", "live worker", "GPU memory", "name"):
+        table.add_column(title)
+    for model in models:
         here = "yes" if model.weights_here else "no"
         served = "?" if model.served is None else "yes" if model.served else "no"
-        table.add_row(model.key, model.id, model.family, here, served, model.name)
+        table.add_row(model.key, model.id, model.family, here, served, model.memory, model.name)
     console.print(table)
 
 

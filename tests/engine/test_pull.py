@@ -141,3 +141,35 @@ def test_an_upscaler_is_pulled_from_its_url_into_its_weights_file(tmp_path: Path
     finally:
         server.shutdown()
         server.server_close()
+
+
+# The shape of FLUX.1-schnell's file list (abridged): sharded transformer and T5, a
+# SentencePiece tokenizer, and the single-file checkpoints of other tools at the top.
+FLUX_FILES = [
+    "model_index.json",
+    "flux1-schnell.safetensors",
+    "ae.safetensors",
+    "scheduler/scheduler_config.json",
+    "text_encoder/config.json",
+    "text_encoder/model.safetensors",
+    "text_encoder_2/config.json",
+    "text_encoder_2/model-00001-of-00002.safetensors",
+    "text_encoder_2/model-00002-of-00002.safetensors",
+    "text_encoder_2/model.safetensors.index.json",
+    "tokenizer/merges.txt",
+    "tokenizer/vocab.json",
+    "tokenizer_2/spiece.model",
+    "tokenizer_2/tokenizer.json",
+    "transformer/config.json",
+    "transformer/diffusion_pytorch_model-00001-of-00003.safetensors",
+    "transformer/diffusion_pytorch_model-00002-of-00003.safetensors",
+    "transformer/diffusion_pytorch_model-00003-of-00003.safetensors",
+    "transformer/diffusion_pytorch_model.safetensors.index.json",
+    "vae/config.json",
+    "vae/diffusion_pytorch_model.safetensors",
+]
+
+
+def test_select_takes_a_flux_repository_s_shards_and_leaves_its_single_files() -> None:
+    chosen = select_files(FLUX_FILES)
+    assert sorted(set(FLUX_FILES) - set(chosen)) == ["ae.safetensors", "flux1-schnell.safetensors"]

@@ -27,11 +27,18 @@ def test_same_family_builds_identical_files(tmp_path: Path, tiny_models_dir: Pat
 
 
 def test_families_differ(tiny_models_dir: Path) -> None:
-    unets = {
-        family: (tiny_models_dir / f"tiny-{family}" / "unet" / "config.json").read_bytes()
-        for family in TINY_PIPELINES
-    }
-    assert len(set(unets.values())) == len(TINY_PIPELINES)
+    def shape(folder: Path) -> bytes:
+        # What a family is: its pipeline, its denoiser (UNet or transformer) and its sampler.
+        denoiser = folder / "unet" if (folder / "unet").is_dir() else folder / "transformer"
+        parts = (
+            folder / "model_index.json",
+            denoiser / "config.json",
+            folder / "scheduler" / "scheduler_config.json",
+        )
+        return b"".join(part.read_bytes() for part in parts)
+
+    shapes = {family: shape(tiny_models_dir / f"tiny-{family}") for family in TINY_PIPELINES}
+    assert len(set(shapes.values())) == len(TINY_PIPELINES)
 
 
 @pytest.mark.parametrize(
@@ -42,6 +49,12 @@ def test_families_differ(tiny_models_dir: Path) -> None:
         ("sd-turbo", "StableDiffusionPipeline", "EulerAncestralDiscreteScheduler"),
         ("sd15-inpainting", "StableDiffusionInpaintPipeline", "PNDMScheduler"),
         ("sdxl-inpainting", "StableDiffusionXLInpaintPipeline", "EulerDiscreteScheduler"),
+        ("sdxl-lightning", "StableDiffusionXLPipeline", "EulerDiscreteScheduler"),
+        ("flux-schnell", "FluxPipeline", "FlowMatchEulerDiscreteScheduler"),
+        ("flux-dev", "FluxPipeline", "FlowMatchEulerDiscreteScheduler"),
+        ("flux-kontext", "FluxKontextPipeline", "FlowMatchEulerDiscreteScheduler"),
+        ("sd3", "StableDiffusion3Pipeline", "FlowMatchEulerDiscreteScheduler"),
+        ("qwen-image", "QwenImagePipeline", "FlowMatchEulerDiscreteScheduler"),
     ],
 )
 def test_from_pretrained_round_trip(
@@ -54,11 +67,17 @@ def test_from_pretrained_round_trip(
     assert type(loaded).__name__ == class_name
     assert type(loaded.scheduler).__name__ == scheduler
     built = _build_pipeline(family)
-    for name in ("unet", "vae", "text_encoder"):
+    modules = [name for name, part in built.components.items() if isinstance(part, torch.nn.Module)]
+    assert {"vae", "text_encoder"} <= set(modules)
+    for name in modules:
         expected = getattr(built, name).state_dict()
         actual = getattr(loaded, name).state_dict()
         assert expected.keys() == actual.keys()
         assert all(torch.equal(expected[k], actual[k]) for k in expected)
+    if family == "qwen-image":  # its byte-level tokenizer: one id per byte, then the end marker
+        ids = loaded.tokenizer("a cat").input_ids
+        assert len(ids) == 6 and ids[-1] == 1 and ids[0] == ids[3] and len(set(ids)) == 5
+        return
     assert loaded.tokenizer.model_max_length == 77
     assert loaded.tokenizer("a cat").input_ids[0] == loaded.tokenizer.bos_token_id
 

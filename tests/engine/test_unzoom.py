@@ -46,3 +46,13 @@ def test_the_picture_stays_exactly_in_the_middle_and_the_border_is_painted(
 def test_a_factor_that_does_not_enlarge_is_refused() -> None:
     with pytest.raises(EngineError, match="above 1"):
         unzoom_size(64, 64, 1.0)
+
+
+def test_a_transformer_family_unzooms_on_its_16_pixel_grid(engine: Engine) -> None:
+    source = picture()
+    spec = UnzoomSpec(model_key="tiny-flux-dev", prompt="a valley", image=source, factor=1.5, steps=4,
+                      guidance_scale=3.5, seed=3)  # fmt: skip
+    framed = np.asarray(unzoom(engine, spec).images[0])
+    assert unzoom_size(64, 48, 1.5, grid=16) == (96, 64) and framed.shape == (64, 96, 3)
+    left, top = placement(64, 48, 1.5, grid=16)
+    assert np.array_equal(framed[top : top + 48, left : left + 64], np.asarray(source))

@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sfumato.engine import report
+from sfumato.engine import families, report
 from sfumato.engine.errors import EngineError
 from sfumato.engine.specs import ImageOutput, TextToImageSpec
 
@@ -63,7 +63,7 @@ def text_to_image_batch(engine: Engine, specs: Sequence[TextToImageSpec]) -> lis
     for spec in specs:
         txt2img._validate(spec, entry)
     with engine.pipelines.lease(entry, first.scheduler) as loaded:
-        images = _run(loaded, specs)
+        images = _run(loaded, specs, entry.family)
     outputs, position = [], 0
     for spec in specs:
         count = len(spec.seeds)
@@ -83,7 +83,7 @@ def text_to_image_batch(engine: Engine, specs: Sequence[TextToImageSpec]) -> lis
     return outputs
 
 
-def _run(loaded: LoadedPipeline, specs: Sequence[TextToImageSpec]) -> list[Any]:
+def _run(loaded: LoadedPipeline, specs: Sequence[TextToImageSpec], family: str = "") -> list[Any]:
     import torch
 
     from sfumato.engine.tiling import circular_padding
@@ -94,11 +94,11 @@ def _run(loaded: LoadedPipeline, specs: Sequence[TextToImageSpec]) -> list[Any]:
     seeds = [seed for spec in specs for seed in spec.seeds]
     kwargs: dict[str, Any] = {
         "prompt": prompts,
-        "negative_prompt": negatives if first.negative_prompt is not None else None,
-        "width": first.width,
-        "height": first.height,
+        **families.call_arguments(
+            family, first.guidance_scale, negatives if first.negative_prompt is not None else None
+        ),
+        **families.size_arguments(family, first.width, first.height),
         "num_inference_steps": first.steps,
-        "guidance_scale": first.guidance_scale,
         "num_images_per_prompt": 1,
         "generator": [torch.Generator("cpu").manual_seed(seed) for seed in seeds],
         "output_type": "pil",

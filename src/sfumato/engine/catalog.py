@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sfumato.engine.errors import EngineError
+from sfumato.engine.families import DISTILLED_UNET_FAMILIES, TRANSFORMER_FAMILIES
 from sfumato.engine.tiny import TINY_FAMILIES
 
 # Families of image-generation models (diffusers pipelines): what /platformModels lists.
-GENERATION_FAMILIES = ("sd15", "sdxl", "sd-turbo", "lcm")
+GENERATION_FAMILIES = ("sd15", "sdxl", "sd-turbo", "lcm", *DISTILLED_UNET_FAMILIES, *TRANSFORMER_FAMILIES)
 # Models that work on a picture that exists: super-resolution networks (ESRGAN-class state
 # dicts, loaded with spandrel) and panoptic segmenters (transformers Mask2Former directories).
 UPSCALER_FAMILY = "esrgan"
@@ -76,10 +77,88 @@ _FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
         "default_height": 512,
         "max_steps": 16,
     },
+    # SDXL distilled to 2-8 steps over trailing timesteps (the draft mode's model).
+    "sdxl-lightning": {
+        "sd_version": "SDXL_LIGHTNING",
+        "default_steps": 4,
+        "default_guidance": 0.0,
+        "default_width": 1024,
+        "default_height": 1024,
+        "max_steps": 8,
+        "scheduler_config": {"timestep_spacing": "trailing"},
+    },
+    # Today's transformer families (see families.py for what each takes). Defaults are the
+    # model cards'; FLUX and Qwen-Image weigh 12-20 B parameters, so bf16 and offloading.
+    "flux-schnell": {
+        "sd_version": "FLUX",
+        "default_steps": 4,
+        "default_guidance": 0.0,
+        "default_width": 1024,
+        "default_height": 1024,
+        "max_steps": 8,
+        "dtype": "bfloat16",
+        "offload": "model",
+    },
+    "flux-dev": {
+        "sd_version": "FLUX_DEV",
+        "default_steps": 28,
+        "default_guidance": 3.5,
+        "default_width": 1024,
+        "default_height": 1024,
+        "max_steps": 50,
+        "dtype": "bfloat16",
+        "offload": "model",
+    },
+    "flux-kontext": {
+        "sd_version": "FLUX_DEV",
+        "default_steps": 28,
+        "default_guidance": 2.5,
+        "default_width": 1024,
+        "default_height": 1024,
+        "max_steps": 50,
+        "dtype": "bfloat16",
+        "offload": "model",
+    },
+    "sd3": {
+        "sd_version": "v3",
+        "default_steps": 28,
+        "default_guidance": 4.5,
+        "default_width": 1024,
+        "default_height": 1024,
+        "max_steps": 60,
+        "dtype": "bfloat16",
+    },
+    # Leonardo has no SdVersions value for Qwen-Image: the API leaves sdVersion out.
+    "qwen-image": {
+        "sd_version": "",
+        "default_steps": 30,
+        "default_guidance": 4.0,
+        "default_width": 1328,
+        "default_height": 1328,
+        "max_steps": 60,
+        "dtype": "bfloat16",
+        "offload": "model",
+    },
     UPSCALER_FAMILY: _PICTURE_DEFAULTS,
     SEGMENTER_FAMILY: _PICTURE_DEFAULTS,
 }
-_COMMON_DEFAULTS: dict[str, Any] = {"description": "", "featured": False, "nsfw": False, "inpainting": False}
+# How a model is held in memory: its dtype on a GPU ("auto": float16; a CPU always runs
+# float32), whether diffusers offloads idle components to the CPU ("model": one component
+# on the GPU at a time; "sequential": one layer at a time, slowest and smallest) and whether
+# weights are quantised on load (through bitsandbytes or torchao, when installed).
+DTYPES = ("auto", "float16", "bfloat16", "float32")
+OFFLOADS = ("none", "model", "sequential")
+QUANTIZATIONS = ("none", "bnb-nf4", "bnb-int8", "torchao-fp8")
+_COMMON_DEFAULTS: dict[str, Any] = {
+    "description": "",
+    "featured": False,
+    "nsfw": False,
+    "inpainting": False,
+    "dtype": "auto",
+    "offload": "none",
+    "quantization": "none",
+    "scheduler_config": {},
+}
 _REQUIRED = ("id", "name", "family", "source")
 _TYPES: dict[str, type | tuple[type, ...]] = {
     "id": str,
@@ -96,7 +175,12 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "featured": bool,
     "nsfw": bool,
     "inpainting": bool,
+    "dtype": str,
+    "offload": str,
+    "quantization": str,
+    "scheduler_config": dict,
 }
+_CHOICES = {"dtype": DTYPES, "offload": OFFLOADS, "quantization": QUANTIZATIONS}
 
 
 @dataclass(frozen=True)
@@ -120,6 +204,12 @@ class ModelEntry:
     # A dedicated inpainting checkpoint (its UNet also takes the mask and the masked picture):
     # it runs canvas INPAINT/OUTPAINT only.
     inpainting: bool = False
+    # Memory choices (see DTYPES, OFFLOADS, QUANTIZATIONS) and overrides of the model's own
+    # scheduler config (SDXL-Lightning's trailing timesteps), as sorted (name, value) pairs.
+    dtype: str = "auto"
+    offload: str = "none"
+    quantization: str = "none"
+    scheduler_config: tuple[tuple[str, Any], ...] = ()
 
     @property
     def is_tiny(self) -> bool:
@@ -361,6 +451,9 @@ def _build_entry(key: str, fields: dict[str, Any]) -> ModelEntry:
         # bool is an int in Python; a count given as true/false is a typo, not a number.
         if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
             raise EngineError(f"catalog model {key!r}: {name} has the wrong type")
+    for name, choices in _CHOICES.items():
+        if merged[name] not in choices:
+            raise EngineError(f"catalog model {key!r}: {name} must be one of {', '.join(choices)}")
     source = merged["source"]
     if source.startswith(TINY_PREFIX) and source[len(TINY_PREFIX) :] not in TINY_FAMILIES:
         raise EngineError(f"catalog model {key!r}: unknown tiny family in {source!r}")
@@ -384,6 +477,10 @@ def _build_entry(key: str, fields: dict[str, Any]) -> ModelEntry:
         featured=merged["featured"],
         nsfw=merged["nsfw"],
         inpainting=merged["inpainting"],
+        dtype=merged["dtype"],
+        offload=merged["offload"],
+        quantization=merged["quantization"],
+        scheduler_config=tuple(sorted(merged["scheduler_config"].items())),
     )
 
 

@@ -18,7 +18,7 @@ import logging
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
-from sfumato.engine import report
+from sfumato.engine import families, report
 from sfumato.engine.errors import EngineError
 from sfumato.engine.schedulers import check_scheduler
 
@@ -52,6 +52,7 @@ def check(
     strength: float,
     seeds: tuple[int, ...],
     scheduler: str | None,
+    negative_prompt: str | None = None,
 ) -> None:
     """Refuse what the pipeline would refuse later, in words a client understands."""
     if not seeds:
@@ -74,6 +75,17 @@ def check(
             "raise the steps or the strength so that steps × strength is at least 1"
         )
     check_scheduler(scheduler)
+    refusal = families.refusal(
+        entry.family,
+        width=width,
+        height=height,
+        guidance_scale=guidance_scale,
+        negative_prompt=negative_prompt,
+        scheduler=scheduler,
+        tiling=False,
+    )
+    if refusal is not None:
+        raise EngineError(refusal)
 
 
 def derive(loaded: LoadedPipeline, task: Task) -> Any:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sfumato.engine import editing
+from sfumato.engine import editing, families
 from sfumato.engine.inpaint import composite
 from sfumato.engine.specs import ImageOutput
 from sfumato.engine.tiling import circular_padding
@@ -65,12 +65,13 @@ def image_to_image(engine: Engine, spec: ImageToImageSpec) -> ImageOutput:
         strength=spec.strength,
         seeds=spec.seeds,
         scheduler=spec.scheduler,
+        negative_prompt=spec.negative_prompt,
     )
     picture = editing.fit(spec.image, spec.width, spec.height)
     mask = editing.fit_mask(spec.mask, spec.width, spec.height) if spec.mask is not None else None
     with engine.pipelines.lease(entry, spec.scheduler) as loaded:
         pipeline = editing.derive(loaded, "image_to_image")
-        images = _run(pipeline, loaded.key, spec, picture)
+        images = _run(pipeline, loaded.key, entry.family, spec, picture)
         lineage = editing.lineage(
             "image_to_image",
             loaded,
@@ -90,7 +91,7 @@ def image_to_image(engine: Engine, spec: ImageToImageSpec) -> ImageOutput:
     return ImageOutput(images=images, seeds=list(spec.seeds), lineage=lineage)
 
 
-def _run(pipeline: Any, key: str, spec: ImageToImageSpec, picture: Image) -> list[Image]:
+def _run(pipeline: Any, key: str, family: str, spec: ImageToImageSpec, picture: Image) -> list[Image]:
     modules = (pipeline.unet, pipeline.vae) if spec.tiling else ()
     with circular_padding(*modules):
         return editing.draw(
@@ -98,11 +99,10 @@ def _run(pipeline: Any, key: str, spec: ImageToImageSpec, picture: Image) -> lis
             key,
             (spec.width, spec.height),
             prompt=spec.prompt,
-            negative_prompt=spec.negative_prompt,
+            **families.call_arguments(family, spec.guidance_scale, spec.negative_prompt),
             image=picture,
-            strength=spec.strength,
+            **families.edit_arguments(family, spec.width, spec.height, spec.strength),
             num_inference_steps=spec.steps,
-            guidance_scale=spec.guidance_scale,
             num_images_per_prompt=len(spec.seeds),
             generator=editing.generators(spec.seeds),
         )

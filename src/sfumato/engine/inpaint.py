@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sfumato.engine import editing
+from sfumato.engine import editing, families
 from sfumato.engine.errors import EngineError
 from sfumato.engine.specs import ImageOutput
 
@@ -71,6 +71,7 @@ def inpaint(engine: Engine, spec: InpaintSpec) -> ImageOutput:
         strength=spec.strength,
         seeds=spec.seeds,
         scheduler=spec.scheduler,
+        negative_prompt=spec.negative_prompt,
     )
     if spec.mask.size != spec.image.size:
         raise EngineError(
@@ -83,7 +84,7 @@ def inpaint(engine: Engine, spec: InpaintSpec) -> ImageOutput:
         raise EngineError("the mask selects nothing to repaint (white marks the area to repaint)")
     with engine.pipelines.lease(entry, spec.scheduler) as loaded:
         pipeline = editing.derive(loaded, "inpaint")
-        painted = _run(pipeline, loaded.key, spec, picture, mask)
+        painted = _run(pipeline, loaded.key, entry.family, spec, picture, mask)
         lineage = editing.lineage(
             "inpaint",
             loaded,
@@ -129,20 +130,19 @@ def expand_canvas(image: Image, *, left: int, top: int, right: int, bottom: int)
     return canvas, mask
 
 
-def _run(pipeline: Any, key: str, spec: InpaintSpec, picture: Image, mask: Image) -> list[Image]:
+def _run(pipeline: Any, key: str, family: str, spec: InpaintSpec, picture: Image, mask: Image) -> list[Image]:
     return editing.draw(
         pipeline,
         key,
         (spec.width, spec.height),
         prompt=spec.prompt,
-        negative_prompt=spec.negative_prompt,
+        **families.call_arguments(family, spec.guidance_scale, spec.negative_prompt),
         image=picture,
         mask_image=mask,
         width=spec.width,
         height=spec.height,
         strength=spec.strength,
         num_inference_steps=spec.steps,
-        guidance_scale=spec.guidance_scale,
         num_images_per_prompt=len(spec.seeds),
         generator=editing.generators(spec.seeds),
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 from sfumato.engine.catalog import SEGMENTER_FAMILY, UPSCALER_FAMILY, ModelEntry
 from sfumato.engine.errors import EngineError
+from sfumato.engine.memory_choices import place, quantization_config, scheduler_overrides
 from sfumato.engine.progress import quiet_progress_bars
 from sfumato.engine.weights import detect_variant
 
@@ -37,8 +38,9 @@ def load(entry: ModelEntry, path: Path, device: str, dtype: Any) -> Any:
         if entry.family == SEGMENTER_FAMILY:
             return _segmenter(path, device)
         quiet_progress_bars()
-        pipeline = _pipeline(entry, path, dtype)
-        pipeline.to(device)
+        pipeline = _pipeline(entry, path, dtype, device)
+        scheduler_overrides(entry, pipeline)
+        place(entry, pipeline, device)
         pipeline.set_progress_bar_config(disable=True)
         return pipeline
     except EngineError:
@@ -50,7 +52,7 @@ def load(entry: ModelEntry, path: Path, device: str, dtype: Any) -> Any:
         raise EngineError(f"cannot load model {entry.key} from {path}: {exc}") from exc
 
 
-def _pipeline(entry: ModelEntry, path: Path, dtype: Any) -> Any:
+def _pipeline(entry: ModelEntry, path: Path, dtype: Any, device: str) -> Any:
     """Load through diffusers' own loaders, the same path for tiny and real weights."""
     from diffusers import DiffusionPipeline, StableDiffusionPipeline, StableDiffusionXLPipeline
 
@@ -64,6 +66,10 @@ def _pipeline(entry: ModelEntry, path: Path, dtype: Any) -> Any:
     if variant is not None:
         kwargs["variant"] = variant
     index = json.loads((path / "model_index.json").read_text("utf-8"))
+    denoiser = "transformer" if "transformer" in index else "unet"
+    quantization = quantization_config(entry, dtype, device, denoiser)
+    if quantization is not None:
+        kwargs["quantization_config"] = quantization
     if "safety_checker" in index and not (path / "safety_checker").is_dir():
         # Fetched without its safety checker (see pull.py): load without it, on purpose.
         kwargs.update(safety_checker=None, requires_safety_checker=False)

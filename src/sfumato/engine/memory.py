@@ -32,14 +32,19 @@ def free_memory_bytes(device: str) -> int | None:
 def pipeline_bytes(pipeline: Any) -> int:
     """Bytes of the weights and buffers of every torch module a loaded model holds: a
     diffusers pipeline's components, or the network an upscaler or a segmenter wraps."""
+    return sum(component_bytes(pipeline).values())
+
+
+def component_bytes(pipeline: Any) -> dict[str, int]:
+    """:func:`pipeline_bytes` per component (``model`` for an upscaler or a segmenter)."""
     import torch
 
-    total = 0
+    sizes: dict[str, int] = {}
     parts = getattr(pipeline, "components", None)
     if parts is None:
         parts = {"model": getattr(pipeline, "model", pipeline)}
-    for component in parts.values():
+    for name, component in parts.items():
         if isinstance(component, torch.nn.Module):
-            for tensor in (*component.parameters(), *component.buffers()):
-                total += tensor.numel() * tensor.element_size()
-    return total
+            tensors = (*component.parameters(), *component.buffers())
+            sizes[name] = sum(tensor.numel() * tensor.element_size() for tensor in tensors)
+    return sizes

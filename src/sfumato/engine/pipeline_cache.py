@@ -46,7 +46,7 @@ from typing import Any
 from sfumato.engine import loaders, report
 from sfumato.engine.catalog import Catalog, ModelEntry, weights_path
 from sfumato.engine.errors import EngineError
-from sfumato.engine.memory import pipeline_bytes
+from sfumato.engine.memory_choices import resident_bytes, torch_dtype
 from sfumato.engine.schedulers import check_scheduler, make_scheduler
 from sfumato.engine.tiny import build_tiny
 from sfumato.engine.weights import weights_fingerprint
@@ -199,7 +199,7 @@ class PipelineCache:
             self._release(room)
             report.stage(report.LOADING)
             loaded = self._load(entry)
-            slot = _Slot(loaded, size=pipeline_bytes(loaded.pipeline))
+            slot = _Slot(loaded, size=resident_bytes(entry, loaded.pipeline, self.device))
             with self._lock:
                 self._slots[entry.key] = slot
                 excess = self._pop_lru(extra=0) + self._pop_over_budget(keep=entry.key)
@@ -246,13 +246,10 @@ class PipelineCache:
                 f"the weights of model {entry.key} are not on this machine: "
                 f"{self.catalog.how_to_obtain(entry)}"
             )
-        import torch
-
         device = self.device
         # Upscalers and segmenters run in full precision, as they always have; pipelines
-        # take half precision on a GPU.
-        half = device.startswith("cuda") and entry.generates_images
-        dtype = torch.float16 if half else torch.float32
+        # take the catalog entry's half precision on a GPU (memory_choices.py).
+        dtype = torch_dtype(entry, device)
         path = weights_path(entry, self.models_dir)
         return LoadedPipeline(
             pipeline=loaders.load(entry, path, device, dtype),

@@ -26,9 +26,18 @@ from typing import Any
 from sfumato.engine.errors import EngineError
 from sfumato.engine.locks import file_lock
 from sfumato.engine.progress import quiet_progress_bars
+from sfumato.engine.tiny_families import BUILDERS as FAMILY_BUILDERS
 
 INPAINTING = "-inpainting"  # a family's dedicated inpainting variant: "sd15-inpainting"
-TINY_PIPELINES = ("sd15", "sdxl", "sd-turbo", "lcm", "sd15" + INPAINTING, "sdxl" + INPAINTING)
+TINY_PIPELINES = (
+    "sd15",
+    "sdxl",
+    "sd-turbo",
+    "lcm",
+    "sd15" + INPAINTING,
+    "sdxl" + INPAINTING,
+    *FAMILY_BUILDERS,  # today's families (tiny_families.py)
+)
 TINY_UPSCALER = "esrgan"  # one weights file, named after its directory (tiny_tools.py)
 TINY_SEGMENTER = "mask2former"  # a transformers directory (tiny_tools.py)
 TINY_FAMILIES = (*TINY_PIPELINES, TINY_UPSCALER, TINY_SEGMENTER)
@@ -81,6 +90,8 @@ def _build_pipeline(family: str) -> Any:
 
     quiet_progress_bars()
     with torch.random.fork_rng(devices=[]):
+        if family in FAMILY_BUILDERS:
+            return FAMILY_BUILDERS[family]()
         if family.endswith(INPAINTING):
             return _inpainting_pipeline(family.removesuffix(INPAINTING))
         if family == "sdxl":

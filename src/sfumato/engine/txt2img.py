@@ -14,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from sfumato.engine import report
+from sfumato.engine import families, report
 from sfumato.engine.catalog import Catalog, ModelEntry
 from sfumato.engine.errors import EngineError
 from sfumato.engine.pipeline_cache import LoadedPipeline, PipelineCache
@@ -61,7 +61,7 @@ class Engine:
         entry = self._entry(spec.model_key)
         _validate(spec, entry)
         with self.pipelines.lease(entry, spec.scheduler) as loaded:
-            images = _run(loaded, spec)
+            images = _run(loaded, spec, entry.family)
         for image in images:
             if image.size != (spec.width, spec.height):
                 raise EngineError(
@@ -101,20 +101,29 @@ def _validate(spec: TextToImageSpec, entry: ModelEntry) -> None:
     if spec.guidance_scale < 0:
         raise EngineError("guidance scale must not be negative")
     check_scheduler(spec.scheduler)
+    refusal = families.refusal(
+        entry.family,
+        width=spec.width,
+        height=spec.height,
+        guidance_scale=spec.guidance_scale,
+        negative_prompt=spec.negative_prompt,
+        scheduler=spec.scheduler,
+        tiling=spec.tiling,
+    )
+    if refusal is not None:
+        raise EngineError(refusal)
 
 
-def _run(loaded: LoadedPipeline, spec: TextToImageSpec) -> list[Any]:
+def _run(loaded: LoadedPipeline, spec: TextToImageSpec, family: str = "") -> list[Any]:
     import torch
 
     pipeline = loaded.pipeline
     generators = [torch.Generator("cpu").manual_seed(seed) for seed in spec.seeds]
     kwargs: dict[str, Any] = {
         "prompt": spec.prompt,
-        "negative_prompt": spec.negative_prompt,
-        "width": spec.width,
-        "height": spec.height,
+        **families.call_arguments(family, spec.guidance_scale, spec.negative_prompt),
+        **families.size_arguments(family, spec.width, spec.height),
         "num_inference_steps": spec.steps,
-        "guidance_scale": spec.guidance_scale,
         "num_images_per_prompt": len(spec.seeds),
         "generator": generators,
         "output_type": "pil",

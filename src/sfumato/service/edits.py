@@ -30,6 +30,7 @@ from typing import Any
 from PIL.Image import Image
 
 from sfumato.blobs import BlobNotFound
+from sfumato.engine import families
 from sfumato.engine.catalog import ModelEntry
 from sfumato.errors import InvalidRequest
 from sfumato.jobs.kinds.editing import IMAGE_TO_IMAGE, INPAINT
@@ -86,6 +87,12 @@ def plan(
     edit = _canvas(ctx, principal, request) if request.canvas else _init_image(ctx, principal, request)
     if entry.inpainting and edit.kind != INPAINT:
         raise InvalidRequest(_inpainting_only(entry))
+    if edit.kind == INPAINT and "inpaint" not in families.traits(entry.family).edits:
+        raise InvalidRequest(
+            f"Model {entry.name!r} edits a picture by instruction (say the change in the prompt, with "
+            "init_image_id or canvasRequestType IMG2IMG); it does not inpaint or outpaint",
+            code="unsupported-feature",
+        )
     if edit.mask is not None and not images.covers_anything(edit.mask):
         raise InvalidRequest("canvasMaskId: the mask selects nothing to repaint (white marks the area)")
     return edit
@@ -106,7 +113,8 @@ def output_size(
     else:
         budget = entry.default_width * entry.default_height
         scale = min(1.0, math.sqrt(budget / (picture_width * picture_height)))
-    return width or _side(picture_width * scale), height or _side(picture_height * scale)
+    step = families.traits(entry.family).size_step
+    return width or _side(picture_width * scale, step), height or _side(picture_height * scale, step)
 
 
 def check_steps(edit: EditPlan | None, steps: int) -> None:
@@ -252,8 +260,8 @@ def _generated_image(ctx: Context, principal: Principal, image_id: str) -> image
     )
 
 
-def _side(value: float) -> int:
-    return min(_MAX_SIDE, max(_MIN_SIDE, round(value / _SIZE_STEP) * _SIZE_STEP))
+def _side(value: float, step: int = _SIZE_STEP) -> int:
+    return min(_MAX_SIDE, max(_MIN_SIDE, round(value / step) * step))
 
 
 def _inpainting_only(entry: ModelEntry) -> str:

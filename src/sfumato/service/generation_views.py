@@ -33,9 +33,9 @@ def generation_view(
         steps=generation.steps,
         guidance_scale=generation.guidance_scale,
         seed=generation.seed,
-        scheduler=generation.scheduler,
+        scheduler=generation.scheduler or None,  # "": the model's own sampler, no Leonardo name
         preset_style=generation.preset_style,
-        sd_version=entry.sd_version if entry else None,
+        sd_version=(entry.sd_version or None) if entry else None,
         tiling=generation.tiling,
         public=generation.public,
         flags=dict(generation.flags or {}),

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Table
 
+from sfumato.engine import families
 from sfumato.engine.catalog import ModelEntry
 from sfumato.errors import InvalidRequest, NotFound
 from sfumato.jobs.kinds import editing, text_to_image
@@ -104,6 +105,17 @@ def _validate(request: GenerationRequest, entry: ModelEntry, width: int, height:
         raise InvalidRequest(f"Unknown scheduler {request.scheduler!r}")
     if request.preset_style is not None and request.preset_style not in STYLE_TEMPLATES:
         raise InvalidRequest(f"Unknown presetStyle {request.preset_style!r}")
+    refusal = families.refusal(
+        entry.family,
+        width=width,
+        height=height,
+        guidance_scale=request.guidance_scale,
+        negative_prompt=request.negative_prompt,
+        scheduler=request.scheduler,
+        tiling=request.tiling,
+    )
+    if refusal is not None:
+        raise InvalidRequest(refusal, code="unsupported-feature")
 
 
 def _enhanced(ctx: Context, request: GenerationRequest) -> str:
@@ -165,7 +177,7 @@ class Plan:
                 "steps": spec.steps,
                 "guidance_scale": spec.guidance_scale,
                 "seed": self.seed,
-                "scheduler": spec.scheduler,
+                "scheduler": spec.scheduler or "",  # "": the model's own (flow-matching) sampler
                 "preset_style": request.preset_style,
                 "tiling": request.tiling,
                 "public": request.public,
@@ -191,12 +203,16 @@ def _plan(ctx: Context, principal: Principal, request: GenerationRequest) -> Pla
         ctx.settings, width=width, height=height, num_images=request.num_images, steps=steps
     )
     seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
-    scheduler = request.scheduler or DEFAULT_SCHEDULER
+    traits = families.traits(entry.family)
+    # Flow-matching families sample with their own scheduler (None: the model's own).
+    scheduler = (request.scheduler or DEFAULT_SCHEDULER) if traits.leonardo_schedulers else None
     cost = ctx.pricing.image_generation(
         family=entry.family, width=width, height=height, steps=steps, num_images=request.num_images
     )
     text = _enhanced(ctx, request) if request.flags.get("enhancePrompt") else request.prompt
     prompt, negative = apply_style(request.preset_style, text, request.negative_prompt)
+    if not traits.negative_prompt:
+        negative = None  # a style's negative words: such a model has no negative pass to give them
     spec = text_to_image.TextToImagePayload(
         model_key=entry.key,
         prompt=prompt,

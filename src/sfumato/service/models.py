@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from sfumato.engine.catalog import ModelEntry
 from sfumato.service import availability
 from sfumato.service.availability import FleetModels
 from sfumato.service.context import Context
@@ -54,6 +55,19 @@ def list_catalog(ctx: Context) -> list[CatalogModelView]:
             weights_here=ctx.catalog.is_ready(entry, ctx.models_dir),
             served=None if fleet is None else entry.key in fleet,
             how_to_obtain=ctx.catalog.how_to_obtain(entry),
+            memory=memory_choices(entry),
         )
         for entry in ctx.catalog.entries()
     ]
+
+
+def memory_choices(entry: ModelEntry) -> str:
+    """How a GPU holds ``entry`` (a CPU always runs float32): dtype, offloading, quantisation."""
+    if not entry.generates_images:
+        return "float32"
+    parts = ["float16" if entry.dtype == "auto" else entry.dtype]
+    if entry.offload != "none":
+        parts.append(f"{entry.offload} offload")
+    if entry.quantization != "none":
+        parts.append(entry.quantization)
+    return ", ".join(parts)

@@ -46,6 +46,15 @@ class PriceTable:
                 return str(family)
         return None
 
+    def model_for_flags(self, flags: Mapping[str, bool | None]) -> str | None:
+        """The model (a catalog key or a Leonardo id) the first ``is…`` flag set names, if it
+        names one (see ``calculator_models``); same precedence as :meth:`family_for_flags`."""
+        models = self._t["image_generation"].get("calculator_models", {})
+        for flag in self._t["image_generation"]["calculator_flags"]:
+            if flags.get(flag):
+                return str(models[flag]) if flag in models else None
+        return None
+
     def image_generation(
         self,
         *,

@@ -30,6 +30,11 @@ def _image_generation(
     elements: int = 0,
     controlnets_cost: int = 0,
 ) -> int:
+    if model_id is None:
+        # A flag naming a model the catalog has prices that model, as its generations are.
+        flagged = ctx.pricing.model_for_flags(model_flags or {})
+        if flagged is not None and ctx.catalog.resolve(flagged) is not None:
+            model_id = flagged
     family = ctx.pricing.family_for_flags(model_flags or {}) if model_id is None else None
     entry = ctx.catalog.resolve(model_id or ctx.settings.default_model_id)
     if entry is None:

@@ -133,7 +133,7 @@ def _request(generation: Generation) -> GenerationRequest:
         steps=generation.steps,
         guidance_scale=generation.guidance_scale,
         seed=generation.seed,
-        scheduler=generation.scheduler,
+        scheduler=generation.scheduler or None,
         preset_style=generation.preset_style,
         tiling=generation.tiling,
         public=generation.public,

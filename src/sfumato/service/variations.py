@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
-from sfumato.engine import upscale
+from sfumato.engine import families, upscale
 from sfumato.engine.catalog import SEGMENTER_FAMILY, UPSCALER_FAMILY, ModelEntry
 from sfumato.errors import InvalidRequest, NotFound
 from sfumato.jobs.kinds import variation as variation_kind
@@ -299,7 +299,10 @@ def _init_image(ctx: Context, principal: Principal, image_id: str) -> _Source:
 
 
 def _inpainter(ctx: Context, entry: ModelEntry) -> ModelEntry:
-    """A ready dedicated inpainting model of ``entry``'s family (tiny for tiny), else ``entry``."""
+    """A ready dedicated inpainting model of ``entry``'s family (tiny for tiny), else ``entry``;
+    the realtime model for a family that does not inpaint (Kontext edits by instruction)."""
+    if "inpaint" not in families.traits(entry.family).edits:
+        return realtime_model(ctx)
     for candidate in ctx.catalog.entries():
         if (
             candidate.inpainting

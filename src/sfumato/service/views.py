@@ -74,7 +74,7 @@ class GenerationView:
     steps: int
     guidance_scale: float
     seed: int
-    scheduler: str
+    scheduler: str | None
     preset_style: str | None
     sd_version: str | None
     tiling: bool
@@ -130,3 +130,4 @@ class CatalogModelView:
     weights_here: bool  # tiny models count: they are built on first use
     served: bool | None  # a live worker advertises it; None: unknown
     how_to_obtain: str
+    memory: str = ""  # how a GPU holds it: "bfloat16, model offload", "float16 (auto)" …

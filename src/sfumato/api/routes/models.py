@@ -27,7 +27,7 @@ def platform_models(ctx: ContextDep, _principal: PrincipalDep) -> dict[str, Any]
                     # sfumato's additions: readiness and how to obtain absent weights.
                     "key": model.key,
                     "family": model.family,
-                    "sdVersion": model.sd_version,
+                    "sdVersion": model.sd_version or None,  # no Leonardo value for the family
                     "modelWidth": model.default_width,
                     "modelHeight": model.default_height,
                     "ready": model.ready,

@@ -39,7 +39,9 @@ class CreateGenerationBody(WireModel):
     width: int | None = Field(default=None, ge=32, le=1536)
     height: int | None = Field(default=None, ge=32, le=1536)
     num_images: int = Field(default=4, ge=1, le=8)
-    num_inference_steps: int | None = Field(default=None, ge=10, le=60)
+    # Leonardo takes 10-60; sfumato lets each model set its range (few-step distilled models
+    # draw in 1-8), checked against the catalog in the service.
+    num_inference_steps: int | None = Field(default=None, ge=1, le=60)
     guidance_scale: float | None = Field(default=None, ge=1, le=20)
     seed: int | None = Field(default=None, ge=0, le=9_999_999_998)
     scheduler: Scheduler | None = None

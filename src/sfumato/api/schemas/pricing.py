@@ -36,7 +36,7 @@ MODEL_FLAGS = ("isFluxDev", "isFluxKontext", "isFluxSchnell", "isModelCustom", "
 class ImageGenerationParams(WireModel):
     width: int | None = _size("imageWidth")
     height: int | None = _size("imageHeight")
-    inference_steps: int | None = Field(default=None, ge=10, le=60, alias="inferenceSteps")
+    inference_steps: int | None = Field(default=None, ge=1, le=60, alias="inferenceSteps")
     num_images: int | None = _num_images()
     controlnets_cost: int | None = Field(default=None, ge=0, alias="controlnetsCost")
     lora_count: int | None = Field(default=None, ge=0, le=10, alias="loraCount")
