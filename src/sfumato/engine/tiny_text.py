@@ -41,7 +41,8 @@ def t5_encoder(*, seed: int, umt5: bool = False, width: int = T5_WIDTH) -> Any:
 def byte_tokenizer(*, max_length: int = 128) -> Any:
     """A fast tokenizer whose tokens are the UTF-8 bytes of the text, then ``</s>``.
 
-    Ids 0–2 are pad, end and unknown as in T5; byte ``b`` is id ``b + 3``.
+    Ids 0–2 are pad, end and unknown as in T5; the 256 byte-level characters follow, in
+    sorted order, so every byte has an id of its own.
     """
     from tokenizers import Tokenizer, decoders, pre_tokenizers, processors
     from tokenizers.models import BPE
