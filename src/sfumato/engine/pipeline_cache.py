@@ -158,7 +158,7 @@ class PipelineCache:
             slot.run_lock.release()  # evicted between lookup and lock: load again
         try:
             shared = slot.loaded
-            if not entry.generates_images:
+            if not entry.is_pipeline:
                 yield shared
                 return
             view = copy.copy(shared.pipeline)
@@ -251,7 +251,7 @@ class PipelineCache:
         device = self.device
         # Upscalers and segmenters run in full precision, as they always have; pipelines
         # take half precision on a GPU.
-        half = device.startswith("cuda") and entry.generates_images
+        half = device.startswith("cuda") and entry.is_pipeline
         dtype = torch.float16 if half else torch.float32
         path = weights_path(entry, self.models_dir)
         return LoadedPipeline(
