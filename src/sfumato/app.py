@@ -23,6 +23,7 @@ from sfumato.api.routes import (
     init_images,
     metrics,
     models,
+    motion,
     pricing,
     prompts,
     realtime,
@@ -95,6 +96,7 @@ def create_app(
     app.include_router(init_images.router, prefix=API_PREFIX)
     app.include_router(realtime.router, prefix=API_PREFIX)
     app.include_router(variations.router, prefix=API_PREFIX)
+    app.include_router(motion.router, prefix=API_PREFIX)
     app.include_router(blobs.router)
     app.include_router(uploads.router)
     app.include_router(health.router)
