@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,12 +10,16 @@ import numpy as np
 import pytest
 from leonardo_ai_sdk.models import shared
 
+from sfumato.service.keys import issue_key
 from sfumato.store.models import CreditEntry, Job
 from tests.api.canvas import balance, picture_at
 from tests.api.conftest import Api
 from tests.api.sdk import sdk_for
 from tests.api.uploading import noise_png, upload
 from tests.api.video import Clip, fetch_clip, video_app
+from tests.webhooks.conftest import FAST_WEBHOOKS
+from tests.webhooks.receiver import Receiver
+from tests.webhooks.urls import unsigned
 
 
 @pytest.fixture
@@ -23,9 +28,9 @@ def api(database_url: str, tmp_path: Path, models_dir: Path) -> Any:
         yield app
 
 
-def text_to_video(api: Api, **request: Any) -> str:
+def text_to_video(api: Api, key: str | None = None, **request: Any) -> str:
     request = {"prompt": "a lighthouse at dusk", "width": 64, "height": 64, "duration": 2, **request}
-    response = sdk_for(api).motion.create_text_to_video_generation(request=request)
+    response = sdk_for(api, key).motion.create_text_to_video_generation(request=request)
     job = response.object.motion_video_generation_job  # type: ignore[union-attr]
     assert job is not None and job.generation_id
     return job.generation_id
@@ -212,3 +217,40 @@ def test_bad_image_to_video_requests_are_refused(api: Api) -> None:
     )  # fmt: skip
     assert response.status_code == 400 and "last frame" in response.json()["error"]
     assert balance(api) == before
+
+
+def test_a_finished_clip_is_webhooked_in_the_generation_shape(
+    database_url: str, tmp_path: Path, models_dir: Path
+) -> None:
+    with video_app(database_url, tmp_path, models_dir, **FAST_WEBHOOKS) as api, Receiver() as receiver:
+        issued = issue_key(api.ctx, username="hooked", webhook_url=receiver.url, webhook_key="cb")
+        generation = api.wait(text_to_video(api, key=issued.api_key, seed=2, duration=1), key=issued.api_key)
+        receiver.wait_for(lambda r: len(r.acknowledged()) == 1)
+    event = json.loads(receiver.received[0].body)
+    assert event["type"] == "video_generation.complete" and event["object"] == "generation"
+    obj = event["data"]["object"]
+    assert obj["id"] == generation["id"] and obj["status"] == "COMPLETE" and obj["motionModel"] == "MOTION2"
+    [image] = obj["generated_images"]
+    polled = generation["generated_images"][0]["motionMP4URL"]
+    assert unsigned({"url": image["motionMP4URL"]}) == unsigned({"url": polled})
+
+
+@pytest.mark.parametrize(
+    ("body", "service", "params"),
+    [
+        ({"resolution": "RESOLUTION_720", "width": None, "height": None}, "MOTION_VIDEO_GENERATION",
+         {"resolution": "RESOLUTION_720"}),
+        ({"model": "VEO3", "width": 32, "height": 32}, "VEO3_MOTION_VIDEO_GENERATION",
+         {"resolution": "RESOLUTION_480"}),
+    ],
+)  # fmt: skip
+def test_a_clip_is_charged_what_the_calculator_quotes(
+    api: Api, body: dict[str, Any], service: str, params: dict[str, Any]
+) -> None:
+    quote = api.post("/pricing-calculator", json={"service": service, "serviceParams": {service: params}})
+    assert quote.status_code == 200, quote.text
+    before = balance(api)
+    response = api.post("/generations-text-to-video", json={"prompt": "a fox", "duration": 1, **body})
+    assert response.status_code == 200, response.text
+    cost = quote.json()["calculateProductionApiServiceCost"]["cost"]
+    assert response.json()["motionVideoGenerationJob"]["apiCreditCost"] == cost == before - balance(api)
