@@ -133,7 +133,11 @@ def test_an_unmapped_motion_model_is_refused_naming_how_to_map_it(
     database_url: str, tmp_path: Path, models_dir: Path
 ) -> None:
     with video_app(
-        database_url, tmp_path, models_dir, model_aliases={"MOTION2": "tiny-ltx-video", "KLING2_5": ""}
+        database_url,
+        tmp_path,
+        models_dir,
+        model_aliases={"MOTION2": "tiny-ltx-video", "KLING2_5": ""},
+        svd_model="svd-xt",
     ) as api:
         response = api.post("/generations-text-to-video", json={"prompt": "a fox", "model": "KLING2_5"})
         assert response.status_code == 400
@@ -144,6 +148,9 @@ def test_an_unmapped_motion_model_is_refused_naming_how_to_map_it(
         assert response.status_code == 400
         error = response.json()["error"]
         assert "wan2.2-ti2v-5b" in error and "sfumato models pull" in error
+        # So does SVD motion on its default model, the real SVD-XT.
+        response = api.post("/generations-motion-svd", json={"imageId": "any"})
+        assert response.status_code == 400 and "svd-xt" in response.json()["error"]
 
 
 def test_a_seeded_duplicate_is_one_generation_charged_once(api: Api) -> None:
@@ -254,3 +261,30 @@ def test_a_clip_is_charged_what_the_calculator_quotes(
     assert response.status_code == 200, response.text
     cost = quote.json()["calculateProductionApiServiceCost"]["cost"]
     assert response.json()["motionVideoGenerationJob"]["apiCreditCost"] == cost == before - balance(api)
+
+
+def test_svd_motion_animates_a_generated_or_uploaded_picture(api: Api) -> None:
+    sdk = sdk_for(api)
+    still = api.wait(api.generate(seed=4))["generated_images"][0]["id"]
+    before = balance(api)
+    response = sdk.motion.create_svd_motion_generation(request={"imageId": still, "motionStrength": 3})
+    job = response.object.motion_svd_generation_job  # type: ignore[union-attr]
+    assert job is not None and job.generation_id and job.api_credit_cost == 25
+    assert balance(api) == before - 25  # MOTION_SVD_GENERATION
+    generation, clip = finished_clip(api, job.generation_id)
+    # The tiny SVD's own 8 frames at 7 fps, the picture's 64 × 64.
+    assert clip.frames.shape == (8, 64, 64, 3) and clip.fps == 7 and clip.codec == "h264"
+    assert generation["motionModel"] == "SVD" and generation["motionStrength"] == 3
+    assert generation["initGeneratedImageId"] == still
+    assert generation["lineage"]["modelKey"] == "tiny-svd" and generation["lineage"]["motionBucket"] == 76
+
+    uploaded = upload(api, noise_png((64, 64)))
+    request = {"imageId": uploaded, "isInitImage": True}
+    job = sdk.motion.create_svd_motion_generation(request=request).object.motion_svd_generation_job  # type: ignore[union-attr]
+    assert job is not None and job.generation_id
+    generation, clip = finished_clip(api, job.generation_id)
+    assert generation["initImageId"] == uploaded and clip.frames.shape[0] == 8
+    assert generation["lineage"]["motionBucket"] == 128  # motion strength 5 when not given
+
+    for body in ({"imageId": "nope"}, {"imageId": uploaded, "motionStrength": 11}):
+        assert api.post("/generations-motion-svd", json=body).status_code == 400
