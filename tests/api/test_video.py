@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -288,3 +289,51 @@ def test_svd_motion_animates_a_generated_or_uploaded_picture(api: Api) -> None:
 
     for body in ({"imageId": "nope"}, {"imageId": uploaded, "motionStrength": 11}):
         assert api.post("/generations-motion-svd", json=body).status_code == 400
+
+
+def test_a_clip_upscaled_to_720p_frame_by_frame(api: Api) -> None:
+    sdk = sdk_for(api)
+    source_id = text_to_video(api, width=96, height=64, duration=1, seed=3)
+    _, source = finished_clip(api, source_id)
+    before = balance(api)
+    request = {"sourceGenerationId": source_id, "resolution": "RESOLUTION_720"}
+    job = sdk.motion.create_video_upscale(request=request).object.motion_video_generation_job  # type: ignore[union-attr]
+    assert job is not None and job.generation_id == source_id and job.variation_id
+    assert balance(api) == before - (job.api_credit_cost or 0) and job.api_credit_cost
+    deadline = time.monotonic() + 60
+    while True:
+        fetched = sdk.variation.get_motion_variation_by_id(id=job.variation_id)
+        [variation] = fetched.object.generated_image_variation_motion or []  # type: ignore[union-attr]
+        if variation.status != shared.JobStatus.PENDING or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert variation.status == shared.JobStatus.COMPLETE and variation.id == job.variation_id
+    assert variation.motion_transform_type == shared.MotionVariationType.UPSCALE
+    assert variation.resolution == shared.MotionResolution.RESOLUTION_720 and variation.url
+    clip = fetch_clip(api, variation.url)
+    # 720 px high, 3:2 like the source: 1080 wide; every frame, at the source's rate.
+    assert clip.size == (1080, 720) and clip.frames.shape[0] == source.frames.shape[0] == 9
+    assert clip.fps == source.fps and clip.codec == "h264" and clip.pixel_format == "yuv420p"
+    # The generation lists no image variation for it (the SDK's generic types know none).
+    generation = api.wait(source_id)
+    assert generation["generated_images"][0]["generated_image_variation_generics"] == []
+
+
+def test_bad_video_upscales_are_refused_and_charge_nothing(api: Api) -> None:
+    still = api.wait(api.generate(seed=1))["id"]
+    before = balance(api)
+    for body in (
+        {"sourceGenerationId": "nope", "resolution": "RESOLUTION_720"},
+        {"sourceGenerationId": still, "resolution": "RESOLUTION_720"},
+        {"sourceGenerationId": still, "resolution": "RESOLUTION_1080"},
+    ):
+        response = api.post("/generations-video-upscale", json=body)
+        assert response.status_code == 400, response.text
+    assert (
+        "not a finished video"
+        in api.post(
+            "/generations-video-upscale", json={"sourceGenerationId": still, "resolution": "RESOLUTION_720"}
+        ).json()["error"]
+    )
+    assert api.get("/motion-variations/nope").status_code == 404
+    assert balance(api) == before

@@ -109,6 +109,11 @@ class SvdMotionBody(WireModel):
         )
 
 
+class VideoUpscaleBody(WireModel):
+    source_generation_id: str = Field(alias="sourceGenerationId", max_length=64)
+    resolution: Literal["RESOLUTION_720"]
+
+
 def created_motion_job(wrapper: str, generation_id: str, credit_cost: int, **extra: str) -> dict[str, Any]:
     return {
         wrapper: {

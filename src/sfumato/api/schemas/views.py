@@ -206,3 +206,24 @@ def variation_object(view: VariationView) -> dict[str, Any]:
             **standing(view.queue_position, view.progress),
         }
     )
+
+
+def motion_variation_object(view: VariationView) -> dict[str, Any]:
+    """``GET /motion-variations/{id}``'s item (a clip's upscale); sfumato adds size, cost, a
+    failure's reason and the lineage."""
+    return compact(
+        {
+            "id": view.id,
+            "status": view.status,
+            "url": view.url,
+            "resolution": "RESOLUTION_720",
+            "motionTransformType": "UPSCALE",
+            "createdAt": timestamp(view.created_at),
+            "width": view.width,
+            "height": view.height,
+            "apiCreditCost": view.credit_cost,
+            "failureReason": view.failure_reason,
+            "lineage": recorded(view.lineage) or None,
+            **standing(view.queue_position, view.progress),
+        }
+    )

@@ -11,8 +11,9 @@ are kept, never the clip's frames.
 
 from __future__ import annotations
 
+import io
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -64,15 +65,18 @@ def store_streamed_mp4(
     position: int = 0,
     seed: int | None = None,
     crf: int = 18,
+    with_poster: bool = True,
 ) -> Artifact:
     """Run ``produce`` with a sink that encodes each frame it is handed, then upload the MP4
-    under ``key`` and the poster (the first frame) beside it."""
+    under ``key`` and (``with_poster``) the poster, its first frame, beside it."""
     with Mp4Encoder(fps, crf=crf) as encoder:
         produce(encoder.add)
         data = encoder.finish()
     poster_image = encoder.poster
     assert poster_image is not None  # finish() refuses a video without frames
-    poster = store_png(blobs, poster_key(key), poster_image, position=position, seed=seed)
+    poster = (
+        store_png(blobs, poster_key(key), poster_image, position=position, seed=seed) if with_poster else None
+    )
     uploaded = upload(blobs, key, data, MP4)
     return Artifact(
         type=VIDEO,
@@ -195,3 +199,14 @@ def _rate(fps: float | Fraction) -> Fraction:
     if rate <= 0:
         raise EngineError(f"a video's frame rate must be positive; got {fps}")
     return rate
+
+
+def read_mp4_frames(data: bytes) -> Iterator[Any]:
+    """The frames of an MP4's first video stream, one H×W×3 uint8 array at a time (decoded as
+    they are asked for: a clip being upscaled is never held whole)."""
+    import av
+
+    with av.open(io.BytesIO(data), mode="r") as container:
+        stream = container.streams.video[0]
+        for frame in container.decode(stream):
+            yield frame.to_ndarray(format="rgb24")
