@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 MP4 = "video/mp4"
 CODEC, PIXEL_FORMAT = "libx264", "yuv420p"
+# x264's "veryfast" preset: a few times faster than its default at a slightly larger file for the
+# same quality (crf); at the default, encoding took longer than drawing a small clip.
+PRESET = "veryfast"
 
 
 FrameSink = Callable[[Any], None]
@@ -167,7 +170,7 @@ class Mp4Encoder:
         stream = self._container.add_stream(CODEC, rate=self.rate)
         assert isinstance(stream, av.VideoStream)
         stream.width, stream.height, stream.pix_fmt = width, height, PIXEL_FORMAT
-        stream.options = {"crf": str(self.crf)}
+        stream.options = {"crf": str(self.crf), "preset": PRESET}
         self._stream = stream
 
 
