@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sfumato.engine import Engine, EngineError
+from sfumato.engine import Engine, EngineError, report
 from sfumato.engine.video import VideoSpec, generate
 
 LTX = VideoSpec(
@@ -98,3 +98,14 @@ def test_the_lineage_says_how_to_replay_the_clip(engine: Engine) -> None:
     assert lineage["model_key"] == "tiny-ltx-video" and lineage["seed"] == 7
     assert lineage["frame_count"] == 9 and lineage["fps"] == 8
     assert lineage["scheduler"] == "FlowMatchEulerDiscreteScheduler" and lineage["weights_hash"]
+
+
+def test_a_clip_reports_its_denoising_steps_and_decoded_chunks(engine: Engine) -> None:
+    heard: list[tuple[str, int, int]] = []
+    with report.reporting(lambda stage, step, total: heard.append((stage, step, total))):
+        generate(engine, replace(LTX, frames=65, steps=3), lambda _frame: None)
+    denoising = [(step, total) for stage, step, total in heard if stage == report.DENOISING]
+    assert denoising == [(1, 3), (2, 3), (3, 3)]
+    # 65 frames are 9 latent frames: three chunks of up to four, then done.
+    decoding = [(step, total) for stage, step, total in heard if stage == report.DECODING and total]
+    assert decoding == [(0, 3), (1, 3), (2, 3), (3, 3)]

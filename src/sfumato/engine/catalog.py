@@ -136,6 +136,7 @@ _COMMON_DEFAULTS: dict[str, Any] = {
     "text_to_video": False,
     "image_to_video": False,
     "end_frame": False,
+    "size_step": 0,
 }
 _REQUIRED = ("id", "name", "family", "source")
 _TYPES: dict[str, type | tuple[type, ...]] = {
@@ -159,6 +160,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "text_to_video": bool,
     "image_to_video": bool,
     "end_frame": bool,
+    "size_step": int,
 }
 
 
@@ -192,6 +194,9 @@ class ModelEntry:
     text_to_video: bool = False
     image_to_video: bool = False
     end_frame: bool = False
+    # Pixels per latent side with the denoiser's patches, when it is not the family's
+    # (SIZE_STEP): Wan 2.2's 5B VAE compresses 16×, so its sizes are multiples of 32.
+    size_step: int = 0
 
     @property
     def is_tiny(self) -> bool:
@@ -224,6 +229,11 @@ class ModelEntry:
     def generates_video(self) -> bool:
         """A text- or image-to-video model (a diffusers pipeline)."""
         return self.family in VIDEO_FAMILIES
+
+    @property
+    def video_size_step(self) -> int:
+        """What a video's width and height must be multiples of."""
+        return self.size_step or SIZE_STEP.get(self.family, 8)
 
     @property
     def is_pipeline(self) -> bool:
@@ -479,6 +489,7 @@ def _build_entry(key: str, fields: dict[str, Any]) -> ModelEntry:
         text_to_video=merged["text_to_video"],
         image_to_video=merged["image_to_video"],
         end_frame=merged["end_frame"],
+        size_step=merged["size_step"],
     )
 
 

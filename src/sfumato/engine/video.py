@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sfumato.engine import report
-from sfumato.engine.catalog import FRAME_STEP, SIZE_STEP, ModelEntry
+from sfumato.engine.catalog import FRAME_STEP, ModelEntry
 from sfumato.engine.errors import EngineError
 from sfumato.engine.pipeline_cache import LoadedPipeline
 from sfumato.engine.txt2img import _library_versions
@@ -78,7 +78,7 @@ def check(spec: VideoSpec, entry: ModelEntry) -> None:
         raise EngineError(f"model {entry.key} is a {entry.family} model, not a video model")
     if not 0 <= spec.seed <= _MAX_SEED:
         raise EngineError(f"seed {spec.seed} is outside 0..{_MAX_SEED}")
-    size_step, frame_step = SIZE_STEP[entry.family], FRAME_STEP[entry.family]
+    size_step, frame_step = entry.video_size_step, FRAME_STEP[entry.family]
     for name, value in (("width", spec.width), ("height", spec.height)):
         if value < size_step or value % size_step:
             raise EngineError(f"{name} {value} must be a positive multiple of {size_step} for {entry.key}")
@@ -212,10 +212,12 @@ def _wan(pipeline: Any, spec: VideoSpec, common: dict[str, Any]) -> tuple[Any, D
 
     kwargs = {**common, **_text(spec)}
     if spec.image is not None:
-        # Wan 2.2's TI2V way: the picture's latent is the first latent frame and the
-        # transformer denoises the rest (one model for text and picture, no image encoder).
-        runner = WanImageToVideoPipeline.from_pipe(pipeline, expand_timesteps=True)
-        runner.set_progress_bar_config(disable=True)
+        runner: Any = pipeline  # a Wan 2.1 image-to-video checkpoint runs as it is
+        if not isinstance(pipeline, WanImageToVideoPipeline):
+            # Wan 2.2's TI2V way: the picture's latent is the first latent frame and the
+            # transformer denoises the rest (one model for text and picture, no image encoder).
+            runner = WanImageToVideoPipeline.from_pipe(pipeline, expand_timesteps=True)
+            runner.set_progress_bar_config(disable=True)
         latents = runner(image=spec.image, **kwargs).frames
         task = "image_to_video"
     else:

@@ -33,7 +33,7 @@ from typing import Any
 from PIL import Image, ImageOps
 from sqlalchemy import Table
 
-from sfumato.engine.catalog import FRAME_STEP, SIZE_STEP, VIDEO_FAMILIES, ModelEntry
+from sfumato.engine.catalog import FRAME_STEP, VIDEO_FAMILIES, ModelEntry
 from sfumato.errors import InvalidRequest
 from sfumato.jobs.kinds import video
 from sfumato.observability.logs import bind
@@ -255,7 +255,7 @@ def _variation_picture(
 
 
 def _size(entry: ModelEntry, request: VideoRequest, first: _Picture | None) -> tuple[int, int]:
-    step = SIZE_STEP[entry.family]
+    step = entry.video_size_step
     for name, value in (("width", request.width), ("height", request.height)):
         if value is not None and (value < step or value % step):
             raise InvalidRequest(f"{name} {value} must be a positive multiple of {step} for {entry.name}")
