@@ -67,6 +67,9 @@ def test_text_to_video_round_trips_as_a_real_mp4(api: Api) -> None:
     assert clip.boxes.index("moov") < clip.boxes.index("mdat")  # faststart
     poster = picture_at(api, image.url or "")
     assert poster.format == "PNG" and poster.size == (64, 64)
+    listed = sdk.image.get_generations_by_user_id(user_id=api.user_id).object.generations  # type: ignore[union-attr]
+    assert listed is not None and listed[0].generated_images  # the SDK reads a clip in a listing too
+    assert listed[0].generated_images[0].motion_mp4_url == image.motion_mp4_url
     lineage = raw["lineage"]
     assert lineage["modelKey"] == "tiny-ltx-video" and lineage["seed"] == 11
     assert lineage["frameCount"] == 17 and lineage["fps"] == 8 and lineage["weightsHash"]
