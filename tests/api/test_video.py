@@ -14,7 +14,7 @@ from leonardo_ai_sdk.models import shared
 from sfumato.service.keys import issue_key
 from sfumato.store.models import CreditEntry, Job
 from tests.api.canvas import balance, picture_at
-from tests.api.conftest import Api
+from tests.api.conftest import BASE, Api
 from tests.api.sdk import sdk_for
 from tests.api.uploading import noise_png, upload
 from tests.api.video import Clip, fetch_clip, video_app
@@ -165,6 +165,18 @@ def test_a_seeded_duplicate_is_one_generation_charged_once(api: Api) -> None:
     with api.ctx.db.read() as session:
         debits = session.query(CreditEntry).filter(CreditEntry.subject_id == first).count()
     assert debits == 1
+
+
+def test_an_idempotency_key_answers_a_retried_request_with_the_same_clip(api: Api) -> None:
+    before = balance(api)
+    body = {"prompt": "a fox", "width": 64, "height": 64, "duration": 1}  # no seed: no de-duplication
+    headers = {**api.headers(), "Idempotency-Key": "clip-1"}
+    first, again = (
+        api.client.post(f"{BASE}/generations-text-to-video", json=body, headers=headers).json()
+        for _ in range(2)
+    )
+    assert first == again and balance(api) == before - 40
+    assert api.wait(first["motionVideoGenerationJob"]["generationId"])["status"] == "COMPLETE"
 
 
 def test_image_to_video_starts_from_an_uploaded_or_generated_picture(api: Api) -> None:
