@@ -109,7 +109,7 @@ def generate(engine: Engine, spec: VideoSpec, sink: FrameSink) -> VideoResult:
     with engine.pipelines.lease(entry) as loaded:
         latents, decode, task = _denoise(loaded, entry, spec)
         count = 0
-        for frame in _stream(latents, decode, FRAME_STEP[entry.family], spec.frames):
+        for frame in _stream(latents, decode, FRAME_STEP[entry.family]):
             sink(frame)
             count += 1
         lineage = _lineage(spec, loaded, task)
@@ -141,7 +141,7 @@ def _denoise(loaded: LoadedPipeline, entry: ModelEntry, spec: VideoSpec) -> tupl
                 return _svd(loaded.pipeline, spec, common)
             if entry.family == "wan":
                 return _wan(loaded.pipeline, spec, common)
-            return _ltx(loaded.pipeline, spec, common, generator)
+            return _ltx(loaded.pipeline, spec, common)
     except ValueError as exc:  # diffusers' input checks: the request's fault, say so
         raise EngineError(f"model {loaded.key} refused the request: {exc}") from exc
 
@@ -154,7 +154,7 @@ def _text(spec: VideoSpec) -> dict[str, Any]:
     }
 
 
-def _ltx(pipeline: Any, spec: VideoSpec, common: dict[str, Any], generator: Any) -> tuple[Any, Decode, str]:
+def _ltx(pipeline: Any, spec: VideoSpec, common: dict[str, Any]) -> tuple[Any, Decode, str]:
     from diffusers import LTXConditionPipeline, LTXImageToVideoPipeline
     from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
 
@@ -253,7 +253,7 @@ def _svd(pipeline: Any, spec: VideoSpec, common: dict[str, Any]) -> tuple[Any, D
     return latents.permute(0, 2, 1, 3, 4), decode, "animate_image"
 
 
-def _stream(latents: Any, decode: Decode, step: int, frames: int) -> Iterator[Any]:
+def _stream(latents: Any, decode: Decode, step: int) -> Iterator[Any]:
     """Decode ``latents`` (1, C, t, h, w) a chunk at a time, yielding uint8 H×W×3 frames.
 
     A window ``[a, b)`` decodes alone to ``1 + step·(b - a - 1)`` frames: the first latent

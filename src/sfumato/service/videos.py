@@ -43,6 +43,7 @@ from sfumato.service.generations import CreatedGeneration
 from sfumato.service.keys import Principal
 from sfumato.service.uploads import read_init_image
 from sfumato.store import credits
+from sfumato.store.intake import Submission
 from sfumato.store.models import Generation, Variation, new_id
 
 log = logging.getLogger(__name__)
@@ -121,12 +122,12 @@ def create_video(ctx: Context, principal: Principal, request: VideoRequest) -> C
     return CreatedGeneration(generation_id=outcome.subject_id, credit_cost=outcome.cost)
 
 
-def quote(ctx: Context, entry_motion_model: str, width: int, height: int) -> int:
-    """What a clip of this model and size costs (the calculator's services, by resolution)."""
+def quote(ctx: Context, motion_model: str, width: int, height: int) -> int:
+    """What a clip of this motion model and size costs (the calculator's services, by resolution)."""
     tier = resolution_tier(width, height)
-    if entry_motion_model == SVD:
+    if motion_model == SVD:
         return ctx.pricing.motion_svd_generation()
-    if entry_motion_model in VEO3_MODELS:
+    if motion_model in VEO3_MODELS:
         return ctx.pricing.veo3_motion_video_generation(resolution=tier)
     return ctx.pricing.motion_video_generation(resolution=tier)
 
@@ -324,7 +325,7 @@ def _stored_pictures(ctx: Context, plan: VideoPlan) -> Iterator[dict[str, str | 
         raise
 
 
-def _submission(ctx: Context, plan: VideoPlan, keys: dict[str, str | None]) -> Any:
+def _submission(ctx: Context, plan: VideoPlan, keys: dict[str, str | None]) -> Submission:
     payload = video.VideoPayload(**{**vars(plan.payload), **keys})
     job = video.KIND.job_row(
         payload, account_id=plan.principal.account_id, max_attempts=ctx.settings.max_attempts
@@ -332,6 +333,7 @@ def _submission(ctx: Context, plan: VideoPlan, keys: dict[str, str | None]) -> A
     request, first, end = plan.request, plan.first, plan.end
     flags = dict(request.flags)
     flags["duration"] = plan.duration
+    request_hash = dedupe.fingerprint(plan.principal.account_id, request)
     return admission.submission(
         ctx,
         plan.principal,
@@ -357,7 +359,7 @@ def _submission(ctx: Context, plan: VideoPlan, keys: dict[str, str | None]) -> A
             "public": request.public,
             "flags": flags,
             "credit_cost": plan.cost,
-            "request_hash": dedupe.fingerprint(plan.principal.account_id, request),
+            "request_hash": request_hash,
             "motion_model": plan.motion_model,
             "motion_strength": request.motion_strength if request.svd else None,
             "init_image_id": first.ref.id if first and first.ref.source != "GENERATED" else None,
@@ -368,5 +370,5 @@ def _submission(ctx: Context, plan: VideoPlan, keys: dict[str, str | None]) -> A
             "end_frame_sha256": end.sha256 if end else None,
         },
         job=job,
-        request_hash=dedupe.fingerprint(plan.principal.account_id, request),
+        request_hash=request_hash,
     )
