@@ -8,8 +8,8 @@ from sqlalchemy import update
 
 from sfumato.jobs.artifacts import Attempt
 from sfumato.jobs.kinds.video import video_key
-from sfumato.service import videos
-from sfumato.store import queue
+from sfumato.service import edits, videos
+from sfumato.store import credits, queue
 from sfumato.store.clock import utcnow
 from sfumato.store.models import Job
 from tests.worker.conftest import Bench
@@ -37,3 +37,25 @@ def test_a_dead_workers_clip_runs_again_and_is_recorded_once(bench: Bench) -> No
     assert bench.ctx.blobs.get(clip.video_blob_key)[4:8] == b"ftyp"
     assert not bench.ctx.blobs.exists(partial)  # the dead attempt's upload is gone
     assert bench.job(generation_id).attempts == 2
+
+
+def test_a_clip_whose_picture_is_gone_fails_and_is_refunded(bench: Bench) -> None:
+    still_generation = bench.submit()
+    assert bench.worker().run_once() == 1
+    [still] = bench.generation(still_generation).images
+    request = videos.VideoRequest(
+        prompt="waves", motion_model="tiny-ltx-video", duration=1, seed=3,
+        image=videos.PictureRef(still.id, "GENERATED"),
+    )  # fmt: skip
+    created = videos.create_video(bench.ctx, bench.principal, request)
+    with bench.ctx.db.read() as session:
+        balance_before = credits.ledger_sum(session, bench.principal.account_id)
+    bench.ctx.blobs.delete(edits.input_key(created.generation_id, "init"))
+
+    assert bench.worker().run_once() == 1
+
+    generation = bench.generation(created.generation_id)
+    assert generation.status == "FAILED" and "first frame" in (generation.failure_reason or "")
+    assert generation.images == []
+    with bench.ctx.db.read() as session:
+        assert credits.ledger_sum(session, bench.principal.account_id) == balance_before + created.credit_cost
