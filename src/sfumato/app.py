@@ -24,6 +24,7 @@ from sfumato.api.routes import (
     media,
     metrics,
     models,
+    motion,
     pricing,
     prompts,
     realtime,
@@ -97,6 +98,7 @@ def create_app(
     app.include_router(media.router, prefix=API_PREFIX)
     app.include_router(realtime.router, prefix=API_PREFIX)
     app.include_router(variations.router, prefix=API_PREFIX)
+    app.include_router(motion.router, prefix=API_PREFIX)
     app.include_router(blobs.router)
     app.include_router(uploads.router)
     app.include_router(health.router)

@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     max_resolution: int = Field(default=1536, description="Longest side, in pixels, of a requested image.")
     max_steps: int = Field(default=60, description="Most inference steps one request may ask for.")
     max_video_seconds: float = Field(default=10.0, description="Longest video one request may ask for.")
+    max_video_frames: int = Field(default=257, description="Most frames one video may have.")
+    max_video_resolution: int = Field(
+        default=1920, description="Longest side, in pixels, of a requested video (1080p is 1920 wide)."
+    )
     daily_credit_budget: int = Field(
         default=0, description="Credits an account may spend per UTC day; 0 = no budget."
     )
@@ -174,6 +178,9 @@ class Settings(BaseSettings):
     )
     segmenter: str = Field(
         default="mask2former-coco", description="Segmenter: a catalog key (family segmenter) or a directory."
+    )
+    svd_model: str = Field(
+        default="svd-xt", description="Catalog key of the model /generations-motion-svd runs (family svd)."
     )
 
     @cached_property

@@ -98,3 +98,12 @@ def test_open_loop_load_counts_latency_from_each_requests_scheduled_time() -> No
     assert result.latencies[-1] >= 0.4
     assert result.latencies[0] < 0.2
     assert result.seconds >= 0.5
+
+
+@pytest.mark.slow
+def test_bench_video_compares_sfumato_with_a_direct_call_and_reports_memory() -> None:
+    output = _run("video", "--clips", "2", "--rounds", "1", "--memory-frames", "9", "--memory-size", "64")
+    assert re.search(r"sfumato: +[\d.]+ clips/s", output)
+    assert re.search(r"direct: +[\d.]+ clips/s", output)
+    assert re.search(r"ratio sfumato / direct: [\d.]+", output)
+    assert re.search(r"streamed +[\d.]+ MiB peak", output) and re.search(r"held +[\d.]+ MiB peak", output)

@@ -26,7 +26,16 @@ GENERATION_FAMILIES = ("sd15", "sdxl", "sd-turbo", "lcm", *DISTILLED_UNET_FAMILI
 # dicts, loaded with spandrel) and panoptic segmenters (transformers Mask2Former directories).
 UPSCALER_FAMILY = "esrgan"
 SEGMENTER_FAMILY = "segmenter"
-FAMILIES = (*GENERATION_FAMILIES, UPSCALER_FAMILY, SEGMENTER_FAMILY)
+# Families of video models (diffusers pipelines): LTX-Video and Wan draw from text or from a
+# picture; Stable Video Diffusion animates a picture.
+VIDEO_FAMILIES = ("ltx-video", "wan", "svd")
+FAMILIES = (*GENERATION_FAMILIES, *VIDEO_FAMILIES, UPSCALER_FAMILY, SEGMENTER_FAMILY)
+# Leonardo's motion model names: aliases like the model UUIDs, mapped to catalog keys.
+MOTION_MODELS = ("MOTION2", "MOTION2FAST", "VEO3", "VEO3FAST", "KLING2_1", "KLING2_5")
+# Per video family: frames per latent frame (counts are step·k + 1, or any count for SVD) and
+# pixels per latent side with the denoiser's patches (sizes are multiples of it).
+FRAME_STEP = {"ltx-video": 8, "wan": 4, "svd": 1}
+SIZE_STEP = {"ltx-video": 32, "wan": 16, "svd": 8}
 TINY_PREFIX = "tiny:"
 SourceKind = Literal["tiny", "local", "hub", "url"]
 # The file whose presence says a fetched model is complete (a pull writes it last).
@@ -39,6 +48,42 @@ _PICTURE_DEFAULTS: dict[str, Any] = {
     "default_width": 0,
     "default_height": 0,
     "max_steps": 0,
+}
+_VIDEO_DEFAULTS: dict[str, dict[str, Any]] = {
+    "ltx-video": {
+        "default_steps": 40,
+        "default_guidance": 3.0,
+        "default_width": 768,
+        "default_height": 512,
+        "max_steps": 60,
+        "fps": 24,
+        "max_frames": 257,
+        "text_to_video": True,
+        "image_to_video": True,
+    },
+    "wan": {
+        "default_steps": 40,
+        "default_guidance": 5.0,
+        "default_width": 832,
+        "default_height": 480,
+        "max_steps": 60,
+        "fps": 16,
+        "max_frames": 81,
+        "text_to_video": True,
+        "image_to_video": False,
+    },
+    "svd": {
+        "default_steps": 25,
+        "default_guidance": 3.0,
+        "default_width": 1024,
+        "default_height": 576,
+        "max_steps": 60,
+        "fps": 7,
+        "max_frames": 25,
+        "default_frames": 25,
+        "text_to_video": False,
+        "image_to_video": True,
+    },
 }
 
 # Values a user catalog may leave out when it adds a model, per family: the same
@@ -139,6 +184,7 @@ _FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
         "dtype": "bfloat16",
         "offload": "model",
     },
+    **{family: {**_PICTURE_DEFAULTS, **values} for family, values in _VIDEO_DEFAULTS.items()},
     UPSCALER_FAMILY: _PICTURE_DEFAULTS,
     SEGMENTER_FAMILY: _PICTURE_DEFAULTS,
 }
@@ -158,6 +204,13 @@ _COMMON_DEFAULTS: dict[str, Any] = {
     "offload": "none",
     "quantization": "none",
     "scheduler_config": {},
+    "fps": 0,
+    "max_frames": 0,
+    "default_frames": 0,
+    "text_to_video": False,
+    "image_to_video": False,
+    "end_frame": False,
+    "size_step": 0,
 }
 _REQUIRED = ("id", "name", "family", "source")
 _TYPES: dict[str, type | tuple[type, ...]] = {
@@ -179,6 +232,13 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "offload": str,
     "quantization": str,
     "scheduler_config": dict,
+    "fps": int,
+    "max_frames": int,
+    "default_frames": int,
+    "text_to_video": bool,
+    "image_to_video": bool,
+    "end_frame": bool,
+    "size_step": int,
 }
 _CHOICES = {"dtype": DTYPES, "offload": OFFLOADS, "quantization": QUANTIZATIONS}
 
@@ -210,6 +270,18 @@ class ModelEntry:
     offload: str = "none"
     quantization: str = "none"
     scheduler_config: tuple[tuple[str, Any], ...] = ()
+    # Video models: the frame rate they are trained at, the most frames one clip may have, the
+    # frames of a clip whose length the request does not say (SVD), what they can start from,
+    # and whether they can also be held to a last frame (LTX-Video's condition pipeline).
+    fps: int = 0
+    max_frames: int = 0
+    default_frames: int = 0
+    text_to_video: bool = False
+    image_to_video: bool = False
+    end_frame: bool = False
+    # Pixels per latent side with the denoiser's patches, when it is not the family's
+    # (SIZE_STEP): Wan 2.2's 5B VAE compresses 16×, so its sizes are multiples of 32.
+    size_step: int = 0
 
     @property
     def is_tiny(self) -> bool:
@@ -237,6 +309,21 @@ class ModelEntry:
         """A text/image-to-image model (a diffusers pipeline), as opposed to an upscaler or a
         segmenter that only works on a picture that exists."""
         return self.family in GENERATION_FAMILIES
+
+    @property
+    def generates_video(self) -> bool:
+        """A text- or image-to-video model (a diffusers pipeline)."""
+        return self.family in VIDEO_FAMILIES
+
+    @property
+    def video_size_step(self) -> int:
+        """What a video's width and height must be multiples of."""
+        return self.size_step or SIZE_STEP.get(self.family, 8)
+
+    @property
+    def is_pipeline(self) -> bool:
+        """A diffusers pipeline with a scheduler: every image or video generation model."""
+        return self.generates_images or self.generates_video
 
 
 class Catalog:
@@ -275,7 +362,7 @@ class Catalog:
             raw = _parse(extra.read_text("utf-8"), str(extra))
             _merge(models, alias_map, raw, base=extra.parent)
         for alias, key in (aliases or {}).items():
-            alias_map[_normalise_uuid(alias, "alias")] = key
+            alias_map[_alias_name(alias)] = key
         for family, value in (paths or {}).items():
             if value and value not in models:
                 models[value] = _path_model(value, family)
@@ -411,7 +498,7 @@ def _merge(
     base: Path | None,
 ) -> None:
     """Fold one catalog file into the running state; later files change earlier entries."""
-    unknown = set(raw) - {"models", "aliases"}
+    unknown = set(raw) - {"models", "aliases", "motion_aliases"}
     if unknown:
         raise EngineError(f"unknown catalog tables: {', '.join(sorted(unknown))}")
     for key, fields in raw.get("models", {}).items():
@@ -422,10 +509,17 @@ def _merge(
         if base is not None and isinstance(source, str) and source.startswith(("./", "../")):
             fields["source"] = str((base / source).resolve())
         models.setdefault(key, {}).update(fields)
-    for alias, key in raw.get("aliases", {}).items():
+    for alias, key in {**raw.get("aliases", {}), **raw.get("motion_aliases", {})}.items():
         if not isinstance(key, str):
             raise EngineError(f"catalog alias {alias!r} must map to a model key")
-        alias_map[_normalise_uuid(alias, "alias")] = key
+        alias_map[_alias_name(alias)] = key
+
+
+def _alias_name(alias: str) -> str:
+    """A Leonardo model UUID (normalised) or one of its motion model names (upper-case)."""
+    if isinstance(alias, str) and alias.strip().upper() in MOTION_MODELS:
+        return alias.strip().upper()
+    return _normalise_uuid(alias, "alias")
 
 
 def _normalise_uuid(value: str, what: str) -> str:
@@ -481,6 +575,13 @@ def _build_entry(key: str, fields: dict[str, Any]) -> ModelEntry:
         offload=merged["offload"],
         quantization=merged["quantization"],
         scheduler_config=tuple(sorted(merged["scheduler_config"].items())),
+        fps=merged["fps"],
+        max_frames=merged["max_frames"],
+        default_frames=merged["default_frames"],
+        text_to_video=merged["text_to_video"],
+        image_to_video=merged["image_to_video"],
+        end_frame=merged["end_frame"],
+        size_step=merged["size_step"],
     )
 
 
@@ -493,6 +594,8 @@ def _check_unique(entries: list[ModelEntry], alias_map: dict[str, str]) -> None:
             raise EngineError(f"catalog models {seen[entry.id]!r} and {entry.key!r} share id")
         seen[entry.id] = entry.key
     for alias, key in alias_map.items():
+        if key == "" and alias in MOTION_MODELS:
+            continue  # a motion model name this server does not offer
         if key not in keys:
             raise EngineError(f"catalog alias {alias} points to unknown model {key!r}")
         if alias in seen:

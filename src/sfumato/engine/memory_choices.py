@@ -40,7 +40,7 @@ def torch_dtype(entry: ModelEntry, device: str) -> Any:
     segmenters, else the entry's choice ("auto": float16)."""
     import torch
 
-    if not device.startswith("cuda") or not entry.generates_images or entry.dtype == "float32":
+    if not device.startswith("cuda") or not entry.is_pipeline or entry.dtype == "float32":
         return torch.float32
     return torch.bfloat16 if entry.dtype == "bfloat16" else torch.float16
 

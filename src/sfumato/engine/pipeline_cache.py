@@ -158,7 +158,7 @@ class PipelineCache:
             slot.run_lock.release()  # evicted between lookup and lock: load again
         try:
             shared = slot.loaded
-            if not entry.generates_images:
+            if not entry.is_pipeline:
                 yield shared
                 return
             view = copy.copy(shared.pipeline)

@@ -40,7 +40,9 @@ TINY_PIPELINES = (
 )
 TINY_UPSCALER = "esrgan"  # one weights file, named after its directory (tiny_tools.py)
 TINY_SEGMENTER = "mask2former"  # a transformers directory (tiny_tools.py)
-TINY_FAMILIES = (*TINY_PIPELINES, TINY_UPSCALER, TINY_SEGMENTER)
+# Video families (tiny_video.py): LTX-Video, Wan, Stable Video Diffusion.
+TINY_VIDEO = ("ltx-video", "wan", "svd")
+TINY_FAMILIES = (*TINY_PIPELINES, *TINY_VIDEO, TINY_UPSCALER, TINY_SEGMENTER)
 _SEED = 20240607
 _TEXT_HIDDEN = 16
 _SDXL_PROJECTION = 16
@@ -92,6 +94,10 @@ def _build_pipeline(family: str) -> Any:
     with torch.random.fork_rng(devices=[]):
         if family in FAMILY_BUILDERS:
             return FAMILY_BUILDERS[family]()
+        if family in TINY_VIDEO:
+            from sfumato.engine.tiny_video import build_video_pipeline
+
+            return build_video_pipeline(family)
         if family.endswith(INPAINTING):
             return _inpainting_pipeline(family.removesuffix(INPAINTING))
         if family == "sdxl":

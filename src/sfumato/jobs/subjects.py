@@ -116,7 +116,8 @@ class VariationSubject:
             credits.refund(session, account_id=job.account_id, subject_id=variation_id, note="source deleted")
             return False
         [artifact] = artifacts
-        image = artifact.picture()
+        # A motion variation (a video upscale) records its clip; others their picture.
+        image = artifact if artifact.type == VIDEO else artifact.picture()
         assert image.width is not None and image.height is not None
         variation_store.complete(
             variation,

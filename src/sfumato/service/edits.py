@@ -152,7 +152,7 @@ def stored_inputs(ctx: Context, generation_id: str, edit: EditPlan | None) -> It
 
 def discard_inputs(ctx: Context, generation_id: str) -> None:
     """Delete the copies :func:`stored_inputs` made for a generation that was never recorded."""
-    for name in ("init", "mask"):
+    for name in ("init", "mask", "end"):
         ctx.blobs.delete(input_key(generation_id, name))
 
 
@@ -168,6 +168,7 @@ def input_key(generation_id: str, name: str) -> str:
 def input_blob_keys(generation: Generation) -> list[str]:
     """The blobs :func:`store_inputs` wrote for ``generation`` (deleted with it)."""
     keys = [input_key(generation.id, "init")] if generation.init_sha256 else []
+    keys += [input_key(generation.id, "end")] if generation.end_frame_sha256 else []
     return keys + ([input_key(generation.id, "mask")] if generation.mask_sha256 else [])
 
 
@@ -179,7 +180,9 @@ def _init_image(ctx: Context, principal: Principal, request: EditRequest) -> Edi
     if request.init_image_id:
         decoded = read_init_image(ctx, principal, request.init_image_id, what="init_image_id")
     elif request.init_generated_image_id:
-        decoded = _generated_image(ctx, principal, request.init_generated_image_id)
+        decoded = read_generated_image(
+            ctx, principal, request.init_generated_image_id, what="init_generation_image_id"
+        )
     else:
         raise InvalidRequest(
             "init_strength needs init_image_id, init_generation_image_id or a canvas request"
@@ -239,24 +242,27 @@ def _canvas(ctx: Context, principal: Principal, request: EditRequest) -> EditPla
     )
 
 
-def _generated_image(ctx: Context, principal: Principal, image_id: str) -> images.DecodedImage:
-    """An image of one of the caller's own generations, as a source picture."""
+def read_generated_image(
+    ctx: Context, principal: Principal, image_id: str, *, what: str
+) -> images.DecodedImage:
+    """An image of one of the caller's own generations (a video's poster for a clip), as a
+    source picture; ``what`` names the request field in the 400s."""
     with ctx.db.read() as session:
         image = repo.get_image(session, image_id)
         owned = image is not None and image.generation.account_id == principal.account_id
         key = image.blob_key if image is not None and owned else None
     if key is None:
-        raise InvalidRequest(f"init_generation_image_id: no generated image with id {image_id!r}")
+        raise InvalidRequest(f"{what}: no generated image with id {image_id!r}")
     try:
         data = ctx.blobs.get(key)
     except BlobNotFound:
-        raise InvalidRequest(f"init_generation_image_id: image {image_id} has no file") from None
+        raise InvalidRequest(f"{what}: image {image_id} has no file") from None
     settings = ctx.settings
     return images.decode_image(
         data,
         max_bytes=max(settings.upload_max_bytes, len(data)),  # our own output: trusted in size
         max_pixels=settings.upload_max_pixels,
-        what=f"init_generation_image_id {image_id}",
+        what=f"{what} {image_id}",
     )
 
 

@@ -10,8 +10,8 @@ from sfumato.blobs import BlobStore
 from sfumato.engine.catalog import Catalog
 from sfumato.service.standing_views import standing_fields
 from sfumato.service.variation_views import variation_view
-from sfumato.service.views import GenerationView, ImageView, SourceView
-from sfumato.store.models import Generation
+from sfumato.service.views import GenerationView, ImageView, MotionView, SourceView, VideoView
+from sfumato.store.models import GeneratedImage, Generation
 from sfumato.store.progress import Standing
 
 
@@ -54,6 +54,7 @@ def generation_view(
                 sha256=image.sha256,
                 nsfw=image.nsfw,
                 variations=[variation_view(variation, blobs) for variation in image.variations],
+                video=video_view(image, blobs),
             )
             for image in generation.images
         ],
@@ -61,7 +62,32 @@ def generation_view(
         model_key=generation.model_key,
         lineage=dict(generation.lineage or {}),
         replay_of=generation.replay_of,
+        motion=motion_view(generation),
         **standing_fields(standing),
+    )
+
+
+def video_view(image: GeneratedImage, blobs: BlobStore) -> VideoView | None:
+    if image.video_blob_key is None:
+        return None
+    return VideoView(
+        url=blobs.url(image.video_blob_key),
+        sha256=image.video_sha256 or "",
+        frame_count=image.frame_count or 0,
+        fps=image.fps or 0.0,
+        duration_seconds=image.duration_seconds or 0.0,
+    )
+
+
+def motion_view(generation: Generation) -> MotionView | None:
+    if generation.motion_model is None:
+        return None
+    return MotionView(
+        model=generation.motion_model,
+        strength=generation.motion_strength,
+        end_frame_image_id=generation.end_frame_image_id,
+        end_frame_generated=bool(generation.end_frame_generated),
+        end_frame_sha256=generation.end_frame_sha256,
     )
 
 

@@ -40,6 +40,25 @@ def check_image_request(settings: Settings, *, width: int, height: int, num_imag
         raise LimitExceeded(f"{steps} inference steps; this server allows at most {settings.max_steps}")
 
 
+def check_video_request(
+    settings: Settings, *, width: int, height: int, frames: int, duration: float, model: str
+) -> None:
+    if duration > settings.max_video_seconds:
+        raise LimitExceeded(
+            f"duration is {duration:g} s; this server allows at most {settings.max_video_seconds:g} s"
+        )
+    if frames > settings.max_video_frames:
+        raise LimitExceeded(
+            f"{duration:g} s on {model} is {frames} frames; this server allows at most "
+            f"{settings.max_video_frames}"
+        )
+    if max(width, height) > settings.max_video_resolution:
+        raise LimitExceeded(
+            f"{width}x{height} is larger than this server allows for a video: at most "
+            f"{settings.max_video_resolution} px a side"
+        )
+
+
 def day_start(now: datetime) -> datetime:
     """The start of ``now``'s UTC day, when daily budgets renew."""
     return now.replace(hour=0, minute=0, second=0, microsecond=0)

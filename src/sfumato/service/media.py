@@ -4,7 +4,7 @@ The flow is that of init images (:mod:`sfumato.service.uploads`): ``create_uploa
 records the media and presigns the upload of its file, the client POSTs the file there.
 What the file is, is checked from its bytes — never from the extension the client chose:
 an image is decoded by Pillow within the pixel limit, a video sniffed, demuxed and counted
-within the duration, frame and pixel limits (:mod:`sfumato.service.videos`), and either
+within the duration, frame and pixel limits (:mod:`sfumato.service.video_files`), and either
 must be what its extension says. A refused file is not kept; the media says why in its
 ``status_reason`` and keeps waiting for an acceptable one while the form is valid.
 
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from sfumato.blobs import BlobNotFound
 from sfumato.config import Settings
 from sfumato.errors import InvalidRequest, NotFound
-from sfumato.service import images, videos
+from sfumato.service import images, video_files
 from sfumato.service.context import Context
 from sfumato.service.keys import Principal
 from sfumato.store import uploaded_media
@@ -43,7 +43,7 @@ THUMBNAIL_SIZE = 320  # longest side, in pixels
 class Format:
     content_type: str
     media_type: str
-    name: str  # Pillow's format name for images, a key of videos.CONTAINERS for videos
+    name: str  # Pillow's format name for images, a key of video_files.CONTAINERS for videos
 
 
 # Extensions accepted, and what the bytes under each must be.
@@ -259,13 +259,13 @@ def _image(
 def _video(
     settings: Settings, format_: Format, data: bytes, what: str, thumbnail_key: str
 ) -> tuple[MediaFacts, Image.Image]:
-    limits = videos.VideoLimits(
+    limits = video_files.VideoLimits(
         max_bytes=settings.media_video_max_bytes,
         max_seconds=settings.media_video_max_seconds,
         max_frames=settings.media_video_max_frames,
         max_pixels=settings.media_video_max_pixels,
     )
-    video = videos.probe_video(data, format_.name, limits, what=what)
+    video = video_files.probe_video(data, format_.name, limits, what=what)
     facts = MediaFacts(
         width=video.width,
         height=video.height,

@@ -1,157 +1,374 @@
-"""Uploaded videos, checked with suspicion before anything is kept.
+"""Video use-cases: text-to-video, image-to-video and SVD motion, as generations.
 
-Like an uploaded image (:mod:`sfumato.service.images`), a video is whatever bytes a client
-sent, so nothing about it is taken on trust: the container is sniffed from the bytes'
-signature and then opened with that demuxer only (FFmpeg's own probing would accept a
-file of another kind), the codec must be one this server decodes, and the frame count and
-duration are counted from the packets themselves rather than read from the header a file
-may lie in. Counting stops as soon as a limit is passed, so an endless stream costs no
-more than the limit. The first frame is decoded for real: it proves the codec data is
-sound and becomes the video's thumbnail.
+A clip is a generation like any other (one output: the poster with the video beside it), so
+it is read, listed, deleted, de-duplicated and webhooked with the generations. What is new
+here is how a request becomes a clip:
+
+* the **model**: Leonardo's motion model names (MOTION2, VEO3 …) are catalog aliases
+  (``SFUMATO_MODEL_ALIASES`` remaps them); SVD motion runs ``SFUMATO_SVD_MODEL``;
+* the **size**: ``width``/``height`` as given, else ``resolution`` (its short side, the long
+  side by the model's or the picture's aspect), else the model's default (or the picture's
+  aspect within the model's default pixel count), in multiples of the family's step;
+* the **frames**: ``duration`` seconds at the model's frame rate, plus the first frame,
+  rounded up to the family's count (8·k + 1 for LTX-Video, 4·k + 1 for Wan); SVD draws the
+  model's own count;
+* the **pictures**: the first (and last) frame, an uploaded or generated image of the
+  caller's, decoded within limits, cropped to the clip's aspect and stored under the
+  generation's own keys before the job is queued (the lineage keeps their ids and hashes).
+
+Guardrails (longest clip, most frames, largest side) refuse before anything is charged.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
-from dataclasses import dataclass
-from fractions import Fraction
+import logging
+import math
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
 
-import av
-from PIL import Image
+from PIL import Image, ImageOps
+from sqlalchemy import Table
 
+from sfumato.engine.catalog import FRAME_STEP, VIDEO_FAMILIES, ModelEntry
 from sfumato.errors import InvalidRequest
+from sfumato.jobs.kinds import video
+from sfumato.observability.logs import bind
+from sfumato.service import admission, availability, dedupe, edits, guardrails, images, prompts
+from sfumato.service.context import Context
+from sfumato.service.generations import CreatedGeneration
+from sfumato.service.keys import Principal
+from sfumato.service.uploads import read_init_image
+from sfumato.store import credits
+from sfumato.store.intake import Submission
+from sfumato.store.models import Generation, Variation, new_id
 
-# Container → the demuxer it opens with and the codecs accepted in it.
-CONTAINERS: dict[str, tuple[str, frozenset[str]]] = {
-    "mp4": ("mp4", frozenset({"h264", "hevc", "av1", "vp9"})),
-    "mov": ("mov", frozenset({"h264", "hevc", "av1", "vp9"})),
-    "webm": ("webm", frozenset({"vp8", "vp9", "av1"})),
-}
-KINDS = {"mp4": "an MP4 video", "mov": "a QuickTime (MOV) video", "webm": "a WebM video"}
-_EBML_MAGIC = b"\x1a\x45\xdf\xa3"
-_EBML_DOCTYPE_WEBM = b"\x42\x82\x84webm"  # DocType element, 4 bytes long, "webm"
+log = logging.getLogger(__name__)
+GENERATIONS: Table = Generation.__table__  # type: ignore[assignment]
+DEFAULT_MOTION_MODEL = "MOTION2"
+DEFAULT_DURATION = 5  # seconds, when a request names none (the SDK sends its own default)
+RESOLUTIONS = {"RESOLUTION_480": 480, "RESOLUTION_720": 720, "RESOLUTION_1080": 1080}
+VEO3_MODELS = ("VEO3", "VEO3FAST")  # priced as VEO3_MOTION_VIDEO_GENERATION
+SVD = "SVD"  # the motion model a generation of /generations-motion-svd records
+DEFAULT_MOTION_STRENGTH = 5
+_MAX_SEED = 2**31
 
 
 @dataclass(frozen=True)
-class VideoLimits:
-    max_bytes: int
-    max_seconds: float
-    max_frames: int
-    max_pixels: int
+class PictureRef:
+    """A picture a request names: an uploaded init image, a generated image, or a variation's."""
+
+    id: str
+    source: str  # "UPLOADED" | "GENERATED" | "VARIATION"
 
 
 @dataclass(frozen=True)
-class ProbedVideo:
-    container: str  # a key of CONTAINERS
-    codec: str
-    width: int
-    height: int
-    frame_count: int
-    duration_seconds: float
-    fps: float
-    first_frame: Image.Image  # RGB
+class VideoRequest:
+    """A clip in sfumato's words; ``None`` means "the model's default"."""
+
+    prompt: str = ""
+    motion_model: str | None = None  # a Leonardo motion model name or a catalog key
+    negative_prompt: str | None = None
+    duration: int | None = None
+    width: int | None = None
+    height: int | None = None
+    resolution: str | None = None
+    seed: int | None = None
+    image: PictureRef | None = None
+    end_image: PictureRef | None = None
+    svd: bool = False  # /generations-motion-svd: the SVD model, motion from ``motion_strength``
+    motion_strength: int | None = None
+    public: bool = False
+    flags: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Picture:
+    ref: PictureRef
+    image: Image.Image  # RGB, not yet fitted to the clip
     sha256: str
-    size_bytes: int
 
 
-def sniff(data: bytes) -> str | None:
-    """The container family the bytes' signature names: 'mp4' (ISO base media, which
-    QuickTime .mov shares), 'webm', or None."""
-    if len(data) >= 12 and data[4:8] == b"ftyp":
-        return "mp4"
-    if data.startswith(_EBML_MAGIC) and _EBML_DOCTYPE_WEBM in data[:64]:
-        return "webm"
-    return None
+@dataclass(frozen=True)
+class VideoPlan:
+    principal: Principal
+    request: VideoRequest
+    entry: ModelEntry
+    motion_model: str
+    payload: video.VideoPayload  # less the stored pictures' keys
+    first: _Picture | None
+    end: _Picture | None
+    cost: int
+    duration: float
+    generation_id: str = field(default_factory=new_id)
 
 
-def probe_video(data: bytes, container: str, limits: VideoLimits, *, what: str = "the video") -> ProbedVideo:
-    """Check ``data`` is a ``container`` video within ``limits`` or raise :class:`InvalidRequest`."""
-    if not data:
-        raise InvalidRequest(f"{what} is empty")
-    if len(data) > limits.max_bytes:
-        raise InvalidRequest(f"{what} is {len(data)} bytes; at most {limits.max_bytes} are allowed")
-    family = "mp4" if container == "mov" else container
-    if sniff(data) != family:
-        raise InvalidRequest(f"{what} is not {KINDS[container]}")
-    demuxer, codecs = CONTAINERS[container]
-    try:
-        # A file's metadata is free text in no promised encoding: read it leniently.
-        with av.open(io.BytesIO(data), mode="r", format=demuxer, metadata_errors="replace") as opened:
-            if not opened.streams.video:
-                raise InvalidRequest(f"{what} has no video stream")
-            stream = opened.streams.video[0]
-            if stream.codec_context is None:
-                raise InvalidRequest(f"{what} is in a video codec this server cannot decode")
-            codec = stream.codec_context.name
-            if codec not in codecs:
-                raise InvalidRequest(
-                    f"{what} is {codec} video; the codec of {KINDS[container]} must be one of "
-                    f"{', '.join(sorted(codecs))}"
-                )
-            width, height = stream.codec_context.width, stream.codec_context.height
-            if width * height > limits.max_pixels:
-                raise InvalidRequest(
-                    f"{what} is {width}×{height} = {width * height} pixels a frame; "
-                    f"at most {limits.max_pixels} are allowed"
-                )
-            first, count, span = _walk(opened, stream, limits, what)
-            if first.width * first.height > limits.max_pixels:  # the header understated it
-                raise InvalidRequest(f"{what} has frames of more than {limits.max_pixels} pixels")
-    except av.FFmpegError as exc:
-        raise InvalidRequest(f"{what} cannot be decoded as {KINDS[container]}: {exc.strerror}") from None
-    rate = stream.average_rate
-    fps = float(rate) if rate else (count / span if span > 0 else 0.0)
-    return ProbedVideo(
-        container=container,
-        codec=codec,
-        width=first.width,
-        height=first.height,
-        frame_count=count,
-        duration_seconds=span,
-        fps=round(fps, 3),
-        first_frame=first,
-        sha256=hashlib.sha256(data).hexdigest(),
-        size_bytes=len(data),
+def create_video(ctx: Context, principal: Principal, request: VideoRequest) -> CreatedGeneration:
+    """Validate, price, charge and queue a clip; a duplicate of a recent seeded request returns
+    that generation uncharged."""
+    plan = _plan(ctx, principal, request)
+    with _stored_pictures(ctx, plan) as keys:
+        outcome = admission.admit(ctx, _submission(ctx, plan, keys), "video generation")
+    if outcome.subject_id != plan.generation_id:
+        edits.discard_inputs(ctx, plan.generation_id)  # a duplicate: the earlier one has its own
+    bind(generation_id=outcome.subject_id)
+    if outcome.duplicate:
+        log.info("duplicate of a recent video; not charged", extra={"model": plan.entry.key})
+    else:
+        log.info("video queued", extra={"model": plan.entry.key, "cost": plan.cost, "prompt": request.prompt})
+    return CreatedGeneration(generation_id=outcome.subject_id, credit_cost=outcome.cost)
+
+
+def quote(ctx: Context, motion_model: str, width: int, height: int) -> int:
+    """What a clip of this motion model and size costs (the calculator's services, by resolution)."""
+    tier = resolution_tier(width, height)
+    if motion_model == SVD:
+        return ctx.pricing.motion_svd_generation()
+    if motion_model in VEO3_MODELS:
+        return ctx.pricing.veo3_motion_video_generation(resolution=tier)
+    return ctx.pricing.motion_video_generation(resolution=tier)
+
+
+def resolution_tier(width: int, height: int) -> str:
+    """The resolution a size is priced as: the smallest whose short side holds it."""
+    short = min(width, height)
+    for name, side in RESOLUTIONS.items():
+        if short <= side:
+            return name
+    return "RESOLUTION_1080"
+
+
+def _plan(ctx: Context, principal: Principal, request: VideoRequest) -> VideoPlan:
+    entry, motion_model = _model(ctx, request)
+    if not request.svd and not request.prompt.strip():
+        raise InvalidRequest("prompt must not be empty")
+    if request.image is None and not entry.text_to_video:
+        raise InvalidRequest(f"Model {entry.name!r} ({entry.key}) animates a picture: give imageId")
+    if request.image is not None and not entry.image_to_video:
+        raise InvalidRequest(
+            f"Model {entry.name!r} ({entry.key}) draws from text only; map {motion_model} to a model "
+            "that starts from a picture (SFUMATO_MODEL_ALIASES) or use /generations-text-to-video"
+        )
+    if request.end_image is not None and not entry.end_frame:
+        raise InvalidRequest(
+            f"endFrameImage: model {entry.name!r} ({entry.key}) cannot be held to a last frame"
+        )
+    first = _picture(ctx, principal, request.image, "imageId") if request.image else None
+    end = _picture(ctx, principal, request.end_image, "endFrameImage.id") if request.end_image else None
+    width, height = _size(entry, request, first)
+    frames, duration = _frames(ctx, entry, request)
+    guardrails.check_video_request(
+        ctx.settings, width=width, height=height, frames=frames, duration=duration, model=entry.key
+    )
+    if entry.max_frames and frames > entry.max_frames:
+        raise guardrails.LimitExceeded(
+            f"{duration:g} s at {entry.fps} fps is {frames} frames; model {entry.key} draws at most "
+            f"{entry.max_frames} ({(entry.max_frames - 1) / entry.fps:g} s)"
+        )
+    seed = request.seed if request.seed is not None else secrets.randbelow(_MAX_SEED)
+    text = request.prompt
+    if request.flags.get("promptEnhance") and text.strip():
+        instruction = request.flags.get("promptEnhanceInstruction")
+        text = prompts.improve_text(ctx, text, str(instruction) if instruction else None, video=True).text
+    strength = request.motion_strength if request.motion_strength is not None else DEFAULT_MOTION_STRENGTH
+    payload = video.VideoPayload(
+        model_key=entry.key,
+        prompt=text,
+        negative_prompt=request.negative_prompt,
+        width=width,
+        height=height,
+        frames=frames,
+        fps=entry.fps,
+        steps=entry.default_steps,
+        guidance_scale=entry.default_guidance,
+        seed=seed,
+        motion_bucket=motion_bucket(strength) if request.svd else None,
+    )
+    return VideoPlan(
+        principal=principal,
+        request=request,
+        entry=entry,
+        motion_model=motion_model,
+        payload=payload,
+        first=first,
+        end=end,
+        cost=quote(ctx, motion_model, width, height),
+        duration=duration,
     )
 
 
-def _walk(
-    opened: av.container.InputContainer, stream: av.VideoStream, limits: VideoLimits, what: str
-) -> tuple[Image.Image, int, float]:
-    """One pass over the video's packets: the first decoded frame, the frame count and the
-    playing time in seconds (first timestamp to the end of the last frame)."""
-    time_base = stream.time_base or Fraction(1, 1)
-    first: Image.Image | None = None
-    count = 0
-    start: int | None = None
-    end = 0
-    last_duration = 0
-    for packet in opened.demux(stream):
-        if packet.size == 0:  # the demuxer's closing empty packet
-            continue
-        count += 1
-        if count > limits.max_frames:
-            raise InvalidRequest(f"{what} has more than {limits.max_frames} frames")
-        if packet.pts is not None:
-            start = packet.pts if start is None else min(start, packet.pts)
-            last_duration = packet.duration or 0
-            end = max(end, packet.pts + last_duration)
-            if float((end - start) * time_base) > limits.max_seconds:
-                raise InvalidRequest(f"{what} is longer than {limits.max_seconds:g} seconds")
-        if first is None:
-            first = _first_frame(stream.decode(packet))
+def motion_bucket(strength: int) -> int:
+    """Leonardo's motion strength (1-10) as SVD's motion bucket (1-255; 5 is SVD's 127)."""
+    return max(1, min(255, round(strength * 25.5)))
+
+
+def _model(ctx: Context, request: VideoRequest) -> tuple[ModelEntry, str]:
+    """The catalog model a request runs and the motion model name it records."""
+    if request.svd:
+        entry = availability.require_named(ctx, ctx.settings.svd_model, "svd", "SFUMATO_SVD_MODEL")
+        return entry, SVD
+    name = (request.motion_model or DEFAULT_MOTION_MODEL).strip()
+    found = ctx.catalog.resolve(name)
+    if found is None:
+        raise InvalidRequest(
+            f"Motion model {name!r} is not offered by this server: map it to a video model of the "
+            f'catalog with SFUMATO_MODEL_ALIASES=\'{{"{name}": "<model key>"}}\' '
+            "(`sfumato models list` shows the video models)",
+            code=availability.UNAVAILABLE,
+        )
+    if found.family not in VIDEO_FAMILIES or found.family == "svd":
+        raise InvalidRequest(
+            f"Motion model {name!r} maps to {found.key}, a {found.family} model, not a text- or "
+            "image-to-video model; map it to one with SFUMATO_MODEL_ALIASES"
+        )
+    return availability.require(ctx, found), name.upper()
+
+
+def _picture(ctx: Context, principal: Principal, ref: PictureRef, what: str) -> _Picture:
+    if ref.source == "UPLOADED":
+        decoded = read_init_image(ctx, principal, ref.id, what=what)
+    elif ref.source == "VARIATION":
+        decoded = _variation_picture(ctx, principal, ref.id, what)
+    else:
+        decoded = edits.read_generated_image(ctx, principal, ref.id, what=what)
+    return _Picture(ref=ref, image=images.flatten(decoded.image), sha256=decoded.sha256)
+
+
+def _variation_picture(
+    ctx: Context, principal: Principal, variation_id: str, what: str
+) -> images.DecodedImage:
+    with ctx.db.read() as session:
+        row = session.get(Variation, variation_id)
+        owned = row is not None and row.account_id == principal.account_id
+        key = row.blob_key if row is not None and owned and row.status == "COMPLETE" else None
+    if key is None:
+        raise InvalidRequest(f"{what}: no finished variation with id {variation_id!r}")
+    data = ctx.blobs.get(key)
+    return images.decode_image(
+        data,
+        max_bytes=max(ctx.settings.upload_max_bytes, len(data)),
+        max_pixels=ctx.settings.upload_max_pixels,
+        what=f"{what} {variation_id}",
+    )
+
+
+def _size(entry: ModelEntry, request: VideoRequest, first: _Picture | None) -> tuple[int, int]:
+    step = entry.video_size_step
+    for name, value in (("width", request.width), ("height", request.height)):
+        if value is not None and (value < step or value % step):
+            raise InvalidRequest(f"{name} {value} must be a positive multiple of {step} for {entry.name}")
+    if first is not None:
+        aspect = first.image.width / first.image.height
+    else:
+        aspect = entry.default_width / entry.default_height
+    if request.width and request.height:
+        return request.width, request.height
+    if request.width or request.height:
+        if request.width:
+            return request.width, _snap(request.width / aspect, step)
+        assert request.height is not None
+        return _snap(request.height * aspect, step), request.height
+    if request.resolution is not None:
+        short = RESOLUTIONS[request.resolution]
+        if aspect >= 1:
+            return _snap(short * aspect, step), _snap(short, step)
+        return _snap(short, step), _snap(short / aspect, step)
     if first is None:
-        first = _first_frame(stream.decode(None))  # frames the decoder held back
-    if first is None or count == 0:
-        raise InvalidRequest(f"{what} has no decodable frames")
-    span = float((end - start) * time_base) if start is not None else 0.0
-    if last_duration == 0 and count > 1:  # the last frame's own length is unknown: assume the mean
-        span += span / (count - 1)
-    if span > limits.max_seconds:
-        raise InvalidRequest(f"{what} is longer than {limits.max_seconds:g} seconds")
-    return first, count, round(span, 3)
+        return entry.default_width, entry.default_height
+    budget = entry.default_width * entry.default_height
+    height = math.sqrt(budget / aspect)
+    return _snap(height * aspect, step), _snap(height, step)
 
 
-def _first_frame(frames: list[av.VideoFrame]) -> Image.Image | None:
-    return frames[0].to_image().convert("RGB") if frames else None
+def _snap(value: float, step: int) -> int:
+    return max(step, round(value / step) * step)
+
+
+def _frames(ctx: Context, entry: ModelEntry, request: VideoRequest) -> tuple[int, float]:
+    """The clip's frame count and its length in seconds."""
+    if request.svd:
+        frames = entry.default_frames or entry.max_frames
+        return frames, frames / entry.fps
+    duration = request.duration if request.duration is not None else DEFAULT_DURATION
+    if duration < 1:
+        raise InvalidRequest("duration must be at least 1 second")
+    step = FRAME_STEP[entry.family]
+    frames = math.ceil(duration * entry.fps / step) * step + 1
+    return frames, float(duration)
+
+
+@contextmanager
+def _stored_pictures(ctx: Context, plan: VideoPlan) -> Iterator[dict[str, str | None]]:
+    """Copy the fitted first and end frames under the generation's keys for the block; deleted
+    again if the block fails (the generation is never recorded)."""
+    keys: dict[str, str | None] = {"image_key": None, "end_image_key": None}
+    size = (plan.payload.width, plan.payload.height)
+    try:
+        for name, field_name, picture in (
+            ("init", "image_key", plan.first),
+            ("end", "end_image_key", plan.end),
+        ):
+            if picture is None:
+                continue
+            fitted = ImageOps.fit(picture.image, size, method=Image.Resampling.LANCZOS)
+            buffer = io.BytesIO()
+            fitted.save(buffer, format="PNG")
+            key = edits.input_key(plan.generation_id, name)
+            ctx.blobs.put(key, buffer.getvalue(), "image/png")
+            keys[field_name] = key
+        yield keys
+    except BaseException:
+        edits.discard_inputs(ctx, plan.generation_id)
+        raise
+
+
+def _submission(ctx: Context, plan: VideoPlan, keys: dict[str, str | None]) -> Submission:
+    payload = video.VideoPayload(**{**vars(plan.payload), **keys})
+    job = video.KIND.job_row(
+        payload, account_id=plan.principal.account_id, max_attempts=ctx.settings.max_attempts
+    )
+    request, first, end = plan.request, plan.first, plan.end
+    flags = dict(request.flags)
+    flags["duration"] = plan.duration
+    request_hash = dedupe.fingerprint(plan.principal.account_id, request)
+    return admission.submission(
+        ctx,
+        plan.principal,
+        cost=plan.cost,
+        subject_kind=credits.SubjectKind.GENERATION,
+        subject_id=plan.generation_id,
+        subject_table=GENERATIONS,
+        subject={
+            "id": plan.generation_id,
+            "account_id": plan.principal.account_id,
+            "api_key_id": plan.principal.api_key_id,
+            "model_id": plan.entry.id,
+            "model_key": plan.entry.key,
+            "prompt": payload.prompt,
+            "negative_prompt": payload.negative_prompt,
+            "width": payload.width,
+            "height": payload.height,
+            "num_images": 1,
+            "steps": payload.steps,
+            "guidance_scale": payload.guidance_scale,
+            "seed": payload.seed,
+            "scheduler": "",  # the model's own (flow matching for LTX-Video and Wan)
+            "public": request.public,
+            "flags": flags,
+            "credit_cost": plan.cost,
+            "request_hash": request_hash,
+            "motion_model": plan.motion_model,
+            "motion_strength": request.motion_strength if request.svd else None,
+            "init_image_id": first.ref.id if first and first.ref.source != "GENERATED" else None,
+            "init_generated_image_id": first.ref.id if first and first.ref.source == "GENERATED" else None,
+            "init_sha256": first.sha256 if first else None,
+            "end_frame_image_id": end.ref.id if end else None,
+            "end_frame_generated": (end.ref.source == "GENERATED") if end else None,
+            "end_frame_sha256": end.sha256 if end else None,
+        },
+        job=job,
+        request_hash=request_hash,
+    )

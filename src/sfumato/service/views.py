@@ -45,6 +45,29 @@ class ImageView:
     nsfw: bool = False
     like_count: int = 0
     variations: list[VariationView] = field(default_factory=list)
+    video: VideoView | None = None  # a clip's output: this image is its poster
+
+
+@dataclass(frozen=True)
+class VideoView:
+    """A clip beside its poster: where it is and what it holds."""
+
+    url: str
+    sha256: str
+    frame_count: int
+    fps: float
+    duration_seconds: float
+
+
+@dataclass(frozen=True)
+class MotionView:
+    """What a clip was asked for: the motion model name, SVD's strength, the end frame."""
+
+    model: str  # MOTION2, VEO3 … or SVD
+    strength: int | None
+    end_frame_image_id: str | None
+    end_frame_generated: bool
+    end_frame_sha256: str | None
 
 
 @dataclass(frozen=True)
@@ -92,6 +115,7 @@ class GenerationView:
     replay_of: str | None = None  # the generation this one re-ran, for a replay
     queue_position: int | None = None  # while queued: 1 is next (see store.progress)
     progress: ProgressView | None = None  # while running
+    motion: MotionView | None = None  # set for a video clip
 
 
 @dataclass(frozen=True)

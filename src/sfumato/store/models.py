@@ -112,6 +112,13 @@ class Generation(Base):
     mask_image_id: Mapped[str | None] = mapped_column(String(36), default=None)
     mask_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     canvas_type: Mapped[str | None] = mapped_column(String(16), default=None)
+    # A video clip (0013): the motion model name asked for (MOTION2, VEO3 …; None for images),
+    # SVD's motion strength, and the end frame's picture (its first frame is the init image above).
+    motion_model: Mapped[str | None] = mapped_column(String(40), default=None)
+    motion_strength: Mapped[int | None] = mapped_column(Integer, default=None)
+    end_frame_image_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    end_frame_generated: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    end_frame_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     # Hash of the account and every parameter of a seeded request (request de-duplication).
     request_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     # A replay names the generation it re-ran (a plain id: the original may be deleted later).

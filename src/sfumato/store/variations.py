@@ -14,9 +14,10 @@ from sfumato.store.models import GeneratedImage, Variation
 PENDING, COMPLETE, FAILED = "PENDING", "COMPLETE", "FAILED"
 
 
-def blob_key(variation_id: str, lease: int) -> str:
-    """Where the attempt under lease number ``lease`` puts a variation's picture (each its own)."""
-    return f"variations/{variation_id}/lease-{lease}.png"
+def blob_key(variation_id: str, lease: int, extension: str = "png") -> str:
+    """Where the attempt under lease number ``lease`` puts a variation's picture (each its own),
+    or a motion variation's clip (``mp4``)."""
+    return f"variations/{variation_id}/lease-{lease}.{extension}"
 
 
 def get(session: Session, variation_id: str, *, account_id: str | None = None) -> Variation | None:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from sfumato.api.schemas.common import timestamp
-from sfumato.api.schemas.views import generation_object, variation_object
+from sfumato.api.schemas.views import generation_object, motion_variation_object, variation_object
 from sfumato.blobs import BlobStore
 from sfumato.engine.catalog import Catalog
 from sfumato.service.generation_views import generation_view
@@ -117,7 +117,10 @@ def _subject(
     variation = session.get(Variation, subject_id) if subject_id else None
     if variation is not None:
         ids = {"userId": variation.account_id, "apiKeyId": delivery.api_key_id, "jobId": delivery.job_id}
-        return "variation", {**variation_object(variation_view(variation, blobs)), **ids}
+        seen = variation_view(variation, blobs)
+        motion = variation.transform == "MOTION_UPSCALE"
+        rendered = motion_variation_object(seen) if motion else variation_object(seen)
+        return "variation", {**rendered, **ids}
     job = session.get(Job, delivery.job_id) if delivery.job_id else None
     return "job", _job_object(job, delivery)
 

@@ -12,7 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from sfumato.api.schemas.common import compact, timestamp
-from sfumato.service.views import GenerationView, ProgressView, SourceView, VariationView
+from sfumato.service.views import (
+    GenerationView,
+    ImageView,
+    MotionView,
+    ProgressView,
+    SourceView,
+    VariationView,
+)
 
 
 def generation_object(view: GenerationView) -> dict[str, Any]:
@@ -31,7 +38,7 @@ def generation_object(view: GenerationView) -> dict[str, Any]:
             "inferenceSteps": view.steps,
             "guidanceScale": view.guidance_scale,
             "seed": view.seed,
-            "scheduler": view.scheduler,
+            "scheduler": view.scheduler or None,  # a clip runs its model's own (flow-matching) scheduler
             "presetStyle": view.preset_style,
             "sdVersion": view.sd_version,
             "public": view.public,
@@ -48,10 +55,13 @@ def generation_object(view: GenerationView) -> dict[str, Any]:
                     "url": image.url,
                     "nsfw": image.nsfw,
                     "likeCount": image.like_count,
-                    "motion": False,
-                    "imageToVideo": False,
+                    "motion": view.motion is not None,
+                    "imageToVideo": view.motion is not None and view.source is not None,
                     "fantasyAvatar": False,
-                    "generated_image_variation_generics": [variation_generic(v) for v in image.variations],
+                    "generated_image_variation_generics": [
+                        variation_generic(v) for v in image.variations if v.transform in IMAGE_TRANSFORMS
+                    ],
+                    **_clip(image, view.motion),
                 }
                 for image in view.images
             ],
@@ -60,7 +70,7 @@ def generation_object(view: GenerationView) -> dict[str, Any]:
             "apiCreditCost": view.credit_cost,
             "failureReason": view.failure_reason,
             "tiling": view.tiling,
-            **_source(view.source),
+            **(_motion(view) if view.motion is not None else _source(view.source)),
             "lineage": generation_lineage(view),
             **standing(view.queue_position, view.progress),
         }
@@ -76,6 +86,47 @@ def standing(queue_position: int | None, progress: ProgressView | None) -> dict[
             "progress": {"stage": progress.stage, "step": progress.step, "total": progress.total}
             if progress
             else None,
+        }
+    )
+
+
+def _clip(image: ImageView, motion: MotionView | None) -> dict[str, Any]:
+    """A clip's generated image: its ``url`` is the poster, ``motionMP4URL`` the video."""
+    if motion is None or image.video is None:
+        return {}
+    return compact(
+        {
+            "motionMP4URL": image.video.url,
+            "motionModel": motion.model,
+            "motionStrength": motion.strength,
+            # sfumato's additions: what the clip holds.
+            "motionFrameCount": image.video.frame_count,
+            "motionFps": image.video.fps,
+            "motionDuration": image.video.duration_seconds,
+        }
+    )
+
+
+def _motion(view: GenerationView) -> dict[str, Any]:
+    """A clip's generation: its motion model, the video, and the pictures it started from."""
+    motion, source = view.motion, view.source
+    assert motion is not None
+    first = next((image for image in view.images if image.video is not None), None)
+    return compact(
+        {
+            "motionModel": motion.model,
+            "motionStrength": motion.strength,
+            "motionMP4URL": first.video.url if first and first.video else None,
+            "imageToVideo": source is not None,
+            "initImageId": source.init_image_id if source else None,
+            "initGeneratedImageId": source.init_generated_image_id if source else None,
+            # sfumato's additions: the content hashes of the pictures used, the end frame.
+            "initImageSha256": source.init_sha256 if source else None,
+            "endFrameImageId": motion.end_frame_image_id,
+            "endFrameImageType": ("GENERATED" if motion.end_frame_generated else "UPLOADED")
+            if motion.end_frame_image_id
+            else None,
+            "endFrameImageSha256": motion.end_frame_sha256,
         }
     )
 
@@ -107,11 +158,15 @@ def generation_lineage(view: GenerationView) -> dict[str, Any] | None:
     if not view.lineage and view.replay_of is None:
         return None
     source = view.source
+    videos = [image.video.sha256 for image in view.images if image.video is not None]
     return compact(
         {
             **recorded(view.lineage),
             "seeds": [image.seed for image in view.images] or None,
             "imageSha256": [image.sha256 for image in view.images] or None,
+            "videoSha256": videos or None,
+            "motionModel": view.motion.model if view.motion else None,
+            "endFrameImageSha256": view.motion.end_frame_sha256 if view.motion else None,
             "initImageSha256": source.init_sha256 if source else None,
             "maskImageSha256": source.mask_sha256 if source else None,
             "replayOf": view.replay_of,
@@ -129,6 +184,9 @@ def camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
+IMAGE_TRANSFORMS = ("UPSCALE", "UNZOOM", "NOBG", "OUTPAINT", "INPAINT")  # a clip's variations list apart
+
+
 def variation_generic(view: VariationView) -> dict[str, Any]:
     """A variation as a generated image lists it (``generated_image_variation_generics``)."""
     return compact({"id": view.id, "status": view.status, "transformType": view.transform, "url": view.url})
@@ -139,6 +197,27 @@ def variation_object(view: VariationView) -> dict[str, Any]:
     return compact(
         {
             **variation_generic(view),
+            "createdAt": timestamp(view.created_at),
+            "width": view.width,
+            "height": view.height,
+            "apiCreditCost": view.credit_cost,
+            "failureReason": view.failure_reason,
+            "lineage": recorded(view.lineage) or None,
+            **standing(view.queue_position, view.progress),
+        }
+    )
+
+
+def motion_variation_object(view: VariationView) -> dict[str, Any]:
+    """``GET /motion-variations/{id}``'s item (a clip's upscale); sfumato adds size, cost, a
+    failure's reason and the lineage."""
+    return compact(
+        {
+            "id": view.id,
+            "status": view.status,
+            "url": view.url,
+            "resolution": "RESOLUTION_720",
+            "motionTransformType": "UPSCALE",
             "createdAt": timestamp(view.created_at),
             "width": view.width,
             "height": view.height,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from sfumato.errors import InvalidRequest
-from sfumato.service.videos import ProbedVideo, VideoLimits, probe_video, sniff
+from sfumato.service.video_files import ProbedVideo, VideoLimits, probe_video, sniff
 from tests.api.media_files import video
 
 LIMITS = VideoLimits(max_bytes=10**7, max_seconds=30, max_frames=900, max_pixels=1920 * 1080)
