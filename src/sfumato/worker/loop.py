@@ -235,6 +235,7 @@ class Worker:
                 max_jobs=self.batch_size,
                 can_run=can_run,
             )
+        self._hold(jobs)  # in flight from the claim on: a shutdown meanwhile counts them
         room = self.batch_size - len(jobs)
         if jobs and jobs[0].batch_key and room > 0 and self.batch_wait_seconds > 0:
             # Leases are held while the batch fills; the wait is far shorter than a lease.
@@ -249,15 +250,19 @@ class Worker:
                     max_jobs=room,
                     can_run=can_run,
                 )
+            self._hold(jobs)
         return jobs
+
+    def _hold(self, jobs: Sequence[queue.ClaimedJob]) -> None:
+        with self._in_flight_lock:
+            self._in_flight.update(job.id for job in jobs)
 
     def _run(self, jobs: list[queue.ClaimedJob]) -> None:
         ids = [job.id for job in jobs]
+        self._hold(jobs)
         handed = any(self.hand_offs.running(job_id) is not None for job_id in ids)
         if not handed:
             self.hand_offs.working(True)
-        with self._in_flight_lock:
-            self._in_flight.update(ids)
         log.info("running %d job(s): %s", len(jobs), ", ".join(f"{j.id} ({j.kind})" for j in jobs))
         started = time.perf_counter()
         try:
