@@ -231,6 +231,7 @@ def _prepare(
             job_payload, account_id=principal.account_id, max_attempts=ctx.settings.max_attempts
         ),
         keyed=False,  # its answer is not kept to be read again: a retry runs anew
+        texts=(request.prompt,),
     )
     job = submitted.job
     assert job is not None
