@@ -25,11 +25,14 @@ GENERATION_FAMILIES = ("sd15", "sdxl", "sd-turbo", "lcm")
 # dicts, loaded with spandrel) and panoptic segmenters (transformers Mask2Former directories).
 UPSCALER_FAMILY = "esrgan"
 SEGMENTER_FAMILY = "segmenter"
-FAMILIES = (*GENERATION_FAMILIES, UPSCALER_FAMILY, SEGMENTER_FAMILY)
+# Output safety classifiers: transformers image-classification directories whose labels say
+# which pictures are unsafe (``engine/safety.py``); SFUMATO_SAFETY_MODEL names one.
+SAFETY_FAMILY = "safety"
+FAMILIES = (*GENERATION_FAMILIES, UPSCALER_FAMILY, SEGMENTER_FAMILY, SAFETY_FAMILY)
 TINY_PREFIX = "tiny:"
 SourceKind = Literal["tiny", "local", "hub", "url"]
 # The file whose presence says a fetched model is complete (a pull writes it last).
-_READY_MARKER = {SEGMENTER_FAMILY: "config.json"}
+_READY_MARKER = {SEGMENTER_FAMILY: "config.json", SAFETY_FAMILY: "config.json"}
 _DIFFUSERS_MARKER = "model_index.json"
 _PICTURE_DEFAULTS: dict[str, Any] = {
     "sd_version": "",
@@ -78,6 +81,7 @@ _FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     },
     UPSCALER_FAMILY: _PICTURE_DEFAULTS,
     SEGMENTER_FAMILY: _PICTURE_DEFAULTS,
+    SAFETY_FAMILY: _PICTURE_DEFAULTS,
 }
 _COMMON_DEFAULTS: dict[str, Any] = {"description": "", "featured": False, "nsfw": False, "inpainting": False}
 _REQUIRED = ("id", "name", "family", "source")
