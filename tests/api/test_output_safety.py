@@ -18,7 +18,7 @@ from sfumato.jobs.artifacts import image_key
 from sfumato.service import policy
 from sfumato.worker.loop import Worker
 from sfumato.worker.screening import original_key
-from tests.api.canvas import balance, canvas_app, wait_variation
+from tests.api.canvas import balance, canvas_app, data_url, from_data_url, noise, wait_variation
 from tests.api.conftest import Api
 from tests.api.sdk import sdk_for
 from tests.api.uploading import fetch
@@ -132,3 +132,28 @@ def test_withholding_some_outputs_keeps_the_rest_and_refunds_their_share(checked
     assert "2 of 4 output(s) withheld" in generation["failureReason"]
     cost = api.ctx.pricing.image_generation(family="sd15", width=64, height=64, steps=10, num_images=4)
     assert before - balance(api) == cost - cost * 2 // 4  # the two withheld images' share refunded
+
+
+def test_the_realtime_canvas_answer_is_blurred_or_withheld_per_the_account(checked: Api) -> None:
+    api = checked
+    bob, _ = api.new_key("bob")
+    body = {"imageDataUrl": data_url(noise(seed=4)), "prompt": "a lighthouse", "width": 64, "height": 64,
+            "seed": 5}  # fmt: skip
+    plain = api.post("/generations-lcm", json=body, key=bob)
+    assert plain.status_code == 200, plain.text
+    policy.update_account_policy(api.ctx, username="alice", mode="blur")
+    soft = api.post("/generations-lcm", json=body)
+    assert soft.status_code == 200, soft.text
+    theirs, ours = (
+        np.asarray(
+            from_data_url(r.json()["lcmGenerationJob"]["imageDataUrl"][0]).convert("RGB"), dtype=np.int16
+        )
+        for r in (plain, soft)
+    )
+    assert ours.shape == theirs.shape and _roughness(ours) < _roughness(theirs) / 2
+    policy.update_account_policy(api.ctx, username="alice", mode="withhold")
+    before = balance(api)
+    withheld = api.post("/generations-lcm", json=body)
+    assert withheld.status_code == 400 and withheld.json()["code"] == "content-policy", withheld.text
+    assert "withheld by the content policy" in withheld.json()["error"]
+    assert balance(api) == before

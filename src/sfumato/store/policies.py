@@ -37,6 +37,7 @@ FLAG = "flag"  # kept and served, marked nsfw
 BLUR = "blur"  # a blurred picture of the same size is stored instead (the original only if kept)
 WITHHOLD = "withhold"  # not stored nor served; its share of the price is refunded
 MODES = (FLAG, BLUR, WITHHOLD)
+WITHHELD = "withheld by the content policy"  # how a subject's reason says it
 
 
 def mode_of(policy: AccountPolicy | None) -> str:

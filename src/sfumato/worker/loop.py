@@ -320,6 +320,10 @@ class Worker:
             png, lineage = realtime_kind.run_in_memory(
                 self.engine, realtime_kind.KIND.decode(handed.claim.payload), handed.pictures
             )
+            if self.screening is not None:
+                png, lineage = self.screening.screen_png(
+                    self.engine, self.db, handed.claim.account_id, png, lineage
+                )
         except Exception as exc:
             HandOffs.end(handed, None)
             outcome = exc

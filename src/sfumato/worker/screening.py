@@ -105,6 +105,40 @@ class Screening:
             screened[index] = self._handle(blobs, results[index], entries, mode)
         return screened
 
+    def screen_png(
+        self, engine: Engine, db: Database, account_id: str, png: bytes, lineage: dict[str, object]
+    ) -> tuple[bytes, dict[str, object]]:
+        """One picture held in memory (a realtime answer handed straight to its waiter): the
+        same check and modes, before it leaves; a withheld one raises :class:`EngineError`."""
+        if not self.ready(engine):
+            return png, lineage
+        with _open(png) as opened:
+            picture = opened.copy()
+        [verdict] = classify(engine, self.model, [picture])
+        with db.read() as session:
+            mode = policies.mode_of(policies.policy_of(session, account_id))
+        flagged = verdict.score > self.threshold
+        record = {
+            "model": self.model,
+            "threshold": self.threshold,
+            "mode": mode,
+            "scores": [round(verdict.score, 4)],
+            "flagged": [0] if flagged else [],
+            "categories": [verdict.category] if flagged else [],
+            "withheld": [],
+            "outputs": 1,
+        }
+        if not flagged:
+            return png, {**lineage, LINEAGE: record}
+        record_flag(verdict.category, mode)
+        if mode == policies.WITHHOLD:
+            raise EngineError(withheld_reason(1, 1, [verdict.category]))
+        if mode == policies.BLUR:
+            buffer = io.BytesIO()
+            blurred(picture).save(buffer, format="PNG")
+            png = buffer.getvalue()
+        return png, {**lineage, LINEAGE: record}
+
     def _handle(
         self,
         blobs: BlobStore,
@@ -161,7 +195,7 @@ def withheld_reason(withheld: int, outputs: int, categories: Sequence[str]) -> s
     """What the job's subject says of its withheld outputs."""
     named = ", ".join(dict.fromkeys(categories)) or "unsafe"
     return (
-        f"{withheld} of {outputs} output(s) withheld by the content policy: the safety check "
+        f"{withheld} of {outputs} output(s) {policies.WITHHELD}: the safety check "
         f"classified them as {named}; their credits were refunded"
     )
 
