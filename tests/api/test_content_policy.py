@@ -80,6 +80,14 @@ def test_every_text_surface_refuses_a_blocked_prompt_charging_and_queuing_nothin
     assert _counts(api) == before  # no charge, no job, no generation, no variation
     assert "forbidden" not in caplog.text.lower() and "zapp" not in caplog.text
     assert hashlib.sha256(BLOCKED.encode()).hexdigest() in caplog.text
+    assert _counted(api, 'sfumato_content_policy_refusals_total{category="violence"}') >= len(attempts)
+
+
+def _counted(api: Api, series: str) -> float:
+    for line in api.client.get("/metrics").text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    return 0.0
 
 
 def test_a_written_prompt_that_falls_under_a_rule_is_not_given_out_nor_charged(policed: Api) -> None:

@@ -52,6 +52,12 @@ def _picture(api: Api, url: str) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(response.content)).convert("RGB"), dtype=np.int16)
 
 
+def _flags(api: Api) -> float:
+    series = 'sfumato_content_policy_flags_total{action="flag",category="nsfw"} '
+    lines = [line for line in api.client.get("/metrics").text.splitlines() if line.startswith(series)]
+    return float(lines[0].split()[-1]) if lines else 0.0
+
+
 def _roughness(pixels: np.ndarray) -> float:
     """Mean difference between neighbouring pixels: a blur lowers it."""
     return float(np.abs(np.diff(pixels, axis=1)).mean())
@@ -62,6 +68,7 @@ def test_the_sdk_sees_nsfw_as_the_classifier_and_threshold_say(
 ) -> None:
     with canvas_app(database_url, tmp_path, models_dir, safety_model="tiny-safety",
                     safety_threshold=threshold) as api:  # fmt: skip
+        flags_before = _flags(api)
         generation_id = api.generate(**{**SMALL, "num_images": 2})
         api.wait(generation_id)
         sdk = sdk_for(api)
@@ -74,6 +81,7 @@ def test_the_sdk_sees_nsfw_as_the_classifier_and_threshold_say(
         variation_id = upscale.sd_upscale_job.id  # type: ignore[union-attr]
         variation = wait_variation(api, str(variation_id))
         assert variation["status"] == "COMPLETE" and variation["nsfw"] is (threshold == 0.0)
+        assert _flags(api) - flags_before == (3 if threshold == 0.0 else 0)  # two images, one upscale
         lineage = api.get(f"/generations/{generation_id}").json()["generations_by_pk"]["lineage"]
         assert lineage["safety"]["model"] == "tiny-safety" and len(lineage["safety"]["scores"]) == 2
 
