@@ -189,9 +189,6 @@ class Settings(BaseSettings):
     safety_keep_originals: bool = Field(
         default=False, description="Mode blur: also keep the unblurred original (never served)."
     )
-    safety_check_uploads: bool = Field(
-        default=False, description="Run the safety classifier on uploaded init, canvas and media images."
-    )
 
     @property
     def resolved_policy_file(self) -> Path:
