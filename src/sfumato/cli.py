@@ -449,7 +449,7 @@ def policy_set(
         bool, typer.Option("--clear-rules", help="Drop the account's own rules first.")
     ] = False,
 ) -> None:
-    """Change an account's content policy; applies to its next request."""
+    """Change an account's content policy; servers apply it within SFUMATO_KEY_CACHE_SECONDS."""
     from sfumato.service.policy import update_account_policy
 
     try:

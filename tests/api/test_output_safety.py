@@ -4,6 +4,7 @@ picture, 1 none), and each account's mode — flag, blur, withhold."""
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -16,12 +17,15 @@ from PIL import Image
 from sfumato.blobs import BlobNotFound
 from sfumato.jobs.artifacts import image_key
 from sfumato.service import policy
+from sfumato.service.keys import issue_key
 from sfumato.worker.loop import Worker
 from sfumato.worker.screening import original_key
 from tests.api.canvas import balance, canvas_app, data_url, from_data_url, noise, wait_variation
 from tests.api.conftest import Api
 from tests.api.sdk import sdk_for
 from tests.api.uploading import fetch
+from tests.webhooks.conftest import FAST_WEBHOOKS
+from tests.webhooks.receiver import Receiver
 
 SMALL = {"modelId": "tiny-sd15", "width": 64, "height": 64, "num_images": 1, "num_inference_steps": 10,
          "prompt": "a lighthouse", "seed": 7}  # fmt: skip
@@ -165,3 +169,19 @@ def test_the_realtime_canvas_answer_is_blurred_or_withheld_per_the_account(check
     assert withheld.status_code == 400 and withheld.json()["code"] == "content-policy", withheld.text
     assert "withheld by the content policy" in withheld.json()["error"]
     assert balance(api) == before
+
+
+def test_a_webhook_event_carries_the_nsfw_flags(database_url: str, tmp_path: Path, models_dir: Path) -> None:
+    with (
+        canvas_app(database_url, tmp_path, models_dir, safety_model="tiny-safety", safety_threshold=0.0,
+                   **FAST_WEBHOOKS) as api,
+        Receiver() as receiver,
+    ):  # fmt: skip
+        api.key = issue_key(api.ctx, username="hooked", webhook_url=receiver.url).api_key
+        generation_id = api.generate(**SMALL)
+        api.wait(generation_id)
+        receiver.wait_for(lambda r: len(r.acknowledged()) == 1)
+    [hit] = receiver.acknowledged()
+    event = json.loads(hit.body)["data"]["object"]
+    assert event["id"] == generation_id and event["nsfw"] is True
+    assert [image["nsfw"] for image in event["images"]] == [True]

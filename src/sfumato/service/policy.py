@@ -155,13 +155,9 @@ def check(ctx: Context, account_id: str, texts: Iterable[str | None], what: str)
     wanted = [text for text in texts if text]
     if not wanted:
         return
-    rules = operator_rules(ctx)
-    with ctx.db.read() as session:
-        own = policies.policy_of(session, account_id)
-    lifted: list[str] = []
-    if own is not None:
-        rules = rules + RuleSet.parse(own.rules, "the account's rules")
-        lifted = list(own.allowed)
+    own = _account_rules(ctx, account_id)
+    rules = operator_rules(ctx) + own.rules
+    lifted = own.lifted
     if not rules.rules:
         return
     for text in wanted:
@@ -174,6 +170,28 @@ def check(ctx: Context, account_id: str, texts: Iterable[str | None], what: str)
             )  # fmt: skip
             record_refusal(category)
             raise ContentRefused(category, what)
+
+
+@dataclass(frozen=True)
+class _AccountRules:
+    rules: RuleSet
+    lifted: frozenset[str]
+
+
+def _account_rules(ctx: Context, account_id: str) -> _AccountRules:
+    """The account's own rules and lifted categories, parsed; kept for
+    SFUMATO_KEY_CACHE_SECONDS, like a checked key (a change made in this process applies at once)."""
+    cached = ctx.account_policies.get(account_id)
+    if isinstance(cached, _AccountRules):
+        return cached
+    with ctx.db.read() as session:
+        row = policies.policy_of(session, account_id)
+        own = _AccountRules(
+            RuleSet.parse(row.rules, "the account's rules") if row is not None else RuleSet(),
+            frozenset(row.allowed) if row is not None else frozenset(),
+        )
+    ctx.account_policies.put(account_id, own)
+    return own
 
 
 # -- the operator's per-account overrides ------------------------------------------------
@@ -239,7 +257,9 @@ def update_account_policy(
         if mode is not None:
             row.mode = mode
         session.flush()
-        return _view(username, row)
+        view = _view(username, row)
+    ctx.account_policies.clear()
+    return view
 
 
 def _account(session: Any, username: str) -> Any:
