@@ -125,3 +125,6 @@ def test_bad_rules_are_refused_with_the_reason() -> None:
     rules = policy.RuleSet.parse(json.loads('{"v": {"terms": ["gun"]}}'), "test")
     assert rules.category_of("a GUN on a table") == "v"
     assert rules.category_of("a gunboat") is None  # whole words only
+    assert policy.RuleSet.parse({"v": {"terms": ["mass shooting"]}}, "t").category_of("Mass-Shooting!") == "v"
+    with pytest.raises(ValueError, match="no word"):
+        policy.RuleSet.parse({"v": {"terms": ["!!"]}}, "test")

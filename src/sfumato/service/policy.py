@@ -25,6 +25,7 @@ import threading
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from sfumato.store.models import AccountPolicy
 
 log = logging.getLogger(__name__)
 CODE = "content-policy"
+_WORD = re.compile(r"\w+")
 _CATEGORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -54,11 +56,14 @@ class ContentRefused(InvalidRequest):
 
 @dataclass(frozen=True)
 class Rule:
+    """One rule: a term (its words, matched as a run of whole words) or a pattern."""
+
     category: str
-    pattern: re.Pattern[str]
+    words: tuple[str, ...] = ()
+    pattern: re.Pattern[str] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RuleSet:
     rules: tuple[Rule, ...] = ()
 
@@ -72,32 +77,54 @@ class RuleSet:
             if not isinstance(entry, Mapping) or set(entry) - {"terms", "patterns"}:
                 raise ValueError(f"{origin}: category {category!r} takes only `terms` and `patterns` lists")
             for term in _strings(entry.get("terms", []), origin, category):
-                rules.append(Rule(category, term_pattern(term)))
+                words = term_words(term)
+                if not words:
+                    raise ValueError(f"{origin}: category {category!r}: term {term!r} has no word in it")
+                rules.append(Rule(category, words=words))
             for text in _strings(entry.get("patterns", []), origin, category):
                 try:
-                    rules.append(Rule(category, re.compile(text, re.IGNORECASE)))
+                    rules.append(Rule(category, pattern=re.compile(text, re.IGNORECASE)))
                 except re.error as exc:
                     raise ValueError(f"{origin}: category {category!r}: pattern {text!r}: {exc}") from None
         return cls(tuple(rules))
 
-    def category_of(self, text: str, lifted: Iterable[str] = ()) -> str | None:
-        """The first category ``text`` falls under, other than those ``lifted``."""
-        skip = set(lifted)
+    def category_of(self, text: str) -> str | None:
+        """A category ``text`` falls under, or None: terms first (one pass over the text's
+        words, whatever their number), then each pattern."""
+        terms, lengths = self._terms
+        if terms:
+            words = term_words(text)
+            for length in lengths:
+                for start in range(len(words) - length + 1):
+                    category = terms.get(words[start : start + length])
+                    if category is not None:
+                        return category
         for rule in self.rules:
-            if rule.category not in skip and rule.pattern.search(text):
+            if rule.pattern is not None and rule.pattern.search(text):
                 return rule.category
         return None
+
+    @cached_property
+    def _terms(self) -> tuple[dict[tuple[str, ...], str], list[int]]:
+        """Each term's words → its category (the first rule's), and the terms' lengths."""
+        terms: dict[tuple[str, ...], str] = {}
+        for rule in self.rules:
+            if rule.words:
+                terms.setdefault(rule.words, rule.category)
+        return terms, sorted({len(words) for words in terms})
+
+    def without(self, categories: Iterable[str]) -> RuleSet:
+        lifted = set(categories)
+        return RuleSet(tuple(rule for rule in self.rules if rule.category not in lifted)) if lifted else self
 
     def __add__(self, other: RuleSet) -> RuleSet:
         return RuleSet(self.rules + other.rules)
 
 
-def term_pattern(term: str) -> re.Pattern[str]:
-    """A term as a whole word or phrase, any case; inner spaces match any run of white space."""
-    words = [re.escape(word) for word in term.split()]
-    if not words:
-        raise ValueError("a term must not be empty")
-    return re.compile(r"(?<!\w)" + r"\s+".join(words) + r"(?!\w)", re.IGNORECASE)
+def term_words(text: str) -> tuple[str, ...]:
+    """A text's words, case-folded: how terms are matched (whole words, any case, whatever
+    spaces or punctuation lie between them: "mass shooting" also finds "Mass-Shooting")."""
+    return tuple(_WORD.findall(text.casefold()))
 
 
 def _strings(values: object, origin: str, category: str) -> list[str]:
@@ -106,6 +133,9 @@ def _strings(values: object, origin: str, category: str) -> list[str]:
             f"{origin}: category {category!r}: terms and patterns are lists of non-empty strings"
         )
     return list(values)
+
+
+_NONE = RuleSet()  # no file: one object, so what is built from it stays cached
 
 
 class _FileRules:
@@ -119,7 +149,7 @@ class _FileRules:
         try:
             stamp = path.stat().st_mtime_ns
         except FileNotFoundError:
-            return RuleSet()
+            return _NONE
         with self._lock:
             seen = self._seen.get(path)
             if seen is not None and seen[0] == stamp:
@@ -155,13 +185,11 @@ def check(ctx: Context, account_id: str, texts: Iterable[str | None], what: str)
     wanted = [text for text in texts if text]
     if not wanted:
         return
-    own = _account_rules(ctx, account_id)
-    rules = operator_rules(ctx) + own.rules
-    lifted = own.lifted
+    rules = _effective_rules(ctx, account_id)
     if not rules.rules:
         return
     for text in wanted:
-        category = rules.category_of(text, lifted)
+        category = rules.category_of(text)
         if category is not None:
             digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
             log.warning(
@@ -174,24 +202,24 @@ def check(ctx: Context, account_id: str, texts: Iterable[str | None], what: str)
 
 @dataclass(frozen=True)
 class _AccountRules:
-    rules: RuleSet
-    lifted: frozenset[str]
+    operator: RuleSet  # the operator's rules it was built from
+    effective: RuleSet  # those and the account's own, less its lifted categories
 
 
-def _account_rules(ctx: Context, account_id: str) -> _AccountRules:
-    """The account's own rules and lifted categories, parsed; kept for
-    SFUMATO_KEY_CACHE_SECONDS, like a checked key (a change made in this process applies at once)."""
+def _effective_rules(ctx: Context, account_id: str) -> RuleSet:
+    """The rules that apply to the account, built once and kept for SFUMATO_KEY_CACHE_SECONDS,
+    like a checked key (a change made in this process, or to the file, applies at once)."""
+    operator = operator_rules(ctx)
     cached = ctx.account_policies.get(account_id)
-    if isinstance(cached, _AccountRules):
-        return cached
+    if isinstance(cached, _AccountRules) and cached.operator is operator:
+        return cached.effective
     with ctx.db.read() as session:
         row = policies.policy_of(session, account_id)
-        own = _AccountRules(
-            RuleSet.parse(row.rules, "the account's rules") if row is not None else RuleSet(),
-            frozenset(row.allowed) if row is not None else frozenset(),
-        )
-    ctx.account_policies.put(account_id, own)
-    return own
+        own = RuleSet.parse(row.rules, "the account's rules") if row is not None else RuleSet()
+        lifted = list(row.allowed) if row is not None else []
+    effective = (operator + own).without(lifted)
+    ctx.account_policies.put(account_id, _AccountRules(operator, effective))
+    return effective
 
 
 # -- the operator's per-account overrides ------------------------------------------------
