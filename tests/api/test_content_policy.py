@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -128,3 +130,23 @@ def test_bad_rules_are_refused_with_the_reason() -> None:
     assert policy.RuleSet.parse({"v": {"terms": ["mass shooting"]}}, "t").category_of("Mass-Shooting!") == "v"
     with pytest.raises(ValueError, match="no word"):
         policy.RuleSet.parse({"v": {"terms": ["!!"]}}, "test")
+
+
+def test_a_malformed_rules_file_keeps_the_last_good_rules_or_refuses_text(
+    policed: Api, tmp_path: Path
+) -> None:
+    api = policed
+    _refused(api.post("/generations", json={**SMALL, "prompt": BLOCKED}))
+    path = api.ctx.settings.resolved_policy_file
+    path.write_text("[categories.violence]\nterms = [1]\n", "utf-8")
+    later = time.time_ns() + 10**9
+    os.utime(path, ns=(later, later))
+    _refused(api.post("/generations", json={**SMALL, "prompt": BLOCKED}))  # the rules read last
+    broken = tmp_path / "broken.toml"
+    broken.write_text("not [ toml", "utf-8")
+    api.ctx.settings.policy_file = broken  # never read well: text is refused, not let through
+    before = _counts(api)
+    for path_, body in (("/generations", {**SMALL, "prompt": "a bowl"}), ("/prompt/random", {})):
+        response = api.post(path_, json=body)
+        assert response.status_code == 503 and response.json()["code"] == "content-policy-unavailable"
+    assert _counts(api) == before

@@ -29,7 +29,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sfumato.errors import InvalidRequest, NotFound
+from sfumato.errors import InvalidRequest, NotFound, SfumatoError
 from sfumato.observability.metrics import record_refusal
 from sfumato.service.context import Context
 from sfumato.store import accounts, policies
@@ -138,12 +138,22 @@ def _strings(values: object, origin: str, category: str) -> list[str]:
 _NONE = RuleSet()  # no file: one object, so what is built from it stays cached
 
 
+class PolicyUnreadable(SfumatoError):
+    """The operator's rules cannot be read and none were read before: text is refused until
+    they are fixed, rather than let through unchecked."""
+
+    status = 503
+    code = "content-policy-unavailable"
+
+
 class _FileRules:
-    """The operator's file, parsed once per change of its modification time."""
+    """The operator's file, parsed once per change of its modification time. A change that
+    does not parse is logged and the rules read last stay in force."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._seen: dict[Path, tuple[int, RuleSet]] = {}
+        self._seen: dict[Path, tuple[int, RuleSet | None]] = {}
+        self._good: dict[Path, RuleSet] = {}
 
     def get(self, path: Path) -> RuleSet:
         try:
@@ -152,12 +162,25 @@ class _FileRules:
             return _NONE
         with self._lock:
             seen = self._seen.get(path)
-            if seen is not None and seen[0] == stamp:
-                return seen[1]
-        rules = load_file(path)
-        with self._lock:
-            self._seen[path] = (stamp, rules)
-        return rules
+        if seen is None or seen[0] != stamp:
+            try:
+                rules: RuleSet | None = load_file(path)
+            except ValueError as exc:
+                log.error(
+                    "the content policy file does not parse; the rules read last stay in force: %s", exc
+                )
+                rules = None
+            with self._lock:
+                self._seen[path] = seen = (stamp, rules)
+                if rules is not None:
+                    self._good[path] = rules
+        good = seen[1] or self._good.get(path)
+        if good is None:
+            raise PolicyUnreadable(
+                "The server's content policy cannot be read, so no text is accepted until its "
+                "operator fixes it (the server's log says what is wrong)."
+            )
+        return good
 
 
 def load_file(path: Path) -> RuleSet:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from dynamicprompts.generators import RandomPromptGenerator
 
-from sfumato.errors import InvalidRequest
+from sfumato.errors import InvalidRequest, SfumatoError
 from sfumato.service import admission, policy
 from sfumato.service.context import Context
 from sfumato.service.keys import Principal
@@ -217,7 +217,7 @@ def _check_written(ctx: Context, principal: Principal, text: str, subject_id: st
     not given out, and its charge is refunded (so the refusal costs nothing, as any other)."""
     try:
         policy.check(ctx, principal.account_id, [text], what)
-    except policy.ContentRefused:
+    except SfumatoError:  # refused, or the rules cannot be read: nothing given, nothing kept
         with ctx.db.transaction() as session:
             credits.refund(
                 session, account_id=principal.account_id, subject_id=subject_id, note="content policy"
