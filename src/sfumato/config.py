@@ -189,6 +189,9 @@ class Settings(BaseSettings):
     safety_keep_originals: bool = Field(
         default=False, description="Mode blur: also keep the unblurred original (never served)."
     )
+    safety_check_uploads: bool = Field(
+        default=False, description="Classify uploaded pictures a request uses; refuse flagged ones."
+    )
 
     @property
     def resolved_policy_file(self) -> Path:

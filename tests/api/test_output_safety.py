@@ -13,17 +13,19 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
+from sqlalchemy import func, select
 
 from sfumato.blobs import BlobNotFound
 from sfumato.jobs.artifacts import image_key
 from sfumato.service import policy
 from sfumato.service.keys import issue_key
+from sfumato.store.models import Job
 from sfumato.worker.loop import Worker
 from sfumato.worker.screening import original_key
 from tests.api.canvas import balance, canvas_app, data_url, from_data_url, noise, wait_variation
 from tests.api.conftest import Api
 from tests.api.sdk import sdk_for
-from tests.api.uploading import fetch
+from tests.api.uploading import fetch, noise_png, upload
 from tests.webhooks.conftest import FAST_WEBHOOKS
 from tests.webhooks.receiver import Receiver
 
@@ -185,3 +187,33 @@ def test_a_webhook_event_carries_the_nsfw_flags(database_url: str, tmp_path: Pat
     event = json.loads(hit.body)["data"]["object"]
     assert event["id"] == generation_id and event["nsfw"] is True
     assert [image["nsfw"] for image in event["images"]] == [True]
+
+
+def test_uploaded_pictures_are_checked_when_the_operator_asks(
+    database_url: str, tmp_path: Path, models_dir: Path
+) -> None:
+    with canvas_app(database_url, tmp_path, models_dir, safety_model="tiny-safety", safety_threshold=0.0,
+                    safety_check_uploads=True) as api:  # fmt: skip
+        init_id = upload(api, noise_png(seed=1))
+        canvas = {
+            "imageDataUrl": data_url(noise(seed=2)),
+            "prompt": "a lighthouse",
+            "width": 64,
+            "height": 64,
+        }
+        attempts = [
+            ("/generations", {**SMALL, "init_image_id": init_id, "init_strength": 0.3}),
+            ("/generations-lcm", canvas),
+            ("/variations/universal-upscaler", {"initImageId": init_id}),
+        ]
+        before = balance(api)
+        for path, body in attempts:
+            response = api.post(path, json=body)
+            assert response.status_code == 400 and response.json()["code"] == "content-policy", response.text
+            assert "its picture falls under the category 'nsfw'" in response.json()["error"]
+        assert balance(api) == before
+        with api.ctx.db.read() as session:
+            assert session.scalar(select(func.count()).select_from(Job)) == 0
+        api.ctx.settings.safety_threshold = 1.0  # nothing flagged: the same pictures pass
+        for path, body in attempts:
+            assert api.post(path, json=body).status_code == 200

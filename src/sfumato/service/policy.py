@@ -46,9 +46,9 @@ class ContentRefused(InvalidRequest):
 
     code = CODE
 
-    def __init__(self, category: str, what: str) -> None:
+    def __init__(self, category: str, what: str, subject: str = "text") -> None:
         super().__init__(
-            f"The {what} was refused by the content policy: its text falls under the "
+            f"The {what} was refused by the content policy: its {subject} falls under the "
             f"category {category!r}. Nothing was charged."
         )
         self.category = category

@@ -40,7 +40,7 @@ from sfumato.engine.lcm import LCM_FAMILY
 from sfumato.errors import InvalidRequest, SfumatoError, TimedOut
 from sfumato.jobs.hand_off import HandedJob, HandOffs
 from sfumato.jobs.kinds import realtime as realtime_kind
-from sfumato.service import admission, availability, data_urls, guardrails, policy
+from sfumato.service import admission, availability, data_urls, guardrails, policy, upload_safety
 from sfumato.service.context import Context
 from sfumato.service.generations import resolve_model
 from sfumato.service.images import canvas_inputs, covers_anything, flatten, to_mask
@@ -204,6 +204,7 @@ def _prepare(
     entry = realtime_model(ctx)
     payload = _plan(ctx, request, entry)
     inputs = _inputs(ctx, request)
+    upload_safety.check_picture(ctx, principal.account_id, inputs["image"], "realtime request")
     cost = ctx.pricing.lcm_generation(
         width=request.width,
         height=request.height,
