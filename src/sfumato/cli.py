@@ -29,6 +29,10 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")
 app.add_typer(credits_app, name="credits")
 app.add_typer(webhooks_app, name="webhooks")
+accounts_app = typer.Typer(help="Operator settings of accounts.", no_args_is_help=True)
+policy_app = typer.Typer(help="An account's content policy: mode and prompt rules.", no_args_is_help=True)
+accounts_app.add_typer(policy_app, name="policy")
+app.add_typer(accounts_app, name="accounts")
 app.add_typer(bench_app, name="bench")
 app.add_typer(generations_app, name="generations")
 
@@ -416,6 +420,53 @@ def webhooks_resend(delivery: Annotated[str, typer.Argument(help="Delivery (even
     except SfumatoError as exc:
         raise _fail(exc) from exc
     console.print(f"{view.id}: {view.state}; a running server or worker delivers it")
+
+
+@policy_app.command("show")
+def policy_show(user: Annotated[str, typer.Option(help="Account name.")]) -> None:
+    """An account's content policy: its mode for unsafe outputs, its own rules, lifted categories."""
+    from sfumato.service.policy import show_account_policy
+
+    try:
+        view = show_account_policy(_context(), username=user)
+    except SfumatoError as exc:
+        raise _fail(exc) from exc
+    sys.stdout.write(json.dumps({"user": view.username, "mode": view.mode, "rules": view.rules,
+                                 "allowed": view.allowed}) + "\n")  # fmt: skip
+
+
+@policy_app.command("set")
+def policy_set(
+    user: Annotated[str, typer.Option(help="Account name.")],
+    mode: Annotated[str | None, typer.Option(help="flag | blur | withhold: what unsafe outputs get.")] = None,
+    category: Annotated[
+        str | None, typer.Option(help="The category the added terms and patterns fall under.")
+    ] = None,
+    term: Annotated[list[str] | None, typer.Option(help="A word or phrase to refuse (repeatable).")] = None,
+    pattern: Annotated[
+        list[str] | None, typer.Option(help="A regular expression to refuse (repeatable).")
+    ] = None,
+    allow: Annotated[
+        list[str] | None, typer.Option(help="An operator category lifted for the account.")
+    ] = None,
+    disallow: Annotated[list[str] | None, typer.Option(help="A lifted category applied again.")] = None,
+    clear_rules: Annotated[
+        bool, typer.Option("--clear-rules", help="Drop the account's own rules first.")
+    ] = False,
+) -> None:
+    """Change an account's content policy; servers apply it within SFUMATO_KEY_CACHE_SECONDS."""
+    from sfumato.service.policy import update_account_policy
+
+    try:
+        view = update_account_policy(
+            _context(), username=user, mode=mode, category=category, terms=term or (), patterns=pattern or (),
+            allow=allow or (), disallow=disallow or (), clear_rules=clear_rules,
+        )  # fmt: skip
+    except SfumatoError as exc:
+        raise _fail(exc) from exc
+    own = sum(len(values) for entry in view.rules.values() for values in entry.values())
+    lifted = ", ".join(view.allowed) or "none"
+    console.print(f"{view.username}: mode {view.mode}; {own} rule(s) of its own; lifted: {lifted}")
 
 
 if __name__ == "__main__":

@@ -183,6 +183,27 @@ class Settings(BaseSettings):
         default="svd-xt", description="Catalog key of the model /generations-motion-svd runs (family svd)."
     )
 
+    # Content policy (service/policy.py, worker/screening.py).
+    policy_file: Path | None = Field(
+        default=None, description="Prompt rules (TOML); default $SFUMATO_HOME/policy.toml (absent: none)."
+    )
+    safety_model: str = Field(
+        default="nsfw-vit", description="Output safety classifier: a catalog key (family safety); empty: off."
+    )
+    safety_threshold: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="An output is flagged when its unsafe score exceeds this."
+    )
+    safety_keep_originals: bool = Field(
+        default=False, description="Mode blur: also keep the unblurred original (never served)."
+    )
+    safety_check_uploads: bool = Field(
+        default=False, description="Classify uploaded pictures a request uses; refuse flagged ones."
+    )
+
+    @property
+    def resolved_policy_file(self) -> Path:
+        return self.policy_file or self.resolved_home / "policy.toml"
+
     @cached_property
     def resolved_home(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)

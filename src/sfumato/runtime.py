@@ -56,6 +56,7 @@ def build_worker(ctx: Context) -> Worker:
     """A worker over the context's database and blobs, with its own engine."""
     from sfumato.engine import Engine
     from sfumato.worker.loop import Worker
+    from sfumato.worker.screening import Screening
 
     settings = ctx.settings
     engine = Engine(
@@ -78,6 +79,7 @@ def build_worker(ctx: Context) -> Worker:
         models=settings.worker_models or None,
         listen=settings.listen,
         keep_warm=[settings.realtime_model] if settings.realtime_warm else [],
+        screening=Screening.from_settings(settings),
     )
 
 

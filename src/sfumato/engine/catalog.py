@@ -29,17 +29,20 @@ SEGMENTER_FAMILY = "segmenter"
 # Families of video models (diffusers pipelines): LTX-Video and Wan draw from text or from a
 # picture; Stable Video Diffusion animates a picture.
 VIDEO_FAMILIES = ("ltx-video", "wan", "svd")
-FAMILIES = (*GENERATION_FAMILIES, *VIDEO_FAMILIES, UPSCALER_FAMILY, SEGMENTER_FAMILY)
 # Leonardo's motion model names: aliases like the model UUIDs, mapped to catalog keys.
 MOTION_MODELS = ("MOTION2", "MOTION2FAST", "VEO3", "VEO3FAST", "KLING2_1", "KLING2_5")
 # Per video family: frames per latent frame (counts are step·k + 1, or any count for SVD) and
 # pixels per latent side with the denoiser's patches (sizes are multiples of it).
 FRAME_STEP = {"ltx-video": 8, "wan": 4, "svd": 1}
 SIZE_STEP = {"ltx-video": 32, "wan": 16, "svd": 8}
+# Output safety classifiers: transformers image-classification directories whose labels say
+# which pictures are unsafe (``engine/safety.py``); SFUMATO_SAFETY_MODEL names one.
+SAFETY_FAMILY = "safety"
+FAMILIES = (*GENERATION_FAMILIES, *VIDEO_FAMILIES, UPSCALER_FAMILY, SEGMENTER_FAMILY, SAFETY_FAMILY)
 TINY_PREFIX = "tiny:"
 SourceKind = Literal["tiny", "local", "hub", "url"]
 # The file whose presence says a fetched model is complete (a pull writes it last).
-_READY_MARKER = {SEGMENTER_FAMILY: "config.json"}
+_READY_MARKER = {SEGMENTER_FAMILY: "config.json", SAFETY_FAMILY: "config.json"}
 _DIFFUSERS_MARKER = "model_index.json"
 _PICTURE_DEFAULTS: dict[str, Any] = {
     "sd_version": "",
@@ -187,6 +190,7 @@ _FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     **{family: {**_PICTURE_DEFAULTS, **values} for family, values in _VIDEO_DEFAULTS.items()},
     UPSCALER_FAMILY: _PICTURE_DEFAULTS,
     SEGMENTER_FAMILY: _PICTURE_DEFAULTS,
+    SAFETY_FAMILY: _PICTURE_DEFAULTS,
 }
 # How a model is held in memory: its dtype on a GPU ("auto": float16; a CPU always runs
 # float32), whether diffusers offloads idle components to the CPU ("model": one component

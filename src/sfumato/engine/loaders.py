@@ -13,18 +13,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sfumato.engine.catalog import SEGMENTER_FAMILY, UPSCALER_FAMILY, ModelEntry
+from sfumato.engine.catalog import SAFETY_FAMILY, SEGMENTER_FAMILY, UPSCALER_FAMILY, ModelEntry
 from sfumato.engine.errors import EngineError
 from sfumato.engine.memory_choices import place, quantization_config, scheduler_overrides
 from sfumato.engine.progress import quiet_progress_bars
 from sfumato.engine.weights import detect_variant
 
-_WHAT = {UPSCALER_FAMILY: "upscaler", SEGMENTER_FAMILY: "segmenter"}
+_WHAT = {UPSCALER_FAMILY: "upscaler", SEGMENTER_FAMILY: "segmenter", SAFETY_FAMILY: "safety classifier"}
 
 
 @dataclass
 class Segmenter:
     """A panoptic segmentation model and the image processor that prepares its input."""
+
+    model: Any
+    processor: Any
+
+
+@dataclass
+class Classifier:
+    """An image-classification model (the output safety check) and its image processor."""
 
     model: Any
     processor: Any
@@ -37,6 +45,8 @@ def load(entry: ModelEntry, path: Path, device: str, dtype: Any) -> Any:
             return _upscaler(path, device)
         if entry.family == SEGMENTER_FAMILY:
             return _segmenter(path, device)
+        if entry.family == SAFETY_FAMILY:
+            return _classifier(path, device)
         quiet_progress_bars()
         pipeline = _pipeline(entry, path, dtype, device)
         scheduler_overrides(entry, pipeline)
@@ -95,3 +105,13 @@ def _segmenter(path: Path, device: str) -> Segmenter:
 
     model = AutoModelForUniversalSegmentation.from_pretrained(str(path)).to(device).eval()
     return Segmenter(model=model, processor=AutoImageProcessor.from_pretrained(str(path)))
+
+
+def _classifier(path: Path, device: str) -> Classifier:
+    if not (path / "config.json").is_file():
+        raise EngineError(f"no image classifier at {path}")
+    from transformers import AutoImageProcessor, AutoModelForImageClassification
+
+    quiet_progress_bars()
+    model = AutoModelForImageClassification.from_pretrained(str(path)).to(device).eval()
+    return Classifier(model=model, processor=AutoImageProcessor.from_pretrained(str(path)))

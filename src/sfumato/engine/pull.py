@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-from sfumato.engine.catalog import SEGMENTER_FAMILY, ModelEntry, weights_dir, weights_path
+from sfumato.engine.catalog import SAFETY_FAMILY, SEGMENTER_FAMILY, ModelEntry, weights_dir, weights_path
 from sfumato.engine.errors import EngineError
 from sfumato.engine.locks import file_lock
 from sfumato.engine.tiny import build_tiny
@@ -50,8 +50,9 @@ def pull(entry: ModelEntry, models_dir: Path) -> Path:
         if entry.source_kind == "url":
             _download_file(entry.source, weights_path(entry, models_dir))
             return weights_path(entry, models_dir)
-        chooser = select_segmenter_files if entry.family == SEGMENTER_FAMILY else select_files
-        marker = "config.json" if entry.family == SEGMENTER_FAMILY else "model_index.json"
+        transformers = entry.family in (SEGMENTER_FAMILY, SAFETY_FAMILY)
+        chooser = select_segmenter_files if transformers else select_files
+        marker = "config.json" if transformers else "model_index.json"
         _download(entry.source, target, chooser, marker)
     return target
 

@@ -42,7 +42,8 @@ TINY_UPSCALER = "esrgan"  # one weights file, named after its directory (tiny_to
 TINY_SEGMENTER = "mask2former"  # a transformers directory (tiny_tools.py)
 # Video families (tiny_video.py): LTX-Video, Wan, Stable Video Diffusion.
 TINY_VIDEO = ("ltx-video", "wan", "svd")
-TINY_FAMILIES = (*TINY_PIPELINES, *TINY_VIDEO, TINY_UPSCALER, TINY_SEGMENTER)
+TINY_SAFETY = "safety"  # a transformers image classifier directory (tiny_tools.py)
+TINY_FAMILIES = (*TINY_PIPELINES, *TINY_VIDEO, TINY_UPSCALER, TINY_SEGMENTER, TINY_SAFETY)
 _SEED = 20240607
 _TEXT_HIDDEN = 16
 _SDXL_PROJECTION = 16
@@ -60,10 +61,12 @@ def build_tiny(family: str, target: Path) -> None:
     """
     if family not in TINY_FAMILIES:
         raise EngineError(f"no tiny model for family {family!r}; known: {', '.join(TINY_FAMILIES)}")
-    if family in (TINY_UPSCALER, TINY_SEGMENTER):
-        from sfumato.engine.tiny_tools import build_tiny_segmenter, build_tiny_upscaler
+    if family in (TINY_UPSCALER, TINY_SEGMENTER, TINY_SAFETY):
+        from sfumato.engine.tiny_tools import build_tiny_classifier, build_tiny_segmenter, build_tiny_upscaler
 
-        if family == TINY_UPSCALER:
+        if family == TINY_SAFETY:
+            build_tiny_classifier(target)
+        elif family == TINY_UPSCALER:
             build_tiny_upscaler(target / f"{target.name}.safetensors")
         else:
             build_tiny_segmenter(target)

@@ -1,4 +1,4 @@
-"""Tiny random upscaler and segmenter, built offline like the tiny pipelines.
+"""Tiny random upscaler, segmenter and safety classifier, built offline like the tiny pipelines.
 
 They stand in for Real-ESRGAN and Mask2Former wherever no weights exist (tests, demos, a CPU
 machine with no network): saved to disk and loaded back through the same loaders as real
@@ -18,6 +18,8 @@ from sfumato.engine.locks import file_lock
 _TINY_LABELS = {0: "person", 1: "cat", 2: "sky-other-merged", 3: "wall-other-merged"}
 _SEGMENTER_SEED = 20240612
 _UPSCALER_SEED = 20240611
+_CLASSIFIER_SEED = 20261202
+_SAFETY_LABELS = {0: "normal", 1: "nsfw"}  # as the real checkpoint (nsfw-vit) names its two
 
 
 def build_tiny_upscaler(target: Path) -> None:
@@ -97,6 +99,43 @@ def build_tiny_segmenter(target: Path) -> None:
         try:
             processor = Mask2FormerImageProcessor(size={"shortest_edge": 64, "longest_edge": 256})
             processor.save_pretrained(staging)
+            model.save_pretrained(staging)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(staging, target)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+
+
+def build_tiny_classifier(target: Path) -> None:
+    """A tiny random ViT image classifier (one layer of 16 channels on 32 px) with its image
+    processor, labelled like the real safety checkpoint; its scores are noise."""
+    if (target / "config.json").is_file():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(target.parent / f".{target.name}.lock"):
+        if (target / "config.json").is_file():
+            return
+        import torch
+        from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
+
+        config = ViTConfig(
+            image_size=32,
+            patch_size=8,
+            hidden_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=32,
+            id2label=_SAFETY_LABELS,
+            label2id={name: index for index, name in _SAFETY_LABELS.items()},
+        )
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(_CLASSIFIER_SEED)
+            model = ViTForImageClassification(config).eval()
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(staging)
             model.save_pretrained(staging)
             if target.exists():
                 shutil.rmtree(target)

@@ -60,6 +60,7 @@ class Artifact:
     fps: float | None = None
     frame_count: int | None = None
     poster: Artifact | None = None
+    nsfw: bool = False  # the output safety check flagged it (worker/screening.py)
 
     @property
     def blob_keys(self) -> list[str]:

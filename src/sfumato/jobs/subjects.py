@@ -73,6 +73,7 @@ def generated_image(generation_id: str, artifact: Artifact) -> GeneratedImage:
         sha256=picture.sha256,
         size_bytes=picture.size_bytes,
         media_type=artifact.type,
+        nsfw=artifact.nsfw,
     )
     if artifact.type == VIDEO:
         row.video_blob_key = artifact.blob_key
@@ -129,6 +130,7 @@ class VariationSubject:
             size_bytes=image.size_bytes,
             lineage=lineage,
         )
+        variation.nsfw = artifact.nsfw
         return True
 
     def fail(self, session: Session, job: Job, payload: VariationRef, reason: str) -> None:

@@ -35,6 +35,14 @@ JOB_OUTCOMES = Counter(
     "sfumato_job_outcomes", "Jobs that ended, by task, model and outcome.", ["task", "model", "outcome"]
 )
 WEBHOOK_ATTEMPTS = Counter("sfumato_webhook_attempts", "Webhook delivery attempts by outcome.", ["outcome"])
+POLICY_REFUSALS = Counter(
+    "sfumato_content_policy_refusals", "Requests the prompt policy refused, by category.", ["category"]
+)
+SAFETY_FLAGS = Counter(
+    "sfumato_content_policy_flags",
+    "Outputs the safety classifier flagged, by category and what was done (flag, blur, withhold).",
+    ["category", "action"],
+)
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
@@ -49,6 +57,14 @@ def record_job_end(task: str, model: str, outcome: str, seconds: float | None) -
 
 def record_webhook_attempt(outcome: str) -> None:
     WEBHOOK_ATTEMPTS.labels(outcome).inc()
+
+
+def record_refusal(category: str) -> None:
+    POLICY_REFUSALS.labels(category).inc()
+
+
+def record_flag(category: str, action: str) -> None:
+    SAFETY_FLAGS.labels(category, action).inc()
 
 
 class DatabaseCollector(Collector):

@@ -10,13 +10,14 @@ becomes the error the client sees, and nothing of it is written.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Table
 
 from sfumato.errors import SfumatoError
-from sfumato.service import guardrails, idempotency
+from sfumato.service import guardrails, idempotency, policy
 from sfumato.service.context import Context
 from sfumato.service.keys import Principal
 from sfumato.store import queue
@@ -39,9 +40,13 @@ def submission(
     job: dict[str, Any] | None = None,
     request_hash: str | None = None,
     keyed: bool = True,
+    texts: Iterable[str | None] = (),
 ) -> Submission:
     """A request to admit; ``job`` is a kind's ``job_row`` (given an id here). ``keyed``: link the
-    request's ``Idempotency-Key`` to what it creates (for subjects whose answer can be read again)."""
+    request's ``Idempotency-Key`` to what it creates (for subjects whose answer can be read again).
+    ``texts``: every text the request carries (prompts, negative prompts, instructions): the
+    content policy refuses it here when one falls under a category (``service.policy``)."""
+    policy.check(ctx, principal.account_id, texts, f"{subject_kind} request")
     now = utcnow()
     window = ctx.settings.dedupe_window_seconds
     return Submission(

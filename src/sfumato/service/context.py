@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sfumato.blobs import BlobStore
 from sfumato.config import Settings
@@ -36,6 +36,7 @@ class Context:
     local_models: Callable[[], frozenset[str]] = field(default=frozenset)
     live_models: LiveModels = field(init=False)  # what live workers advertise, briefly cached
     principals: KeyCache[Principal] = field(init=False)
+    account_policies: KeyCache[Any] = field(init=False)  # accounts' prompt rules (service/policy.py)
     intake: Intake = field(init=False)  # records submitted generations, a group per transaction
     realtime_waits: RealtimeWaits = field(init=False)  # realtime requests awaited in this process
     # The in-process worker's realtime hand-offs (jobs/hand_off.py); None without one.
@@ -43,6 +44,7 @@ class Context:
 
     def __post_init__(self) -> None:
         self.principals = KeyCache(self.settings.key_cache_seconds)
+        self.account_policies = KeyCache(self.settings.key_cache_seconds)
         self.intake = Intake(self.db)
         self.realtime_waits = RealtimeWaits(self.db.commits, listen=self.settings.listen)
         # A worker advertises every heartbeat; three missed ones and it is presumed dead.

@@ -215,7 +215,7 @@ def _canvas(ctx: Context, principal: Principal, request: EditRequest) -> EditPla
     canvas = read_init_image(ctx, principal, request.canvas_init_id, what="canvasInitId")
     mask = None
     if request.canvas_mask_id:
-        mask = read_init_image(ctx, principal, request.canvas_mask_id, what="canvasMaskId")
+        mask = read_init_image(ctx, principal, request.canvas_mask_id, what="canvasMaskId", check=False)
         if mask.image.size != canvas.image.size:
             raise InvalidRequest(
                 f"canvasMaskId: the mask is {mask.image.width}×{mask.image.height} but the canvas "

@@ -188,6 +188,7 @@ class Plan:
             },
             job=job,
             request_hash=self.request_hash,
+            texts=(request.prompt, self.text, request.negative_prompt),
         )
 
 

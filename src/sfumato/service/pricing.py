@@ -4,6 +4,11 @@ The numbers live in ``pricing.toml`` beside this module (an operator overrides a
 them with ``SFUMATO_PRICING_FILE``). Each service has one method here; the job that
 runs the service charges what that method returns, and ``POST /pricing-calculator``
 quotes the very same method, so a quote is always the charge.
+
+Outputs the content policy withholds are refunded their share: the charge split evenly over
+the job's outputs, the withheld ones' shares (rounded down) returned once the job is
+recorded (``store.credits.refund_share``); a job whose every output is withheld fails and is
+refunded in full, as any failure.
 """
 
 from __future__ import annotations

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 
 from dynamicprompts.generators import RandomPromptGenerator
 
-from sfumato.errors import InvalidRequest
-from sfumato.service import admission
+from sfumato.errors import InvalidRequest, SfumatoError
+from sfumato.service import admission, policy
 from sfumato.service.context import Context
 from sfumato.service.keys import Principal
 from sfumato.store import credits
@@ -167,24 +167,59 @@ def improve(
     """``POST /prompt/improve``: charged from the price table before the text is written."""
     if not prompt.strip():
         raise InvalidRequest("prompt must not be empty")
-    cost = _charge(ctx, principal, ctx.pricing.prompt_improve(), "prompt improvement")
+    subject_id = new_id()
+    cost = _charge(ctx, principal, ctx.pricing.prompt_improve(), "prompt improvement", subject_id,
+                   texts=(prompt, instruction))  # fmt: skip
     written = improve_text(ctx, prompt, instruction, video=video)
+    _check_written(ctx, principal, written.text, subject_id, "prompt improvement")
     return WrittenPrompt(written.text, written.source, cost)
 
 
 def random_prompt(ctx: Context, principal: Principal, *, video: bool = False) -> WrittenPrompt:
     """``POST /prompt/random``: charged from the price table before the text is written."""
-    cost = _charge(ctx, principal, ctx.pricing.prompt_random(), "random prompt")
+    subject_id = new_id()
+    cost = _charge(ctx, principal, ctx.pricing.prompt_random(), "random prompt", subject_id)
     seed = secrets.randbelow(2**31)
     text = _with_model(ctx, RANDOM_SYSTEM, "Write a new prompt.", seed=seed)
-    if text is not None:
-        return WrittenPrompt(text, "model", cost)
-    return WrittenPrompt(template_random(seed, video=video), "template", cost)
+    written = (
+        WrittenPrompt(text, "model")
+        if text is not None
+        else WrittenPrompt(template_random(seed, video=video), "template")
+    )
+    _check_written(ctx, principal, written.text, subject_id, "random prompt")
+    return WrittenPrompt(written.text, written.source, cost)
 
 
-def _charge(ctx: Context, principal: Principal, cost: int, what: str) -> int:
-    """Admit the charge (balance, daily budget) before the text is written; nothing is queued."""
+def _charge(
+    ctx: Context,
+    principal: Principal,
+    cost: int,
+    what: str,
+    subject_id: str,
+    texts: tuple[str | None, ...] = (),
+) -> int:
+    """Admit the charge (balance, daily budget, the content policy on ``texts``) before the
+    text is written; nothing is queued."""
     submitted = admission.submission(
-        ctx, principal, cost=cost, subject_kind=credits.SubjectKind.PROMPT, subject_id=new_id(), keyed=False
+        ctx,
+        principal,
+        cost=cost,
+        subject_kind=credits.SubjectKind.PROMPT,
+        subject_id=subject_id,
+        keyed=False,
+        texts=texts,
     )
     return admission.admit(ctx, submitted, what).cost
+
+
+def _check_written(ctx: Context, principal: Principal, text: str, subject_id: str, what: str) -> None:
+    """The written text passes the same content policy as a request's; one that does not is
+    not given out, and its charge is refunded (so the refusal costs nothing, as any other)."""
+    try:
+        policy.check(ctx, principal.account_id, [text], what)
+    except SfumatoError:  # refused, or the rules cannot be read: nothing given, nothing kept
+        with ctx.db.transaction() as session:
+            credits.refund(
+                session, account_id=principal.account_id, subject_id=subject_id, note="content policy"
+            )
+        raise

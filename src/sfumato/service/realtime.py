@@ -40,13 +40,13 @@ from sfumato.engine.lcm import LCM_FAMILY
 from sfumato.errors import InvalidRequest, SfumatoError, TimedOut
 from sfumato.jobs.hand_off import HandedJob, HandOffs
 from sfumato.jobs.kinds import realtime as realtime_kind
-from sfumato.service import admission, availability, data_urls, guardrails
+from sfumato.service import admission, availability, data_urls, guardrails, policy, upload_safety
 from sfumato.service.context import Context
 from sfumato.service.generations import resolve_model
 from sfumato.service.images import canvas_inputs, covers_anything, flatten, to_mask
 from sfumato.service.keys import Principal
 from sfumato.service.styles import STYLE_TEMPLATES
-from sfumato.store import credits, queue
+from sfumato.store import credits, policies, queue
 from sfumato.store import realtime as store
 from sfumato.store.clock import utcnow
 from sfumato.store.models import RealtimeRequest, new_id
@@ -204,6 +204,7 @@ def _prepare(
     entry = realtime_model(ctx)
     payload = _plan(ctx, request, entry)
     inputs = _inputs(ctx, request)
+    upload_safety.check_picture(ctx, principal.account_id, inputs["image"], "realtime request")
     cost = ctx.pricing.lcm_generation(
         width=request.width,
         height=request.height,
@@ -231,6 +232,7 @@ def _prepare(
             job_payload, account_id=principal.account_id, max_attempts=ctx.settings.max_attempts
         ),
         keyed=False,  # its answer is not kept to be read again: a retry runs anew
+        texts=(request.prompt,),
     )
     job = submitted.job
     assert job is not None
@@ -379,6 +381,10 @@ async def _await(ctx: Context, submitted: _Submitted, account_id: str, deadline:
                 status, output, reason = await asyncio.to_thread(_abandon, ctx, submitted, account_id)
             if status == store.COMPLETE and output is not None:
                 return output
+            if status == store.FAILED and reason and policies.WITHHELD in reason:
+                raise InvalidRequest(
+                    f"The realtime request's answer was withheld: {reason}", code=policy.CODE
+                )
             if status == store.FAILED:
                 raise SfumatoError(f"The realtime request failed: {reason}")
             if status == store.ABANDONED:

@@ -18,7 +18,7 @@ from datetime import datetime
 from sfumato.blobs import BlobNotFound, LocalBlobStore
 from sfumato.blobs.presign import PolicyViolation, SizeOutOfRange
 from sfumato.errors import Forbidden, InvalidRequest, NotFound
-from sfumato.service import media
+from sfumato.service import media, upload_safety
 from sfumato.service.context import Context
 from sfumato.service.images import DecodedImage, decode_image
 from sfumato.service.keys import Principal
@@ -135,10 +135,13 @@ def receive_upload(ctx: Context, fields: Mapping[str, str], data: bytes) -> None
     store.put(policy.key, data, policy.content_type)
 
 
-def read_init_image(ctx: Context, principal: Principal, image_id: str, *, what: str) -> DecodedImage:
+def read_init_image(
+    ctx: Context, principal: Principal, image_id: str, *, what: str, check: bool = True
+) -> DecodedImage:
     """An account's uploaded image, fetched and decoded for use; every problem is a 400.
 
     ``what`` names the request field, so the client learns which of its ids is at fault.
+    ``check``: a picture (not a mask), which the safety check sees when the operator asks.
     """
     key = init_image_key(ctx, principal, image_id, what=what)
     limit = ctx.settings.upload_max_bytes
@@ -150,9 +153,12 @@ def read_init_image(ctx: Context, principal: Principal, image_id: str, *, what: 
         raise InvalidRequest(
             f"{what}: init image {image_id} has no file yet; POST it to the upload url first"
         ) from None
-    return decode_image(
+    decoded = decode_image(
         data, max_bytes=limit, max_pixels=ctx.settings.upload_max_pixels, what=f"{what} {image_id}"
     )
+    if check:
+        upload_safety.check_picture(ctx, principal.account_id, decoded.image, what)
+    return decoded
 
 
 def init_image_key(ctx: Context, principal: Principal, image_id: str, *, what: str) -> str:

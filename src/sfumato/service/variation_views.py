@@ -22,5 +22,6 @@ def variation_view(variation: Variation, blobs: BlobStore, standing: Standing | 
         failure_reason=variation.failure_reason,
         created_at=variation.created_at,
         lineage=dict(variation.lineage or {}),
+        nsfw=bool(variation.nsfw),
         **standing_fields(standing),
     )

@@ -246,6 +246,7 @@ def _create(
         job=variation_kind.KIND.job_row(
             payload, account_id=principal.account_id, max_attempts=ctx.settings.max_attempts
         ),
+        texts=((params.get("creative") or {}).get("prompt"),),
     )
     accepted = admission.admit(ctx, submitted, "variation")
     return CreatedVariation(variation_id=accepted.subject_id, credit_cost=accepted.cost)

@@ -371,4 +371,5 @@ def _submission(ctx: Context, plan: VideoPlan, keys: dict[str, str | None]) -> S
         },
         job=job,
         request_hash=request_hash,
+        texts=(payload.prompt, payload.negative_prompt),
     )

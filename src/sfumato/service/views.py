@@ -32,6 +32,7 @@ class VariationView:
     lineage: dict[str, Any] = field(default_factory=dict)  # how it was made, as the worker recorded it
     queue_position: int | None = None  # while queued: 1 is next (see store.progress)
     progress: ProgressView | None = None  # while running
+    nsfw: bool = False  # the output safety check flagged it
 
 
 @dataclass(frozen=True)

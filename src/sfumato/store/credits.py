@@ -93,6 +93,33 @@ def refund(session: Session, *, account_id: str, subject_id: str, note: str | No
     return charged
 
 
+def refund_share(
+    session: Session, *, account_id: str, subject_id: str, parts: int, of: int, note: str
+) -> int:
+    """Return ``parts`` of ``of`` equal shares of what a subject was charged (rounded down),
+    once: the rule for outputs the content policy withheld (a generation of 4 images, one
+    withheld, gets a quarter back). The amount refunded."""
+    entries = session.scalars(select(CreditEntry).where(CreditEntry.subject_id == subject_id)).all()
+    if of <= 0 or parts <= 0 or any(e.kind == REFUND for e in entries):
+        return 0
+    charged = -sum(e.amount for e in entries if e.kind == DEBIT)
+    amount = charged * min(parts, of) // of
+    if amount <= 0:
+        return 0
+    add(session, account_id, amount)
+    session.add(
+        CreditEntry(
+            account_id=account_id,
+            amount=amount,
+            kind=REFUND,
+            subject_kind=next((e.subject_kind for e in entries if e.kind == DEBIT), None),
+            subject_id=subject_id,
+            note=note,
+        )
+    )
+    return amount
+
+
 def ledger_sum(session: Session, account_id: str) -> int:
     return int(
         session.scalar(

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -40,6 +41,20 @@ class Account(Base):
     credit_balance: Mapped[int] = mapped_column(BigInteger, default=0)
     concurrency_slots: Mapped[int] = mapped_column(Integer, default=2)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AccountPolicy(Base):
+    """An account's content policy, as the operator set it: the mode for unsafe outputs
+    (flag | blur | withhold; None: flag), its own extra prompt rules, and the operator's
+    rule categories that do not apply to it."""
+
+    __tablename__ = "account_policies"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    mode: Mapped[str | None] = mapped_column(String(16), default=None)
+    rules: Mapped[dict[str, Any]] = mapped_column(default=dict)  # category -> {terms, patterns}
+    allowed: Mapped[list[str]] = mapped_column(JSON, default=list)  # categories lifted for it
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class ApiKey(Base):
@@ -152,7 +167,7 @@ class GeneratedImage(Base):
     height: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     size_bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)  # None: recorded before 0012
-    nsfw: Mapped[bool] = mapped_column(Boolean, default=False)
+    nsfw: Mapped[bool] = mapped_column(Boolean, default=False)  # the output safety classifier's flag
     # A video output is an image row too (its poster in the columns above, as Leonardo's wire
     # has a generated image with a motion URL); the video's own blob and facts sit beside it.
     media_type: Mapped[str] = mapped_column(String(16), default="image", server_default="image")
@@ -299,6 +314,7 @@ class Variation(Base):
     height: Mapped[int | None] = mapped_column(Integer, default=None)
     sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     size_bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    nsfw: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     credit_cost: Mapped[int] = mapped_column(Integer, default=0)
     failure_reason: Mapped[str | None] = mapped_column(Text, default=None)
     lineage: Mapped[dict[str, Any]] = mapped_column(default=dict)

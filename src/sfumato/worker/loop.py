@@ -34,6 +34,7 @@ from sfumato.store import Database, commits, queue, workers
 from sfumato.worker import outcomes
 from sfumato.worker.heartbeat import Heartbeat
 from sfumato.worker.progress import ProgressWriter
+from sfumato.worker.screening import Screening
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +81,13 @@ class Worker:
         listen: bool = True,
         keep_warm: Collection[str] = (),
         progress_seconds: float = 0.5,
+        screening: Screening | None = None,
     ) -> None:
         """``models`` limits the models this worker runs (None: every catalog model it has
         weights for — pipelines, upscalers and segmenters alike); ``keep_warm`` names models
         to load at start and never evict (the realtime model); ``progress_seconds`` is the
-        least time between two writes of running jobs' progress (stage changes aside)."""
+        least time between two writes of running jobs' progress (stage changes aside);
+        ``screening`` is the output safety check run on every picture (None: none)."""
         self.db = db
         self.engine = engine
         self.blobs = blobs
@@ -97,6 +100,7 @@ class Worker:
         self.models = frozenset(models) if models else None
         self.listen = listen and not db.is_sqlite
         self.keep_warm = tuple(keep_warm)
+        self.screening = screening
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.idle = threading.Event()  # set while waiting for work (tests and benchmarks watch it)
@@ -268,6 +272,8 @@ class Worker:
         try:
             with self._heartbeat.watch(ids) as beat:
                 results = self._execute(jobs)
+                if self.screening is not None:
+                    results = self.screening.screen(self.engine, self.blobs, self.db, jobs, results)
             seconds = round(time.perf_counter() - started, 4)
             for job, result in zip(jobs, results, strict=True):
                 if result is NOT_HELD:
@@ -319,6 +325,10 @@ class Worker:
             png, lineage = realtime_kind.run_in_memory(
                 self.engine, realtime_kind.KIND.decode(handed.claim.payload), handed.pictures
             )
+            if self.screening is not None:
+                png, lineage = self.screening.screen_png(
+                    self.engine, self.db, handed.claim.account_id, png, lineage
+                )
         except Exception as exc:
             HandOffs.end(handed, None)
             outcome = exc

@@ -23,6 +23,7 @@ from sfumato.jobs.artifacts import Artifact, Attempt, image_key
 from sfumato.jobs.registry import kind_of
 from sfumato.store import Database, queue
 from sfumato.store.models import Job
+from sfumato.worker import screening
 from sfumato.worker.job_events import job_ended
 
 __all__ = ["Artifact", "Attempt", "Completion", "complete", "discard", "fail", "image_key", "reap_expired"]
@@ -86,6 +87,7 @@ def _record(
         queue.finish(job, state=queue.CANCELLED, error="deleted or abandoned while running")
         return Completion.DELETED
     queue.finish(job, state=queue.SUCCEEDED)
+    screening.settle(session, job, lineage)
     job_ended(session, job, kind, payload, succeeded=True)
     return Completion.RECORDED
 

@@ -201,6 +201,7 @@ def variation_object(view: VariationView) -> dict[str, Any]:
             "width": view.width,
             "height": view.height,
             "apiCreditCost": view.credit_cost,
+            "nsfw": view.nsfw,
             "failureReason": view.failure_reason,
             "lineage": recorded(view.lineage) or None,
             **standing(view.queue_position, view.progress),
