@@ -18,6 +18,7 @@ from sfumato.api.idempotency import IdempotencyMiddleware
 from sfumato.api.request_log import RequestLogMiddleware
 from sfumato.api.routes import (
     blobs,
+    datasets,
     generations,
     health,
     init_images,
@@ -95,6 +96,7 @@ def create_app(
     app.include_router(init_images.router, prefix=API_PREFIX)
     app.include_router(realtime.router, prefix=API_PREFIX)
     app.include_router(variations.router, prefix=API_PREFIX)
+    app.include_router(datasets.router, prefix=API_PREFIX)
     app.include_router(blobs.router)
     app.include_router(uploads.router)
     app.include_router(health.router)

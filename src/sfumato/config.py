@@ -169,6 +169,17 @@ class Settings(BaseSettings):
         default="mask2former-coco", description="Segmenter: a catalog key (family segmenter) or a directory."
     )
 
+    # Training (datasets, custom models, elements).
+    dataset_max_images: int = Field(default=50, description="Most pictures one dataset holds.")
+    training_max_steps: int = Field(
+        default=2000, description="Most optimizer steps one training runs, whatever its settings ask."
+    )
+    training_checkpoint_steps: int = Field(default=50, description="A training checkpoints every N steps.")
+    training_suite: list[str] = Field(
+        default_factory=lambda: ["{instance}", "{instance}, a watercolour painting", "{instance} at night"],
+        description="JSON list: the prompt suite rendered when a training ends ({instance}: its prompt).",
+    )
+
     @cached_property
     def resolved_home(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)
