@@ -83,3 +83,26 @@ def test_text_encoder_adapters_and_refusals(engine: Engine) -> None:
         train(engine, spec(model_key="tiny-lcm"), MemoryCheckpoints())
     with pytest.raises(EngineError, match="multiple of 8"):
         train(engine, spec(resolution=60), MemoryCheckpoints())
+
+
+def test_a_trained_lora_changes_pixels_only_while_applied(engine: Engine, one_thread: None) -> None:
+    import hashlib
+    from dataclasses import replace
+
+    from sfumato.engine.adapters import Adapter
+    from tests.engine.conftest import make_spec
+
+    lora = train(engine, spec(steps=8, train_text_encoder=True), MemoryCheckpoints()).lora
+    adapter = Adapter(sha256=hashlib.sha256(lora).hexdigest(), weights=lora, weight=1.0)
+    base = np.asarray(engine.text_to_image(make_spec(seeds=(5,))).images[0])
+    with_lora = np.asarray(engine.text_to_image(make_spec(seeds=(5,), adapters=(adapter,))).images[0])
+    zero = replace(adapter, weight=0.0)
+    at_zero = np.asarray(engine.text_to_image(make_spec(seeds=(5,), adapters=(zero,))).images[0])
+    after = np.asarray(engine.text_to_image(make_spec(seeds=(5,))).images[0])
+    assert np.abs(with_lora.astype(int) - base.astype(int)).max() > 0
+    assert np.array_equal(at_zero, base)
+    assert np.array_equal(after, base)  # nothing of the adapter stays on the cached pipeline
+    both = (adapter, replace(adapter, weight=0.5))
+    assert not np.array_equal(
+        np.asarray(engine.text_to_image(make_spec(seeds=(5,), adapters=both)).images[0]), base
+    )
