@@ -27,6 +27,7 @@ from sfumato.api.routes import (
     pricing,
     prompts,
     realtime,
+    training,
     uploads,
     users,
     variations,
@@ -97,6 +98,7 @@ def create_app(
     app.include_router(realtime.router, prefix=API_PREFIX)
     app.include_router(variations.router, prefix=API_PREFIX)
     app.include_router(datasets.router, prefix=API_PREFIX)
+    app.include_router(training.router, prefix=API_PREFIX)
     app.include_router(blobs.router)
     app.include_router(uploads.router)
     app.include_router(health.router)

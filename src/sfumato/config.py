@@ -174,6 +174,10 @@ class Settings(BaseSettings):
     training_max_steps: int = Field(
         default=2000, description="Most optimizer steps one training runs, whatever its settings ask."
     )
+    training_base_models: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON object: Leonardo sd_version -> catalog key to train on, e.g. {"v1_5": "sd15"}.',
+    )
     training_checkpoint_steps: int = Field(default=50, description="A training checkpoints every N steps.")
     training_suite: list[str] = Field(
         default_factory=lambda: ["{instance}", "{instance}, a watercolour painting", "{instance} at night"],

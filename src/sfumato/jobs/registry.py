@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sfumato.jobs.kind import JobKind
-from sfumato.jobs.kinds import editing, realtime, text_to_image, variation
+from sfumato.jobs.kinds import editing, realtime, text_to_image, training, variation
 
 KINDS: dict[str, JobKind[Any]] = {
     kind.name: kind
@@ -15,6 +15,7 @@ KINDS: dict[str, JobKind[Any]] = {
         editing.INPAINT_KIND,
         variation.KIND,
         realtime.KIND,
+        training.KIND,
     )
 }
 

@@ -51,6 +51,7 @@ class TrainingImage:
 
     image: Image.Image
     sha256: str
+    blob_key: str
 
 
 def create_dataset(ctx: Context, principal: Principal, name: str, description: str | None) -> str:
@@ -183,7 +184,7 @@ def training_images(
             max_pixels=settings.upload_max_pixels,
             what=f"{field}: a picture of dataset {dataset_id}",
         )
-        images.append(TrainingImage(image=flatten(decoded.image), sha256=decoded.sha256))
+        images.append(TrainingImage(image=flatten(decoded.image), sha256=decoded.sha256, blob_key=key))
     if not images:
         raise InvalidRequest(f"{field}: dataset {dataset_id} has no uploaded pictures to train on")
     return images
