@@ -170,3 +170,47 @@ def test_too_few_credits_is_402(trainer: Api) -> None:
         key=key,
     )
     assert response.status_code == 402 and _balance(api, key) == 1
+
+
+def test_two_accounts_models_in_one_worker_never_mix(trainer: Api) -> None:
+    """Jobs of two accounts' models and of the base model, queued together with batching on:
+    each image is what its own model draws alone (within one uint8 level, the batching bound)."""
+    api = trainer
+    api.ctx.settings.dedupe_window_seconds = 0  # the same seeded request runs again, not answered from before
+    bob_key, _ = api.new_key("bob")
+    models = {}
+    for name, key in (("alice", None), ("bob", bob_key)):
+        body = {
+            "name": name,
+            "datasetId": colour_dataset(api, key),
+            "instance_prompt": f"{name} sks",
+            "resolution": 64,
+        }
+        models[name] = api.post("/models", json=body, key=key).json()["sdTrainingJob"]["customModelId"]
+    for name, key in (("alice", None), ("bob", bob_key)):
+        wait_trained(api, f"/models/{models[name]}", "custom_models_by_pk", key=key)
+    runs = [("alice", None, models["alice"]), ("bob", bob_key, models["bob"]), ("base", None, "tiny-sd15")]
+    alone = {
+        name: _pixels(api, api.generate(key=key, modelId=model, seed=31), key=key)
+        for name, key, model in runs
+    }
+    assert not (alone["alice"] == alone["bob"]).all() and not (alone["alice"] == alone["base"]).all()
+    together = [
+        (name, key, api.generate(key=key, modelId=model, seed=31))
+        for _ in range(3)
+        for name, key, model in runs
+    ]
+    assert len({generation_id for _, _, generation_id in together}) == len(together)
+    for name, key, generation_id in together:
+        pixels = _pixels(api, generation_id, key=key)
+        assert np.abs(pixels.astype(int) - alone[name].astype(int)).max() <= 1, name
+    shas = {
+        name: api.get(f"/models/{models[name]}", key=key).json()["custom_models_by_pk"]["lineage"][
+            "lora_sha256"
+        ]
+        for name, key in (("alice", None), ("bob", bob_key))
+    }
+    for name, key, generation_id in together:
+        lineage = api.get(f"/generations/{generation_id}", key=key).json()["generations_by_pk"]["lineage"]
+        # The adapter set each job ran with, as its lineage records it: its own model's LoRA only.
+        assert lineage.get("adapters", "") == (f"{shas[name]}:1.0" if name in shas else ""), name
