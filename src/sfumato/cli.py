@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from sfumato import training_cli
 from sfumato.bench import app as bench_app
 from sfumato.config import Settings
 from sfumato.errors import SfumatoError
@@ -31,6 +32,8 @@ app.add_typer(credits_app, name="credits")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(bench_app, name="bench")
 app.add_typer(generations_app, name="generations")
+app.command("train")(training_cli.train)
+models_app.command("compare")(training_cli.compare)
 
 console = Console()
 err = Console(stderr=True)

@@ -57,6 +57,9 @@ def applied(pipeline: Any, adapters: Sequence[Adapter]) -> Iterator[None]:
             try:
                 with warnings.catch_warnings():  # peft warns that a second adapter joins the first: meant
                     warnings.filterwarnings("ignore", message="Already found a `peft_config`")
+                    # diffusers' own LoRA layout (its training recipe's) names attention layers in its
+                    # older style, which peft's consistency check reports while loading them correctly
+                    warnings.filterwarnings("ignore", message="While injecting the PEFT adapters")
                     pipeline.load_lora_weights(load(adapter.weights), adapter_name=name)
             except Exception as exc:
                 raise EngineError(f"cannot load LoRA {adapter.sha256[:12]} onto this model: {exc}") from exc
