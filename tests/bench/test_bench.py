@@ -98,3 +98,11 @@ def test_open_loop_load_counts_latency_from_each_requests_scheduled_time() -> No
     assert result.latencies[-1] >= 0.4
     assert result.latencies[0] < 0.2
     assert result.seconds >= 0.5
+
+
+def test_bench_train_prints_both_rates_and_their_ratio() -> None:
+    output = _run("train", "--steps", "4", "--rounds", "1", "--checkpoint-every", "2")
+    job = re.search(r"job system: +([\d.]+) steps/s", output)
+    bare = re.search(r"bare peft : +([\d.]+) steps/s", output)
+    ratio = re.search(r"ratio job system / bare: ([\d.]+)", output)
+    assert job and bare and ratio and float(job.group(1)) > 0 and float(bare.group(1)) > 0

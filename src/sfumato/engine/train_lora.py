@@ -204,12 +204,14 @@ class _Trainer:
                     target_modules=TEXT_ENCODER_TARGETS,
                 )
                 self.text_encoder = inject_adapter_in_model(config, self.text_encoder)
+        self.unet.train()  # once: walking every module each step costs as much as the optimizer
         self.cuda = device.startswith("cuda")
         if self.cuda:
             self.unet.enable_gradient_checkpointing()
         self.parameters = [p for p in self._trained_modules_parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(self.parameters, lr=spec.learning_rate, weight_decay=1e-2)
         self.losses: list[float] = []
+        self._frozen_states: Any = None
         self.latents = self._encode_pictures()
         with torch.no_grad():
             self.tokens = pipeline.tokenizer(
@@ -248,7 +250,6 @@ class _Trainer:
 
         spec = self.spec
         generator = torch.Generator("cpu").manual_seed(spec.seed * 1_000_003 + step)
-        self.unet.train()
         self.optimizer.zero_grad(set_to_none=True)
         total = 0.0
         for _ in range(spec.gradient_accumulation):
@@ -272,8 +273,7 @@ class _Trainer:
         steps = self.noise_scheduler.config.num_train_timesteps
         timesteps = torch.randint(0, steps, (spec.batch_size,), generator=generator).to(self.device)
         noisy = self.noise_scheduler.add_noise(latents, noise, timesteps)
-        with torch.set_grad_enabled(spec.train_text_encoder):
-            hidden = self.text_encoder(self.tokens.repeat(spec.batch_size, 1))[0]
+        hidden = self._prompt_states().repeat(spec.batch_size, 1, 1)
         if self.noise_scheduler.config.prediction_type == "v_prediction":
             target = self.noise_scheduler.get_velocity(latents, noise, timesteps)
         else:
@@ -281,6 +281,17 @@ class _Trainer:
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.cuda):
             predicted = self.unet(noisy, timesteps, hidden).sample
         return torch.nn.functional.mse_loss(predicted.float(), target.float())
+
+    def _prompt_states(self) -> Any:
+        """The instance prompt's hidden states: encoded once, unless the text encoder learns too."""
+        import torch
+
+        if self.spec.train_text_encoder:
+            return self.text_encoder(self.tokens)[0]
+        if self._frozen_states is None:
+            with torch.no_grad():
+                self._frozen_states = self.text_encoder(self.tokens)[0]
+        return self._frozen_states
 
     def _adapter_states(self) -> dict[str, dict[str, Any]]:
         from peft import get_peft_model_state_dict
