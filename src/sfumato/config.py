@@ -174,6 +174,9 @@ class Settings(BaseSettings):
     training_max_steps: int = Field(
         default=2000, description="Most optimizer steps one training runs, whatever its settings ask."
     )
+    elements_file: Path | None = Field(
+        default=None, description="Platform elements (LoRA files) TOML; default $SFUMATO_HOME/elements.toml."
+    )
     training_base_models: dict[str, str] = Field(
         default_factory=dict,
         description='JSON object: Leonardo sd_version -> catalog key to train on, e.g. {"v1_5": "sd15"}.',

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from leonardo_ai_sdk.models import errors, operations, shared
 
+from sfumato.engine import Engine
+from sfumato.engine.train_lora import train
 from tests.api.conftest import Api
 from tests.api.sdk import sdk_for
+from tests.engine.test_train_lora import MemoryCheckpoints, spec
 from tests.training.test_custom_models import _balance, _pixels, colour_dataset
 from tests.training.waiting import wait_trained
 
@@ -114,3 +119,32 @@ def test_element_failure_paths_are_4xx(trainer: Api) -> None:
     weight = api.post("/generations", json={"prompt": "x", "modelId": "tiny-sd15", "width": 64, "height": 64,
                                             "userElements": [{"userLoraId": 1.5}]})  # fmt: skip
     assert weight.status_code == 400
+
+
+def test_platform_elements_are_listed_for_everyone_and_apply(trainer: Api, tmp_path: Path) -> None:
+    """An operator installs a LoRA file in the elements file; any account lists and uses it."""
+    api = trainer
+    engine = Engine(api.ctx.catalog, api.ctx.models_dir, device="cpu")
+    lora = train(engine, spec(steps=4), MemoryCheckpoints()).lora
+    (tmp_path / "loras").mkdir()
+    (tmp_path / "loras" / "colours.safetensors").write_bytes(lora)
+    element_id = "0e6c9ab1-6d0a-4a43-9d5e-4f3f8a3c2a11"
+    (tmp_path / "elements.toml").write_text(
+        f'[elements.colours]\nid = "{element_id}"\nname = "Colours"\ndescription = "flat colours"\n'
+        'base_model = "tiny-sd15"\nfile = "loras/colours.safetensors"\nweight_default = 1\n'
+    )
+    api.ctx.settings.elements_file = tmp_path / "elements.toml"
+    other_key, _ = api.new_key("bob")
+    for key in (None, other_key):
+        listed = sdk_for(api, key).elements.list_elements().object
+        assert listed is not None
+        assert [(e.ak_uuid, e.name, e.base_model) for e in listed.loras or []] == [
+            (element_id, "Colours", shared.SdVersions.V1_5)
+        ]
+    base = _pixels(api, api.generate(seed=5, key=other_key), key=other_key)
+    used = _pixels(api, api.generate(seed=5, key=other_key, elements=[{"akUUID": element_id, "weight": 1}]),
+                   key=other_key)  # fmt: skip
+    assert not (used == base).all()
+    body = {"prompt": "x", "modelId": "tiny-sd-turbo", "width": 64, "height": 64}
+    wrong_base = api.post("/generations", json={**body, "elements": [{"akUUID": element_id}]})
+    assert wrong_base.status_code == 400 and "trained on tiny-sd15" in wrong_base.json()["error"]

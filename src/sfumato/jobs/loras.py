@@ -12,6 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sfumato.blobs import BlobNotFound, BlobStore
 from sfumato.engine.adapters import Adapter
@@ -22,7 +23,8 @@ _CACHED_FILES = 16
 
 @dataclass(frozen=True, kw_only=True)
 class LoraRef:
-    blob_key: str
+    blob_key: str = ""  # a trained LoRA's file in the blob store …
+    path: str | None = None  # … or an installed platform element's file on the worker's disk
     sha256: str
     weight: float = 1.0
     name: str = ""  # what the user knows it by (a custom model's or element's id), for the lineage
@@ -47,8 +49,8 @@ def _read(blobs: BlobStore, ref: LoraRef) -> bytes:
             _files.move_to_end(ref.sha256)
             return data
     try:
-        data = blobs.get(ref.blob_key)
-    except BlobNotFound:
+        data = Path(ref.path).read_bytes() if ref.path is not None else blobs.get(ref.blob_key)
+    except (BlobNotFound, FileNotFoundError):
         raise EngineError(
             f"the LoRA {ref.name or ref.sha256[:12]} is gone (deleted before the job ran)"
         ) from None

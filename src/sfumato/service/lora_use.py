@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sfumato.errors import InvalidRequest, NotFound
 from sfumato.jobs.loras import LoraRef
+from sfumato.service import platform_elements
 from sfumato.service.context import Context
 from sfumato.service.keys import Principal
 from sfumato.store import trained_loras as store
@@ -64,6 +65,11 @@ def plan(
             refs.append(_ref(row, weight, f"userElements[{index}]"))
             trained_on.append(row.base_model_key)
         for index, (uuid, weight) in enumerate(adapters.elements):
+            platform = platform_elements.find(ctx, uuid)
+            if platform is not None:
+                refs.append(_platform_ref(platform, weight, f"elements[{index}]"))
+                trained_on.append(platform.base_model)
+                continue
             row = store.by_uuid(session, uuid, account_id=principal.account_id, purpose=ELEMENT)
             if row is None:
                 raise NotFound(f"elements[{index}]: no element with akUUID {uuid!r}")
@@ -79,6 +85,13 @@ def check_base(planned: PlannedAdapters, model_key: str) -> None:
             raise InvalidRequest(
                 f"{ref.name} was trained on {base}, not on {model_key}; use it with that model"
             )
+
+
+def _platform_ref(element: platform_elements.PlatformElement, weight: float, field: str) -> LoraRef:
+    if not MIN_WEIGHT <= weight <= MAX_WEIGHT:
+        raise InvalidRequest(f"{field}: weight must be between {MIN_WEIGHT} and {MAX_WEIGHT}")
+    sha256 = platform_elements.file_hash(element)
+    return LoraRef(path=str(element.path), sha256=sha256, weight=float(weight), name=element.id)
 
 
 def _ref(row: TrainedLora, weight: float, field: str) -> LoraRef:

@@ -14,9 +14,10 @@ from sfumato.api.schemas.training import (
     custom_model_object,
     element_object,
     listed_element,
+    platform_element,
     training_job,
 )
-from sfumato.service import training
+from sfumato.service import platform_elements, training
 from sfumato.service.training import TrainingRequest
 from sfumato.store.training_tables import ELEMENT, MODEL
 
@@ -84,7 +85,8 @@ async def create_element(body: CreateElementBody, ctx: ContextDep, principal: Pr
 @router.get("/elements")
 def list_elements(ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
     own = training.list_trainings(ctx, principal, ELEMENT, principal.account_id)
-    return {"loras": [listed_element(view) for view in own if view.status == "COMPLETE"]}
+    platform = [platform_element(element) for element in platform_elements.platform_elements(ctx)]
+    return {"loras": platform + [listed_element(view) for view in own if view.status == "COMPLETE"]}
 
 
 @router.get("/elements/user/{user_id}")

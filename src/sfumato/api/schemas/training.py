@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from sfumato.api.schemas.common import WireModel, compact, timestamp
+from sfumato.service.platform_elements import PlatformElement
 from sfumato.service.training import CreatedTraining, TrainedLoraView
 
 # Leonardo's SdVersions: a value outside it would fail the SDK's response validation.
@@ -138,5 +139,21 @@ def listed_element(view: TrainedLoraView) -> dict[str, Any]:
             "weightDefault": 1,
             "weightMin": -1,
             "weightMax": 2,
+        }
+    )
+
+
+def platform_element(element: PlatformElement) -> dict[str, Any]:
+    """An installed platform element as ``GET /elements`` lists it."""
+    return compact(
+        {
+            "akUUID": element.id,
+            "name": element.name,
+            "description": element.description,
+            "baseModel": element.sd_version if element.sd_version in SD_VERSIONS else None,
+            "creatorName": "sfumato",
+            "weightDefault": round(element.weight_default),
+            "weightMin": round(element.weight_min),
+            "weightMax": round(element.weight_max),
         }
     )
