@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
+from sfumato.blobs import BlobStore
 from sfumato.engine.catalog import ModelEntry
 from sfumato.engine.train_lora import TRAINABLE_FAMILIES
 from sfumato.errors import InvalidRequest, NotFound
@@ -276,8 +277,15 @@ def _find(
 
 
 def _view(ctx: Context, row: TrainedLora, standing: progress.Standing | None) -> TrainedLoraView:
+    return training_view(row, ctx.blobs, standing)
+
+
+def training_view(
+    row: TrainedLora, blobs: BlobStore, standing: progress.Standing | None = None
+) -> TrainedLoraView:
+    """A trained LoRA's row as the API and its webhook events render it."""
     evaluation = [
-        {**image, "url": ctx.blobs.url(str(image["blob_key"]))} for image in row.evaluation.get("images", [])
+        {**image, "url": blobs.url(str(image["blob_key"]))} for image in row.evaluation.get("images", [])
     ]
     return TrainedLoraView(
         id=row.id,
