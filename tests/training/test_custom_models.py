@@ -214,3 +214,40 @@ def test_two_accounts_models_in_one_worker_never_mix(trainer: Api) -> None:
         lineage = api.get(f"/generations/{generation_id}", key=key).json()["generations_by_pk"]["lineage"]
         # The adapter set each job ran with, as its lineage records it: its own model's LoRA only.
         assert lineage.get("adapters", "") == (f"{shas[name]}:1.0" if name in shas else ""), name
+
+
+def test_deleting_a_training_model_stops_its_run(trainer: Api) -> None:
+    import time
+
+    from sqlalchemy import select
+
+    from sfumato.store.models import Job
+
+    api = trainer
+    api.ctx.settings.training_max_steps = 100_000  # far longer than the test waits
+    dataset_id = colour_dataset(api)
+    before = _balance(api)
+    body = {
+        "name": "long",
+        "datasetId": dataset_id,
+        "instance_prompt": "sks",
+        "resolution": 64,
+        "strength": "HIGH",
+    }
+    model_id = api.post("/models", json=body).json()["sdTrainingJob"]["customModelId"]
+    deadline = time.monotonic() + 60
+    while "progress" not in (row := api.get(f"/models/{model_id}").json()["custom_models_by_pk"]):
+        assert time.monotonic() < deadline, row
+        time.sleep(0.05)
+    assert api.delete(f"/models/{model_id}").status_code == 200
+    while True:
+        with api.ctx.db.read() as session:
+            job = session.scalars(select(Job).where(Job.subject_id == model_id)).one()
+            state, error = job.state, job.error
+        if state != "running":
+            break
+        assert time.monotonic() < deadline + 30, "the training did not stop"
+        time.sleep(0.1)
+    assert state == "failed" and "stopped at step" in (error or "")
+    assert _balance(api) == before  # refunded
+    assert not api.ctx.blobs.exists(f"trainings/{model_id}/cancelled")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from sfumato.blobs import BlobStore
@@ -28,10 +28,10 @@ from sfumato.service import admission, availability
 from sfumato.service.context import Context
 from sfumato.service.datasets import training_images
 from sfumato.service.keys import Principal
-from sfumato.store import progress
+from sfumato.store import credits, progress, queue
 from sfumato.store import trained_loras as store
 from sfumato.store.clock import utcnow
-from sfumato.store.models import new_id
+from sfumato.store.models import Job, new_id
 from sfumato.store.training_tables import ELEMENT, MODEL, TrainedLora
 
 SUBJECT_KIND = "training"  # the credit ledger's name for what a training's debit was for
@@ -249,14 +249,23 @@ def list_trainings(ctx: Context, principal: Principal, purpose: str, user_id: st
 
 def delete_training(ctx: Context, principal: Principal, purpose: str, *, uuid: str | None = None,
                     lora_id: int | None = None) -> TrainedLora:  # fmt: skip
-    """Delete the row and its files; a training still running ends with nothing to record."""
+    """Delete the row and its files. A training still queued is cancelled and refunded; one
+    running is told to stop (it checks between steps), records nothing and is refunded."""
+    running = False
     with ctx.db.transaction() as session:
         row = _find(session, principal, purpose, uuid=uuid, lora_id=lora_id)
         keys = [row.weights_key] if row.weights_key else []
         keys += [str(image["blob_key"]) for image in row.evaluation.get("images", [])]
+        for job in session.scalars(select(Job).where(Job.subject_id == row.uuid).with_for_update()):
+            if job.state == queue.QUEUED:
+                queue.finish(job, state=queue.CANCELLED, error="deleted before it started")
+                credits.refund(session, account_id=principal.account_id, subject_id=row.uuid, note="deleted")
+            running |= job.state == queue.RUNNING
         session.delete(row)
         session.flush()
         session.expunge(row)
+    if running:
+        ctx.blobs.put(training_kind.cancel_key(row.uuid), b"deleted", "text/plain")
     for key in keys:
         ctx.blobs.delete(key)
     return row

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import time
 from dataclasses import dataclass
 
 from PIL import Image
@@ -77,6 +78,26 @@ def checkpoint_key(lora_uuid: str) -> str:
     return f"trainings/{lora_uuid}/checkpoint.pt"
 
 
+def cancel_key(lora_uuid: str) -> str:
+    """A marker whose presence tells a running training to stop (its model was deleted)."""
+    return f"trainings/{lora_uuid}/cancelled"
+
+
+class Cancellation:
+    """Asks the blob store whether the training was cancelled, at most every ``every`` seconds."""
+
+    def __init__(self, blobs: BlobStore, lora_uuid: str, every: float = 2.0) -> None:
+        self.blobs, self.key, self.every = blobs, cancel_key(lora_uuid), every
+        self.next_check = 0.0
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if now < self.next_check:
+            return False
+        self.next_check = now + self.every
+        return self.blobs.exists(self.key)
+
+
 def weights_key(lora_uuid: str, lease: int) -> str:
     return artifact_key(lora_uuid, lease, 0, "safetensors", folder="trainings")
 
@@ -107,7 +128,14 @@ def run(engine: Engine, blobs: BlobStore, attempt: Attempt, payload: TrainingPay
         checkpoint_every=payload.checkpoint_every,
     )
     checkpoints = BlobCheckpoints(blobs, checkpoint_key(payload.lora_uuid))
-    result = train(engine, spec, checkpoints)
+    cancelled = Cancellation(blobs, payload.lora_uuid)
+    try:
+        result = train(engine, spec, checkpoints, should_stop=cancelled)
+    except EngineError:
+        if blobs.exists(cancel_key(payload.lora_uuid)):
+            blobs.delete(cancel_key(payload.lora_uuid))
+            blobs.delete(checkpoints.key)
+        raise
     report.stage(report.UPLOADING)
     artifacts = [store_file(blobs, weights_key(payload.lora_uuid, attempt.lease), result.lora)]
     adapter = Adapter(sha256=artifacts[0].sha256, weights=result.lora)
