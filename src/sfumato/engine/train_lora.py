@@ -5,7 +5,8 @@ The loop is diffusers' text-to-image LoRA recipe: the dataset's pictures are enc
 VAE latents once, and each step noises a latent at a random timestep and teaches the UNet,
 through peft adapters on its attention projections, to predict that noise (or the
 velocity, for v-prediction models) from the instance prompt; AdamW, gradient accumulation,
-and on a GPU mixed precision and gradient checkpointing.
+and on a GPU mixed precision (bf16, or fp16 with loss scaling) and gradient
+checkpointing.
 
 Everything random in a step — which picture, which latent sample, which timestep, which
 noise — is drawn from a generator seeded by the training's seed and the step's number, so
@@ -206,6 +207,10 @@ class _Trainer:
                 self.text_encoder = inject_adapter_in_model(config, self.text_encoder)
         self.unet.train()  # once: walking every module each step costs as much as the optimizer
         self.cuda = device.startswith("cuda")
+        # Mixed precision on CUDA: bf16 where the card has it, else fp16 with loss scaling
+        # (the adapters and the optimizer stay in fp32 either way).
+        self.half = torch.bfloat16 if self.cuda and torch.cuda.is_bf16_supported() else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.cuda and self.half == torch.float16)
         if self.cuda:
             self.unet.enable_gradient_checkpointing()
         self.parameters = [p for p in self._trained_modules_parameters() if p.requires_grad]
@@ -254,10 +259,12 @@ class _Trainer:
         total = 0.0
         for _ in range(spec.gradient_accumulation):
             loss = self._loss(generator) / spec.gradient_accumulation
-            loss.backward()
+            self.scaler.scale(loss).backward()
             total += float(loss.detach())
+        self.scaler.unscale_(self.optimizer)
         torch.nn.utils.clip_grad_norm_(self.parameters, 1.0)
-        self.optimizer.step()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
         self.losses.append(total)
 
     def _loss(self, generator: Any) -> Any:
@@ -278,7 +285,7 @@ class _Trainer:
             target = self.noise_scheduler.get_velocity(latents, noise, timesteps)
         else:
             target = noise
-        with torch.autocast("cuda", dtype=torch.float16, enabled=self.cuda):
+        with torch.autocast("cuda", dtype=self.half, enabled=self.cuda):
             predicted = self.unet(noisy, timesteps, hidden).sample
         return torch.nn.functional.mse_loss(predicted.float(), target.float())
 
@@ -310,6 +317,7 @@ class _Trainer:
             "losses": list(self.losses),
             "adapters": self._adapter_states(),
             "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
         }
         torch.save(state, buffer)
         return buffer.getvalue()
@@ -324,6 +332,8 @@ class _Trainer:
         if self.spec.train_text_encoder and "text_encoder" in state["adapters"]:
             set_peft_model_state_dict(self.text_encoder, state["adapters"]["text_encoder"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
         self.losses = [float(loss) for loss in state["losses"]]
         return int(state["step"])
 
