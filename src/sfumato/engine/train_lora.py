@@ -3,7 +3,7 @@ from a handful of pictures.
 
 The loop is diffusers' text-to-image LoRA recipe: the dataset's pictures are encoded to
 VAE latents once, and each step noises a latent at a random timestep and teaches the UNet,
-through peft adapters on its attention projections, to predict that noise (or the
+through peft adapters on its attention, feed-forward and residual layers, to predict that noise (or the
 velocity, for v-prediction models) from the instance prompt; AdamW, gradient accumulation,
 and on a GPU mixed precision (bf16, or fp16 with loss scaling) and gradient
 checkpointing.
