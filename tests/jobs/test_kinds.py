@@ -75,7 +75,14 @@ def test_every_kind_says_where_its_attempts_write() -> None:
 
 
 def test_the_registry_holds_each_kind_once_under_its_name() -> None:
-    assert set(KINDS) == {"text_to_image", "image_to_image", "inpaint", "variation", "realtime_canvas", "training"}
+    assert set(KINDS) == {
+        "text_to_image",
+        "image_to_image",
+        "inpaint",
+        "variation",
+        "realtime_canvas",
+        "training",
+    }
     assert all(kind_of(name) is kind for name, kind in KINDS.items())
     assert kind_of("no-such-kind") is None
     assert {kind.name for kind in KINDS.values() if kind.event is None} == {"realtime_canvas"}

@@ -106,3 +106,23 @@ def test_an_upload_that_is_no_picture_is_refused(api: Api) -> None:
     refused = post_form(api, ticket["url"], json.loads(ticket["fields"]), b"not a picture at all")
     assert refused.status_code == 400
     assert not api.ctx.blobs.exists(ticket["key"])
+
+
+def test_pictures_over_the_pixel_limit_are_refused_at_upload_and_at_training(api: Api) -> None:
+    sdk = sdk_for(api)
+    dataset_id = create_dataset(sdk)
+    upload_image(api, sdk, dataset_id, noise_png(size=(64, 64)))
+    api.ctx.settings.upload_max_pixels = 1000
+    ticket = api.post(f"/datasets/{dataset_id}/upload", json={"extension": "png"}).json()[
+        "uploadDatasetImage"
+    ]
+    refused = post_form(api, ticket["url"], json.loads(ticket["fields"]), noise_png(size=(64, 64)))
+    assert refused.status_code == 400 and "pixels" in refused.json()["error"]
+    # The picture already in the dataset is checked again when a training reads it.
+    from sfumato.errors import InvalidRequest
+    from sfumato.service.datasets import training_images
+    from sfumato.service.keys import authenticate
+
+    principal = authenticate(api.ctx, f"Bearer {api.key}")
+    with pytest.raises(InvalidRequest, match="pixels"):
+        training_images(api.ctx, principal, dataset_id, field="datasetId")
