@@ -18,6 +18,7 @@ from sfumato.api.idempotency import IdempotencyMiddleware
 from sfumato.api.request_log import RequestLogMiddleware
 from sfumato.api.routes import (
     blobs,
+    datasets,
     generations,
     health,
     init_images,
@@ -28,6 +29,7 @@ from sfumato.api.routes import (
     pricing,
     prompts,
     realtime,
+    training,
     uploads,
     users,
     variations,
@@ -99,6 +101,8 @@ def create_app(
     app.include_router(realtime.router, prefix=API_PREFIX)
     app.include_router(variations.router, prefix=API_PREFIX)
     app.include_router(motion.router, prefix=API_PREFIX)
+    app.include_router(datasets.router, prefix=API_PREFIX)
+    app.include_router(training.router, prefix=API_PREFIX)
     app.include_router(blobs.router)
     app.include_router(uploads.router)
     app.include_router(health.router)

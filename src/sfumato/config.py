@@ -204,6 +204,24 @@ class Settings(BaseSettings):
     def resolved_policy_file(self) -> Path:
         return self.policy_file or self.resolved_home / "policy.toml"
 
+    # Training (datasets, custom models, elements).
+    dataset_max_images: int = Field(default=50, description="Most pictures one dataset holds.")
+    training_max_steps: int = Field(
+        default=2000, description="Most optimizer steps one training runs, whatever its settings ask."
+    )
+    elements_file: Path | None = Field(
+        default=None, description="Platform elements (LoRA files) TOML; default $SFUMATO_HOME/elements.toml."
+    )
+    training_base_models: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON object: Leonardo sd_version -> catalog key to train on, e.g. {"v1_5": "sd15"}.',
+    )
+    training_checkpoint_steps: int = Field(default=50, description="A training checkpoints every N steps.")
+    training_suite: list[str] = Field(
+        default_factory=lambda: ["{instance}", "{instance}, a watercolour painting", "{instance} at night"],
+        description="JSON list: the prompt suite rendered when a training ends ({instance}: its prompt).",
+    )
+
     @cached_property
     def resolved_home(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)

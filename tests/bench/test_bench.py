@@ -107,3 +107,11 @@ def test_bench_video_compares_sfumato_with_a_direct_call_and_reports_memory() ->
     assert re.search(r"direct: +[\d.]+ clips/s", output)
     assert re.search(r"ratio sfumato / direct: [\d.]+", output)
     assert re.search(r"streamed +[\d.]+ MiB peak", output) and re.search(r"held +[\d.]+ MiB peak", output)
+
+
+def test_bench_train_prints_both_rates_and_their_ratio() -> None:
+    output = _run("train", "--steps", "4", "--rounds", "1", "--checkpoint-every", "2")
+    job = re.search(r"job system: +([\d.]+) steps/s", output)
+    bare = re.search(r"bare peft : +([\d.]+) steps/s", output)
+    ratio = re.search(r"ratio job system / bare: ([\d.]+)", output)
+    assert job and bare and ratio and float(job.group(1)) > 0 and float(bare.group(1)) > 0

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sfumato.engine import families, report
+from sfumato.engine.adapters import adapter_set_key, applied
 from sfumato.engine.errors import EngineError
 from sfumato.engine.specs import ImageOutput, TextToImageSpec
 
@@ -41,6 +42,7 @@ def batch_key(task: str, params: Mapping[str, Any]) -> str:
         str(params.get("scheduler")),
         str(bool(params.get("tiling", False))),
         str(params.get("negative_prompt") is not None),
+        adapter_set_key(params.get("adapters", ())),  # jobs share a call only with the same adapters
     )
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
@@ -62,7 +64,7 @@ def text_to_image_batch(engine: Engine, specs: Sequence[TextToImageSpec]) -> lis
     entry = engine._entry(first.model_key)
     for spec in specs:
         txt2img._validate(spec, entry)
-    with engine.pipelines.lease(entry, first.scheduler) as loaded:
+    with engine.pipelines.lease(entry, first.scheduler) as loaded, applied(loaded.pipeline, first.adapters):
         images = _run(loaded, specs, entry.family)
     outputs, position = [], 0
     for spec in specs:

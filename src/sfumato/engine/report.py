@@ -25,7 +25,9 @@ LOADING, DENOISING, DECODING, UPSCALING, SEGMENTING, ENCODING, UPLOADING = (
     "uploading",
 )
 
-Report = Callable[[str, int, int], None]  # (stage, step, total); total 0: a stage without steps
+TRAINING = "training"
+
+Report = Callable[..., None]  # (stage, step, total[, loss]); total 0: a stage without steps
 
 _listener: ContextVar[Report | None] = ContextVar("sfumato_report", default=None)
 
@@ -45,6 +47,13 @@ def stage(name: str, step: int = 0, total: int = 0) -> None:
     listener = _listener.get()
     if listener is not None:
         listener(name, step, total)
+
+
+def training_step(step: int, total: int, loss: float) -> None:
+    """Optimizer step ``step`` of ``total`` of a training is done, at ``loss`` (its mean loss)."""
+    listener = _listener.get()
+    if listener is not None:
+        listener(TRAINING, step, total, loss)
 
 
 def on_step(pipeline: Any, index: int, _timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:

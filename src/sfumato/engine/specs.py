@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sfumato.engine.adapters import Adapter
+
 if TYPE_CHECKING:
     from PIL.Image import Image
 
@@ -33,6 +35,7 @@ class TextToImageSpec:
     seeds: tuple[int, ...]
     scheduler: str | None = None
     tiling: bool = False
+    adapters: tuple[Adapter, ...] = ()  # LoRAs applied for this run only (custom models, elements)
 
 
 @dataclass

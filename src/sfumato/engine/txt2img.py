@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sfumato.engine import families, report
+from sfumato.engine.adapters import adapter_set_key, applied
 from sfumato.engine.catalog import Catalog, ModelEntry
 from sfumato.engine.errors import EngineError
 from sfumato.engine.pipeline_cache import LoadedPipeline, PipelineCache
@@ -60,7 +61,7 @@ class Engine:
         """
         entry = self._entry(spec.model_key)
         _validate(spec, entry)
-        with self.pipelines.lease(entry, spec.scheduler) as loaded:
+        with self.pipelines.lease(entry, spec.scheduler) as loaded, applied(loaded.pipeline, spec.adapters):
             images = _run(loaded, spec, entry.family)
         for image in images:
             if image.size != (spec.width, spec.height):
@@ -150,6 +151,7 @@ def _lineage(spec: TextToImageSpec, loaded: LoadedPipeline) -> dict[str, object]
         "width": spec.width,
         "height": spec.height,
         "tiling": spec.tiling,
+        **({"adapters": adapter_set_key(spec.adapters)} if spec.adapters else {}),
         "batch_size": len(spec.seeds),  # images in the pipeline call: a batch changes float rounding
         "batch_position": 0,  # where this spec's first image sat in that call
         "batch_jobs": 1,

@@ -15,7 +15,7 @@ from sfumato.engine.catalog import ModelEntry
 from sfumato.errors import InvalidRequest, NotFound
 from sfumato.jobs.kinds import editing, text_to_image
 from sfumato.observability.logs import bind
-from sfumato.service import admission, availability, dedupe, edits, guardrails, prompts
+from sfumato.service import admission, availability, dedupe, edits, guardrails, lora_use, prompts
 from sfumato.service.context import Context
 from sfumato.service.generation_views import generation_view
 from sfumato.service.keys import Principal
@@ -60,6 +60,7 @@ class GenerationRequest:
     public: bool = False
     flags: dict[str, Any] = field(default_factory=dict)
     edit: edits.EditRequest | None = None  # image-to-image and canvas requests
+    adapters: lora_use.AdapterRequest | None = None  # elements (a custom model comes as model_id)
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,17 @@ class Plan:
 
 
 def _plan(ctx: Context, principal: Principal, request: GenerationRequest) -> Plan:
-    entry = resolve_model(ctx, request.model_id, ctx.settings.default_model_id)
+    loras = None
+    if lora_use.needs_lookup(ctx, request.model_id, request.adapters):
+        loras = lora_use.plan(ctx, principal, request.model_id, request.adapters)
+    base = loras.base_model_key if loras is not None else None
+    entry = resolve_model(ctx, base or request.model_id, ctx.settings.default_model_id)
+    if loras is not None:
+        lora_use.check_base(loras, entry.key)
+        if request.edit is not None and loras.refs:
+            raise InvalidRequest(
+                "custom models and elements apply to text-to-image only", code="unsupported-feature"
+            )
     edit = edits.plan(ctx, principal, request.edit, entry)
     width, height = edits.output_size(edit, entry, request.width, request.height)
     steps = request.steps or entry.default_steps
@@ -225,6 +236,7 @@ def _plan(ctx: Context, principal: Principal, request: GenerationRequest) -> Pla
         seeds=tuple(derive_seeds(seed, request.num_images)),
         scheduler=scheduler,
         tiling=request.tiling,
+        adapters=loras.refs if loras is not None else (),
     )
     return Plan(
         principal=principal,
@@ -251,7 +263,7 @@ async def submit_generation(
 ) -> CreatedGeneration:
     """:func:`create_generation` for the event loop: a plain text-to-image request is planned
     in place and recorded by the intake without occupying a thread while it waits."""
-    if _plans_in_thread(request):
+    if _plans_in_thread(request) or lora_use.needs_lookup(ctx, request.model_id, request.adapters):
         return await asyncio.to_thread(create_generation, ctx, principal, request)
     plan = _plan(ctx, principal, request)
     return _created(plan, await admission.admit_async(ctx, plan.submission(ctx, {}), "generation"))

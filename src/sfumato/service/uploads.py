@@ -22,7 +22,7 @@ from sfumato.service import media, upload_safety
 from sfumato.service.context import Context
 from sfumato.service.images import DecodedImage, decode_image
 from sfumato.service.keys import Principal
-from sfumato.store import init_images
+from sfumato.store import datasets, init_images
 from sfumato.store.models import new_id
 
 # Extensions Leonardo documents for init images, and the content type each uploads as.
@@ -57,7 +57,7 @@ def create_uploads(
     ctx: Context, principal: Principal, extensions: list[tuple[str, str]]
 ) -> list[UploadTicket]:
     """One init image per (request field, extension), all or none (a canvas and its mask)."""
-    typed = [(_normalise_extension(field, extension)) for field, extension in extensions]
+    typed = [(normalise_extension(field, extension)) for field, extension in extensions]
     settings = ctx.settings
     tickets = []
     with ctx.db.transaction() as session:
@@ -130,8 +130,9 @@ def receive_upload(ctx: Context, fields: Mapping[str, str], data: bytes) -> None
         what="the uploaded file",
     )
     with ctx.db.read() as session:
-        if init_images.by_blob_key(session, policy.key) is None:
-            raise NotFound("The init image of this upload form was deleted; ask for a new one")
+        key = policy.key
+        if init_images.by_blob_key(session, key) is None and datasets.image_by_blob_key(session, key) is None:
+            raise NotFound("The image of this upload form was deleted; ask for a new one")
     store.put(policy.key, data, policy.content_type)
 
 
@@ -174,7 +175,7 @@ def init_image_key(ctx: Context, principal: Principal, image_id: str, *, what: s
     return key
 
 
-def _normalise_extension(field: str, extension: str) -> tuple[str, str]:
+def normalise_extension(field: str, extension: str) -> tuple[str, str]:
     normalised = extension.strip().lower().removeprefix(".")
     if normalised not in EXTENSIONS:
         raise InvalidRequest(

@@ -33,14 +33,18 @@ class Progress:
     stage: str
     step: int = 0
     total: int = 0
+    loss: float | None = None  # a training's loss at ``step``
 
     def as_row(self) -> dict[str, Any]:
-        return {
+        row: dict[str, Any] = {
             "stage": self.stage,
             "step": self.step,
             "total": self.total,
             "updated_at": utcnow().isoformat(timespec="milliseconds"),
         }
+        if self.loss is not None:
+            row["loss"] = self.loss
+        return row
 
 
 @dataclass(frozen=True)
@@ -134,4 +138,10 @@ _AHEAD = select(
 def _progress(row: dict[str, Any] | None) -> Progress | None:
     if not row or "stage" not in row:
         return None
-    return Progress(stage=str(row["stage"]), step=int(row.get("step", 0)), total=int(row.get("total", 0)))
+    loss = row.get("loss")
+    return Progress(
+        stage=str(row["stage"]),
+        step=int(row.get("step", 0)),
+        total=int(row.get("total", 0)),
+        loss=float(loss) if loss is not None else None,
+    )

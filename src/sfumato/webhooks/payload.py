@@ -17,13 +17,17 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from sfumato.api.schemas.common import timestamp
+from sfumato.api.schemas.training import custom_model_object, element_object
 from sfumato.api.schemas.views import generation_object, motion_variation_object, variation_object
 from sfumato.blobs import BlobStore
 from sfumato.engine.catalog import Catalog
 from sfumato.service.generation_views import generation_view
+from sfumato.service.training import training_view
 from sfumato.service.variation_views import variation_view
 from sfumato.service.views import GenerationView
+from sfumato.store import trained_loras
 from sfumato.store.models import ApiKey, Generation, Job, Variation, WebhookDelivery
+from sfumato.store.training_tables import MODEL
 
 # Documented generation columns the API leaves out when empty; the event carries them as null.
 _NULLABLE = (
@@ -121,6 +125,12 @@ def _subject(
         motion = variation.transform == "MOTION_UPSCALE"
         rendered = motion_variation_object(seen) if motion else variation_object(seen)
         return "variation", {**rendered, **ids}
+    lora = trained_loras.by_uuid(session, subject_id) if subject_id else None
+    if lora is not None:
+        ids = {"userId": lora.account_id, "apiKeyId": delivery.api_key_id, "jobId": delivery.job_id}
+        if lora.purpose == MODEL:
+            return "custom_model", {**custom_model_object(training_view(lora, blobs)), **ids}
+        return "element", {**element_object(training_view(lora, blobs)), **ids}
     job = session.get(Job, delivery.job_id) if delivery.job_id else None
     return "job", _job_object(job, delivery)
 

@@ -58,8 +58,8 @@ class ProgressWriter:
                 self._jobs[job_id] = _Latest(lease)
         ids = [job_id for job_id, _ in jobs]
 
-        def report(stage: str, step: int, total: int) -> None:
-            self._note(ids, store.Progress(stage=stage, step=step, total=total))
+        def report(stage: str, step: int, total: int, loss: float | None = None) -> None:
+            self._note(ids, store.Progress(stage=stage, step=step, total=total, loss=loss))
 
         return report
 

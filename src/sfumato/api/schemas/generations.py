@@ -10,6 +10,7 @@ from sfumato.api.schemas.common import WireModel
 from sfumato.errors import InvalidRequest
 from sfumato.service.edits import EditRequest
 from sfumato.service.generations import GenerationRequest
+from sfumato.service.lora_use import MAX_ADAPTERS, AdapterRequest
 
 Scheduler = Literal[
     "KLMS", "EULER_ANCESTRAL_DISCRETE", "EULER_DISCRETE", "DDIM", "DPM_SOLVER", "PNDM", "LEONARDO"
@@ -30,6 +31,25 @@ RECORDED_FLAGS = (
     "fantasyAvatar", "ultra", "weighting", "sd_version", "transparency", "enhancePrompt",
     "enhancePromptInstruction", "upscaleRatio",
 )  # fmt: skip
+
+
+class UserElementInput(WireModel):
+    """One of the caller's elements: its ``userLoraId`` (a float on the SDK's wire) and weight."""
+
+    user_lora_id: float = Field(alias="userLoraId")
+    weight: float = 1.0
+
+    @field_validator("user_lora_id")
+    @classmethod
+    def _whole(cls, value: float) -> float:
+        if value != int(value):
+            raise ValueError("must be a whole number")
+        return value
+
+
+class ElementInput(WireModel):
+    ak_uuid: str = Field(alias="akUUID", max_length=64)
+    weight: float = 1.0
 
 
 class CreateGenerationBody(WireModel):
@@ -83,8 +103,10 @@ class CreateGenerationBody(WireModel):
     # Features that need other pipelines; refused with a clear message until they exist.
     control_net: bool | None = Field(default=None, alias="controlNet")
     controlnets: list[Any] | None = None
-    elements: list[Any] | None = None
-    user_elements: list[Any] | None = Field(default=None, alias="userElements")
+    elements: list[ElementInput] | None = Field(default=None, max_length=MAX_ADAPTERS)
+    user_elements: list[UserElementInput] | None = Field(
+        default=None, alias="userElements", max_length=MAX_ADAPTERS
+    )
     image_prompts: list[Any] | None = Field(default=None, alias="imagePrompts")
     unzoom: bool | None = None
 
@@ -99,8 +121,6 @@ class CreateGenerationBody(WireModel):
         used = {
             "controlNet": self.control_net,
             "controlnets": self.controlnets,
-            "elements": self.elements,
-            "userElements": self.user_elements,
             "imagePrompts": self.image_prompts,
             "unzoom": self.unzoom,
         }
@@ -133,6 +153,15 @@ class CreateGenerationBody(WireModel):
             public=bool(self.public),
             flags=flags,
             edit=self._edit(),
+            adapters=self._adapters(),
+        )
+
+    def _adapters(self) -> AdapterRequest | None:
+        if not self.elements and not self.user_elements:
+            return None
+        return AdapterRequest(
+            user_elements=tuple((int(e.user_lora_id), e.weight) for e in self.user_elements or ()),
+            elements=tuple((e.ak_uuid, e.weight) for e in self.elements or ()),
         )
 
     def _edit(self) -> EditRequest | None:

@@ -11,6 +11,7 @@ from sfumato.engine.batching import batch_key
 from sfumato.engine.specs import TextToImageSpec
 from sfumato.jobs.artifacts import Attempt, TaskResult, image_key
 from sfumato.jobs.kind import JobKind
+from sfumato.jobs.loras import LoraRef, read_adapters
 from sfumato.jobs.subjects import GenerationSubject
 from sfumato.jobs.writers import store_generation_images
 from sfumato.store import queue
@@ -33,8 +34,9 @@ class TextToImagePayload:
     seeds: tuple[int, ...]
     scheduler: str | None = None
     tiling: bool = False
+    adapters: tuple[LoraRef, ...] = ()  # a custom model's and elements' LoRAs, with their weights
 
-    def spec(self) -> TextToImageSpec:
+    def spec(self, blobs: BlobStore | None = None) -> TextToImageSpec:
         return TextToImageSpec(
             model_key=self.model_key,
             prompt=self.prompt,
@@ -46,6 +48,7 @@ class TextToImagePayload:
             seeds=self.seeds,
             scheduler=self.scheduler,
             tiling=self.tiling,
+            adapters=read_adapters(blobs, self.adapters),
         )
 
 
@@ -55,14 +58,14 @@ def generation_outputs(attempt: Attempt, payload: TextToImagePayload) -> list[st
 
 
 def run(engine: Engine, blobs: BlobStore, attempt: Attempt, payload: TextToImagePayload) -> TaskResult:
-    output = engine.text_to_image(payload.spec())
+    output = engine.text_to_image(payload.spec(blobs))
     return store_generation_images(blobs, attempt, output.images, output.seeds), dict(output.lineage)
 
 
 def run_batch(
     engine: Engine, blobs: BlobStore, jobs: Sequence[tuple[Attempt, TextToImagePayload]]
 ) -> list[TaskResult]:
-    outputs = engine.text_to_image_batch([payload.spec() for _, payload in jobs])
+    outputs = engine.text_to_image_batch([payload.spec(blobs) for _, payload in jobs])
     return [
         (store_generation_images(blobs, attempt, output.images, output.seeds), dict(output.lineage))
         for (attempt, _), output in zip(jobs, outputs, strict=True)

@@ -1,0 +1,353 @@
+"""LoRA training: low-rank adapters on a diffusion model's UNet (and text encoder), learnt
+from a handful of pictures.
+
+The loop is diffusers' text-to-image LoRA recipe: the dataset's pictures are encoded to
+VAE latents once, and each step noises a latent at a random timestep and teaches the UNet,
+through peft adapters on its attention, feed-forward and residual layers, to predict that noise (or the
+velocity, for v-prediction models) from the instance prompt; AdamW, gradient accumulation,
+and on a GPU mixed precision (bf16, or fp16 with loss scaling) and gradient
+checkpointing.
+
+Everything random in a step — which picture, which latent sample, which timestep, which
+noise — is drawn from a generator seeded by the training's seed and the step's number, so
+a training resumed from a checkpoint continues exactly where it stopped: no step is
+repeated and none is drawn differently. Checkpoints (the adapters, the optimizer state, the
+step and the losses so far) go to a :class:`Checkpoints` store every ``checkpoint_every``
+steps; the engine knows nothing of where they are kept.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from sfumato.engine import loaders, report
+from sfumato.engine.catalog import ModelEntry, weights_path
+from sfumato.engine.errors import EngineError
+from sfumato.engine.tiny import build_tiny
+from sfumato.engine.txt2img import Engine
+from sfumato.engine.weights import weights_fingerprint
+
+# Families whose UNet takes only the prompt's hidden states (no SDXL added conditions).
+TRAINABLE_FAMILIES = ("sd15", "sd-turbo")
+# Attention projections (diffusers' recipe) plus the feed-forward, projection and residual
+# convolutions (the "LoCon" extension): on a small UNet the attention alone learns too little.
+UNET_TARGETS = [
+    "to_k",
+    "to_q",
+    "to_v",
+    "to_out.0",
+    "proj_in",
+    "proj_out",
+    "ff.net.0.proj",
+    "ff.net.2",
+    "conv1",
+    "conv2",
+]
+TEXT_ENCODER_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj"]
+LORA_FILE = "pytorch_lora_weights.safetensors"  # diffusers' name for a saved LoRA
+
+
+class Checkpoints(Protocol):
+    """Where a training keeps its latest checkpoint (one at a time; a newer one replaces it)."""
+
+    def load(self) -> bytes | None: ...
+
+    def save(self, data: bytes) -> None: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingSpec:
+    model_key: str
+    images: Sequence[Any]  # PIL RGB images
+    instance_prompt: str
+    resolution: int  # square, a multiple of 8
+    steps: int  # optimizer steps
+    learning_rate: float = 1e-4
+    rank: int = 4
+    batch_size: int = 1
+    gradient_accumulation: int = 1
+    train_text_encoder: bool = False
+    seed: int = 0
+    checkpoint_every: int = 50
+
+
+@dataclass
+class TrainingResult:
+    lora: bytes  # the adapters as diffusers' LoRA safetensors (loadable with ``load_lora_weights``)
+    losses: list[float]  # one mean loss per optimizer step, first to last
+    resumed_from: int  # the step of the checkpoint it resumed from; 0 when it started afresh
+    lineage: dict[str, object] = field(default_factory=dict)
+
+
+def check_trainable(entry: ModelEntry) -> None:
+    if entry.family not in TRAINABLE_FAMILIES:
+        families = ", ".join(TRAINABLE_FAMILIES)
+        raise EngineError(
+            f"model {entry.key} ({entry.family}) cannot be trained here; train one of {families}"
+        )
+
+
+def train(
+    engine: Engine,
+    spec: TrainingSpec,
+    checkpoints: Checkpoints,
+    *,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> TrainingResult:
+    """Train ``spec``'s adapters, resuming from ``checkpoints`` when they hold one.
+
+    ``should_stop`` is asked after every step; when it says so the training raises
+    :class:`EngineError` (a cancelled job), leaving its last checkpoint behind.
+    """
+    import torch
+
+    entry = engine.catalog.resolve(spec.model_key)
+    if entry is None:
+        raise EngineError(f"unknown model {spec.model_key!r}")
+    check_trainable(entry)
+    _check(spec)
+    report.stage(report.LOADING)
+    pipeline, fingerprint, device = _fresh_pipeline(engine, entry)
+    trainer = _Trainer(pipeline, spec, device)
+    state = checkpoints.load()
+    start = trainer.restore(state) if state is not None else 0
+    for step in range(start + 1, spec.steps + 1):
+        trainer.step(step)
+        report.training_step(step, spec.steps, trainer.losses[-1])
+        if step % spec.checkpoint_every == 0 and step < spec.steps:
+            checkpoints.save(trainer.checkpoint(step))
+        if should_stop():
+            raise EngineError(f"training stopped at step {step} of {spec.steps}")
+    lineage: dict[str, object] = {
+        "task": "train_lora",
+        "model_key": entry.key,
+        "weights_hash": fingerprint,
+        "steps": spec.steps,
+        "rank": spec.rank,
+        "learning_rate": spec.learning_rate,
+        "batch_size": spec.batch_size,
+        "gradient_accumulation": spec.gradient_accumulation,
+        "resolution": spec.resolution,
+        "train_text_encoder": spec.train_text_encoder,
+        "seed": spec.seed,
+        "resumed_from": start,
+        "device": device,
+        "torch_version": torch.__version__,
+    }
+    return TrainingResult(
+        lora=trainer.lora_file(), losses=trainer.losses, resumed_from=start, lineage=lineage
+    )
+
+
+def _check(spec: TrainingSpec) -> None:
+    if not spec.images:
+        raise EngineError("a training needs at least one picture")
+    if spec.resolution < 64 or spec.resolution % 8:
+        raise EngineError(f"resolution {spec.resolution} must be a multiple of 8, at least 64")
+    if spec.steps < 1:
+        raise EngineError("a training needs at least one step")
+    if spec.checkpoint_every < 1 or spec.gradient_accumulation < 1 or spec.batch_size < 1 or spec.rank < 1:
+        raise EngineError("checkpoint interval, accumulation, batch size and rank must be at least 1")
+
+
+def _fresh_pipeline(engine: Engine, entry: ModelEntry) -> tuple[Any, str, str]:
+    """A private copy of the model to train (the cached one serves generations untouched)."""
+    import torch
+
+    if entry.is_tiny:
+        build_tiny(entry.tiny_family, engine.catalog.weights_dir(entry, engine.models_dir))
+    elif not engine.catalog.is_ready(entry, engine.models_dir):
+        raise EngineError(
+            f"the weights of model {entry.key} are not on this machine: {engine.catalog.how_to_obtain(entry)}"
+        )
+    path = weights_path(entry, engine.models_dir)
+    device = engine.pipelines.device
+    return loaders.load(entry, path, device, torch.float32), weights_fingerprint(path), device
+
+
+class _Trainer:
+    """The models, adapters and optimizer of one training, and its steps."""
+
+    def __init__(self, pipeline: Any, spec: TrainingSpec, device: str) -> None:
+        import torch
+        from diffusers import DDPMScheduler
+        from peft import LoraConfig, inject_adapter_in_model
+
+        self.spec = spec
+        self.device = device
+        self.pipeline = pipeline
+        self.unet = pipeline.unet
+        self.text_encoder = pipeline.text_encoder
+        self.noise_scheduler = DDPMScheduler.from_config(pipeline.scheduler.config)
+        for module in (self.unet, self.text_encoder, pipeline.vae):
+            module.requires_grad_(False)
+        with torch.random.fork_rng(devices=[]):  # the adapters' initial weights follow the seed
+            torch.manual_seed(spec.seed)
+            self.unet.add_adapter(
+                LoraConfig(
+                    r=spec.rank,
+                    lora_alpha=spec.rank,
+                    init_lora_weights="gaussian",
+                    target_modules=UNET_TARGETS,
+                )
+            )
+            if spec.train_text_encoder:
+                # peft's own injection: transformers' ``add_adapter`` asks for a newer peft
+                config = LoraConfig(
+                    r=spec.rank,
+                    lora_alpha=spec.rank,
+                    init_lora_weights="gaussian",
+                    target_modules=TEXT_ENCODER_TARGETS,
+                )
+                self.text_encoder = inject_adapter_in_model(config, self.text_encoder)
+        self.unet.train()  # once: walking every module each step costs as much as the optimizer
+        self.cuda = device.startswith("cuda")
+        # Mixed precision on CUDA: bf16 where the card has it, else fp16 with loss scaling
+        # (the adapters and the optimizer stay in fp32 either way).
+        self.half = torch.bfloat16 if self.cuda and torch.cuda.is_bf16_supported() else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.cuda and self.half == torch.float16)
+        if self.cuda:
+            self.unet.enable_gradient_checkpointing()
+        self.parameters = [p for p in self._trained_modules_parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(self.parameters, lr=spec.learning_rate, weight_decay=1e-2)
+        self.losses: list[float] = []
+        self._frozen_states: Any = None
+        self.latents = self._encode_pictures()
+        with torch.no_grad():
+            self.tokens = pipeline.tokenizer(
+                spec.instance_prompt,
+                padding="max_length",
+                max_length=pipeline.tokenizer.model_max_length,
+                truncation=True,
+                return_tensors="pt",
+            ).input_ids.to(device)
+
+    def _trained_modules_parameters(self) -> list[Any]:
+        modules = [self.unet] + ([self.text_encoder] if self.spec.train_text_encoder else [])
+        return [p for module in modules for p in module.parameters()]
+
+    def _encode_pictures(self) -> Any:
+        """Each picture's latent distribution (mean, std), resized and centre-cropped to the resolution."""
+        import numpy as np
+        import torch
+        from PIL import ImageOps
+
+        size = self.spec.resolution
+        tensors = []
+        for picture in self.spec.images:
+            fitted = ImageOps.fit(picture.convert("RGB"), (size, size))
+            array = np.asarray(fitted, dtype=np.float32) / 127.5 - 1.0
+            tensors.append(torch.from_numpy(array).permute(2, 0, 1))
+        pixels = torch.stack(tensors).to(self.device)
+        vae = self.pipeline.vae
+        with torch.no_grad():
+            distribution = vae.encode(pixels).latent_dist
+        return distribution.mean, distribution.std
+
+    def step(self, step: int) -> None:
+        """One optimizer step: ``gradient_accumulation`` micro-batches, drawn from ``step``'s seed."""
+        import torch
+
+        spec = self.spec
+        generator = torch.Generator("cpu").manual_seed(spec.seed * 1_000_003 + step)
+        self.optimizer.zero_grad(set_to_none=True)
+        total = 0.0
+        for _ in range(spec.gradient_accumulation):
+            loss = self._loss(generator) / spec.gradient_accumulation
+            self.scaler.scale(loss).backward()
+            total += float(loss.detach())
+        self.scaler.unscale_(self.optimizer)
+        torch.nn.utils.clip_grad_norm_(self.parameters, 1.0)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.losses.append(total)
+
+    def _loss(self, generator: Any) -> Any:
+        import torch
+
+        spec = self.spec
+        mean, std = self.latents
+        count = mean.shape[0]
+        picks = torch.randint(0, count, (spec.batch_size,), generator=generator)
+        sample = torch.randn(mean[picks].shape, generator=generator).to(self.device)
+        latents = (mean[picks] + std[picks] * sample) * self.pipeline.vae.config.scaling_factor
+        noise = torch.randn(latents.shape, generator=generator).to(self.device)
+        steps = self.noise_scheduler.config.num_train_timesteps
+        timesteps = torch.randint(0, steps, (spec.batch_size,), generator=generator).to(self.device)
+        noisy = self.noise_scheduler.add_noise(latents, noise, timesteps)
+        hidden = self._prompt_states().repeat(spec.batch_size, 1, 1)
+        if self.noise_scheduler.config.prediction_type == "v_prediction":
+            target = self.noise_scheduler.get_velocity(latents, noise, timesteps)
+        else:
+            target = noise
+        with torch.autocast("cuda", dtype=self.half, enabled=self.cuda):
+            predicted = self.unet(noisy, timesteps, hidden).sample
+        return torch.nn.functional.mse_loss(predicted.float(), target.float())
+
+    def _prompt_states(self) -> Any:
+        """The instance prompt's hidden states: encoded once, unless the text encoder learns too."""
+        import torch
+
+        if self.spec.train_text_encoder:
+            return self.text_encoder(self.tokens)[0]
+        if self._frozen_states is None:
+            with torch.no_grad():
+                self._frozen_states = self.text_encoder(self.tokens)[0]
+        return self._frozen_states
+
+    def _adapter_states(self) -> dict[str, dict[str, Any]]:
+        from peft import get_peft_model_state_dict
+
+        states = {"unet": get_peft_model_state_dict(self.unet)}
+        if self.spec.train_text_encoder:
+            states["text_encoder"] = get_peft_model_state_dict(self.text_encoder)
+        return states
+
+    def checkpoint(self, step: int) -> bytes:
+        import torch
+
+        buffer = io.BytesIO()
+        state = {
+            "step": step,
+            "losses": list(self.losses),
+            "adapters": self._adapter_states(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+        }
+        torch.save(state, buffer)
+        return buffer.getvalue()
+
+    def restore(self, data: bytes) -> int:
+        """Load a checkpoint; the step it was taken after."""
+        import torch
+        from peft import set_peft_model_state_dict
+
+        state = torch.load(io.BytesIO(data), map_location=self.device, weights_only=True)
+        set_peft_model_state_dict(self.unet, state["adapters"]["unet"])
+        if self.spec.train_text_encoder and "text_encoder" in state["adapters"]:
+            set_peft_model_state_dict(self.text_encoder, state["adapters"]["text_encoder"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.losses = [float(loss) for loss in state["losses"]]
+        return int(state["step"])
+
+    def lora_file(self) -> bytes:
+        """The adapters as the safetensors file diffusers' ``save_lora_weights`` writes."""
+        from diffusers.utils import convert_state_dict_to_diffusers
+
+        states = self._adapter_states()
+        layers = {name: convert_state_dict_to_diffusers(state) for name, state in states.items()}
+        with tempfile.TemporaryDirectory() as directory:
+            type(self.pipeline).save_lora_weights(
+                directory,
+                unet_lora_layers=layers["unet"],
+                text_encoder_lora_layers=layers.get("text_encoder"),
+                safe_serialization=True,
+            )
+            return (Path(directory) / LORA_FILE).read_bytes()
