@@ -21,11 +21,13 @@ from sfumato.service import policy
 from sfumato.service.keys import issue_key
 from sfumato.store.models import Job
 from sfumato.worker.loop import Worker
-from sfumato.worker.screening import original_key
+from sfumato.worker.screening import VIDEO_SAMPLES, original_key
 from tests.api.canvas import balance, canvas_app, data_url, from_data_url, noise, wait_variation
 from tests.api.conftest import Api
 from tests.api.sdk import sdk_for
+from tests.api.test_video import text_to_video
 from tests.api.uploading import fetch, noise_png, upload
+from tests.api.video import video_app
 from tests.webhooks.conftest import FAST_WEBHOOKS
 from tests.webhooks.receiver import Receiver
 
@@ -217,3 +219,22 @@ def test_uploaded_pictures_are_checked_when_the_operator_asks(
         api.ctx.settings.safety_threshold = 1.0  # nothing flagged: the same pictures pass
         for path, body in attempts:
             assert api.post(path, json=body).status_code == 200
+
+
+def test_a_clip_is_judged_by_frames_spread_over_it_and_withheld_rather_than_blurred(
+    database_url: str, tmp_path: Path, models_dir: Path
+) -> None:
+    settings = {"safety_model": "tiny-safety", "safety_threshold": 0.0}
+    with video_app(database_url, tmp_path, models_dir, **settings) as api:
+        flagged = api.wait(text_to_video(api, seed=3))
+        assert flagged["status"] == "COMPLETE", flagged.get("failureReason")
+        [image] = flagged["generated_images"]
+        assert image["nsfw"] is True
+        safety = flagged["lineage"]["safety"]
+        assert safety["pictures"] == [VIDEO_SAMPLES] and safety["flagged"] == [0]
+        policy.update_account_policy(api.ctx, username="alice", mode="blur")  # a clip cannot be blurred
+        before = balance(api)
+        withheld = api.wait(text_to_video(api, seed=4))
+        assert withheld["status"] == "FAILED"
+        assert "withheld by the content policy" in withheld["failureReason"]
+        assert balance(api) == before

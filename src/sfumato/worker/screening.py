@@ -1,8 +1,9 @@
 """The output safety check, run by the worker on every picture a batch produced.
 
-After a batch runs, each job's pictures (images, and a video's poster) are read back from
-the blobs and classified in one call of the safety classifier (``engine.safety``); one whose
-unsafe score exceeds the threshold is flagged, and handled per its account's mode
+After a batch runs, each job's pictures (images; for a video, :data:`VIDEO_SAMPLES` frames
+spread over the clip, its first included) are read back from the blobs and classified in one
+call of the safety classifier (``engine.safety``); an output whose unsafe score (a video's:
+its worst frame's) exceeds the threshold is flagged, and handled per its account's mode
 (``store.policies``):
 
 * ``flag`` (the default): kept and served, with ``nsfw: true``;
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 LINEAGE = "safety"
+VIDEO_SAMPLES = 4  # frames of a clip classified, evenly spread from the first to the last
 _WARNED: set[str] = set()  # classifiers found missing, warned of once per process
 
 
@@ -85,8 +87,10 @@ class Screening:
                             "`sfumato models pull %s` fetches them", self.model, self.model)  # fmt: skip
             return results
         try:
-            images = [_read(blobs, _picture_key(artifact) or "") for _, _, artifact in pictures]
-            verdicts = classify(engine, self.model, images)
+            samples = [_samples(blobs, artifact) for _, _, artifact in pictures]
+            scored = iter(classify(engine, self.model, [image for images in samples for image in images]))
+            # An output is as unsafe as its worst picture (a clip's worst sampled frame).
+            verdicts = [max((next(scored) for _ in images), key=lambda v: v.score) for images in samples]
         except Exception as exc:  # fail closed: an unchecked output is not recorded
             log.error("the output safety check failed", exc_info=True)
             failure = EngineError(f"the output safety check failed: {exc}")
@@ -96,9 +100,9 @@ class Screening:
                 account: policies.mode_of(row)
                 for account, row in policies.policies_of(session, {job.account_id for job in jobs}).items()
             }
-        checked: dict[int, list[tuple[int, Artifact, Verdict]]] = {}
-        for (index, position, artifact), verdict in zip(pictures, verdicts, strict=True):
-            checked.setdefault(index, []).append((position, artifact, verdict))
+        checked: dict[int, list[tuple[int, Artifact, Verdict, int]]] = {}
+        for (index, position, artifact), verdict, images in zip(pictures, verdicts, samples, strict=True):
+            checked.setdefault(index, []).append((position, artifact, verdict, len(images)))
         screened = list(results)
         for index, entries in checked.items():
             mode = modes.get(jobs[index].account_id, policies.FLAG)
@@ -143,7 +147,7 @@ class Screening:
         self,
         blobs: BlobStore,
         result: tuple[list[Artifact], dict[str, object]],
-        entries: list[tuple[int, Artifact, Verdict]],
+        entries: list[tuple[int, Artifact, Verdict, int]],
         mode: str,
     ) -> Any:
         artifacts: list[Artifact | None] = list(result[0])
@@ -151,7 +155,7 @@ class Screening:
         flagged: list[int] = []
         withheld: list[int] = []
         categories: list[str] = []
-        for position, artifact, verdict in entries:
+        for position, artifact, verdict, _pictures in entries:
             if verdict.score <= self.threshold:
                 continue
             flagged.append(artifact.position)
@@ -170,7 +174,8 @@ class Screening:
             "model": self.model,
             "threshold": self.threshold,
             "mode": mode,
-            "scores": [round(verdict.score, 4) for _, _, verdict in entries],
+            "scores": [round(verdict.score, 4) for _, _, verdict, _ in entries],
+            "pictures": [pictures for _, _, _, pictures in entries],  # classified per output
             "flagged": flagged,
             "categories": list(dict.fromkeys(categories)),
             "withheld": withheld,
@@ -234,6 +239,25 @@ def _picture_key(artifact: Artifact) -> str | None:
         return artifact.picture().blob_key
     except EngineError:
         return None
+
+
+def _samples(blobs: BlobStore, artifact: Artifact) -> list[Any]:
+    """The pictures an output is judged by: an image itself; a clip's frames at
+    :data:`VIDEO_SAMPLES` evenly spread positions (its poster when it cannot be read)."""
+    if artifact.type != VIDEO or not artifact.frame_count:
+        return [_read(blobs, _picture_key(artifact) or "")]
+    import av
+
+    count = artifact.frame_count
+    wanted = sorted({round(i * (count - 1) / max(VIDEO_SAMPLES - 1, 1)) for i in range(VIDEO_SAMPLES)})
+    frames: list[Any] = []
+    with av.open(io.BytesIO(blobs.get(artifact.blob_key)), mode="r") as container:
+        for index, frame in enumerate(container.decode(video=0)):
+            if index in wanted:
+                frames.append(frame.to_image().convert("RGB"))
+            if index >= wanted[-1]:
+                break
+    return frames or [_read(blobs, _picture_key(artifact) or "")]
 
 
 def _open(data: bytes) -> Any:
