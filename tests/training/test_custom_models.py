@@ -263,3 +263,17 @@ def test_an_instance_prompt_under_the_content_policy_is_refused_uncharged(traine
     assert response.status_code == 400 and response.json()["code"] == "content-policy", response.text
     assert _balance(api) == before
     assert api.get(f"/models/user/{api.user_id}").json()["custom_models"] == []
+
+
+def test_a_dataset_picture_the_safety_check_flags_is_refused_when_the_operator_asks(trainer: Api) -> None:
+    api = trainer
+    dataset_id = colour_dataset(api)
+    settings = api.ctx.settings
+    settings.safety_model, settings.safety_threshold, settings.safety_check_uploads = "tiny-safety", 0.0, True
+    before = _balance(api)
+    body = {"name": "m", "datasetId": dataset_id, "instance_prompt": "sks", "resolution": 64}
+    response = api.post("/models", json=body)
+    assert response.status_code == 400 and response.json()["code"] == "content-policy", response.text
+    assert _balance(api) == before
+    settings.safety_threshold = 1.0  # nothing flagged: the same pictures train
+    assert api.post("/models", json=body).status_code == 200

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from sfumato.blobs import BlobNotFound
 from sfumato.errors import InvalidRequest, NotFound
+from sfumato.service import upload_safety
 from sfumato.service.context import Context
 from sfumato.service.images import decode_image, flatten
 from sfumato.service.keys import Principal
@@ -184,6 +185,7 @@ def training_images(
             max_pixels=settings.upload_max_pixels,
             what=f"{field}: a picture of dataset {dataset_id}",
         )
+        upload_safety.check_picture(ctx, principal.account_id, decoded.image, f"{field}: a dataset picture")
         images.append(TrainingImage(image=flatten(decoded.image), sha256=decoded.sha256, blob_key=key))
     if not images:
         raise InvalidRequest(f"{field}: dataset {dataset_id} has no uploaded pictures to train on")
