@@ -15,6 +15,8 @@ from sfumato.api import errors
 from sfumato.api.auth_gate import AuthGateMiddleware
 from sfumato.api.body_limit import BodyLimitMiddleware
 from sfumato.api.idempotency import IdempotencyMiddleware
+from sfumato.api.openai_compat import routes as openai_routes
+from sfumato.api.openai_compat.errors import PREFIX as OPENAI_PREFIX
 from sfumato.api.request_log import RequestLogMiddleware
 from sfumato.api.routes import (
     blobs,
@@ -103,6 +105,7 @@ def create_app(
     app.include_router(motion.router, prefix=API_PREFIX)
     app.include_router(datasets.router, prefix=API_PREFIX)
     app.include_router(training.router, prefix=API_PREFIX)
+    app.include_router(openai_routes.router, prefix=OPENAI_PREFIX)
     app.include_router(blobs.router)
     app.include_router(uploads.router)
     app.include_router(health.router)
