@@ -117,6 +117,8 @@ def _body_limits(settings: Settings) -> dict[str, int | None]:
     """Routes whose bodies may be larger than the JSON limit, or that bound their own."""
     limits: dict[str, int | None] = {UPLOAD_ROUTE: None}  # the upload form checks its own size
     limits.update({API_PREFIX + path: limit for path, limit in realtime.body_limits(settings).items()})
+    openai_limits = openai_routes.body_limits(settings)
+    limits.update({OPENAI_PREFIX + path: limit for path, limit in openai_limits.items()})
     return limits
 
 
