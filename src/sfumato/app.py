@@ -90,10 +90,12 @@ def create_app(
     errors.install(app)
     # Outermost first: log → key check → body limit → idempotency (which reads the body).
     app.add_middleware(IdempotencyMiddleware, prefix=API_PREFIX)
+    app.add_middleware(IdempotencyMiddleware, prefix=OPENAI_PREFIX)
     app.add_middleware(
         BodyLimitMiddleware, default=settings.max_json_body_bytes, routes=_body_limits(settings)
     )
     app.add_middleware(AuthGateMiddleware, prefix=API_PREFIX)
+    app.add_middleware(AuthGateMiddleware, prefix=OPENAI_PREFIX)
     app.add_middleware(RequestLogMiddleware)  # outermost: times and logs everything, replays included
     for router in (generations.router, models.router, users.router, pricing.router, webhooks.router):
         app.include_router(router, prefix=API_PREFIX)

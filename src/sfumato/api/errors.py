@@ -32,6 +32,16 @@ def error_response(exc: SfumatoError) -> JSONResponse:
     return JSONResponse(error_body(exc.message, exc.code), status_code=exc.status, headers=headers)
 
 
+def error_response_at(path: str, exc: SfumatoError) -> JSONResponse:
+    """:func:`error_response` in the envelope of the surface ``path`` belongs to (for middleware)."""
+    if openai_errors.is_openai(path):
+        headers = dict(getattr(exc, "headers", None) or {})
+        return openai_errors.error_response(
+            exc.status, exc.message, exc.code, param=getattr(exc, "param", None), headers=headers
+        )
+    return error_response(exc)
+
+
 def _respond(
     request: Request,
     status: int,
@@ -65,13 +75,7 @@ def _malformed_json(request: Request, error: Mapping[str, Any]) -> JSONResponse:
 def install(app: FastAPI) -> None:
     @app.exception_handler(SfumatoError)
     async def _domain(request: Request, exc: SfumatoError) -> JSONResponse:
-        if openai_errors.is_openai(request.url.path):
-            headers = dict(getattr(exc, "headers", None) or {})
-            param = getattr(exc, "param", None)
-            return openai_errors.error_response(
-                exc.status, exc.message, exc.code, param=param, headers=headers
-            )
-        return error_response(exc)
+        return error_response_at(request.url.path, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
