@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import time
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,9 @@ def _balance(api: Api, key: str | None = None) -> int:
 
 
 def test_url_answer_is_a_picture_of_the_exact_size(oapi: Api, client: OpenAI) -> None:
+    before = time.time()
     result = client.images.generate(prompt="a red fox", model="dall-e-2", size="96x64", n=2)
+    assert before - 1 <= result.created <= time.time() + 1
     assert result.size == "96x64" and result.output_format == "png"
     assert result.data is not None and len(result.data) == 2
     for image in result.data:
@@ -145,3 +148,14 @@ def test_no_worker_times_out_refunded(database_url: str, tmp_path: Path, models_
         with api.ctx.db.read() as session:
             kinds = [e.kind for e in credits.entries_for(session, subject_id=generation["id"])]
         assert sorted(kinds) == ["debit", "refund"]
+
+
+def test_a_blocked_prompt_is_openais_content_policy_violation(oapi: Api, client: OpenAI) -> None:
+    oapi.ctx.settings.resolved_policy_file.write_text('[categories.violence]\nterms = ["forbidden fruit"]\n')
+    before = _balance(oapi)
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.images.generate(prompt="a forbidden fruit", model="tiny-sd15", size="64x64")
+    assert caught.value.code == "content_policy_violation"
+    assert _balance(oapi) == before
+    assert oapi.get(f"/generations/user/{oapi.user_id}").json()["generations"] == []
+    client.images.generate(prompt="a ripe fruit", model="tiny-sd15", size="64x64")  # others still pass

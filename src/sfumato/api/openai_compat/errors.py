@@ -18,6 +18,7 @@ _OWN_CODES = {
     "insufficient-credits": (429, "insufficient_quota", "insufficient_quota"),
     "rate-limited": (429, "requests", "rate_limit_exceeded"),
     "access-denied": (401, "invalid_request_error", "invalid_api_key"),
+    "content-policy": (400, "invalid_request_error", "content_policy_violation"),
 }
 _TYPES = {
     400: "invalid_request_error",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+from datetime import UTC
 from typing import Any, Literal
 
 from PIL import Image
@@ -152,7 +153,7 @@ def images_response(
     else:
         data = [{"url": image.url, "revised_prompt": None} for image in view.images]
     answer: dict[str, Any] = {
-        "created": int(view.created_at.timestamp()),
+        "created": int(view.created_at.replace(tzinfo=UTC).timestamp()),  # rows hold naive UTC
         "data": data,
         "output_format": output_format,
         "size": f"{view.width}x{view.height}",
