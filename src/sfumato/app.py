@@ -15,6 +15,8 @@ from sfumato.api import errors
 from sfumato.api.auth_gate import AuthGateMiddleware
 from sfumato.api.body_limit import BodyLimitMiddleware
 from sfumato.api.idempotency import IdempotencyMiddleware
+from sfumato.api.openai_compat import routes as openai_routes
+from sfumato.api.openai_compat.errors import PREFIX as OPENAI_PREFIX
 from sfumato.api.request_log import RequestLogMiddleware
 from sfumato.api.routes import (
     blobs,
@@ -88,10 +90,12 @@ def create_app(
     errors.install(app)
     # Outermost first: log → key check → body limit → idempotency (which reads the body).
     app.add_middleware(IdempotencyMiddleware, prefix=API_PREFIX)
+    app.add_middleware(IdempotencyMiddleware, prefix=OPENAI_PREFIX)
     app.add_middleware(
         BodyLimitMiddleware, default=settings.max_json_body_bytes, routes=_body_limits(settings)
     )
     app.add_middleware(AuthGateMiddleware, prefix=API_PREFIX)
+    app.add_middleware(AuthGateMiddleware, prefix=OPENAI_PREFIX)
     app.add_middleware(RequestLogMiddleware)  # outermost: times and logs everything, replays included
     for router in (generations.router, models.router, users.router, pricing.router, webhooks.router):
         app.include_router(router, prefix=API_PREFIX)
@@ -103,6 +107,7 @@ def create_app(
     app.include_router(motion.router, prefix=API_PREFIX)
     app.include_router(datasets.router, prefix=API_PREFIX)
     app.include_router(training.router, prefix=API_PREFIX)
+    app.include_router(openai_routes.router, prefix=OPENAI_PREFIX)
     app.include_router(blobs.router)
     app.include_router(uploads.router)
     app.include_router(health.router)
@@ -114,6 +119,8 @@ def _body_limits(settings: Settings) -> dict[str, int | None]:
     """Routes whose bodies may be larger than the JSON limit, or that bound their own."""
     limits: dict[str, int | None] = {UPLOAD_ROUTE: None}  # the upload form checks its own size
     limits.update({API_PREFIX + path: limit for path, limit in realtime.body_limits(settings).items()})
+    openai_limits = openai_routes.body_limits(settings)
+    limits.update({OPENAI_PREFIX + path: limit for path, limit in openai_limits.items()})
     return limits
 
 

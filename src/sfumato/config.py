@@ -167,6 +167,21 @@ class Settings(BaseSettings):
         default=20.0, description="After SIGTERM, how long in-flight jobs may run before being handed back."
     )
 
+    # The OpenAI-compatible surface (api/openai/).
+    openai_models: dict[str, str] = Field(
+        default_factory=lambda: {
+            "dall-e-2": "sd15",
+            "dall-e-3": "sdxl",
+            "gpt-image-1": "sdxl",
+            "gpt-image-1-mini": "sd-turbo",
+        },
+        description="JSON object: OpenAI model name -> catalog key (sfumato's own keys work as well).",
+    )
+    openai_timeout_seconds: float = Field(
+        default=300.0,
+        description="How long an /v1/images request waits for its pictures before a 504 (refunded).",
+    )
+
     # Realtime canvas and variations (service/realtime.py, service/variations.py).
     realtime_model: str = Field(default="lcm-sd15", description="Catalog key of the realtime (LCM) model.")
     realtime_timeout_seconds: float = Field(

@@ -16,7 +16,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sfumato.api.asgi import header
-from sfumato.api.errors import error_response
+from sfumato.api.errors import error_response_at
 from sfumato.errors import Unauthorized
 from sfumato.service.context import Context
 from sfumato.service.keys import authenticate, recently_authenticated
@@ -43,7 +43,7 @@ class AuthGateMiddleware:
                 principal = await run_in_threadpool(authenticate, ctx, authorization)
             except Unauthorized as exc:
                 scope[ENDPOINT] = self._endpoint_of(scope)  # so the request's log line names its route
-                response = error_response(exc)
+                response = error_response_at(scope["path"], exc)
                 response.headers["connection"] = "close"  # the unread body is not worth draining
                 await response(scope, receive, send)
                 return

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sfumato.api.asgi import header
-from sfumato.api.errors import error_response
+from sfumato.api.errors import error_response_at
 from sfumato.errors import PayloadTooLarge
 
 
@@ -87,6 +87,8 @@ class BodyLimitMiddleware:
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-    response = error_response(PayloadTooLarge(f"The request body is larger than {limit} bytes"))
+    response = error_response_at(
+        scope["path"], PayloadTooLarge(f"The request body is larger than {limit} bytes")
+    )
     response.headers["connection"] = "close"  # the rest of the body is not read
     await response(scope, receive, send)

@@ -7,15 +7,12 @@ straight through; the rules live in ``service.idempotency``.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sfumato.api.auth_gate import PRINCIPAL
-from sfumato.api.errors import error_body
+from sfumato.api.errors import error_response_at
 from sfumato.errors import SfumatoError
 from sfumato.service import idempotency
 from sfumato.service.context import Context
@@ -59,7 +56,7 @@ class IdempotencyMiddleware:
                 )
             )
         except SfumatoError as exc:
-            await _send_json(send, exc.status, error_body(exc.message, exc.code))
+            await error_response_at(scope["path"], exc)(scope, receive, send)
             return
         if isinstance(outcome, idempotency.Replay):
             await _send_raw(send, outcome.status_code, outcome.body.encode(), replayed=True)
@@ -111,10 +108,6 @@ async def _read_body(receive: Receive) -> bytes:
         if not message.get("more_body", False):
             break
     return b"".join(parts)
-
-
-async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
-    await _send_raw(send, status, json.dumps(payload).encode())
 
 
 async def _send_raw(send: Send, status: int, body: bytes, *, replayed: bool = False) -> None:

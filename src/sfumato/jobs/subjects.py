@@ -11,7 +11,7 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from sfumato.jobs.artifacts import VIDEO, Artifact
-from sfumato.store import credits
+from sfumato.store import commits, credits
 from sfumato.store import realtime as realtime_store
 from sfumato.store import variations as variation_store
 from sfumato.store.clock import utcnow
@@ -34,23 +34,25 @@ class GenerationSubject:
         lineage: dict[str, object],
     ) -> bool:
         generation = session.get(Generation, job.generation_id) if job.generation_id else None
-        if generation is None:  # deleted while it ran
+        if generation is None or generation.status != "PENDING":  # deleted or abandoned while it ran
             return False
         for artifact in artifacts:
             session.add(generated_image(generation.id, artifact))
         generation.status = "COMPLETE"
         generation.lineage = dict(lineage)
         generation.updated_at = utcnow()
+        commits.announce(session, commits.GENERATIONS, generation.id)
         return True
 
     def fail(self, session: Session, job: Job, payload: object, reason: str) -> None:
         generation = session.get(Generation, job.generation_id) if job.generation_id else None
-        if generation is None:
+        if generation is None or generation.status != "PENDING":  # an abandoned one was refunded then
             return
         generation.status = "FAILED"
         generation.failure_reason = reason
         generation.updated_at = utcnow()
         credits.refund(session, account_id=job.account_id, subject_id=generation.id, note=reason)
+        commits.announce(session, commits.GENERATIONS, generation.id)
 
     def webhook_target(self, session: Session, job: Job, payload: object) -> tuple[str | None, str | None]:
         generation = session.get(Generation, job.generation_id) if job.generation_id else None

@@ -18,7 +18,7 @@ from sfumato.service.key_cache import KeyCache
 from sfumato.service.pricing import PriceTable
 from sfumato.service.rate_limits import RateLimiter
 from sfumato.service.realtime_waits import RealtimeWaits
-from sfumato.store import Database
+from sfumato.store import Database, commits
 
 if TYPE_CHECKING:
     from sfumato.service.keys import Principal
@@ -39,6 +39,7 @@ class Context:
     account_policies: KeyCache[Any] = field(init=False)  # accounts' prompt rules (service/policy.py)
     intake: Intake = field(init=False)  # records submitted generations, a group per transaction
     realtime_waits: RealtimeWaits = field(init=False)  # realtime requests awaited in this process
+    generation_waits: RealtimeWaits = field(init=False)  # generations awaited (the OpenAI surface)
     # The in-process worker's realtime hand-offs (jobs/hand_off.py); None without one.
     hand_offs: HandOffs | None = None
 
@@ -47,6 +48,9 @@ class Context:
         self.account_policies = KeyCache(self.settings.key_cache_seconds)
         self.intake = Intake(self.db)
         self.realtime_waits = RealtimeWaits(self.db.commits, listen=self.settings.listen)
+        self.generation_waits = RealtimeWaits(
+            self.db.commits, listen=self.settings.listen, topic=commits.GENERATIONS
+        )
         # A worker advertises every heartbeat; three missed ones and it is presumed dead.
         beat = min(self.settings.heartbeat_seconds, self.settings.lease_seconds / 3)
         self.live_models = LiveModels(
@@ -61,4 +65,5 @@ class Context:
         """Finish recording what was submitted and release the database."""
         self.intake.close()
         self.realtime_waits.close()
+        self.generation_waits.close()
         self.db.dispose()

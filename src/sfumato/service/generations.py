@@ -346,3 +346,13 @@ def delete_generation(ctx: Context, principal: Principal, generation_id: str) ->
     for key in blob_keys:
         ctx.blobs.delete(key)
     return generation_id
+
+
+def image_bytes(ctx: Context, principal: Principal, generation_id: str) -> list[bytes]:
+    """The generation's stored pictures, in order (for answers that carry them inline)."""
+    with ctx.db.read() as session:
+        generation = repo.get_generation(session, generation_id, account_id=principal.account_id)
+        if generation is None:
+            raise NotFound(f"No generation with id {generation_id!r}")
+        keys = [image.blob_key for image in sorted(generation.images, key=lambda i: i.position)]
+    return [ctx.blobs.get(key) for key in keys]

@@ -20,13 +20,16 @@ Waiter = tuple[asyncio.AbstractEventLoop, asyncio.Event]
 
 
 class RealtimeWaits:
-    def __init__(self, signals: commits.Commits, *, listen: bool) -> None:
+    """Waiters for the ends of one topic's subjects: realtime requests, or (the ``generations``
+    topic) generations a synchronous surface answers with."""
+
+    def __init__(self, signals: commits.Commits, *, listen: bool, topic: str = commits.REALTIME) -> None:
         self._signals = signals
         self._listen = listen
         self._waiting: dict[str, list[Waiter]] = {}
         self._lock = threading.Lock()
         self._stop_listening: Callable[[], None] | None = None
-        self._unsubscribe = signals.subscribe(commits.REALTIME, self._ended)
+        self._unsubscribe = signals.subscribe(topic, self._ended)
 
     @contextmanager
     def watching(self, request_id: str) -> Iterator[asyncio.Event]:

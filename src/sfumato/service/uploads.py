@@ -81,6 +81,34 @@ def create_uploads(
     return tickets
 
 
+_EXTENSIONS = {"PNG": ("png", "image/png"), "JPEG": ("jpg", "image/jpeg"), "WEBP": ("webp", "image/webp")}
+
+
+def add_init_image(ctx: Context, principal: Principal, data: bytes, *, what: str) -> str:
+    """Keep a picture that came in a request's own body as an init image; its id.
+
+    The bytes pass the checks of an upload (a decodable image within the limits, 400
+    otherwise) before anything is stored.
+    """
+    decoded = decode_image(
+        data, max_bytes=ctx.settings.upload_max_bytes, max_pixels=ctx.settings.upload_max_pixels, what=what
+    )
+    extension, content_type = _EXTENSIONS[decoded.format]
+    image_id = new_id()
+    key = f"init-images/{principal.account_id}/{image_id}.{extension}"
+    ctx.blobs.put(key, data, content_type)
+    try:
+        with ctx.db.transaction() as session:
+            account_id = principal.account_id
+            init_images.add(
+                session, image_id=image_id, account_id=account_id, blob_key=key, content_type=content_type
+            )
+    except BaseException:
+        ctx.blobs.delete(key)
+        raise
+    return image_id
+
+
 def get_init_image(ctx: Context, principal: Principal, image_id: str) -> InitImageView:
     with ctx.db.read() as session:
         image = init_images.get(session, image_id, account_id=principal.account_id)

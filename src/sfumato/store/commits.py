@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 JOBS = "jobs"  # jobs were queued (or handed back to the queue)
 WEBHOOKS = "webhooks"  # webhook events are due
 REALTIME = "realtime"  # a realtime request ended; the key is its id
-TOPICS = (JOBS, WEBHOOKS, REALTIME)
+GENERATIONS = "generations"  # a generation ended; the key is its id
+TOPICS = (JOBS, WEBHOOKS, REALTIME, GENERATIONS)
 ANY = ""  # the key of a signal about no one thing in particular: every waiter looks again
 
 _PENDING = "sfumato.commit_signals"  # where a transaction keeps what it announced

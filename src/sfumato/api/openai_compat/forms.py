@@ -1,0 +1,82 @@
+"""OpenAI's multipart requests (``images.edit``, ``images.create_variation``): their
+pictures as bytes and their other fields validated like a JSON body."""
+
+from __future__ import annotations
+
+from typing import Literal, TypeVar
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.datastructures import UploadFile
+
+from sfumato.api.openai_compat.exceptions import InvalidParam
+from sfumato.api.openai_compat.schemas import ImageGenerateBody
+from sfumato.service.generations import MAX_SEED
+
+FILES = ("image", "image[]", "mask")
+Body = TypeVar("Body", bound=BaseModel)
+
+
+class ImageEditForm(ImageGenerateBody):
+    """``POST /v1/images/edits`` less its files (the SDK's ``ImageEditParams``)."""
+
+    input_fidelity: Literal["high", "low"] | None = None
+    strength: float | None = Field(default=None, ge=0, le=1)  # sfumato's: how much may change
+
+
+class ImageVariationForm(BaseModel):
+    """``POST /v1/images/variations`` less its picture (``ImageCreateVariationParams``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = None
+    n: int | None = Field(default=None, ge=1, le=10)
+    size: str | None = None
+    response_format: Literal["url", "b64_json"] | None = None
+    user: str | None = None
+    # sfumato's own, through extra_body.
+    prompt: str | None = None
+    strength: float | None = Field(default=None, ge=0, le=1)
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
+    negative_prompt: str | None = None
+    steps: int | None = Field(default=None, ge=1)
+    guidance: float | None = Field(default=None, ge=0)
+
+
+async def read(request: Request, model: type[Body]) -> tuple[Body, dict[str, list[bytes]]]:
+    """The form's fields as ``model`` (a 400 naming the field at fault) and its files by name."""
+    form = await request.form()
+    fields: dict[str, str] = {}
+    files: dict[str, list[bytes]] = {}
+    for name, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            if name not in FILES:
+                raise InvalidParam(f"Unexpected file field {name!r}", param=name)
+            files.setdefault(name.removesuffix("[]"), []).append(await value.read())
+        elif name in FILES:
+            raise InvalidParam(f"{name} must be a file", param=name)
+        else:
+            fields[name] = value
+    try:
+        body = model.model_validate(fields)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        ) from None
+    return body, files
+
+
+def one(files: dict[str, list[bytes]], name: str, *, required: bool) -> bytes | None:
+    """The single picture of field ``name``: this server edits one picture per request."""
+    found = files.get(name, [])
+    if len(found) > 1:
+        raise InvalidParam(
+            f"{len(found)} pictures in {name}: this server edits one picture per request "
+            "(its models take no reference pictures besides it)",
+            param=name,
+            code="unsupported",
+        )
+    if not found and required:
+        raise InvalidParam(f"{name} is required", param=name, code="missing_required_parameter")
+    return found[0] if found else None

@@ -1,0 +1,141 @@
+"""``/v1/images/*`` and ``/v1/models``: parse OpenAI's request, call sfumato's service, wait
+for the job, answer in OpenAI's shape."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from sfumato.api.deps import ContextDep, PrincipalDep
+from sfumato.api.openai_compat import forms, pictures
+from sfumato.api.openai_compat import models as model_list
+from sfumato.api.openai_compat.exceptions import InvalidParam
+from sfumato.api.openai_compat.schemas import (
+    ImageGenerateBody,
+    encode,
+    generation_request,
+    images_response,
+    model_entry,
+    parse_size,
+    response_format,
+)
+from sfumato.config import Settings
+from sfumato.errors import InvalidRequest, NotFound, SfumatoError
+from sfumato.service import generation_waits, generations, policy
+from sfumato.service.context import Context
+from sfumato.service.generations import GenerationRequest
+from sfumato.service.keys import Principal
+from sfumato.service.views import GenerationView
+from sfumato.store import policies
+
+router = APIRouter(tags=["OpenAI compatibility"])
+# What a variation draws when the request says nothing of it (OpenAI's takes no prompt);
+# ``prompt`` through extra_body replaces it.
+VARIATION_PROMPT = "a high quality, detailed picture"
+
+
+def body_limits(settings: Settings) -> dict[str, int]:
+    """The multipart routes' largest bodies: the form's fields plus a picture and a mask."""
+    return {
+        "/images/edits": settings.max_json_body_bytes + 2 * settings.upload_max_bytes,
+        "/images/variations": settings.max_json_body_bytes + settings.upload_max_bytes,
+    }
+
+
+@router.post("/images/generations")
+async def create_image(body: ImageGenerateBody, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
+    body.check()
+    entry = model_entry(ctx.settings, ctx.catalog, body.model)
+    return await _answer(ctx, principal, body, generation_request(body, entry))
+
+
+@router.post("/images/edits")
+async def edit_image(request: Request, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
+    body, files = await forms.read(request, forms.ImageEditForm)
+    body.check()
+    entry = model_entry(ctx.settings, ctx.catalog, body.model)
+    picture = forms.one(files, "image", required=True)
+    assert picture is not None
+    mask = forms.one(files, "mask", required=False)
+    edit = await asyncio.to_thread(
+        pictures.edit_request, ctx, principal, picture, mask, strength=body.strength
+    )
+    return await _answer(ctx, principal, body, replace(generation_request(body, entry), edit=edit))
+
+
+@router.post("/images/variations")
+async def create_variation(request: Request, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
+    form, files = await forms.read(request, forms.ImageVariationForm)
+    entry = model_entry(ctx.settings, ctx.catalog, form.model)
+    picture = forms.one(files, "image", required=True)
+    assert picture is not None
+    strength = form.strength
+    edit = await asyncio.to_thread(pictures.variation_request, ctx, principal, picture, strength=strength)
+    width, height = parse_size(form.size)
+    generation = GenerationRequest(
+        prompt=form.prompt or VARIATION_PROMPT,
+        model_id=entry.key,
+        negative_prompt=form.negative_prompt,
+        width=width,
+        height=height,
+        num_images=form.n or 1,
+        steps=form.steps,
+        guidance_scale=form.guidance,
+        seed=form.seed,
+        edit=edit,
+    )
+    body = ImageGenerateBody(prompt=generation.prompt, model=form.model, response_format=form.response_format)
+    return await _answer(ctx, principal, body, generation)
+
+
+async def _answer(
+    ctx: Context, principal: Principal, body: ImageGenerateBody, request: GenerationRequest
+) -> dict[str, Any]:
+    """Submit the generation, wait for it, and answer with its pictures as asked."""
+    fmt = response_format(body.response_format, body.model)
+    output_format = body.output_format or "png"
+    if fmt == "url" and output_format != "png":
+        raise InvalidParam(
+            f"output_format {output_format!r} comes with response_format 'b64_json'", param="output_format"
+        )
+    created = await generations.submit_generation(ctx, principal, request)
+    view = await _finished(ctx, principal, created.generation_id)
+    inline = None
+    if fmt == "b64_json":
+        stored = await asyncio.to_thread(generations.image_bytes, ctx, principal, view.id)
+        inline = [encode(p, output_format, body.output_compression) for p in stored]
+    return images_response(
+        view,
+        fmt=fmt,
+        pictures=inline,
+        output_format=output_format,
+        quality=body.quality,
+        background=body.background,
+    )
+
+
+async def _finished(ctx: Context, principal: Principal, generation_id: str) -> GenerationView:
+    timeout = ctx.settings.openai_timeout_seconds
+    view = await generation_waits.await_generation(ctx, principal, generation_id, timeout=timeout)
+    if view.status == "FAILED":
+        reason = view.failure_reason or "unknown"
+        if policies.WITHHELD in reason:
+            raise InvalidRequest(f"The picture was withheld: {reason}", code=policy.CODE)
+        raise SfumatoError(f"The generation failed: {reason}")
+    return view
+
+
+@router.get("/models")
+def list_models(ctx: ContextDep, _principal: PrincipalDep) -> dict[str, Any]:
+    return {"object": "list", "data": model_list.models(ctx)}
+
+
+@router.get("/models/{model}")
+def retrieve_model(model: str, ctx: ContextDep, _principal: PrincipalDep) -> dict[str, Any]:
+    found = next((m for m in model_list.models(ctx) if m["id"] == model), None)
+    if found is None:
+        raise NotFound(f"The model {model!r} does not exist", code="model_not_found")
+    return found
