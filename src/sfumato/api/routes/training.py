@@ -18,7 +18,6 @@ from sfumato.api.schemas.training import (
     training_job,
 )
 from sfumato.service import platform_elements, training
-from sfumato.service.training import TrainingRequest
 from sfumato.store.training_tables import ELEMENT, MODEL
 
 router = APIRouter(tags=["training"])
@@ -26,19 +25,7 @@ router = APIRouter(tags=["training"])
 
 @router.post("/models")
 async def create_model(body: CreateModelBody, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
-    request = TrainingRequest(
-        purpose=MODEL,
-        name=body.name,
-        dataset_id=body.dataset_id,
-        instance_prompt=body.instance_prompt,
-        description=body.description,
-        sd_version=body.sd_version,
-        resolution=body.resolution,
-        strength=body.strength,
-        model_type=body.model_type,
-        nsfw=body.nsfw,
-    )
-    created = await run_in_threadpool(training.create_training, ctx, principal, request)
+    created = await run_in_threadpool(training.create_training, ctx, principal, body.to_request())
     return training_job(created, "customModelId")
 
 
@@ -65,20 +52,7 @@ def delete_model(model_id: str, ctx: ContextDep, principal: PrincipalDep) -> dic
 
 @router.post("/elements")
 async def create_element(body: CreateElementBody, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
-    request = TrainingRequest(
-        purpose=ELEMENT,
-        name=body.name,
-        dataset_id=body.dataset_id,
-        instance_prompt=body.instance_prompt,
-        description=body.description,
-        sd_version=body.sd_version,
-        resolution=body.resolution,
-        learning_rate=body.learning_rate,
-        epochs=body.num_train_epochs,
-        train_text_encoder=body.train_text_encoder,
-        focus=body.lora_focus,
-    )
-    created = await run_in_threadpool(training.create_training, ctx, principal, request)
+    created = await run_in_threadpool(training.create_training, ctx, principal, body.to_request())
     return training_job(created, "userLoraId")
 
 

@@ -8,7 +8,8 @@ from pydantic import Field
 
 from sfumato.api.schemas.common import WireModel, compact, timestamp
 from sfumato.service.platform_elements import PlatformElement
-from sfumato.service.training import CreatedTraining, TrainedLoraView
+from sfumato.service.training import CreatedTraining, TrainedLoraView, TrainingRequest
+from sfumato.store.training_tables import ELEMENT, MODEL
 
 # Leonardo's SdVersions: a value outside it would fail the SDK's response validation.
 SD_VERSIONS = {"v1_5", "v2", "v3", "SDXL_0_8", "SDXL_0_9", "SDXL_1_0", "SDXL_LIGHTNING", "PHOENIX", "FLUX",
@@ -29,6 +30,12 @@ class CreateModelBody(WireModel):
     sd_version: str | None = Field(default=None, max_length=32)
     strength: str = Field(default="MEDIUM", max_length=16)
 
+    def to_request(self) -> TrainingRequest:
+        return TrainingRequest(purpose=MODEL, name=self.name, dataset_id=self.dataset_id,
+                               instance_prompt=self.instance_prompt, description=self.description,
+                               sd_version=self.sd_version, resolution=self.resolution, strength=self.strength,
+                               model_type=self.model_type, nsfw=self.nsfw)  # fmt: skip
+
 
 class CreateElementBody(WireModel):
     learning_rate: float
@@ -41,6 +48,13 @@ class CreateElementBody(WireModel):
     resolution: int = 1024
     sd_version: str | None = Field(default=None, max_length=32)
     train_text_encoder: bool = True
+
+    def to_request(self) -> TrainingRequest:
+        return TrainingRequest(purpose=ELEMENT, name=self.name, dataset_id=self.dataset_id,
+                               instance_prompt=self.instance_prompt, description=self.description,
+                               sd_version=self.sd_version, resolution=self.resolution,
+                               learning_rate=self.learning_rate, epochs=self.num_train_epochs,
+                               train_text_encoder=self.train_text_encoder, focus=self.lora_focus)  # fmt: skip
 
 
 def training_job(created: CreatedTraining, id_field: str) -> dict[str, Any]:
