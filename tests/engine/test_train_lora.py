@@ -106,3 +106,57 @@ def test_a_trained_lora_changes_pixels_only_while_applied(engine: Engine, one_th
     assert not np.array_equal(
         np.asarray(engine.text_to_image(make_spec(seeds=(5,), adapters=both)).images[0]), base
     )
+
+
+# key → generation keywords the family takes (guidance as its model card, negative prompt only where taken)
+FAMILY_GENERATION = {
+    "tiny-sdxl": {},
+    "tiny-flux-dev": {"guidance_scale": 3.5, "negative_prompt": None},
+    "tiny-flux-schnell": {"guidance_scale": 0.0, "negative_prompt": None},
+    "tiny-sd3": {"guidance_scale": 4.5},
+}
+
+
+@pytest.mark.parametrize("key", FAMILY_GENERATION)
+def test_each_family_learns_and_its_lora_steers_only_while_applied(
+    engine: Engine, one_thread: None, key: str
+) -> None:
+    """SDXL learns through its added conditions, FLUX.1 and SD 3.5 by flow matching; each
+    file loads onto its family's pipeline."""
+    import hashlib
+    from dataclasses import replace
+
+    from sfumato.engine.adapters import Adapter
+    from tests.engine.conftest import make_spec
+
+    result = train(engine, spec(model_key=key, steps=24), MemoryCheckpoints())
+    first, last = np.mean(result.losses[:4]), np.mean(result.losses[-4:])
+    assert last < first * 0.95, (first, last)
+    adapter = Adapter(sha256=hashlib.sha256(result.lora).hexdigest(), weights=result.lora, weight=1.0)
+    generation = {"model_key": key, "seeds": (5,), **FAMILY_GENERATION[key]}
+    base = np.asarray(engine.text_to_image(make_spec(**generation)).images[0])
+    steered = np.asarray(engine.text_to_image(make_spec(**generation, adapters=(adapter,))).images[0])
+    zero = (replace(adapter, weight=0.0),)
+    at_zero = np.asarray(engine.text_to_image(make_spec(**generation, adapters=zero)).images[0])
+    assert np.abs(steered.astype(int) - base.astype(int)).max() > 0
+    assert np.array_equal(at_zero, base)
+
+
+def test_a_flow_training_resumes_exactly_and_a_family_s_size_step_is_kept(engine: Engine) -> None:
+    whole = train(engine, spec(model_key="tiny-flux-dev", steps=12), MemoryCheckpoints())
+    checkpoints = MemoryCheckpoints()
+    with pytest.raises(EngineError, match="stopped at step 10"):
+        calls = iter(range(1, 100))
+        train(
+            engine,
+            spec(model_key="tiny-flux-dev", steps=12),
+            checkpoints,
+            should_stop=lambda: next(calls) == 10,
+        )
+    resumed = train(engine, spec(model_key="tiny-flux-dev", steps=12), checkpoints)
+    assert resumed.resumed_from == 10
+    np.testing.assert_allclose(resumed.losses, whole.losses, rtol=1e-4)
+    with pytest.raises(EngineError, match="multiple of 16"):
+        train(engine, spec(model_key="tiny-sd3", resolution=72), MemoryCheckpoints())
+    with pytest.raises(EngineError, match="cannot be trained"):
+        train(engine, spec(model_key="tiny-qwen-image"), MemoryCheckpoints())

@@ -13,19 +13,35 @@ from sfumato.runtime import build_context
 from sfumato.service.keys import issue_key
 from tests.api.conftest import Api, api, backend_api, make_settings
 
-__all__ = ["api", "backend_api", "trainer"]
+__all__ = ["api", "backend_api", "family_trainer", "trainer"]
 
 TINY_BASES = {"v1_5": "tiny-sd15", "SDXL_1_0": "tiny-sd15", "FLUX_DEV": "tiny-sd15"}
+# Each family that trains, under the Leonardo sd_version that names it.
+FAMILY_BASES = {"v1_5": "tiny-sd15", "SDXL_1_0": "tiny-sdxl", "FLUX_DEV": "tiny-flux-dev", "v3": "tiny-sd3"}
 
 
 @pytest.fixture
 def trainer(database_url: str, tmp_path: Path, models_dir: Path) -> Iterator[Api]:
     """An app whose trainings run on the tiny SD 1.5, a handful of steps each, at 64 px."""
+    yield from _trainer(database_url, tmp_path, models_dir, TINY_BASES)
+
+
+@pytest.fixture
+def family_trainer(tmp_path: Path, models_dir: Path) -> Iterator[Api]:
+    """An app that trains each Leonardo sd_version on its own family's tiny model (SQLite)."""
+    from sfumato.store.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'families.db'}"
+    upgrade(url)
+    yield from _trainer(url, tmp_path, models_dir, FAMILY_BASES)
+
+
+def _trainer(database_url: str, tmp_path: Path, models_dir: Path, bases: dict[str, str]) -> Iterator[Api]:
     settings = make_settings(
         database_url,
         tmp_path,
         models_dir,
-        training_base_models=TINY_BASES,
+        training_base_models=bases,
         training_max_steps=12,
         training_checkpoint_steps=5,
         training_suite=["{instance}", "{instance} at night"],

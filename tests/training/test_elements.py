@@ -16,12 +16,20 @@ from tests.training.test_custom_models import _balance, _pixels, colour_dataset
 from tests.training.waiting import wait_trained
 
 
-def train_element(api: Api, name: str, key: str | None = None, learning_rate: float = 0.03) -> int:
+def train_element(
+    api: Api,
+    name: str,
+    key: str | None = None,
+    learning_rate: float = 0.03,
+    sd_version: operations.SdVersions | None = None,
+) -> int:
     sdk = sdk_for(api, key)
+    version = {"sd_version": sd_version} if sd_version else {}
     created = sdk.elements.create_element(
         request=operations.CreateElementRequestBody(
+            **version,
             learning_rate=learning_rate,
-            lora_focus="General",
+            lora_focus="Object" if sd_version == operations.SdVersions.FLUX_DEV else "General",
             num_train_epochs=2,
             dataset_id=colour_dataset(api, key),
             instance_prompt="sks colours",
@@ -79,6 +87,33 @@ def test_elements_change_pixels_by_their_weights(trainer: Api) -> None:
     after = api.post("/generations", json={"prompt": "x", "modelId": "tiny-sd15", "width": 64, "height": 64,
                                            "userElements": [{"userLoraId": first, "weight": 1}]})  # fmt: skip
     assert after.status_code == 404
+
+
+def test_elements_train_on_flux_and_sdxl_and_steer_only_their_own_family(family_trainer: Api) -> None:
+    """FLUX.1 [dev] learns by flow matching, SDXL through its added conditions; each element
+    changes its own family's pixels, and another family refuses it."""
+    api = family_trainer
+    for version, model, generation in (
+        (operations.SdVersions.FLUX_DEV, "tiny-flux-dev", {"guidance_scale": 3.5}),
+        (operations.SdVersions.SDXL_1_0, "tiny-sdxl", {}),
+    ):
+        element = train_element(api, f"on {model}", sd_version=version)
+        row = api.get(f"/elements/{element}").json()["user_loras_by_pk"]
+        assert row["baseModel"] == version.value, row
+        body = {"modelId": model, "num_inference_steps": 4, "seed": 8, **generation}
+        base = _pixels(api, api.generate(**body))
+        steered = _pixels(api, api.generate(**body, userElements=[{"userLoraId": element, "weight": 1}]))
+        zero = _pixels(api, api.generate(**body, userElements=[{"userLoraId": element, "weight": 0}]))
+        assert not (steered == base).all() and (zero == base).all()
+        other = {"prompt": "x", "modelId": "tiny-sd15", "width": 64, "height": 64}
+        elsewhere = api.post("/generations", json={**other, "userElements": [{"userLoraId": element}]})
+        assert elsewhere.status_code == 400 and model in elsewhere.text
+    before = _balance(api)
+    odd = {"learning_rate": 0.01, "lora_focus": "Object", "num_train_epochs": 1, "resolution": 72,
+           "datasetId": colour_dataset(api), "sd_version": "FLUX_DEV"}  # fmt: skip
+    refused = api.post("/elements", json=odd)
+    assert refused.status_code == 400 and "multiple of 16" in refused.text
+    assert _balance(api) == before
 
 
 def test_another_accounts_element_is_404_everywhere(trainer: Api) -> None:

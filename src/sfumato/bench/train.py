@@ -105,7 +105,7 @@ def _bare_loop(path: Path, pictures: list[Any], *, steps: int, resolution: int, 
     from diffusers import DDPMScheduler, StableDiffusionPipeline
     from peft import LoraConfig
 
-    from sfumato.engine.train_lora import UNET_TARGETS
+    from sfumato.engine.lora_objectives import UNET_TARGETS
 
     pipe = StableDiffusionPipeline.from_pretrained(
         str(path), safety_checker=None, requires_safety_checker=False

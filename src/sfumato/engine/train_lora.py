@@ -1,12 +1,13 @@
-"""LoRA training: low-rank adapters on a diffusion model's UNet (and text encoder), learnt
-from a handful of pictures.
+"""LoRA training: low-rank adapters on a diffusion model's denoiser (and text encoders),
+learnt from a handful of pictures.
 
 The loop is diffusers' text-to-image LoRA recipe: the dataset's pictures are encoded to
-VAE latents once, and each step noises a latent at a random timestep and teaches the UNet,
-through peft adapters on its attention, feed-forward and residual layers, to predict that noise (or the
-velocity, for v-prediction models) from the instance prompt; AdamW, gradient accumulation,
-and on a GPU mixed precision (bf16, or fp16 with loss scaling) and gradient
-checkpointing.
+VAE latents once, and each step noises a latent and teaches the denoiser, through peft
+adapters on its attention and feed-forward layers, to undo that noise given the instance
+prompt; AdamW, gradient accumulation, and on a GPU mixed precision (bf16, or fp16 with loss
+scaling) and gradient checkpointing. What "undo" means is the family's objective
+(``lora_objectives``): DDPM noise prediction on the UNet families, flow matching on the
+FLUX.1 and SD 3.5 transformers.
 
 Everything random in a step — which picture, which latent sample, which timestep, which
 noise — is drawn from a generator seeded by the training's seed and the step's number, so
@@ -28,27 +29,12 @@ from typing import Any, Protocol
 from sfumato.engine import loaders, report
 from sfumato.engine.catalog import ModelEntry, weights_path
 from sfumato.engine.errors import EngineError
+from sfumato.engine.families import traits
+from sfumato.engine.lora_objectives import TEXT_ENCODER_TARGETS, TRAINABLE_FAMILIES, objective_for
 from sfumato.engine.tiny import build_tiny
 from sfumato.engine.txt2img import Engine
 from sfumato.engine.weights import weights_fingerprint
 
-# Families whose UNet takes only the prompt's hidden states (no SDXL added conditions).
-TRAINABLE_FAMILIES = ("sd15", "sd-turbo")
-# Attention projections (diffusers' recipe) plus the feed-forward, projection and residual
-# convolutions (the "LoCon" extension): on a small UNet the attention alone learns too little.
-UNET_TARGETS = [
-    "to_k",
-    "to_q",
-    "to_v",
-    "to_out.0",
-    "proj_in",
-    "proj_out",
-    "ff.net.0.proj",
-    "ff.net.2",
-    "conv1",
-    "conv2",
-]
-TEXT_ENCODER_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj"]
 LORA_FILE = "pytorch_lora_weights.safetensors"  # diffusers' name for a saved LoRA
 
 
@@ -110,10 +96,10 @@ def train(
     if entry is None:
         raise EngineError(f"unknown model {spec.model_key!r}")
     check_trainable(entry)
-    _check(spec)
+    _check(spec, traits(entry.family).size_step)
     report.stage(report.LOADING)
     pipeline, fingerprint, device = _fresh_pipeline(engine, entry)
-    trainer = _Trainer(pipeline, spec, device)
+    trainer = _Trainer(pipeline, spec, device, entry.family)
     state = checkpoints.load()
     start = trainer.restore(state) if state is not None else 0
     for step in range(start + 1, spec.steps + 1):
@@ -144,11 +130,11 @@ def train(
     )
 
 
-def _check(spec: TrainingSpec) -> None:
+def _check(spec: TrainingSpec, size_step: int) -> None:
     if not spec.images:
         raise EngineError("a training needs at least one picture")
-    if spec.resolution < 64 or spec.resolution % 8:
-        raise EngineError(f"resolution {spec.resolution} must be a multiple of 8, at least 64")
+    if spec.resolution < 64 or spec.resolution % size_step:
+        raise EngineError(f"resolution {spec.resolution} must be a multiple of {size_step}, at least 64")
     if spec.steps < 1:
         raise EngineError("a training needs at least one step")
     if spec.checkpoint_every < 1 or spec.gradient_accumulation < 1 or spec.batch_size < 1 or spec.rank < 1:
@@ -173,63 +159,51 @@ def _fresh_pipeline(engine: Engine, entry: ModelEntry) -> tuple[Any, str, str]:
 class _Trainer:
     """The models, adapters and optimizer of one training, and its steps."""
 
-    def __init__(self, pipeline: Any, spec: TrainingSpec, device: str) -> None:
+    def __init__(self, pipeline: Any, spec: TrainingSpec, device: str, family: str) -> None:
         import torch
-        from diffusers import DDPMScheduler
-        from peft import LoraConfig, inject_adapter_in_model
+        from peft import inject_adapter_in_model
 
         self.spec = spec
         self.device = device
         self.pipeline = pipeline
-        self.unet = pipeline.unet
-        self.text_encoder = pipeline.text_encoder
-        self.noise_scheduler = DDPMScheduler.from_config(pipeline.scheduler.config)
-        for module in (self.unet, self.text_encoder, pipeline.vae):
-            module.requires_grad_(False)
+        self.objective = objective_for(family, pipeline, spec.instance_prompt, spec.resolution, device)
+        self.denoiser = getattr(pipeline, self.objective.denoiser)
+        for component in pipeline.components.values():
+            if isinstance(component, torch.nn.Module):
+                component.requires_grad_(False)
+        self.text_encoders = self.objective.text_encoders if spec.train_text_encoder else ()
         with torch.random.fork_rng(devices=[]):  # the adapters' initial weights follow the seed
             torch.manual_seed(spec.seed)
-            self.unet.add_adapter(
-                LoraConfig(
-                    r=spec.rank,
-                    lora_alpha=spec.rank,
-                    init_lora_weights="gaussian",
-                    target_modules=UNET_TARGETS,
-                )
-            )
-            if spec.train_text_encoder:
+            self.denoiser.add_adapter(self._lora_config(self.objective.targets))
+            for name in self.text_encoders:
                 # peft's own injection: transformers' ``add_adapter`` asks for a newer peft
-                config = LoraConfig(
-                    r=spec.rank,
-                    lora_alpha=spec.rank,
-                    init_lora_weights="gaussian",
-                    target_modules=TEXT_ENCODER_TARGETS,
-                )
-                self.text_encoder = inject_adapter_in_model(config, self.text_encoder)
-        self.unet.train()  # once: walking every module each step costs as much as the optimizer
+                inject_adapter_in_model(self._lora_config(TEXT_ENCODER_TARGETS), getattr(pipeline, name))
+        self.denoiser.train()  # once: walking every module each step costs as much as the optimizer
         self.cuda = device.startswith("cuda")
         # Mixed precision on CUDA: bf16 where the card has it, else fp16 with loss scaling
         # (the adapters and the optimizer stay in fp32 either way).
         self.half = torch.bfloat16 if self.cuda and torch.cuda.is_bf16_supported() else torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.cuda and self.half == torch.float16)
         if self.cuda:
-            self.unet.enable_gradient_checkpointing()
-        self.parameters = [p for p in self._trained_modules_parameters() if p.requires_grad]
+            self.denoiser.enable_gradient_checkpointing()
+        trained = self._trained_modules().values()
+        self.parameters = [p for module in trained for p in module.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(self.parameters, lr=spec.learning_rate, weight_decay=1e-2)
         self.losses: list[float] = []
-        self._frozen_states: Any = None
+        self._frozen_conditioning: dict[str, Any] | None = None
         self.latents = self._encode_pictures()
-        with torch.no_grad():
-            self.tokens = pipeline.tokenizer(
-                spec.instance_prompt,
-                padding="max_length",
-                max_length=pipeline.tokenizer.model_max_length,
-                truncation=True,
-                return_tensors="pt",
-            ).input_ids.to(device)
 
-    def _trained_modules_parameters(self) -> list[Any]:
-        modules = [self.unet] + ([self.text_encoder] if self.spec.train_text_encoder else [])
-        return [p for module in modules for p in module.parameters()]
+    def _lora_config(self, targets: list[str]) -> Any:
+        from peft import LoraConfig
+
+        rank = self.spec.rank
+        return LoraConfig(r=rank, lora_alpha=rank, init_lora_weights="gaussian", target_modules=targets)
+
+    def _trained_modules(self) -> dict[str, Any]:
+        """The modules that carry adapters, by the name diffusers saves them under."""
+        modules = {self.objective.denoiser: self.denoiser}
+        modules.update((name, getattr(self.pipeline, name)) for name in self.text_encoders)
+        return modules
 
     def _encode_pictures(self) -> Any:
         """Each picture's latent distribution (mean, std), resized and centre-cropped to the resolution."""
@@ -244,10 +218,8 @@ class _Trainer:
             array = np.asarray(fitted, dtype=np.float32) / 127.5 - 1.0
             tensors.append(torch.from_numpy(array).permute(2, 0, 1))
         pixels = torch.stack(tensors).to(self.device)
-        vae = self.pipeline.vae
         with torch.no_grad():
-            distribution = vae.encode(pixels).latent_dist
-        return distribution.mean, distribution.std
+            return self.objective.latents(pixels)
 
     def step(self, step: int) -> None:
         """One optimizer step: ``gradient_accumulation`` micro-batches, drawn from ``step``'s seed."""
@@ -270,43 +242,32 @@ class _Trainer:
     def _loss(self, generator: Any) -> Any:
         import torch
 
-        spec = self.spec
         mean, std = self.latents
-        count = mean.shape[0]
-        picks = torch.randint(0, count, (spec.batch_size,), generator=generator)
+        picks = torch.randint(0, mean.shape[0], (self.spec.batch_size,), generator=generator)
         sample = torch.randn(mean[picks].shape, generator=generator).to(self.device)
-        latents = (mean[picks] + std[picks] * sample) * self.pipeline.vae.config.scaling_factor
-        noise = torch.randn(latents.shape, generator=generator).to(self.device)
-        steps = self.noise_scheduler.config.num_train_timesteps
-        timesteps = torch.randint(0, steps, (spec.batch_size,), generator=generator).to(self.device)
-        noisy = self.noise_scheduler.add_noise(latents, noise, timesteps)
-        hidden = self._prompt_states().repeat(spec.batch_size, 1, 1)
-        if self.noise_scheduler.config.prediction_type == "v_prediction":
-            target = self.noise_scheduler.get_velocity(latents, noise, timesteps)
-        else:
-            target = noise
-        with torch.autocast("cuda", dtype=self.half, enabled=self.cuda):
-            predicted = self.unet(noisy, timesteps, hidden).sample
-        return torch.nn.functional.mse_loss(predicted.float(), target.float())
+        latents = self.objective.scale(mean[picks] + std[picks] * sample)
+        return self.objective.loss(latents, self._conditioning(), generator, self._autocast)
 
-    def _prompt_states(self) -> Any:
-        """The instance prompt's hidden states: encoded once, unless the text encoder learns too."""
+    def _autocast(self) -> Any:
         import torch
 
-        if self.spec.train_text_encoder:
-            return self.text_encoder(self.tokens)[0]
-        if self._frozen_states is None:
+        return torch.autocast("cuda", dtype=self.half, enabled=self.cuda)
+
+    def _conditioning(self) -> dict[str, Any]:
+        """The instance prompt's encoding: once, unless the text encoders learn too."""
+        import torch
+
+        if self.text_encoders:
+            return self.objective.conditioning()
+        if self._frozen_conditioning is None:
             with torch.no_grad():
-                self._frozen_states = self.text_encoder(self.tokens)[0]
-        return self._frozen_states
+                self._frozen_conditioning = self.objective.conditioning()
+        return self._frozen_conditioning
 
     def _adapter_states(self) -> dict[str, dict[str, Any]]:
         from peft import get_peft_model_state_dict
 
-        states = {"unet": get_peft_model_state_dict(self.unet)}
-        if self.spec.train_text_encoder:
-            states["text_encoder"] = get_peft_model_state_dict(self.text_encoder)
-        return states
+        return {name: get_peft_model_state_dict(module) for name, module in self._trained_modules().items()}
 
     def checkpoint(self, step: int) -> bytes:
         import torch
@@ -328,9 +289,9 @@ class _Trainer:
         from peft import set_peft_model_state_dict
 
         state = torch.load(io.BytesIO(data), map_location=self.device, weights_only=True)
-        set_peft_model_state_dict(self.unet, state["adapters"]["unet"])
-        if self.spec.train_text_encoder and "text_encoder" in state["adapters"]:
-            set_peft_model_state_dict(self.text_encoder, state["adapters"]["text_encoder"])
+        for name, module in self._trained_modules().items():
+            if name in state["adapters"]:
+                set_peft_model_state_dict(module, state["adapters"][name])
         self.optimizer.load_state_dict(state["optimizer"])
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
@@ -338,16 +299,11 @@ class _Trainer:
         return int(state["step"])
 
     def lora_file(self) -> bytes:
-        """The adapters as the safetensors file diffusers' ``save_lora_weights`` writes."""
+        """The adapters as the safetensors file the family pipeline's ``save_lora_weights`` writes."""
         from diffusers.utils import convert_state_dict_to_diffusers
 
-        states = self._adapter_states()
-        layers = {name: convert_state_dict_to_diffusers(state) for name, state in states.items()}
+        convert = convert_state_dict_to_diffusers if self.objective.converts_names else dict
+        layers = {f"{name}_lora_layers": convert(state) for name, state in self._adapter_states().items()}
         with tempfile.TemporaryDirectory() as directory:
-            type(self.pipeline).save_lora_weights(
-                directory,
-                unet_lora_layers=layers["unet"],
-                text_encoder_lora_layers=layers.get("text_encoder"),
-                safe_serialization=True,
-            )
+            type(self.pipeline).save_lora_weights(directory, safe_serialization=True, **layers)
             return (Path(directory) / LORA_FILE).read_bytes()

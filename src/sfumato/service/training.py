@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from sfumato.blobs import BlobStore
 from sfumato.engine.catalog import ModelEntry
-from sfumato.engine.train_lora import TRAINABLE_FAMILIES
+from sfumato.engine.families import traits
+from sfumato.engine.lora_objectives import TRAINABLE_FAMILIES
 from sfumato.errors import InvalidRequest, NotFound
 from sfumato.jobs.kinds import training as training_kind
 from sfumato.service import admission, availability
@@ -97,7 +98,7 @@ def create_training(ctx: Context, principal: Principal, request: TrainingRequest
     if not request.name.strip():
         raise InvalidRequest("name must not be empty")
     entry = base_model(ctx, request.sd_version, request.purpose)
-    resolution = _resolution(request.resolution)
+    resolution = _resolution(request.resolution, traits(entry.family).size_step, entry.key)
     learning_rate = request.learning_rate if request.learning_rate is not None else MODEL_LEARNING_RATE
     if not 0 < learning_rate <= MAX_LEARNING_RATE:
         raise InvalidRequest(f"learning_rate must be above 0 and at most {MAX_LEARNING_RATE}")
@@ -211,10 +212,11 @@ def base_model(ctx: Context, sd_version: str | None, purpose: str) -> ModelEntry
     return availability.require(ctx, entry)
 
 
-def _resolution(value: int) -> int:
-    if not MIN_RESOLUTION <= value <= MAX_RESOLUTION or value % 8:
+def _resolution(value: int, step: int, model_key: str) -> int:
+    if not MIN_RESOLUTION <= value <= MAX_RESOLUTION or value % step:
         raise InvalidRequest(
-            f"resolution must be a multiple of 8 from {MIN_RESOLUTION} to {MAX_RESOLUTION} (512, 768, 1024 …)"
+            f"resolution must be a multiple of {step} from {MIN_RESOLUTION} to {MAX_RESOLUTION} "
+            f"(512, 768, 1024 …) to train {model_key}"
         )
     return value
 
