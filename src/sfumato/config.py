@@ -183,7 +183,10 @@ class Settings(BaseSettings):
     )
 
     # Realtime canvas and variations (service/realtime.py, service/variations.py).
-    realtime_model: str = Field(default="lcm-sd15", description="Catalog key of the realtime (LCM) model.")
+    realtime_model: str = Field(
+        default="lcm-sd15",
+        description="Catalog key of the realtime canvas model: an LCM or SDXL-Lightning model.",
+    )
     realtime_timeout_seconds: float = Field(
         default=30.0, description="How long a realtime request waits for a worker before it gets 504."
     )

@@ -251,3 +251,31 @@ def test_a_job_that_fails_on_the_worker_answers_with_its_reason_and_refunds(
         assert response.status_code == 500
         assert "cannot load upscaler weights" in response.json()["error"]
         assert balance(api) == before
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_sdxl_lightning_serves_the_canvas_and_another_model_is_refused(
+    database_url: str, tmp_path: Path, models_dir: Path
+) -> None:
+    """SFUMATO_REALTIME_MODEL may name a distilled SDXL; a model that needs many steps is refused."""
+    with canvas_app(database_url, tmp_path, models_dir, realtime_model="tiny-sdxl-lightning") as api:
+        sdk = sdk_for(api)
+        request = operations.CreateLCMGenerationRequestBody(
+            image_data_url=data_url(noise(seed=1)), prompt="a lighthouse", width=64, height=64, seed=3,
+            steps=4, strength=0.6, guidance=8.0,
+        )  # fmt: skip
+        job = sdk.realtime_canvas.create_lcm_generation(request=request).object.lcm_generation_job  # type: ignore[union-attr]
+        assert job is not None and job.image_data_url is not None
+        first = np.asarray(from_data_url(job.image_data_url[0]))
+        request.seed = 4
+        other = sdk.realtime_canvas.create_lcm_generation(request=request).object.lcm_generation_job  # type: ignore[union-attr]
+        assert other is not None and other.image_data_url is not None
+        assert first.shape == (64, 64, 3)
+        assert not np.array_equal(first, np.asarray(from_data_url(other.image_data_url[0])))
+        painted = api.post("/lcm-inpainting", json=lcm_body(maskDataUrl=data_url(square_mask())))
+        assert painted.status_code == 200, painted.text
+        kept = np.asarray(from_data_url(painted.json()["lcmGenerationJob"]["imageDataUrl"][0])).astype(int)
+        assert np.abs(kept[:8] - np.asarray(noise()).astype(int)[:8]).max() <= 1
+    with canvas_app(database_url, tmp_path, models_dir, with_worker=False, realtime_model="tiny-sdxl") as api:
+        refused = api.post("/generations-lcm", json=lcm_body())
+        assert refused.status_code == 400 and "few-step canvas model" in refused.json()["error"]

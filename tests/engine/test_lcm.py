@@ -62,7 +62,7 @@ def test_inpainting_repaints_the_mask_and_keeps_the_rest_exactly(engine: Engine)
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"model_key": "tiny-sd15"}, "not a latent consistency"),
+        ({"model_key": "tiny-sd15"}, "not a few-step canvas model"),
         ({"steps": 4, "strength": 0.2}, "steps × strength"),
         ({"steps": 17}, "steps must be between"),
         ({"image": canvas(60, 64)}, "multiple of 8"),
@@ -84,3 +84,22 @@ def test_the_lcm_model_stays_loaded_while_other_models_come_and_go(
     engine.text_to_image(make_spec(model_key="tiny-sd15", steps=1))
     engine.text_to_image(make_spec(model_key="tiny-sd-turbo", steps=1, guidance_scale=0.0))
     assert engine.loaded_models() == ["tiny-lcm", "tiny-sd-turbo"]
+
+
+def test_sdxl_lightning_serves_the_canvas_without_guidance(engine: Engine, one_thread: None) -> None:
+    """The distilled SDXL draws the canvas in a few trailing steps; guidance is not applied."""
+    lightning = spec(model_key="tiny-sdxl-lightning", steps=4, guidance_scale=8.0)
+    first = run(engine, lightning)
+    unguided = run(engine, spec(model_key="tiny-sdxl-lightning", steps=4, guidance_scale=0.0))
+    other = run(engine, spec(model_key="tiny-sdxl-lightning", steps=4, seed=8))
+    assert first.lineage["guidance_scale"] == 0.0
+    assert np.array_equal(np.asarray(first.images[0]), np.asarray(unguided.images[0]))
+    assert not np.array_equal(np.asarray(first.images[0]), np.asarray(other.images[0]))
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (16, 16, 48, 48))
+    painted = np.asarray(run(engine, spec(model_key="tiny-sdxl-lightning", mask=mask)).images[0]).astype(int)
+    before = np.asarray(canvas()).astype(int)
+    assert np.abs(painted[:8] - before[:8]).max() <= 1  # outside the mask: kept
+    assert np.abs(painted[24:40, 24:40] - before[24:40, 24:40]).max() > 8
+    with pytest.raises(EngineError, match="few-step canvas model"):
+        run(engine, spec(model_key="tiny-sdxl"))

@@ -1,8 +1,11 @@
-"""Realtime canvas: a latent consistency model (LCM) turns a canvas into a picture in 4-8 steps.
+"""Realtime canvas: a few-step model turns a canvas into a picture in 2-8 steps.
 
-An LCM is SD 1.5 distilled so that every step jumps most of the way to a clean image, and
-its UNet takes the guidance scale as an input (``time_cond_proj_dim``) instead of running a
-second, unconditional pass: one step is one UNet call. All canvas operations are
+Two families serve the canvas. A latent consistency model (LCM) is SD 1.5 distilled so that
+every step jumps most of the way to a clean image, and its UNet takes the guidance scale as
+an input (``time_cond_proj_dim``) instead of running a second, unconditional pass: one step
+is one UNet call. SDXL-Lightning is SDXL distilled to draw in 2-8 trailing steps without
+guidance: the canvas runs it at guidance 0 (no unconditional pass) whatever the request
+asks, and records the guidance it used in the lineage. All canvas operations are
 image-conditioned: ``strength`` says how far the result may move from the canvas (1.0
 ignores it), and inpainting (through :mod:`sfumato.engine.inpaint`) repaints only where the
 mask is white and keeps every other pixel exactly.
@@ -31,6 +34,8 @@ if TYPE_CHECKING:
     from sfumato.engine.txt2img import Engine
 
 LCM_FAMILY = "lcm"
+# The few-step families that can serve the canvas (and the upscaler's creative pass).
+CANVAS_FAMILIES = (LCM_FAMILY, "sdxl-lightning")
 MIN_STEPS, MAX_STEPS = 1, 16
 _SIZE_STEP = 8
 
@@ -53,10 +58,23 @@ class CanvasSpec:
     mask: Image | None = None
 
 
+def serves_canvas(entry: ModelEntry) -> bool:
+    return entry.family in CANVAS_FAMILIES
+
+
+def canvas_guidance(entry: ModelEntry, requested: float) -> float:
+    """The guidance a canvas run uses: the request's on an LCM; none on a model distilled without it."""
+    return requested if entry.family == LCM_FAMILY else 0.0
+
+
+def _refuse_other(entry: ModelEntry) -> None:
+    if not serves_canvas(entry):
+        raise EngineError(f"model {entry.key} is not a few-step canvas model (LCM or SDXL-Lightning)")
+
+
 def check(spec: CanvasSpec, entry: ModelEntry) -> None:
     """Refuse what the pipeline would refuse later, in words a client understands."""
-    if entry.family != LCM_FAMILY:
-        raise EngineError(f"model {entry.key} is not a latent consistency (LCM) model")
+    _refuse_other(entry)
     width, height = spec.image.size
     for name, value in (("width", width), ("height", height)):
         if value < _SIZE_STEP or value % _SIZE_STEP:
@@ -78,6 +96,7 @@ def run(engine: Engine, spec: CanvasSpec) -> ImageOutput:
     """Image-to-image, or inpainting when the spec has a mask; one image out, the input's size."""
     entry = _entry(engine, spec.model_key)
     check(spec, entry)
+    guidance = canvas_guidance(entry, spec.guidance_scale)
     if spec.mask is not None:
         engine.pipelines.pin(entry.key)
         width, height = spec.image.size
@@ -92,7 +111,7 @@ def run(engine: Engine, spec: CanvasSpec) -> ImageOutput:
                 width=width,
                 height=height,
                 steps=spec.steps,
-                guidance_scale=spec.guidance_scale,
+                guidance_scale=guidance,
                 seeds=(spec.seed,),
                 strength=spec.strength,
             ),
@@ -104,7 +123,7 @@ def run(engine: Engine, spec: CanvasSpec) -> ImageOutput:
             [spec.image],
             prompt=spec.prompt,
             steps=spec.steps,
-            guidance_scale=spec.guidance_scale,
+            guidance_scale=guidance,
             strength=spec.strength,
             seeds=[spec.seed],
         )
@@ -114,7 +133,7 @@ def run(engine: Engine, spec: CanvasSpec) -> ImageOutput:
         "weights_hash": loaded.fingerprint,
         "scheduler": type(loaded.pipeline.scheduler).__name__,
         "steps": spec.steps,
-        "guidance_scale": spec.guidance_scale,
+        "guidance_scale": guidance,
         "strength": spec.strength,
         "width": image.width,
         "height": image.height,
@@ -126,9 +145,8 @@ def run(engine: Engine, spec: CanvasSpec) -> ImageOutput:
 
 @contextmanager
 def lease(engine: Engine, entry: ModelEntry) -> Iterator[LoadedPipeline]:
-    """Hold the LCM pipeline for one run, pinned so that it stays loaded after it."""
-    if entry.family != LCM_FAMILY:
-        raise EngineError(f"model {entry.key} is not a latent consistency (LCM) model")
+    """Hold the canvas pipeline for one run, pinned so that it stays loaded after it."""
+    _refuse_other(entry)
     engine.pipelines.pin(entry.key)
     with engine.pipelines.lease(entry) as loaded:
         yield loaded
@@ -144,7 +162,7 @@ def refine_images(
     strength: float,
     seeds: Sequence[int],
 ) -> list[Image]:
-    """LCM image-to-image over same-sized images in one pipeline call, one seed each.
+    """Few-step image-to-image over same-sized images in one pipeline call, one seed each.
 
     The upscaler's creative pass sends its tiles through here as one batch.
     """

@@ -168,7 +168,7 @@ def creative_pass(engine: Engine, image: Image, creative: CreativePass) -> tuple
                 [canvas.crop(box) for box in chunk],
                 prompt=creative.prompt,
                 steps=creative.steps,
-                guidance_scale=creative.guidance_scale,
+                guidance_scale=lcm.canvas_guidance(entry, creative.guidance_scale),
                 strength=creative.strength,
                 seeds=[creative.seed + first + i for i in range(len(chunk))],
             )

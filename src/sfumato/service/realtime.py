@@ -36,7 +36,7 @@ from PIL import Image
 from sqlalchemy import Table
 
 from sfumato.engine.catalog import UPSCALER_FAMILY, ModelEntry
-from sfumato.engine.lcm import LCM_FAMILY
+from sfumato.engine.lcm import serves_canvas
 from sfumato.errors import InvalidRequest, SfumatoError, TimedOut
 from sfumato.jobs.hand_off import HandedJob, HandOffs
 from sfumato.jobs.kinds import realtime as realtime_kind
@@ -281,11 +281,12 @@ def _take(ctx: Context, output: str, input_keys: Iterable[str]) -> bytes:
 
 
 def realtime_model(ctx: Context) -> ModelEntry:
-    """The LCM model this server's canvas runs (SFUMATO_REALTIME_MODEL), ready to load."""
+    """The few-step model this server's canvas runs (SFUMATO_REALTIME_MODEL), ready to load."""
     entry = resolve_model(ctx, ctx.settings.realtime_model)
-    if entry.family != LCM_FAMILY:
+    if not serves_canvas(entry):
         raise InvalidRequest(
-            f"SFUMATO_REALTIME_MODEL names {entry.key}, which is not a latent consistency (LCM) model",
+            f"SFUMATO_REALTIME_MODEL names {entry.key}, which is not a few-step canvas model "
+            "(LCM or SDXL-Lightning)",
             code="model-unavailable",
         )
     return entry
