@@ -114,6 +114,7 @@ FAMILY_GENERATION = {
     "tiny-flux-dev": {"guidance_scale": 3.5, "negative_prompt": None},
     "tiny-flux-schnell": {"guidance_scale": 0.0, "negative_prompt": None},
     "tiny-sd3": {"guidance_scale": 4.5},
+    "tiny-qwen-image": {"guidance_scale": 4.0},
 }
 
 
@@ -121,8 +122,8 @@ FAMILY_GENERATION = {
 def test_each_family_learns_and_its_lora_steers_only_while_applied(
     engine: Engine, one_thread: None, key: str
 ) -> None:
-    """SDXL learns through its added conditions, FLUX.1 and SD 3.5 by flow matching; each
-    file loads onto its family's pipeline."""
+    """SDXL learns through its added conditions, FLUX.1, SD 3.5 and Qwen-Image by flow
+    matching; each file loads onto its family's pipeline."""
     import hashlib
     from dataclasses import replace
 
@@ -159,4 +160,8 @@ def test_a_flow_training_resumes_exactly_and_a_family_s_size_step_is_kept(engine
     with pytest.raises(EngineError, match="multiple of 16"):
         train(engine, spec(model_key="tiny-sd3", resolution=72), MemoryCheckpoints())
     with pytest.raises(EngineError, match="cannot be trained"):
-        train(engine, spec(model_key="tiny-qwen-image"), MemoryCheckpoints())
+        train(engine, spec(model_key="tiny-flux-kontext"), MemoryCheckpoints())
+    qwen = train(
+        engine, spec(model_key="tiny-qwen-image", steps=1, train_text_encoder=True), MemoryCheckpoints()
+    )
+    assert qwen.lineage["train_text_encoder"] is False  # its text encoder is a language model

@@ -8,11 +8,12 @@ differs is the denoiser's objective and inputs:
   latent is noised at a random discrete timestep and the UNet predicts the noise (or the
   velocity, for v-prediction models). SDXL also takes the prompt's pooled embedding and the
   picture's size and crop as added conditions.
-* **Flow-matching transformers** (FLUX.1 [dev] and [schnell], SD 3.5) learn the flow: the
+* **Flow-matching transformers** (FLUX.1 [dev] and [schnell], SD 3.5, Qwen-Image) learn the flow: the
   latent is mixed with noise at a random ``sigma`` on the scheduler's training schedule,
   ``(1 - sigma) * latent + sigma * noise``, and the transformer predicts the velocity
   ``noise - latent``. FLUX packs 2×2 latent patches into tokens and embeds the guidance
-  scale ([dev]); SD 3.5 takes the latent as it is.
+  scale ([dev]); SD 3.5 takes the latent as it is; Qwen-Image packs its 3-D VAE's one-frame
+  latents like FLUX and reads its language-model text encoder's states with their mask.
 
 Each objective also says which modules carry adapters (the denoiser's attention and
 feed-forward layers, and optionally the CLIP text encoders) and how diffusers names them in
@@ -186,7 +187,7 @@ class FlowObjective(Objective):
         noise = torch.randn(latents.shape, generator=generator).to(self.device)
         picks = torch.randint(0, len(self.timesteps), (size,), generator=generator).to(self.device)
         timesteps = self.timesteps[picks]
-        sigmas = (timesteps / self.train_steps).view(size, 1, 1, 1).to(latents.dtype)
+        sigmas = (timesteps / self.train_steps).view(size, *[1] * (latents.dim() - 1)).to(latents.dtype)
         noisy = (1.0 - sigmas) * latents + sigmas * noise
         with autocast():
             predicted = self._predict(noisy, timesteps, conditioning)
@@ -253,6 +254,46 @@ class SD3Objective(FlowObjective):
         )[0]
 
 
+class QwenImageObjective(FlowObjective):
+    """Qwen-Image: its causal 3-D VAE's one-frame latents, normalised per channel, packed
+    into 2×2 tokens; the Qwen2.5-VL text encoder's states and their padding mask. Its text
+    encoder is a language model and never learns here."""
+
+    text_encoders = ()
+
+    def latents(self, pixels: Any) -> tuple[Any, Any]:
+        distribution = self.pipeline.vae.encode(pixels.unsqueeze(2)).latent_dist  # one frame
+        return distribution.mean, distribution.std
+
+    def scale(self, latents: Any) -> Any:
+        import torch
+
+        config = self.pipeline.vae.config
+        shape = (1, config.z_dim, 1, 1, 1)
+        mean = torch.tensor(config.latents_mean).view(shape).to(latents.device, latents.dtype)
+        std = torch.tensor(config.latents_std).view(shape).to(latents.device, latents.dtype)
+        return (latents - mean) / std
+
+    def conditioning(self) -> dict[str, Any]:
+        embeds, mask = self.pipeline.encode_prompt(self.prompt, device=self.device)
+        both = {"encoder_hidden_states": embeds, "encoder_hidden_states_mask": mask}
+        return {name: value for name, value in both.items() if value is not None}  # no mask: no padding
+
+    def _predict(self, noisy: Any, timesteps: Any, conditioning: dict[str, Any]) -> Any:
+        pipeline = self.pipeline
+        size, channels, _, height, width = noisy.shape
+        packed = pipeline._pack_latents(noisy[:, :, 0], size, channels, height, width)
+        predicted = pipeline.transformer(
+            hidden_states=packed,
+            timestep=timesteps / 1000,
+            img_shapes=[[(1, height // 2, width // 2)]] * size,
+            return_dict=False,
+            **_batched(conditioning, size),
+        )[0]
+        scale = pipeline.vae_scale_factor
+        return pipeline._unpack_latents(predicted, height * scale, width * scale, scale)
+
+
 def _flux(max_tokens: int) -> Any:
     def build(pipeline: Any, prompt: str, resolution: int, device: str) -> Objective:
         return FluxObjective(pipeline, prompt, resolution, device, max_tokens=max_tokens)
@@ -270,6 +311,7 @@ OBJECTIVES: dict[str, Any] = {
     "flux-dev": _flux(512),
     "flux-schnell": _flux(256),
     "sd3": SD3Objective,
+    "qwen-image": QwenImageObjective,
 }
 TRAINABLE_FAMILIES = tuple(OBJECTIVES)
 

@@ -119,7 +119,7 @@ def train(
         "batch_size": spec.batch_size,
         "gradient_accumulation": spec.gradient_accumulation,
         "resolution": spec.resolution,
-        "train_text_encoder": spec.train_text_encoder,
+        "train_text_encoder": bool(trainer.text_encoders),  # not on a language-model encoder
         "seed": spec.seed,
         "resumed_from": start,
         "device": device,
