@@ -63,3 +63,25 @@ def test_upscalers_and_segmenters_count_toward_the_budget_and_leave_least_recent
     cache.get(catalog.resolve("tiny-esrgan"))  # type: ignore[arg-type]
     assert cache.loaded_keys() == ["tiny-mask2former", "tiny-esrgan"]  # the pipeline was oldest
     assert cache.loaded_bytes() <= budget
+
+
+def test_a_run_s_adapters_count_in_the_budget_while_it_holds_them(
+    catalog: Catalog, tiny_models_dir: Path
+) -> None:
+    """Two models fit; with a run's LoRA bytes on one of them they do not, so the other
+    leaves first; when the run ends the adapters' bytes are no longer counted."""
+    probe = _cache(catalog, tiny_models_dir, None)
+    for key in ("tiny-sd15", "tiny-sdxl"):
+        probe.get(catalog.resolve(key))  # type: ignore[arg-type]
+    both = probe.loaded_bytes()
+    cache = _cache(catalog, tiny_models_dir, budget=both + 1000)
+    for key in ("tiny-sd15", "tiny-sdxl"):
+        cache.get(catalog.resolve(key))  # type: ignore[arg-type]
+    assert cache.loaded_keys() == ["tiny-sd15", "tiny-sdxl"]
+    sdxl = catalog.resolve("tiny-sdxl")
+    with cache.lease(sdxl, extra_bytes=500):  # type: ignore[arg-type]
+        assert cache.loaded_keys() == ["tiny-sd15", "tiny-sdxl"]  # still fits
+    with cache.lease(sdxl, extra_bytes=5000):  # type: ignore[arg-type]
+        assert cache.loaded_keys() == ["tiny-sdxl"]  # the other model made room
+        during = cache.loaded_bytes()
+    assert cache.loaded_bytes() == during - 5000

@@ -41,6 +41,12 @@ def adapter_set_key(adapters: Sequence[Weighted]) -> str:
     return ",".join(f"{a.sha256}:{float(a.weight)!r}" for a in adapters if a.weight != 0)
 
 
+def resident_bytes(adapters: Sequence[Adapter]) -> int:
+    """What the adapters a run applies add to its model's memory: their tensors' bytes
+    (the file's size bounds them from above; weight-0 adapters are never loaded)."""
+    return sum(len(adapter.weights) for adapter in adapters if adapter.weight != 0)
+
+
 @contextmanager
 def applied(pipeline: Any, adapters: Sequence[Adapter]) -> Iterator[None]:
     """Run the block with ``adapters`` active on ``pipeline``; removed again on the way out."""

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sfumato.engine import families, report
-from sfumato.engine.adapters import adapter_set_key, applied
+from sfumato.engine.adapters import adapter_set_key, applied, resident_bytes
 from sfumato.engine.errors import EngineError
 from sfumato.engine.specs import ImageOutput, TextToImageSpec
 
@@ -64,7 +64,11 @@ def text_to_image_batch(engine: Engine, specs: Sequence[TextToImageSpec]) -> lis
     entry = engine._entry(first.model_key)
     for spec in specs:
         txt2img._validate(spec, entry)
-    with engine.pipelines.lease(entry, first.scheduler) as loaded, applied(loaded.pipeline, first.adapters):
+    held = resident_bytes(first.adapters)
+    with (
+        engine.pipelines.lease(entry, first.scheduler, held) as loaded,
+        applied(loaded.pipeline, first.adapters),
+    ):
         images = _run(loaded, specs, entry.family)
     outputs, position = [], 0
     for spec in specs:

@@ -68,6 +68,7 @@ class _Slot:
     loaded: LoadedPipeline | None
     run_lock: threading.Lock = field(default_factory=threading.Lock)
     size: int = 0  # bytes of weights and buffers, for the memory budget
+    extra: int = 0  # bytes its runs add while they hold it (LoRA adapters), also budgeted
     # Never-run schedulers by Leonardo name (None: the model's own), copied for each run;
     # read and filled under ``run_lock``.
     schedulers: dict[str | None, Any] = field(default_factory=dict)
@@ -123,9 +124,9 @@ class PipelineCache:
             return list(self._slots)
 
     def loaded_bytes(self) -> int:
-        """Bytes of weights and buffers of the loaded models."""
+        """Bytes of weights and buffers of the loaded models, with the adapters runs hold on them."""
         with self._lock:
-            return sum(slot.size for slot in self._slots.values())
+            return sum(slot.size + slot.extra for slot in self._slots.values())
 
     def pin(self, key: str) -> None:
         """Keep ``key`` loaded once it is: eviction passes it over and it does not count
@@ -144,18 +145,25 @@ class PipelineCache:
         return loaded.pipeline
 
     @contextmanager
-    def lease(self, entry: ModelEntry, scheduler: str | None = None) -> Iterator[LoadedPipeline]:
+    def lease(
+        self, entry: ModelEntry, scheduler: str | None = None, extra_bytes: int = 0
+    ) -> Iterator[LoadedPipeline]:
         """Hold ``entry``'s pipeline for one run, as a copy with its own fresh scheduler.
 
         ``scheduler`` is a Leonardo scheduler name, or None for the model's own.
+        ``extra_bytes`` is what the run adds to the model while it holds it (its LoRA
+        adapters): it counts in the memory budget for the run's length, and least recently
+        used models leave first to make room for it.
         """
         check_scheduler(scheduler)
         while True:
             slot = self._slot(entry)
+            self._hold_extra(slot, entry.key, extra_bytes)
             slot.run_lock.acquire()
             if slot.loaded is not None:
                 break
             slot.run_lock.release()  # evicted between lookup and lock: load again
+            self._drop_extra(slot, extra_bytes)
         try:
             shared = slot.loaded
             if not entry.is_pipeline:
@@ -166,6 +174,25 @@ class PipelineCache:
             yield LoadedPipeline(view, shared.key, shared.fingerprint, shared.device, shared.dtype)
         finally:
             slot.run_lock.release()
+            self._drop_extra(slot, extra_bytes)
+
+    def _hold_extra(self, slot: _Slot, key: str, extra: int) -> None:
+        """Count ``extra`` bytes on ``slot`` and evict others until the budget holds them.
+
+        Called before the run lock is taken: eviction waits for other models' runs, and a
+        run waiting for this one's lock must never be waited for in turn.
+        """
+        if not extra:
+            return
+        with self._lock:
+            slot.extra += extra
+            excess = self._pop_over_budget(keep=key)
+        self._release(excess)
+
+    def _drop_extra(self, slot: _Slot, extra: int) -> None:
+        if extra:
+            with self._lock:
+                slot.extra -= extra
 
     def evict(self, key: str) -> None:
         """Drop one model from memory, waiting for its current run to finish."""
@@ -216,13 +243,13 @@ class PipelineCache:
         """Remove least recently used unpinned slots (never ``keep``) until the rest fit the budget."""
         if self.memory_budget is None:
             return []
-        total = sum(slot.size for slot in self._slots.values())
+        total = sum(slot.size + slot.extra for slot in self._slots.values())
         popped = []
         for key in [k for k in self._slots if k not in self._pinned and k != keep]:
             if total <= self.memory_budget:
                 break
             slot = self._slots.pop(key)
-            total -= slot.size
+            total -= slot.size + slot.extra
             popped.append(slot)
         return popped
 

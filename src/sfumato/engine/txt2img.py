@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sfumato.engine import families, report
-from sfumato.engine.adapters import adapter_set_key, applied
+from sfumato.engine.adapters import adapter_set_key, applied, resident_bytes
 from sfumato.engine.catalog import Catalog, ModelEntry
 from sfumato.engine.errors import EngineError
 from sfumato.engine.pipeline_cache import LoadedPipeline, PipelineCache
@@ -61,7 +61,11 @@ class Engine:
         """
         entry = self._entry(spec.model_key)
         _validate(spec, entry)
-        with self.pipelines.lease(entry, spec.scheduler) as loaded, applied(loaded.pipeline, spec.adapters):
+        held = resident_bytes(spec.adapters)
+        with (
+            self.pipelines.lease(entry, spec.scheduler, held) as loaded,
+            applied(loaded.pipeline, spec.adapters),
+        ):
             images = _run(loaded, spec, entry.family)
         for image in images:
             if image.size != (spec.width, spec.height):
