@@ -1,0 +1,114 @@
+"""``sfumato batch run`` against a live sfumato with the tiny model: a file runs to the end,
+survives SIGKILL without a second charge or download, rides out a rate limit, and learns of
+completions by webhook as well as by polling."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from sfumato.cli import app
+from tests.batch.conftest import LiveServer
+
+# One worker runs this module's tests (``--dist loadgroup``), so they share one live server.
+pytestmark = pytest.mark.xdist_group("batch-live-server")
+runner = CliRunner()
+
+
+def write_lines(path: Path, count: int, prefix: str, **extra: Any) -> Path:
+    with path.open("w") as out:
+        for n in range(count):
+            body = {"id": f"{prefix}-{n:03d}", "modelId": "tiny-sd15", "prompt": f"a lighthouse, take {n}",
+                    "width": 64, "height": 64, "num_images": 1, "num_inference_steps": 1, "seed": n + 1,
+                    "scheduler": "EULER_DISCRETE", **extra}  # fmt: skip
+            out.write(json.dumps(body) + "\n")
+    return path
+
+
+def records(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def batch_args(server: LiveServer, requests: Path, out: Path, key: str, *more: str) -> list[str]:
+    return ["batch", "run", str(requests), "--out", str(out), "--base-url", server.url, "--api-key", key,
+            "--poll-start", "0.1", "--poll-max", "1", *more]  # fmt: skip
+
+
+def run_cli(*args: str) -> str:
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def assert_manifest_exact(
+    server: LiveServer, out: Path, ids: list[str], seeds: list[int]
+) -> list[dict[str, Any]]:
+    """One COMPLETE record per line, in no particular order, whose files are on disk as the
+    server served them (size and SHA-256), each fetched from the server exactly once."""
+    manifest = records(out / "manifest.jsonl")
+    assert sorted(r["id"] for r in manifest) == sorted(ids)
+    by_id = {r["id"]: r for r in manifest}
+    for line_id, seed in zip(ids, seeds, strict=True):
+        record = by_id[line_id]
+        assert record["status"] == "COMPLETE" and record["kind"] == "image"
+        assert record["seeds"] == [seed] and record["lineage"]["seeds"] == [seed]
+        (stored,) = record["files"]
+        data = (out / stored["path"]).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) == stored["bytes"]
+        assert record["lineage"]["imageSha256"] == [stored["sha256"]]
+        blob_path = "/" + stored["url"].split("/", 3)[3].split("?")[0]
+        assert server.recorder.count("GET", blob_path) == 1, f"{blob_path} downloaded more than once"
+    assert len({r["generation_id"] for r in manifest}) == len(ids)
+    assert not list((out / "files").glob("*.part"))
+    return manifest
+
+
+def test_a_200_line_file_killed_mid_run_resumes_without_a_second_charge_or_download(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    count = 200
+    issued = live_server.key("batch-200")
+    requests = write_lines(tmp_path / "requests.jsonl", count, "lighthouse")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "sfumato.cli", *batch_args(live_server, requests, out, issued.api_key,
+                                                                  "--concurrency", "8")]  # fmt: skip
+    started = time.monotonic()
+    first = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ.copy()
+    )
+    checkpoint = out / "checkpoint.jsonl"
+    deadline = time.monotonic() + 120
+    while len(records(checkpoint)) < 60:  # follows the checkpoint file, as a user would tail it
+        assert first.poll() is None, first.stderr.read().decode() if first.stderr else ""
+        assert time.monotonic() < deadline, "the run never got 60 jobs in"
+        time.sleep(0.02)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    done_before = len(records(out / "manifest.jsonl"))
+    assert done_before < count  # killed mid-run: part done, part in flight, part never sent
+
+    second = subprocess.run(command, capture_output=True, timeout=600, env=os.environ.copy())
+    assert second.returncode == 0, second.stderr.decode()
+    elapsed = time.monotonic() - started
+    assert f"{count} done, 0 failed, 0 refused of {count}" in second.stdout.decode()
+
+    ids = [f"lighthouse-{n:03d}" for n in range(count)]
+    manifest = assert_manifest_exact(live_server, out, ids, [n + 1 for n in range(count)])
+    debits = live_server.debits(issued.user_id)
+    assert len(debits) == count  # the ledger: exactly one charge per line
+    assert {generation for generation, _ in debits} == {r["generation_id"] for r in manifest}
+    assert sum(amount for _, amount in debits) == sum(r["cost"] for r in manifest)
+    jobs: dict[str, set[str]] = {}
+    for record in records(checkpoint):
+        jobs.setdefault(record["line"], set()).add(record["job"])
+    assert all(len(named) == 1 for named in jobs.values())  # a resubmission got the same job back
+    print(f"\n{count} lines with a SIGKILL after {done_before} finished: {elapsed:.1f}s in all")
