@@ -111,7 +111,7 @@ def run(
                              timeout=timeout)  # fmt: skip
         code = asyncio.run(_main(requests, completion, options))
     except BatchError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(code=1) from exc
     raise typer.Exit(code=code)
 
@@ -146,7 +146,7 @@ async def _main(requests: list[Any], completion: Any, options: RunOptions) -> in
     from sfumato.batch.completion import Webhooks
     from sfumato.batch.display import Display, Tally
     from sfumato.batch.http import Api
-    from sfumato.batch.runner import Runner, locked
+    from sfumato.batch.runner import Runner, locked, pending_lines
 
     out = options.out
     connections = options.concurrency + 4
@@ -154,6 +154,7 @@ async def _main(requests: list[Any], completion: Any, options: RunOptions) -> in
     async with httpx.AsyncClient(timeout=options.timeout, limits=limits) as client:
         api = Api(options.base_url, options.api_key, client=client)
         with locked(out):
+            pending_lines(requests, out)  # checks the checkpoint and the manifest before anything is sent
             if options.dry_run or options.max_credits is not None:
                 go_on = await _priced(api, requests, options)
                 if options.dry_run or not go_on:

@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sfumato.cli import app
+from sfumato.service.rate_limits import RateLimiter, parse_limits
 from tests.batch.conftest import LiveServer
 
 # One worker runs this module's tests (``--dist loadgroup``), so they share one live server.
@@ -112,3 +113,68 @@ def test_a_200_line_file_killed_mid_run_resumes_without_a_second_charge_or_downl
         jobs.setdefault(record["line"], set()).add(record["job"])
     assert all(len(named) == 1 for named in jobs.values())  # a resubmission got the same job back
     print(f"\n{count} lines with a SIGKILL after {done_before} finished: {elapsed:.1f}s in all")
+
+
+def test_a_rate_limited_server_is_waited_out_with_no_failed_request(
+    live_server: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What SFUMATO_RATE_LIMIT_PER_KEY=5/second builds, swapped into the running server.
+    limiter = RateLimiter(per_key=parse_limits("5/second", "SFUMATO_RATE_LIMIT_PER_KEY"), per_account=[])
+    monkeypatch.setattr(live_server.ctx, "rate_limiter", limiter)
+    issued = live_server.key("batch-limited")
+    count = 6
+    requests = write_lines(tmp_path / "requests.jsonl", count, "limited")
+    limited_before = live_server.recorder.count("POST", "/api/rest/v1/generations", 429)
+    limited_before += live_server.recorder.count("GET", "/api/rest/v1/generations", 429)
+    output = run_cli(
+        *batch_args(live_server, requests, tmp_path / "out", issued.api_key, "--concurrency", "8")
+    )
+    limited = live_server.recorder.count("POST", "/api/rest/v1/generations", 429)
+    limited += live_server.recorder.count("GET", "/api/rest/v1/generations", 429)
+    assert limited > limited_before  # the server did refuse requests …
+    assert f"{count} done, 0 failed, 0 refused of {count}" in output  # … and every line still finished
+    assert_manifest_exact(live_server, tmp_path / "out", [f"limited-{n:03d}" for n in range(count)],
+                          [n + 1 for n in range(count)])  # fmt: skip
+    assert len(live_server.debits(issued.user_id)) == count
+
+
+def test_webhooks_wake_each_job_so_it_is_read_once_without_polling(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    from tests.batch.conftest import free_port
+
+    port = free_port()
+    # The wire format has no per-request callback: the key carries the receiver's URL.
+    issued = live_server.key("batch-hooks", webhook_url=f"http://127.0.0.1:{port}/hooks")
+    assert issued.webhook_secret is not None
+    count = 8
+    requests = write_lines(tmp_path / "requests.jsonl", count, "hooked")
+    hooks = ["--webhook-listen", f"127.0.0.1:{port}", "--webhook-secret", issued.webhook_secret,
+             "--webhook-fallback", "120"]  # fmt: skip
+    output = run_cli(*batch_args(live_server, requests, tmp_path / "out", issued.api_key, *hooks))
+    assert f"{count} done, 0 failed, 0 refused of {count}" in output
+    assert f"webhooks: {count} events received, 0 refused" in output
+    manifest = assert_manifest_exact(live_server, tmp_path / "out", [f"hooked-{n:03d}" for n in range(count)],
+                                     [n + 1 for n in range(count)])  # fmt: skip
+    for record in manifest:  # woken by its event, read once; a poll loop would read it again and again
+        assert live_server.recorder.count("GET", f"/api/rest/v1/generations/{record['generation_id']}") == 1
+
+
+def test_dry_run_prices_the_file_and_max_credits_stops_a_run_above_it(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    issued = live_server.key("batch-priced")
+    requests = write_lines(tmp_path / "requests.jsonl", 3, "priced", num_images=2)
+    out = tmp_path / "out"
+    submitted = live_server.recorder.count("POST", "/api/rest/v1/generations")
+    output = run_cli(*batch_args(live_server, requests, out, issued.api_key, "--dry-run"))
+    (estimate,) = [int(line.split()[1]) for line in output.splitlines() if line.startswith("estimate:")]
+    assert estimate > 0 and live_server.recorder.count("POST", "/api/rest/v1/generations") == submitted
+
+    refused = runner.invoke(app, batch_args(live_server, requests, out, issued.api_key,
+                                            "--max-credits", str(estimate - 1)))  # fmt: skip
+    assert refused.exit_code == 1 and "above --max-credits" in refused.output
+    assert live_server.recorder.count("POST", "/api/rest/v1/generations") == submitted
+
+    run_cli(*batch_args(live_server, requests, out, issued.api_key, "--max-credits", str(estimate)))
+    assert sum(amount for _, amount in live_server.debits(issued.user_id)) == estimate  # quote == charge

@@ -77,9 +77,9 @@ class Webhooks(Completion):
         self.received = 0  # events accepted (for the summary)
         self.refused = 0  # POSTs that failed the checks
         self._events: dict[str, asyncio.Event] = {}
-        app = Starlette(routes=[Route("/{path:path}", self._receive, methods=["POST"])])
+        self.app = Starlette(routes=[Route("/{path:path}", self._receive, methods=["POST"])])
         config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
+            self.app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
         )
         self._server = _Server(config)
         self._task: asyncio.Task[None] | None = None

@@ -22,7 +22,9 @@ from sfumato.batch import BatchError
 from sfumato.batch.kinds import DEFAULT_KIND, KINDS, Kind
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-RESERVED = ("id", "kind")  # the batch's own keys on a line; everything else is the wire body
+# The batch's own keys on a line; everything else is the wire body. A kind whose body has an
+# "id" of its own (the variations: the picture to work on) takes the wire body under "body".
+RESERVED = ("id", "kind")
 
 
 @dataclass(frozen=True)
@@ -121,13 +123,22 @@ def _request(data: Any, where: str, *, origin: str, default_id: str) -> BatchReq
     kind = KINDS.get(kind_name) if isinstance(kind_name, str) else None
     if kind is None:
         raise BatchError(f"{where}: unknown kind {kind_name!r}; one of {', '.join(KINDS)}")
-    request_id = str(data.get("id", default_id))
+    if "body" in data:  # {"id", "kind", "body": {…}}: the wire body apart
+        body = data["body"]
+        if not isinstance(body, dict) or set(data) - {"id", "kind", "body"}:
+            raise BatchError(f'{where}: beside "body" (a JSON object) a line may hold only "id" and "kind"')
+        request_id = str(data.get("id", default_id))
+    elif "id" in kind.schema.model_fields:  # the wire body's own "id" (a variation's picture)
+        body = {key: value for key, value in data.items() if key != "kind"}
+        request_id = default_id
+    else:
+        body = {key: value for key, value in data.items() if key not in RESERVED}
+        request_id = str(data.get("id", default_id))
     if not ID_PATTERN.fullmatch(request_id):
         raise BatchError(
             f"{where}: id {request_id!r} must be 1-128 letters, digits, '.', '_' or '-' "
             "(it names the output files)"
         )
-    body = {key: value for key, value in data.items() if key not in RESERVED}
     try:
         kind.schema.model_validate(body)
     except ValidationError as exc:
