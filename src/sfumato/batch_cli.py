@@ -102,6 +102,10 @@ def run(
             raise BatchError("an API key is needed: --api-key or SFUMATO_API_KEY")
         completion: Completion = Polling(PollSchedule(start=poll_start, cap=poll_max))
         if listen is not None:
+            if webhook_secret is None and webhook_key is None:
+                err.print("[yellow]warning:[/yellow] webhooks are not verified (--webhook-secret or "
+                          "--webhook-key); an event only makes the run read its job, so a forged one "
+                          "costs a request, not a result")  # fmt: skip
             fallback = PollSchedule(start=webhook_fallback, cap=10 * webhook_fallback)
             completion = Webhooks(
                 listen[0], listen[1], secret=webhook_secret, bearer=webhook_key, fallback=fallback
@@ -172,10 +176,15 @@ async def _main(requests: list[Any], completion: Any, options: RunOptions) -> in
                     if isinstance(completion, Webhooks):
                         await completion.stop()
     for why in outcome.refused.values():
-        err.print(f"[red]refused[/red] {why}")
+        err.print(f"[red]refused[/red] {why}", soft_wrap=True)
     console.print(
         f"{tally.done} done, {tally.failed} failed, {len(outcome.refused)} refused of {tally.total}; "
-        f"{tally.credits} credits; manifest {out / 'manifest.jsonl'}"
+        f"{tally.credits} credits; manifest {out / 'manifest.jsonl'}",
+        soft_wrap=True,
+    )
+    counters = api.counters
+    console.print(
+        f"{counters.requests} requests, {counters.rate_limited} answered 429, {counters.retried} retried"
     )
     if isinstance(completion, Webhooks):
         console.print(f"webhooks: {completion.received} events received, {completion.refused} refused")
