@@ -89,7 +89,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> I
     settings = Settings(
         home=home, database_url=database_url, models_dir=models_dir, device="cpu", poll_seconds=0.05,
         public_url=f"http://127.0.0.1:{port}", webhook_allow_hosts="127.0.0.1", webhook_poll_seconds=0.2,
-        concurrency_slots=8, realtime_warm=False,
+        concurrency_slots=8, realtime_warm=False, upscaler="tiny-esrgan",
+        model_aliases={"MOTION2": "tiny-ltx-video"},
     )  # fmt: skip
     ctx = build_context(settings)
     recorder = Recorder(create_app(settings, context=ctx))

@@ -199,3 +199,42 @@ def test_a_failed_job_is_resubmitted_as_a_new_request_under_retry_failed(tmp_pat
     assert (out / "files" / "fox-0.png").read_bytes() == b"\x89PNG-bytes"
     events = [json.loads(line)["event"] for line in (out / "checkpoint.jsonl").read_text().splitlines()]
     assert events == ["submitted", "failed", "submitted"]
+
+
+def test_a_clip_line_posts_to_its_endpoint_and_stores_the_mp4_not_the_poster(tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url.path}")
+        if request.method == "POST":
+            job = {"generationId": "clip-1", "apiCreditCost": 10}
+            return httpx.Response(200, json={"motionVideoGenerationJob": job})
+        if request.url.path.endswith("/generations/clip-1"):
+            image = {
+                "id": "i9",
+                "url": "https://cdn.example/poster.jpg",
+                "motionMP4URL": "https://cdn.example/c.mp4",
+            }
+            generation = {"status": "COMPLETE", "generated_images": [image], "apiCreditCost": 10}
+            return httpx.Response(200, json={"generations_by_pk": generation})
+        return httpx.Response(200, content=b"\x00\x00\x00\x18ftypisom")
+
+    line = {"id": "fox", "kind": "text-to-video", "prompt": "a fox running", "duration": 2}
+    requests = read_jsonl(jsonl(tmp_path / "r.jsonl", line))
+    out = tmp_path / "out"
+
+    async def scenario() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(server)) as client:
+            api = Api("https://leonardo.example", "k", client=client)
+            await Runner(api, Polling(PollSchedule(start=0.01)), out).run(requests, Tally(total=1))
+
+    asyncio.run(scenario())
+    assert seen == [
+        "POST /api/rest/v1/generations-text-to-video",
+        "GET /api/rest/v1/generations/clip-1",
+        "GET /c.mp4",
+    ]
+    (record,) = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert record["files"][0] | {"sha256": None} == {"path": "files/fox-0.mp4", "id": "i9", "bytes": 12,
+        "sha256": None, "url": "https://cdn.example/c.mp4", "media": "video"}  # fmt: skip
+    assert record["cost"] == 10

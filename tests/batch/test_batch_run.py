@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from sfumato.cli import app
@@ -195,3 +196,25 @@ def test_dry_run_prices_the_file_and_max_credits_stops_a_run_above_it(
 
     run_cli(*batch_args(live_server, requests, out, issued.api_key, "--max-credits", str(estimate)))
     assert sum(amount for _, amount in live_server.debits(issued.user_id)) == estimate  # quote == charge
+
+
+def test_a_variation_line_upscales_a_picture_an_earlier_run_made(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    issued = live_server.key("batch-kinds")
+    run_cli(*batch_args(live_server, write_lines(tmp_path / "first.jsonl", 1, "base"), tmp_path / "first",
+                        issued.api_key))  # fmt: skip
+    (base,) = records(tmp_path / "first" / "manifest.jsonl")
+    image_id = base["files"][0]["id"]  # a generated image's id, for a variation line
+    lines = [
+        {"id": "big", "kind": "upscale", "body": {"id": image_id}},
+    ]  # fmt: skip
+    requests = tmp_path / "kinds.jsonl"
+    requests.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    out = tmp_path / "kinds"
+    output = run_cli(*batch_args(live_server, requests, out, issued.api_key))
+    assert "1 done, 0 failed, 0 refused of 1" in output
+    by_id = {r["id"]: r for r in records(out / "manifest.jsonl")}
+    (big,) = by_id["big"]["files"]
+    assert by_id["big"]["kind"] == "upscale" and big["path"] == "files/big-0.png"
+    assert Image.open(out / big["path"]).size == (128, 128)  # twice the 64×64 source

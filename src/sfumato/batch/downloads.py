@@ -41,7 +41,9 @@ async def store_outputs(
             size, sha256 = await api.download(output.url, target)
         relative = target.relative_to(out_dir).as_posix()
         stored.append(
-            StoredFile(path=relative, bytes=size, sha256=sha256, url=output.url, media=output.media)
+            StoredFile(
+                path=relative, id=output.id, bytes=size, sha256=sha256, url=output.url, media=output.media
+            )
         )
     return stored
 

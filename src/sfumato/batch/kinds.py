@@ -33,6 +33,7 @@ class Output:
 
     url: str
     media: Literal["image", "video"]
+    id: str | None = None  # the server's id of the picture (a generated image's, for a variation line)
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,9 @@ def generation_state(generation: dict[str, Any]) -> JobState:
     outputs = []
     for image in generation.get("generated_images") or []:
         if image.get("motionMP4URL"):
-            outputs.append(Output(image["motionMP4URL"], "video"))
+            outputs.append(Output(image["motionMP4URL"], "video", image.get("id")))
         elif image.get("url"):
-            outputs.append(Output(image["url"], "image"))
+            outputs.append(Output(image["url"], "image", image.get("id")))
     return JobState(
         status=generation["status"],
         outputs=tuple(outputs),
@@ -105,7 +106,9 @@ def variation_state(variation: dict[str, Any]) -> JobState:
     url = variation.get("url")
     return JobState(
         status=variation["status"],
-        outputs=(Output(url, "image"),) if url and variation["status"] == COMPLETE else (),
+        outputs=(Output(url, "image", variation.get("id")),)
+        if url and variation["status"] == COMPLETE
+        else (),
         cost=variation.get("apiCreditCost"),
         failure_reason=variation.get("failureReason"),
         lineage=variation.get("lineage"),

@@ -20,6 +20,7 @@ FIX = "Repair or delete that line and run again; a deleted line's job is looked 
 
 class StoredFile(BaseModel):
     path: str  # relative to the output directory
+    id: str | None = None  # the output's id on the server (a generated image's: a variation line's "id")
     bytes: int
     sha256: str
     url: str
