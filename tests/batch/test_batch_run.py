@@ -218,3 +218,12 @@ def test_a_variation_line_upscales_a_picture_an_earlier_run_made(
     (big,) = by_id["big"]["files"]
     assert by_id["big"]["kind"] == "upscale" and big["path"] == "files/big-0.png"
     assert Image.open(out / big["path"]).size == (128, 128)  # twice the 64×64 source
+
+
+def test_a_refused_key_stops_the_run_with_one_clear_error(live_server: LiveServer, tmp_path: Path) -> None:
+    requests = write_lines(tmp_path / "requests.jsonl", 20, "nokey")
+    before = live_server.recorder.count("POST", "/api/rest/v1/generations", 401)
+    result = runner.invoke(app, batch_args(live_server, requests, tmp_path / "out", "sfu_not-a-key",
+                                           "--concurrency", "2"))  # fmt: skip
+    assert result.exit_code == 1 and "the server refused the API key" in result.output
+    assert live_server.recorder.count("POST", "/api/rest/v1/generations", 401) - before <= 2  # not 20

@@ -101,14 +101,19 @@ class Runner:
         for request in todo:
             lines.put_nowait(request)
 
+        refused_key: list[ApiError] = []  # a 401 stops the run: every other line would get one too
+
         async def worker() -> None:
-            while not lines.empty():
+            while not lines.empty() and not refused_key:
                 request = lines.get_nowait()
                 try:
                     await self._line(request, progress.get(request.id) or LineProgress(), tally)
                 except ApiError as exc:
-                    outcome.refused[request.id] = f"{request.where}: {exc}"
                     tally.states.pop(request.id, None)
+                    if exc.status == 401:
+                        refused_key.append(exc)
+                    else:
+                        outcome.refused[request.id] = f"{request.where}: {exc}"
                 self.on_change()
 
         try:
@@ -116,6 +121,10 @@ class Runner:
         finally:
             self.checkpoint.close()
             self.manifest.close()
+        if refused_key:
+            raise BatchError(
+                f"the server refused the API key ({refused_key[0].message}); nothing more was sent"
+            )
         return outcome
 
     async def _line(self, request: BatchRequest, state: LineProgress, tally: Tally) -> None:
