@@ -89,7 +89,7 @@ def test_a_200_line_file_killed_mid_run_resumes_without_a_second_charge_or_downl
     requests = write_lines(tmp_path / "requests.jsonl", count, "lighthouse")
     out = tmp_path / "out"
     command = [sys.executable, "-m", "sfumato.cli", *batch_args(live_server, requests, out, issued.api_key,
-                                                                  "--concurrency", "8")]  # fmt: skip
+                                                                  "--concurrency", "16")]  # fmt: skip
     started = time.monotonic()
     log = tmp_path / "first.log"
     with log.open("wb") as sink:
@@ -113,9 +113,9 @@ def test_a_200_line_file_killed_mid_run_resumes_without_a_second_charge_or_downl
     assert f"{count} done, 0 failed, 0 refused of {count}" in second.stdout.decode()
 
     ids = [f"lighthouse-{n:03d}" for n in range(count)]
-    # At most one transfer per line in flight (8) can have been cut short by the kill; a file
+    # At most one transfer per line in flight (16) can have been cut short by the kill; a file
     # stored whole before it is never fetched again, and is the very file the run keeps.
-    manifest = assert_manifest_exact(live_server, out, ids, [n + 1 for n in range(count)], interrupted=8)
+    manifest = assert_manifest_exact(live_server, out, ids, [n + 1 for n in range(count)], interrupted=16)
     for record in manifest:
         (stored,) = record["files"]
         name = Path(stored["path"]).name

@@ -115,11 +115,3 @@ def test_bench_train_prints_both_rates_and_their_ratio() -> None:
     bare = re.search(r"bare peft : +([\d.]+) steps/s", output)
     ratio = re.search(r"ratio job system / bare: ([\d.]+)", output)
     assert job and bare and ratio and float(job.group(1)) > 0 and float(bare.group(1)) > 0
-
-
-@pytest.mark.slow
-def test_bench_batch_run_compares_sfumato_batch_with_the_e2e_clients() -> None:
-    output = _run("batch-run", "--jobs", "4", "--clients", "2", "--concurrency", "2")
-    assert re.search(r"sfumato batch: +[\d.]+ jobs/s .*4 files downloaded", output)
-    assert re.search(r"e2e clients: +[\d.]+ jobs/s", output)
-    assert re.search(r"ratio batch / e2e: [\d.]+", output)
