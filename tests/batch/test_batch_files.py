@@ -19,7 +19,7 @@ from sfumato.batch import BatchError
 from sfumato.batch.backoff import PollSchedule, backoff_seconds, retry_after_seconds
 from sfumato.batch.completion import Polling, Webhooks
 from sfumato.batch.display import Tally
-from sfumato.batch.http import Api, api_base
+from sfumato.batch.http import Api, ApiError, api_base
 from sfumato.batch.requests import expand_template, read_jsonl
 from sfumato.batch.runner import Runner
 from sfumato.cli import app
@@ -238,3 +238,33 @@ def test_a_clip_line_posts_to_its_endpoint_and_stores_the_mp4_not_the_poster(tmp
     assert record["files"][0] | {"sha256": None} == {"path": "files/fox-0.mp4", "id": "i9", "bytes": 12,
         "sha256": None, "url": "https://cdn.example/c.mp4", "media": "video"}  # fmt: skip
     assert record["cost"] == 10
+
+
+def test_the_client_retries_what_may_pass_and_gives_up_on_what_will_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("sfumato.batch.http.backoff_seconds", lambda attempt: 0.0)
+    answers = [
+        httpx.Response(503, json={"error": "restarting", "code": "unexpected"}),
+        httpx.Response(429, json={"error": "queue full", "code": "queue-full"}),  # no Retry-After: backoff
+        httpx.Response(409, json={"error": "in progress; retry shortly", "code": "conflict"}),
+        httpx.Response(200, json={"sdGenerationJob": {"generationId": "g1"}}),
+        httpx.Response(409, json={"error": "another body", "code": "idempotency-key-reused"}),
+    ]
+    keys: list[str] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        keys.append(request.headers["idempotency-key"])
+        return answers.pop(0)
+
+    async def scenario() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(server)) as client:
+            api = Api("http://h", "k", client=client)
+            answer = await api.post("/generations", {"prompt": "a"}, idempotency_key="line-1")
+            assert answer == {"sdGenerationJob": {"generationId": "g1"}}
+            assert (api.counters.requests, api.counters.rate_limited, api.counters.retried) == (4, 1, 2)
+            with pytest.raises(ApiError, match="409 idempotency-key-reused: another body"):
+                await api.post("/generations", {"prompt": "b"}, idempotency_key="line-1")
+
+    asyncio.run(scenario())
+    assert keys == ["line-1"] * 5  # every retry under the same key: never a second job
