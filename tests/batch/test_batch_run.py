@@ -163,12 +163,15 @@ def test_webhooks_wake_each_job_so_it_is_read_once_without_polling(
 
     port = free_port()
     # The wire format has no per-request callback: the key carries the receiver's URL.
-    issued = live_server.key("batch-hooks", webhook_url=f"http://127.0.0.1:{port}/hooks")
+    issued = live_server.key(
+        "batch-hooks", webhook_url=f"http://127.0.0.1:{port}/hooks", webhook_key="hook-token"
+    )
     assert issued.webhook_secret is not None
     count = 8
     requests = write_lines(tmp_path / "requests.jsonl", count, "hooked")
+    # Both checks: sfumato's signature and Leonardo's bearer callback key, as the server sends them.
     hooks = ["--webhook-listen", f"127.0.0.1:{port}", "--webhook-secret", issued.webhook_secret,
-             "--webhook-fallback", "120"]  # fmt: skip
+             "--webhook-key", "hook-token", "--webhook-fallback", "120"]  # fmt: skip
     output = run_cli(*batch_args(live_server, requests, tmp_path / "out", issued.api_key, *hooks))
     assert f"{count} done, 0 failed, 0 refused of {count}" in output
     assert f"webhooks: {count} events received, 0 refused" in output
