@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sfumato import training_cli
+from sfumato.batch_cli import app as batch_app
 from sfumato.bench import app as bench_app
 from sfumato.config import Settings
 from sfumato.errors import SfumatoError
@@ -35,6 +36,7 @@ policy_app = typer.Typer(help="An account's content policy: mode and prompt rule
 accounts_app.add_typer(policy_app, name="policy")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(bench_app, name="bench")
+app.add_typer(batch_app, name="batch")
 app.add_typer(generations_app, name="generations")
 app.command("train")(training_cli.train)
 models_app.command("compare")(training_cli.compare)

@@ -11,4 +11,4 @@ import typer
 
 app = typer.Typer(help="Benchmarks: measured numbers and ratios, one run.", no_args_is_help=True)
 
-from sfumato.bench import batch, e2e, editing, realtime, submit, train, video  # noqa: E402, F401  (each registers its command)
+from sfumato.bench import batch, batch_run, e2e, editing, realtime, submit, train, video  # noqa: E402, F401  (each registers its command)
