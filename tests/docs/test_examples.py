@@ -1,0 +1,86 @@
+"""Every example in the documentation runs, against one live sfumato with the tiny models.
+
+Each fenced ``python``, ``bash`` and ``ts`` block of ``docs/`` is run as its own program
+(``SFUMATO_URL`` and ``SFUMATO_API_KEY`` in its environment); a block that exits non-zero
+fails its test. A block marked ``<!-- docs: output NAME -->`` must print what
+``docs/snippets/NAME.txt`` holds (ids, keys, times and URL signatures normalised): the page
+shows that file, so the output a reader sees is the output of the last run.
+``SFUMATO_DOCS_UPDATE=1`` rewrites the snippets from this run instead of comparing.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from tests.docs.blocks import SNIPPETS, Block, all_blocks, normalise
+from tests.docs.conftest import LiveServer
+from tests.e2e.test_sdk_typescript import PROJECT as TS_PROJECT
+from tests.e2e.test_sdk_typescript import node  # noqa: F401  (the fixture: Node with the SDK installed)
+
+BLOCKS = all_blocks()
+TIMEOUT = 300
+UPDATE = os.environ.get("SFUMATO_DOCS_UPDATE") == "1"
+
+
+def _command(block: Block, request: pytest.FixtureRequest, server: LiveServer) -> tuple[list[str], str]:
+    """The program that runs ``block`` and the directory it runs in."""
+    name = f"example_{uuid.uuid4().hex[:8]}"
+    if block.language == "python":
+        path = server.workdir / f"{name}.py"
+        path.write_text(block.code)
+        return [sys.executable, str(path)], str(server.workdir)
+    if block.language == "bash":
+        path = server.workdir / f"{name}.sh"
+        path.write_text(block.code)
+        return ["bash", "-euo", "pipefail", str(path)], str(server.workdir)
+    node_binary = request.getfixturevalue("node")
+    path = TS_PROJECT / f".{name}.mjs"  # beside node_modules, where the SDK is installed
+    path.write_text(block.code)
+    request.addfinalizer(lambda: path.unlink(missing_ok=True))
+    return [node_binary, str(path)], str(server.workdir)
+
+
+# one live server for every example: all of them on one test worker
+pytestmark = pytest.mark.xdist_group("docs-examples")
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=[block.id for block in BLOCKS])
+def test_example_runs(block: Block, live_server: LiveServer, request: pytest.FixtureRequest) -> None:
+    if block.skip is not None:
+        pytest.skip(f"marked in the page: {block.skip}")
+    command, cwd = _command(block, request, live_server)
+    env = {
+        **os.environ,
+        **live_server.env,
+        "PATH": f"{live_server.env['PATH']}{os.pathsep}{os.environ['PATH']}",
+    }
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    assert result.returncode == 0, (
+        f"{block.id} ({block.language}) exited {result.returncode}\n"
+        f"--- stdout\n{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-3000:]}"
+    )
+    if block.output is None:
+        return
+    printed = normalise(result.stdout, live_server.url)
+    snippet = SNIPPETS / f"{block.output}.txt"
+    if UPDATE:
+        snippet.parent.mkdir(exist_ok=True)
+        snippet.write_text(printed)
+        return
+    assert snippet.is_file(), f"{snippet} is missing: run with SFUMATO_DOCS_UPDATE=1 to write it"
+    assert printed == snippet.read_text(), (
+        f"{block.id} printed something other than the page shows ({snippet.name}); "
+        "if the change is right, run with SFUMATO_DOCS_UPDATE=1 to refresh it"
+    )
+
+
+def test_every_shown_output_has_its_example() -> None:
+    names = {block.output for block in BLOCKS if block.output}
+    assert len(names) == len([block for block in BLOCKS if block.output]), "two blocks share an output name"
+    orphans = {path.stem for path in SNIPPETS.glob("*.txt")} - names
+    assert not orphans, f"snippets no example writes: {sorted(orphans)}"
