@@ -1,5 +1,5 @@
 """The code blocks of the documentation: every fenced ``python``, ``bash``/``sh`` and ``ts``
-block of ``docs/**/*.md``, with the markers written just above it:
+block of ``docs/**/*.md`` and of the README, with the markers written just above it:
 
 - ``<!-- docs: skip (reason) -->``: the block is not run (the reason is required);
 - ``<!-- docs: output NAME -->``: what the block prints is kept, normalised, in
@@ -13,7 +13,9 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+README = ROOT / "README.md"
 SNIPPETS = DOCS / "snippets"
 LANGUAGES = {"python": "python", "py": "python", "bash": "bash", "sh": "bash", "ts": "ts", "typescript": "ts"}
 
@@ -37,7 +39,7 @@ class Block:
 
 def blocks_of(page: Path) -> list[Block]:
     lines = page.read_text(encoding="utf-8").splitlines()
-    relative = page.relative_to(DOCS).as_posix()
+    relative = page.relative_to(DOCS).as_posix() if page.is_relative_to(DOCS) else page.name
     found: list[Block] = []
     index = 0
     while index < len(lines):
@@ -80,7 +82,7 @@ def _markers(lines: list[str], fence: int, page: str) -> tuple[str | None, str |
 
 
 def all_blocks() -> list[Block]:
-    pages = sorted(p for p in DOCS.rglob("*.md") if "snippets" not in p.parts)
+    pages = [README, *sorted(p for p in DOCS.rglob("*.md") if "snippets" not in p.parts)]
     return [block for page in pages for block in blocks_of(page)]
 
 

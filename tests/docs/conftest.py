@@ -34,6 +34,12 @@ TINY = {
     "upscaler": "tiny-esrgan",
     "segmenter": "tiny-mask2former",
     "safety_model": "",
+    "openai_models": {
+        "dall-e-2": "tiny-sd15",
+        "dall-e-3": "tiny-sdxl",
+        "gpt-image-1": "tiny-sdxl",
+        "gpt-image-1-mini": "tiny-sd-turbo",
+    },
     "webhook_allow_hosts": "127.0.0.1",
     "training_base_models": {"v1_5": "tiny-sd15", "FLUX_DEV": "tiny-sd15"},
     "training_max_steps": 8,
