@@ -206,6 +206,12 @@ def http(document: dict[str, Any] | None = None) -> str:
                     lines += [f"Request body (`{media}`, {_schema_type(document, schema)}):", ""]
                     lines += _fields(document, schema) or ["(any JSON object)"]
                     lines.append("")
+            ok = operation.get("responses", {}).get("200", {})
+            answer = ok.get("content", {}).get("application/json", {})
+            if "example" in answer:
+                example = json.dumps(answer["example"], indent=2, ensure_ascii=False)
+                lines += ["Example answer (recorded from a run of the documentation's examples):", ""]
+                lines += ["```json", example, "```", ""]
             statuses = ", ".join(
                 f"`{status}` {response.get('description', '')}".strip()
                 for status, response in operation.get("responses", {}).items()

@@ -143,3 +143,13 @@ def test_a_documented_error_shape_is_what_the_route_answers(
     schema = document["components"]["schemas"]["LeonardoError"]
     assert answer.status_code == 401
     assert set(answer.json()) == set(schema["properties"]) == set(schema["required"])
+
+
+def test_answers_carry_an_example_recorded_from_a_run_and_its_schema(document: dict[str, Any]) -> None:
+    created = document["paths"]["/api/rest/v1/generations"]["post"]["responses"]["200"]["content"]
+    example = created["application/json"]["example"]
+    assert set(example["sdGenerationJob"]) >= {"generationId", "apiCreditCost"}
+    schema = created["application/json"]["schema"]
+    assert schema["properties"]["sdGenerationJob"]["properties"]["apiCreditCost"] == {"type": "integer"}
+    fetched = document["paths"]["/api/rest/v1/generations/{generation_id}"]["get"]["responses"]["200"]
+    assert fetched["content"]["application/json"]["example"]["generations_by_pk"]["status"] == "COMPLETE"

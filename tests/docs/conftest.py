@@ -23,6 +23,7 @@ from sfumato.service.keys import issue_key
 from sfumato.store.migrate import upgrade
 from tests.api.media_files import video
 from tests.api.uploading import noise_png
+from tests.docs.recorder import Recorder
 
 # What the examples' server runs in place of the real models: every example asks for
 # small pictures and short clips of the tiny, offline models.
@@ -53,6 +54,7 @@ class LiveServer:
     key: str
     env: dict[str, str]  # what an example runs with: the URL, the key, the server's settings
     workdir: Path  # where examples run, with photo.png, mask.png and clip.mp4 in it
+    recorder: Recorder  # the first answer of each operation, for the OpenAPI document's examples
 
 
 def _free_port() -> int:
@@ -84,7 +86,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> I
     )  # fmt: skip
     ctx = build_context(settings)
     key = issue_key(ctx, username="docs", credits_amount=1_000_000).api_key
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, context=ctx), port=port, log_level="warning"))
+    recorder = Recorder(create_app(settings, context=ctx))
+    server = uvicorn.Server(uvicorn.Config(recorder, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="docs-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -104,6 +107,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> I
         "SFUMATO_WEBHOOK_ALLOW_HOSTS": TINY["webhook_allow_hosts"],
         "PATH": bin_dir,
     }
-    yield LiveServer(origin, key, env, workdir)
+    yield LiveServer(origin, key, env, workdir, recorder)
     server.should_exit = True
     thread.join(timeout=30)

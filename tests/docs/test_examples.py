@@ -17,6 +17,8 @@ import uuid
 
 import pytest
 
+from sfumato.api.openapi_doc import recorded_examples
+from tests.docs import recorder
 from tests.docs.blocks import SNIPPETS, Block, all_blocks, normalise
 from tests.docs.conftest import LiveServer
 from tests.e2e.test_sdk_typescript import PROJECT as TS_PROJECT
@@ -84,3 +86,22 @@ def test_every_shown_output_has_its_example() -> None:
     assert len(names) == len([block for block in BLOCKS if block.output]), "two blocks share an output name"
     orphans = {path.stem for path in SNIPPETS.glob("*.txt")} - names
     assert not orphans, f"snippets no example writes: {sorted(orphans)}"
+
+
+def test_the_served_examples_are_answers_of_this_run(live_server: LiveServer) -> None:
+    """Runs after the examples: the OpenAPI document's example answers
+    (``src/sfumato/api/openapi_examples.json``) are those the examples just received."""
+    recorded = live_server.recorder.examples
+    assert recorded, "no example reached the API"
+    if UPDATE:
+        recorder.write(recorded, live_server.url)
+        return
+    served = recorded_examples()
+    missing = sorted(set(recorded) - set(served))
+    assert not missing, f"answers with no served example: {missing}; run with SFUMATO_DOCS_UPDATE=1"
+    for operation, body in recorded.items():
+        shape = sorted(body) if isinstance(body, dict) else type(body).__name__
+        kept = served[operation]
+        assert shape == (sorted(kept) if isinstance(kept, dict) else type(kept).__name__), (
+            f"{operation} now answers {shape}; run with SFUMATO_DOCS_UPDATE=1 to refresh its example"
+        )

@@ -10,11 +10,18 @@ The framework documents what a route's signature says. Three things it cannot se
   and the explorer's "Authorize" button sends it;
 - ``/v1/images/edits`` and ``/v1/images/variations`` read their multipart forms
   themselves, so their fields (:mod:`sfumato.api.openai_compat.forms`) and files are
-  described here.
+  described here;
+- the routes answer with the wire shapes of :mod:`sfumato.api.schemas.views`, plain
+  dictionaries: each operation's answer is shown by an example recorded from a real run
+  (``openapi_examples.json``, written by the documentation's tests), with a schema read off
+  that example.
 """
 
 from __future__ import annotations
 
+import json
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -25,6 +32,7 @@ from sfumato.api.openai_compat.errors import PREFIX as OPENAI_PREFIX
 from sfumato.api.openai_compat.forms import ImageEditForm, ImageVariationForm
 
 BEARER = "bearerAuth"
+EXAMPLES = Path(__file__).with_name("openapi_examples.json")
 
 
 class LeonardoError(BaseModel):
@@ -104,10 +112,14 @@ def complete(document: dict[str, Any]) -> None:
     }
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
+    examples = recorded_examples()
     for path, operations in document.get("paths", {}).items():
         openai = path.startswith(OPENAI_PREFIX + "/")
-        for operation in operations.values():
+        for method, operation in operations.items():
             _errors(operation, openai)
+            example = examples.get(f"{method.upper()} {path}")
+            if example is not None:
+                _example(operation, example)
             operation["security"] = [{BEARER: []}]
             # The key is the scheme's; a header parameter of that name is ignored by OpenAPI.
             parameters = [
@@ -124,6 +136,42 @@ def complete(document: dict[str, Any]) -> None:
             form = _FORMS.get(path.removeprefix(OPENAI_PREFIX)) if openai else None
             if form is not None and "requestBody" not in operation:
                 operation["requestBody"] = _multipart(*form)
+
+
+@cache
+def recorded_examples() -> dict[str, Any]:
+    """``{"METHOD /path": answer}`` as recorded from a run; empty when none was."""
+    try:
+        return dict(json.loads(EXAMPLES.read_text()))
+    except FileNotFoundError:
+        return {}
+
+
+def _example(operation: dict[str, Any], example: Any) -> None:
+    content = operation.get("responses", {}).get("200", {}).get("content", {}).get("application/json")
+    if content is None:
+        return
+    content["example"] = example
+    schema = content.get("schema", {})
+    if "$ref" not in schema and not schema.get("properties"):
+        content["schema"] = {**infer_schema(example), "title": schema.get("title", "Response")}
+
+
+def infer_schema(value: Any) -> dict[str, Any]:
+    """The JSON Schema that ``value`` shows: types and keys, nothing it cannot show."""
+    if isinstance(value, dict):
+        return {"type": "object", "properties": {key: infer_schema(item) for key, item in value.items()}}
+    if isinstance(value, list):
+        return {"type": "array", "items": infer_schema(value[0]) if value else {}}
+    if isinstance(value, bool):
+        return {"type": "boolean"}
+    if isinstance(value, int):
+        return {"type": "integer"}
+    if isinstance(value, float):
+        return {"type": "number"}
+    if isinstance(value, str):
+        return {"type": "string"}
+    return {}
 
 
 def _is_key_header(parameter: dict[str, Any]) -> bool:
