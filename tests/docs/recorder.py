@@ -73,5 +73,5 @@ def tidy(value: Any, origin: str) -> Any:
 
 
 def write(examples: dict[str, Any], origin: str, path: Path = EXAMPLES) -> None:
-    tidied = {operation: tidy(body, origin) for operation, body in sorted(examples.items())}
+    tidied = {operation: tidy(body, origin) for operation, body in sorted(examples.items())}  # idempotent
     path.write_text(json.dumps(tidied, indent=1, ensure_ascii=False) + "\n")
