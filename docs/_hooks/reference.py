@@ -65,6 +65,10 @@ def _default(field: Any) -> str:
 
 
 def _type(annotation: Any) -> str:
+    import typing
+
+    if typing.get_origin(annotation) is typing.Literal:
+        return " or ".join(str(choice) for choice in typing.get_args(annotation))
     text = getattr(annotation, "__name__", None) or str(annotation)
     text = re.sub(r"\b(typing|pathlib|collections\.abc)\.", "", str(text) if "[" in str(annotation) else text)
     return text.replace("NoneType", "None")
