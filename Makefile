@@ -38,8 +38,8 @@ docs-serve: install
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
 lint: install
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests docs/_hooks
+	$(BIN)/ruff format --check src tests docs/_hooks
 
 typecheck: install
 	$(BIN)/mypy src/sfumato

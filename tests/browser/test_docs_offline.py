@@ -75,7 +75,8 @@ def browser(server: tuple[str, str]) -> Iterator[object]:
 
 
 def _offline_page(browser: object, origin: str) -> tuple[object, list[str]]:
-    """A page whose requests to any other origin are aborted (and remembered)."""
+    """A page whose requests to any other origin are aborted (and remembered), as are the
+    errors its scripts log (a script the page's content policy refused, say)."""
     context = browser.new_context()  # type: ignore[attr-defined]
     blocked: list[str] = []
 
@@ -89,7 +90,21 @@ def _offline_page(browser: object, origin: str) -> tuple[object, list[str]]:
             route.abort()  # type: ignore[attr-defined]
 
     context.route("**/*", route)
-    return context.new_page(), blocked
+    page = context.new_page()
+    page.on("console", lambda message: _console(message, blocked))
+    page.on("pageerror", lambda error: blocked.append(f"error: {error}"))
+    return page, blocked
+
+
+def _console(message: object, blocked: list[str]) -> None:
+    text = str(message.text)  # type: ignore[attr-defined]
+    if message.type != "error":  # type: ignore[attr-defined]
+        return
+    # The content policy keeping a decorative image of another origin from loading (ReDoc's
+    # footer logo) is the policy at work: the browser sent nothing. Anything else counts.
+    if text.startswith("Loading the image 'http") and "Content Security Policy" in text:
+        return
+    blocked.append(f"console: {text}")
 
 
 def test_swagger_ui_renders_every_operation_offline_and_tries_one_with_a_key(
