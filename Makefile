@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 # machine the same pins resolve to wheels kept on its disk.
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install serve worker test lint typecheck check clean
+.PHONY: install serve worker test docs docs-serve lint typecheck check clean
 
 install: $(VENV)/.installed
 
@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e ".[dev,s3]" $(TORCH)
+	$(BIN)/python -m pip install --quiet -e ".[dev,s3,docs]" $(TORCH)
 	touch $@
 
 serve: install
@@ -29,9 +29,17 @@ worker: install
 test: install
 	$(BIN)/python -m pytest -q
 
+# The documentation site (MkDocs + Material) into site/; warnings (a broken link, a missing
+# page or snippet) fail it. Its reference pages are generated from the code as it builds.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
 lint: install
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests docs/_hooks
+	$(BIN)/ruff format --check src tests docs/_hooks
 
 typecheck: install
 	$(BIN)/mypy src/sfumato
@@ -39,4 +47,4 @@ typecheck: install
 check: lint typecheck test
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site

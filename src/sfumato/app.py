@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from sfumato import __version__
-from sfumato.api import errors
+from sfumato.api import errors, explorer, openapi_doc
 from sfumato.api.auth_gate import AuthGateMiddleware
 from sfumato.api.body_limit import BodyLimitMiddleware
 from sfumato.api.idempotency import IdempotencyMiddleware
@@ -85,9 +85,13 @@ def create_app(
         version=__version__,
         description="Self-hosted generative-media API, wire-compatible with the Leonardo.Ai Production API.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package by explorer.install, no CDN
+        redoc_url=None,
     )
     app.state.context = ctx
     errors.install(app)
+    openapi_doc.install(app)
+    explorer.install(app)
     # Outermost first: log → key check → body limit → idempotency (which reads the body).
     app.add_middleware(IdempotencyMiddleware, prefix=API_PREFIX)
     app.add_middleware(IdempotencyMiddleware, prefix=OPENAI_PREFIX)

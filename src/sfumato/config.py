@@ -40,8 +40,8 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         default=None, description="Base URL clients reach sfumato at; default http://HOST:PORT."
     )
-    host: str = "127.0.0.1"
-    port: int = 8000
+    host: str = Field(default="127.0.0.1", description="Address `sfumato serve` listens on.")
+    port: int = Field(default=8000, description="Port `sfumato serve` listens on.")
     secret_key: str | None = Field(
         default=None,
         description="HMAC key for signed URLs; default a random key kept in $SFUMATO_HOME.",
@@ -74,11 +74,15 @@ class Settings(BaseSettings):
     )
 
     device: str = Field(default="auto", description="auto | cpu | cuda | cuda:N | mps")
-    max_loaded_models: int = 2
+    max_loaded_models: int = Field(
+        default=2, description="Pipelines a worker keeps in memory (least recently used evicted)."
+    )
 
-    worker_id: str | None = None
+    worker_id: str | None = Field(
+        default=None, description="A worker's name in leases and lineage; default host:pid:random."
+    )
     lease_seconds: float = Field(default=60.0, description="A job's lease; renewed by heartbeats.")
-    heartbeat_seconds: float = Field(default=10.0)
+    heartbeat_seconds: float = Field(default=10.0, description="How often a worker renews its leases.")
     poll_seconds: float = Field(default=0.5, description="Queue poll interval when idle.")
     max_attempts: int = Field(default=3, description="Executions of one job before it fails for good.")
 
@@ -136,7 +140,7 @@ class Settings(BaseSettings):
         default=None, description="Local transformers causal LM for prompt tools; templates if unset."
     )
     log_format: str = Field(default="json", description="json | text")
-    log_level: str = Field(default="INFO")
+    log_level: str = Field(default="INFO", description="DEBUG | INFO | WARNING | ERROR")
     log_sensitive: bool = Field(
         default=False, description="Debug only: also log prompts (never keys or Authorization)."
     )
