@@ -67,16 +67,19 @@ async def read(request: Request, model: type[Body]) -> tuple[Body, dict[str, lis
     return body, files
 
 
+def all_of(files: dict[str, list[bytes]], name: str) -> list[bytes]:
+    """Every picture of field ``name`` (``image`` and ``image[]`` alike), in order; at least one."""
+    found = files.get(name, [])
+    if not found:
+        raise InvalidParam(f"{name} is required", param=name, code="missing_required_parameter")
+    return found
+
+
 def one(files: dict[str, list[bytes]], name: str, *, required: bool) -> bytes | None:
-    """The single picture of field ``name``: this server edits one picture per request."""
+    """The single picture of field ``name``."""
     found = files.get(name, [])
     if len(found) > 1:
-        raise InvalidParam(
-            f"{len(found)} pictures in {name}: this server edits one picture per request "
-            "(its models take no reference pictures besides it)",
-            param=name,
-            code="unsupported",
-        )
+        raise InvalidParam(f"{len(found)} pictures in {name}: it takes one", param=name)
     if not found and required:
         raise InvalidParam(f"{name} is required", param=name, code="missing_required_parameter")
     return found[0] if found else None

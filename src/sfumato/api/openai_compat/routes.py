@@ -23,6 +23,7 @@ from sfumato.api.openai_compat.schemas import (
     response_format,
 )
 from sfumato.config import Settings
+from sfumato.engine import in_context
 from sfumato.errors import InvalidRequest, NotFound, SfumatoError
 from sfumato.service import generation_waits, generations, policy
 from sfumato.service.context import Context
@@ -38,9 +39,11 @@ VARIATION_PROMPT = "a high quality, detailed picture"
 
 
 def body_limits(settings: Settings) -> dict[str, int]:
-    """The multipart routes' largest bodies: the form's fields plus a picture and a mask."""
+    """The multipart routes' largest bodies: the form's fields plus their pictures (an edit's
+    picture, its references and a mask)."""
+    pictures = 2 + in_context.MAX_REFERENCES
     return {
-        "/images/edits": settings.max_json_body_bytes + 2 * settings.upload_max_bytes,
+        "/images/edits": settings.max_json_body_bytes + pictures * settings.upload_max_bytes,
         "/images/variations": settings.max_json_body_bytes + settings.upload_max_bytes,
     }
 
@@ -57,11 +60,10 @@ async def edit_image(request: Request, ctx: ContextDep, principal: PrincipalDep)
     body, files = await forms.read(request, forms.ImageEditForm)
     body.check()
     entry = model_entry(ctx.settings, ctx.catalog, body.model)
-    picture = forms.one(files, "image", required=True)
-    assert picture is not None
+    images = forms.all_of(files, "image")
     mask = forms.one(files, "mask", required=False)
     edit = await asyncio.to_thread(
-        pictures.edit_request, ctx, principal, picture, mask, strength=body.strength
+        pictures.edit_request, ctx, principal, images, mask, strength=body.strength
     )
     return await _answer(ctx, principal, body, replace(generation_request(body, entry), edit=edit))
 
