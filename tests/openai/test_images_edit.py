@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+from typing import Any
 
 import numpy as np
 import openai
@@ -130,9 +131,12 @@ def test_several_pictures_edit_the_first_with_the_others_as_references(oapi: Api
             response_format="b64_json", extra_body={"seed": 3, "steps": 4},
         )  # fmt: skip
         [output] = _decoded(result)
+        last_usage.append(result.usage)
         return output
 
+    last_usage: list[Any] = []
     with_one, with_other = edit(_reference(0)), edit(_reference(255))
+    assert last_usage and last_usage[-1].input_tokens_details.image_tokens == 2 * (SIZE // 16) ** 2
     left, top, right, bottom = HOLE
     for output in (with_one, with_other):
         assert output.shape == source.shape  # the first picture's size, not the canvas's

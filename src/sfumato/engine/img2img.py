@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sfumato.engine import editing, families
+from sfumato.engine import editing, families, tokens
 from sfumato.engine.inpaint import composite
 from sfumato.engine.specs import ImageOutput
 from sfumato.engine.tiling import circular_padding
@@ -85,6 +85,7 @@ def image_to_image(engine: Engine, spec: ImageToImageSpec) -> ImageOutput:
             tiling=spec.tiling,
             masked=mask is not None,
             batch_size=len(spec.seeds),
+            **tokens.lineage(pipeline, spec.prompt, spec.negative_prompt),
         )
     if mask is not None:
         images = [composite(image, picture, mask) for image in images]

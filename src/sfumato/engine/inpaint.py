@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sfumato.engine import editing, families, in_context
+from sfumato.engine import editing, families, in_context, tokens
 from sfumato.engine.errors import EngineError
 from sfumato.engine.specs import ImageOutput
 
@@ -104,6 +104,7 @@ def inpaint(engine: Engine, spec: InpaintSpec) -> ImageOutput:
             dedicated_model=editing.is_inpainting_model(pipeline),
             batch_size=len(spec.seeds),
             **_references_lineage(spec),
+            **tokens.lineage(pipeline, spec.prompt, spec.negative_prompt),
         )
     if spec.references:
         painted = [in_context.first_cell(image, spec.width, spec.height) for image in painted]

@@ -14,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from sfumato.engine import families, report
+from sfumato.engine import families, report, tokens
 from sfumato.engine.adapters import adapter_set_key, applied
 from sfumato.engine.catalog import Catalog, ModelEntry
 from sfumato.engine.errors import EngineError
@@ -157,6 +157,7 @@ def _lineage(spec: TextToImageSpec, loaded: LoadedPipeline) -> dict[str, object]
         "batch_jobs": 1,
         "device": loaded.device,
         "dtype": loaded.dtype,
+        **tokens.lineage(loaded.pipeline, spec.prompt, spec.negative_prompt),
         **_library_versions(),
     }
 

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from sfumato.api.deps import ContextDep, PrincipalDep
-from sfumato.api.openai_compat import forms, pictures
+from sfumato.api.openai_compat import forms, pictures, usage
 from sfumato.api.openai_compat import models as model_list
 from sfumato.api.openai_compat.exceptions import InvalidParam
 from sfumato.api.openai_compat.schemas import (
@@ -65,7 +65,8 @@ async def edit_image(request: Request, ctx: ContextDep, principal: PrincipalDep)
     edit = await asyncio.to_thread(
         pictures.edit_request, ctx, principal, images, mask, strength=body.strength
     )
-    return await _answer(ctx, principal, body, replace(generation_request(body, entry), edit=edit))
+    generation = replace(generation_request(body, entry), edit=edit)
+    return await _answer(ctx, principal, body, generation, input_pictures=len(images))
 
 
 @router.post("/images/variations")
@@ -90,13 +91,19 @@ async def create_variation(request: Request, ctx: ContextDep, principal: Princip
         edit=edit,
     )
     body = ImageGenerateBody(prompt=generation.prompt, model=form.model, response_format=form.response_format)
-    return await _answer(ctx, principal, body, generation)
+    return await _answer(ctx, principal, body, generation, input_pictures=1)
 
 
 async def _answer(
-    ctx: Context, principal: Principal, body: ImageGenerateBody, request: GenerationRequest
+    ctx: Context,
+    principal: Principal,
+    body: ImageGenerateBody,
+    request: GenerationRequest,
+    *,
+    input_pictures: int = 0,
 ) -> dict[str, Any]:
-    """Submit the generation, wait for it, and answer with its pictures as asked."""
+    """Submit the generation, wait for it, and answer with its pictures as asked (and the
+    ``usage`` of a run shown ``input_pictures`` pictures)."""
     fmt = response_format(body.response_format, body.model)
     output_format = body.output_format or "png"
     if fmt == "url" and output_format != "png":
@@ -116,6 +123,7 @@ async def _answer(
         output_format=output_format,
         quality=body.quality,
         background=body.background,
+        usage=usage.usage(view, input_pictures=input_pictures),
     )
 
 

@@ -145,6 +145,7 @@ def images_response(
     output_format: str,
     quality: str | None,
     background: str | None,
+    usage: dict[str, Any],
 ) -> dict[str, Any]:
     """OpenAI's ``ImagesResponse`` for a finished generation."""
     if fmt == "b64_json":
@@ -157,6 +158,7 @@ def images_response(
         "data": data,
         "output_format": output_format,
         "size": f"{view.width}x{view.height}",
+        "usage": usage,
     }
     if quality in ("low", "medium", "high", "xhigh", "max"):
         answer["quality"] = quality
