@@ -47,6 +47,7 @@ class ImageToImageSpec:
     scheduler: str | None = None
     tiling: bool = False
     mask: Image | None = None
+    previews: int = 0  # partial pictures decoded while it runs (engine/report.py)
 
 
 def image_to_image(engine: Engine, spec: ImageToImageSpec) -> ImageOutput:
@@ -106,4 +107,5 @@ def _run(pipeline: Any, key: str, family: str, spec: ImageToImageSpec, picture: 
             num_inference_steps=spec.steps,
             num_images_per_prompt=len(spec.seeds),
             generator=editing.generators(spec.seeds),
+            previews=spec.previews,
         )

@@ -53,6 +53,7 @@ class InpaintSpec:
     seeds: tuple[int, ...]
     strength: float = 1.0
     scheduler: str | None = None
+    previews: int = 0  # partial pictures decoded while it runs (engine/report.py)
     references: tuple[Image, ...] = ()  # pictures shown beside it, in context (engine/in_context.py)
 
 
@@ -162,4 +163,6 @@ def _run(pipeline: Any, key: str, family: str, spec: InpaintSpec, picture: Image
         num_inference_steps=spec.steps,
         num_images_per_prompt=len(spec.seeds),
         generator=editing.generators(spec.seeds),
+        previews=spec.previews,
+        preview_size=(spec.width, spec.height),
     )

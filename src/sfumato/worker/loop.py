@@ -311,7 +311,11 @@ class Worker:
         try:
             if kind is None:
                 raise EngineError(f"this worker cannot run jobs of kind {job.kind!r}")
-            with report.reporting(self.progress.listener([(job.id, job.lease)])):
+            running = [(job.id, job.lease)]
+            with (
+                report.reporting(self.progress.listener(running)),
+                report.previewing(self.progress.previews(running, self.blobs)),
+            ):
                 return kind.run_job(self.engine, self.blobs, outcomes.attempt_of(job), job.payload)
         except Exception as exc:
             return exc

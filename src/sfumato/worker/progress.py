@@ -10,17 +10,27 @@ denoising loop never waits for the database. Writes are guarded by the lease (se
 ``store.progress``), so only the lease holder's progress lands.
 
 The thread starts with the first report and ends once no run is being followed.
+
+Previews are the exception to the bounded rate: a streaming client waits for each one, and
+a run writes at most three. :meth:`ProgressWriter.previews` stores each picture as a blob
+and writes it into the progress row at once, on the engine's thread, with the
+``generations`` commit signal that wakes the client's wait. Every write of a row, the
+thread's or a preview's, carries all previews known when it is made (both write under one
+lock), so no write drops one.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from sfumato.engine.report import Report
+from sfumato.blobs import BlobStore
+from sfumato.engine.report import DENOISING, PreviewSink, Report
 from sfumato.store import Database
 from sfumato.store import progress as store
 
@@ -37,6 +47,7 @@ class _Latest:
     progress: store.Progress | None = None
     unwritten: bool = False
     new_stage: bool = False
+    previews: list[str] = field(default_factory=list)
 
 
 class ProgressWriter:
@@ -48,6 +59,7 @@ class ProgressWriter:
         self._jobs: dict[str, _Latest] = {}
         self._thread: threading.Thread | None = None
         self._last_write = -float("inf")
+        self._write_lock = threading.Lock()  # one write at a time: each carries every preview known
         self.writes = 0  # transactions written so far (the rate bound is observable)
 
     def listener(self, jobs: Sequence[tuple[str, int]]) -> Report:
@@ -62,6 +74,28 @@ class ProgressWriter:
             self._note(ids, store.Progress(stage=stage, step=step, total=total, loss=loss))
 
         return report
+
+    def previews(self, jobs: Sequence[tuple[str, int]], blobs: BlobStore) -> PreviewSink:
+        """The engine's preview sink for one run of ``jobs`` (id, lease number): each picture
+        is stored under the job's own key and its key written to the progress row now."""
+        ids = [job_id for job_id, _ in jobs]
+
+        def sink(picture: Any, index: int) -> None:
+            buffer = io.BytesIO()
+            picture.save(buffer, format="PNG")
+            data = buffer.getvalue()
+            with self._changed:
+                followed = [(job_id, self._jobs[job_id]) for job_id in ids if job_id in self._jobs]
+            reports = {}
+            for job_id, latest in followed:
+                key = preview_key(job_id, latest.lease, index)
+                blobs.put(key, data, "image/png")
+                with self._changed:
+                    latest.previews.append(key)
+                    reports[(job_id, latest.lease)] = latest.progress or store.Progress(stage=DENOISING)
+            self._write(reports, signal=True)
+
+        return sink
 
     def forget(self, job_ids: Collection[str]) -> None:
         """Stop following ``job_ids`` (their run ended; their end is recorded elsewhere)."""
@@ -112,10 +146,23 @@ class ProgressWriter:
                 return reports
             self._changed.wait(max(due - now, 0.0) if unwritten else None)
 
-    def _write(self, reports: dict[tuple[str, int], store.Progress]) -> None:
+    def _write(self, reports: dict[tuple[str, int], store.Progress], *, signal: bool = False) -> None:
         try:
-            with self._db.transaction() as session:
-                store.record(session, worker_id=self._worker_id, reports=reports)
+            with self._write_lock:
+                with self._changed:  # every preview known now goes with the write
+                    reports = {
+                        (job_id, lease): replace(progress, previews=tuple(self._jobs[job_id].previews))
+                        if job_id in self._jobs
+                        else progress
+                        for (job_id, lease), progress in reports.items()
+                    }
+                with self._db.transaction() as session:
+                    store.record(session, worker_id=self._worker_id, reports=reports, signal=signal)
             self.writes += 1
         except Exception:  # progress is a courtesy: a failed write must not stop the run
             log.warning("could not record progress of jobs %s", sorted(j for j, _ in reports), exc_info=True)
+
+
+def preview_key(job_id: str, lease: int, index: int) -> str:
+    """Where attempt ``lease`` of a job keeps its preview ``index`` (0-based)."""
+    return f"previews/{job_id}/{lease}/{index}.png"

@@ -56,8 +56,6 @@ class ImageGenerateBody(BaseModel):
 
     def check(self) -> None:
         """What the schema cannot say: features this server does not offer."""
-        if self.stream:
-            raise InvalidParam("stream is not supported by this server", param="stream", code="unsupported")
         if self.background == "transparent":
             raise InvalidParam(
                 "background 'transparent' is not supported: the models draw opaque pictures",

@@ -45,6 +45,7 @@ def _common(blobs: BlobStore, payload: EditPayload) -> dict[str, object]:
         "scheduler": spec.scheduler,
         "image": read_picture(blobs, payload.init_blob_key, "the generation's input picture"),
         "strength": payload.strength,
+        "previews": payload.previews,
     }
 
 

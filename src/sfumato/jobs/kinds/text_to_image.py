@@ -35,6 +35,7 @@ class TextToImagePayload:
     scheduler: str | None = None
     tiling: bool = False
     adapters: tuple[LoraRef, ...] = ()  # a custom model's and elements' LoRAs, with their weights
+    previews: int = 0  # partial pictures a streaming client waits for (never batched: see batch_key)
 
     def spec(self, blobs: BlobStore | None = None) -> TextToImageSpec:
         return TextToImageSpec(
@@ -49,6 +50,7 @@ class TextToImagePayload:
             scheduler=self.scheduler,
             tiling=self.tiling,
             adapters=read_adapters(blobs, self.adapters),
+            previews=self.previews,
         )
 
 
@@ -78,7 +80,8 @@ KIND: JobKind[TextToImagePayload] = JobKind(
     version=1,
     run=run,
     run_batch=run_batch,
-    batch_key=lambda payload: batch_key(NAME, vars(payload)),
+    # A run's previews are of its first picture, so a job that wants them runs alone.
+    batch_key=lambda payload: None if payload.previews else batch_key(NAME, vars(payload)),
     subject=GenerationSubject(),
     lane=queue.INTERACTIVE,
     models=lambda payload: (payload.model_key,),

@@ -1,0 +1,32 @@
+"""A preview of a run in progress: its running latents decoded by the model's own VAE.
+
+The pipelines hand their latents to the step callback between denoising steps. Decoding
+them with the VAE (as the pipeline does after the last step) shows the picture as it
+stands: noisy early, close to the result late. Only the first picture of a call is
+decoded (one decode per preview, whatever the batch). Latents the VAE cannot take as they
+are — FLUX's and Qwen-Image's packed 2×2 patches, video latents — give no preview (None).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+
+def decode(pipeline: Any, latents: Any) -> Image | None:
+    """The first picture of ``latents`` (batch, channels, height/8, width/8), or None."""
+    import torch
+
+    vae = getattr(pipeline, "vae", None)
+    processor = getattr(pipeline, "image_processor", None)
+    if vae is None or processor is None or latents is None or latents.ndim != 4:
+        return None
+    if latents.shape[1] != vae.config.latent_channels:
+        return None
+    config = vae.config
+    first = latents[:1] / config.scaling_factor + (getattr(config, "shift_factor", None) or 0.0)
+    with torch.no_grad():
+        pixels = vae.decode(first.to(vae.dtype), return_dict=False)[0]
+    return processor.postprocess(pixels.float(), output_type="pil")[0]
