@@ -44,17 +44,20 @@ class ImageVariationForm(BaseModel):
     guidance: float | None = Field(default=None, ge=0)
 
 
-async def read(request: Request, model: type[Body]) -> tuple[Body, dict[str, list[bytes]]]:
-    """The form's fields as ``model`` (a 400 naming the field at fault) and its files by name."""
+async def read(
+    request: Request, model: type[Body], *, files: tuple[str, ...] = FILES
+) -> tuple[Body, dict[str, list[bytes]]]:
+    """The form's fields as ``model`` (a 400 naming the field at fault) and its ``files`` by name."""
+    names = files
     form = await request.form()
     fields: dict[str, str] = {}
-    files: dict[str, list[bytes]] = {}
+    pictures: dict[str, list[bytes]] = {}
     for name, value in form.multi_items():
         if isinstance(value, UploadFile):
-            if name not in FILES:
+            if name not in names:
                 raise InvalidParam(f"Unexpected file field {name!r}", param=name)
-            files.setdefault(name.removesuffix("[]"), []).append(await value.read())
-        elif name in FILES:
+            pictures.setdefault(name.removesuffix("[]"), []).append(await value.read())
+        elif name in names:
             raise InvalidParam(f"{name} must be a file", param=name)
         else:
             fields[name] = value
@@ -64,7 +67,7 @@ async def read(request: Request, model: type[Body]) -> tuple[Body, dict[str, lis
         raise RequestValidationError(
             [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
         ) from None
-    return body, files
+    return body, pictures
 
 
 def all_of(files: dict[str, list[bytes]], name: str) -> list[bytes]:

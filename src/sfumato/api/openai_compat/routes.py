@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from sfumato.api.deps import ContextDep, PrincipalDep
-from sfumato.api.openai_compat import forms, pictures, streaming, usage
+from sfumato.api.openai_compat import forms, pictures, streaming, usage, videos
 from sfumato.api.openai_compat import models as model_list
 from sfumato.api.openai_compat.exceptions import InvalidParam
 from sfumato.api.openai_compat.schemas import (
@@ -33,6 +33,7 @@ from sfumato.service.keys import Principal
 from sfumato.service.views import GenerationView
 
 router = APIRouter(tags=["OpenAI compatibility"])
+router.include_router(videos.router)
 Answer = dict[str, Any] | StreamingResponse
 # What a variation draws when the request says nothing of it (OpenAI's takes no prompt);
 # ``prompt`` through extra_body replaces it.
@@ -46,6 +47,7 @@ def body_limits(settings: Settings) -> dict[str, int]:
     return {
         "/images/edits": settings.max_json_body_bytes + pictures * settings.upload_max_bytes,
         "/images/variations": settings.max_json_body_bytes + settings.upload_max_bytes,
+        "/videos": settings.max_json_body_bytes + settings.upload_max_bytes,
     }
 
 
