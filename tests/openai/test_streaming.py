@@ -86,3 +86,16 @@ def test_a_stream_that_times_out_ends_with_an_error_event(
         assert "within" in caught.value.message and caught.value.code == "timeout"
         [generation] = api.get(f"/generations/user/{api.user_id}").json()["generations"]
         assert generation["status"] == "FAILED"  # abandoned and refunded, as without a stream
+
+
+def test_a_retried_stream_with_an_idempotency_key_replays_its_events(oapi: Api, client: OpenAI) -> None:
+    def draw() -> list[str]:
+        stream = client.images.generate(
+            prompt="a lighthouse", model="tiny-sd15", size=f"{SIZE}x{SIZE}", stream=True, partial_images=1,
+            extra_body={"steps": 4}, extra_headers={"Idempotency-Key": "stream-once"},
+        )  # fmt: skip
+        return [event.b64_json for event in stream]
+
+    first, again = draw(), draw()
+    assert len(first) == 2 and again == first
+    assert len(oapi.get(f"/generations/user/{oapi.user_id}").json()["generations"]) == 1
