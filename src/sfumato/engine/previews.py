@@ -27,6 +27,15 @@ def decode(pipeline: Any, latents: Any) -> Image | None:
         return None
     config = vae.config
     first = latents[:1] / config.scaling_factor + (getattr(config, "shift_factor", None) or 0.0)
-    with torch.no_grad():
-        pixels = vae.decode(first.to(vae.dtype), return_dict=False)[0]
+    # SDXL's own VAE overflows in float16; its pipeline decodes in float32 and casts back, and
+    # so does a preview.
+    upcast = vae.dtype == torch.float16 and bool(getattr(config, "force_upcast", False))
+    if upcast:
+        vae.to(dtype=torch.float32)
+    try:
+        with torch.no_grad():
+            pixels = vae.decode(first.to(vae.dtype), return_dict=False)[0]
+    finally:
+        if upcast:
+            vae.to(dtype=torch.float16)
     return processor.postprocess(pixels.float(), output_type="pil")[0]
