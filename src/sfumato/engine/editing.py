@@ -163,7 +163,7 @@ def draw(
     sizes it cannot handle): those are the request's fault, so they become EngineError.
     """
     try:
-        callback = report.step_callback(previews, preview_size)
+        callback = report.step_callback(previews, size, preview_size)
         result = pipeline(output_type="pil", callback_on_step_end=callback, **call)
     except ValueError as exc:
         raise EngineError(f"model {key} refused the request: {exc}") from exc

@@ -99,9 +99,12 @@ def preview_steps(count: int, total: int) -> list[int]:
     return sorted({min(last, max(1, math.ceil(k * total / (count + 1)))) for k in range(1, count + 1)})
 
 
-def step_callback(previews: int, size: tuple[int, int] | None = None) -> StepCallback:
-    """The ``callback_on_step_end`` of a run that asked for ``previews`` partial pictures
-    (cropped to ``size`` from the top left, for a canvas wider than the output)."""
+def step_callback(
+    previews: int, size: tuple[int, int] | None = None, crop: tuple[int, int] | None = None
+) -> StepCallback:
+    """The ``callback_on_step_end`` of a run of pictures of ``size`` that asked for
+    ``previews`` partial pictures (cropped to ``crop`` from the top left, for a canvas wider
+    than the output)."""
     sink = _preview_sink.get()
     if previews <= 0 or sink is None:
         return on_step
@@ -112,10 +115,10 @@ def step_callback(previews: int, size: tuple[int, int] | None = None) -> StepCal
         if index + 1 in preview_steps(previews, total) and len(taken) < previews:
             from sfumato.engine.previews import decode
 
-            picture = decode(pipeline, tensors.get("latents"))
+            picture = decode(pipeline, tensors.get("latents"), size)
             if picture is not None:
-                if size is not None and picture.size != size:
-                    picture = picture.crop((0, 0, *size))
+                if crop is not None and picture.size != crop:
+                    picture = picture.crop((0, 0, *crop))
                 sink(picture, len(taken))
                 taken.append(index + 1)
         return on_step(pipeline, index, timestep, tensors)

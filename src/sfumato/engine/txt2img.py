@@ -128,7 +128,7 @@ def _run(loaded: LoadedPipeline, spec: TextToImageSpec, family: str = "") -> lis
         "num_images_per_prompt": len(spec.seeds),
         "generator": generators,
         "output_type": "pil",
-        "callback_on_step_end": report.step_callback(spec.previews),
+        "callback_on_step_end": report.step_callback(spec.previews, (spec.width, spec.height)),
     }
     modules = (pipeline.unet, pipeline.vae) if spec.tiling else ()
     try:
