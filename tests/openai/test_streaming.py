@@ -13,10 +13,19 @@ import pytest
 from openai import OpenAI
 from PIL import Image
 
+from sfumato.store.migrate import upgrade
 from tests.api.conftest import Api
 from tests.openai.conftest import openai_for, start
 
 SIZE = 64
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """One backend: the previews' way through PostgreSQL is the end-to-end tests' (tests/e2e)."""
+    url = f"sqlite:///{tmp_path / 'sfumato.db'}"
+    upgrade(url)
+    return url
 
 
 def _pixels(b64: str) -> np.ndarray:
@@ -75,8 +84,6 @@ def test_edit_streams_its_previews_and_completed_events(client: OpenAI) -> None:
 def test_a_stream_that_times_out_ends_with_an_error_event(
     database_url: str, tmp_path: Path, models_dir: Path
 ) -> None:
-    if "postgresql" in database_url:
-        pytest.skip("one backend is enough")
     for api in start(database_url, tmp_path, models_dir, with_worker=False, openai_timeout_seconds=0.3):
         stream = openai_for(api).images.generate(
             prompt="a red fox", model="tiny-sd15", size="64x64", stream=True, partial_images=1
@@ -99,3 +106,15 @@ def test_a_retried_stream_with_an_idempotency_key_replays_its_events(oapi: Api, 
     first, again = draw(), draw()
     assert len(first) == 2 and again == first
     assert len(oapi.get(f"/generations/user/{oapi.user_id}").json()["generations"]) == 1
+
+
+def test_a_stream_refused_at_admission_is_an_ordinary_openai_error(oapi: Api) -> None:
+    key, _user_id = oapi.new_key("pauper", credits=0)
+    with pytest.raises(openai.RateLimitError) as caught:
+        openai_for(oapi, key).images.generate(
+            prompt="a fox", model="tiny-sd15", stream=True, partial_images=1
+        )
+    assert caught.value.code == "insufficient_quota"
+    with pytest.raises(openai.BadRequestError) as bad:
+        openai_for(oapi).images.generate(prompt="a fox", model="tiny-sd15", stream=True, partial_images=4)
+    assert bad.value.param == "partial_images"

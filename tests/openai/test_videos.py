@@ -12,6 +12,7 @@ import pytest
 from openai import OpenAI
 from PIL import Image
 
+from sfumato.store.migrate import upgrade
 from tests.api.conftest import Api
 from tests.api.video import read_clip, video_app
 from tests.openai.conftest import TINY_ALIASES, openai_for
@@ -21,9 +22,15 @@ TINY_VIDEO = {"sora-2": "tiny-ltx-video", "sora-2-pro": "tiny-wan"}
 
 
 @pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """One backend: the clips are the video generations' own rows, tested on both elsewhere."""
+    url = f"sqlite:///{tmp_path / 'sfumato.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
 def vapi(database_url: str, tmp_path: Path, models_dir: Path) -> Iterator[Api]:
-    if "postgresql" in database_url:
-        pytest.skip("one backend is enough: the clips are the video generations' own rows")
     with video_app(
         database_url, tmp_path, models_dir, openai_models=TINY_ALIASES, openai_video_models=TINY_VIDEO
     ) as app:
