@@ -109,19 +109,12 @@ async def _answer(
     """Submit the generation, wait for it, and answer with its pictures as asked (and the
     ``usage`` of a run shown ``input_pictures`` pictures); with ``stream=True``, as the
     ``stream`` prefix's server-sent events instead."""
-    output_format = body.output_format or "png"
     if body.stream and stream is not None:
         previews = body.partial_images or 0
         created = await generations.submit_generation(ctx, principal, replace(request, previews=previews))
-        events = streaming.Stream(
-            prefix=stream,
-            output_format=output_format,
-            compression=body.output_compression,
-            quality=body.quality if body.quality in ("low", "medium", "high", "xhigh", "max") else "auto",
-            background="opaque" if body.background == "opaque" else "auto",
-            input_pictures=input_pictures,
-        )
+        events = streaming.Stream.asked(body, prefix=stream, input_pictures=input_pictures)
         return streaming.response(ctx, principal, created.generation_id, events)
+    output_format = body.output_format or "png"
     fmt = response_format(body.response_format, body.model)
     if fmt == "url" and output_format != "png":
         raise InvalidParam(

@@ -23,7 +23,7 @@ from fastapi.responses import StreamingResponse
 
 from sfumato.api.openai_compat import usage
 from sfumato.api.openai_compat.errors import error_body
-from sfumato.api.openai_compat.schemas import encode
+from sfumato.api.openai_compat.schemas import ImageGenerateBody, encode
 from sfumato.errors import InvalidRequest, SfumatoError
 from sfumato.service import generation_waits, generations, policy
 from sfumato.service.context import Context
@@ -44,6 +44,19 @@ class Stream:
     quality: str
     background: str
     input_pictures: int
+
+    @classmethod
+    def asked(cls, body: ImageGenerateBody, *, prefix: str, input_pictures: int) -> Stream:
+        """The stream an image request asks for (OpenAI's events name ``auto`` what it left open)."""
+        quality = body.quality if body.quality in ("low", "medium", "high", "xhigh", "max") else "auto"
+        return cls(
+            prefix=prefix,
+            output_format=body.output_format or "png",
+            compression=body.output_compression,
+            quality=quality,
+            background="opaque" if body.background == "opaque" else "auto",
+            input_pictures=input_pictures,
+        )
 
 
 def response(ctx: Context, principal: Principal, generation_id: str, stream: Stream) -> StreamingResponse:
@@ -83,17 +96,9 @@ async def _completed(
     ctx: Context, principal: Principal, view: GenerationView, stream: Stream
 ) -> AsyncIterator[str]:
     pictures = await asyncio.to_thread(generations.image_bytes, ctx, principal, view.id)
-    counted = usage.usage(view, input_pictures=stream.input_pictures)
-    per_picture = usage.image_tokens(view.width, view.height)
-    input_tokens = counted["input_tokens"]
-    for position, picture in enumerate(pictures):
-        inputs = input_tokens if position == 0 else 0
-        details = counted["input_tokens_details"] if position == 0 else {"text_tokens": 0, "image_tokens": 0}
-        yield _event(f"{stream.prefix}.completed", {
-            **_common(view, stream, picture),
-            "usage": {"input_tokens": inputs, "input_tokens_details": details, "output_tokens": per_picture,
-                      "total_tokens": inputs + per_picture},
-        })  # fmt: skip
+    counted = usage.per_picture(view, input_pictures=stream.input_pictures)
+    for picture, used in zip(pictures, counted, strict=True):
+        yield _event(f"{stream.prefix}.completed", {**_common(view, stream, picture), "usage": used})
 
 
 def failure(view: GenerationView) -> SfumatoError:

@@ -23,6 +23,22 @@ def image_tokens(width: int, height: int) -> int:
     return math.ceil(width / PATCH) * math.ceil(height / PATCH)
 
 
+def per_picture(view: GenerationView, *, input_pictures: int) -> list[dict[str, Any]]:
+    """:func:`usage` split over the pictures (a stream's ``completed`` events), adding up to
+    it: the first carries the input tokens, each its own picture's output tokens."""
+    whole = usage(view, input_pictures=input_pictures)
+    drawn = image_tokens(view.width, view.height)
+    split = []
+    for position in range(len(view.images)):
+        inputs = whole["input_tokens"] if position == 0 else 0
+        details = whole["input_tokens_details"] if position == 0 else {"text_tokens": 0, "image_tokens": 0}
+        split.append({
+            "input_tokens": inputs, "input_tokens_details": details, "output_tokens": drawn,
+            "total_tokens": inputs + drawn,
+        })  # fmt: skip
+    return split
+
+
 def usage(view: GenerationView, *, input_pictures: int) -> dict[str, Any]:
     """The ``usage`` object of a finished generation that was shown ``input_pictures`` pictures."""
     lineage = view.lineage
