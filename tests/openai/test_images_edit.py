@@ -12,6 +12,7 @@ import pytest
 from openai import OpenAI
 from PIL import Image
 
+from sfumato.service import edits
 from tests.api.conftest import Api
 
 SIZE = 64
@@ -151,6 +152,10 @@ def test_several_pictures_edit_the_first_with_the_others_as_references(oapi: Api
     newest = oapi.get(f"/generations/user/{oapi.user_id}").json()["generations"][0]
     full = oapi.get(f"/generations/{newest['id']}").json()["generations_by_pk"]
     assert full["lineage"]["references"] == 1
+    kept = edits.input_key(newest["id"], "reference-1")  # for a replay, until the generation goes
+    assert oapi.ctx.blobs.exists(kept)
+    assert oapi.delete(f"/generations/{newest['id']}").status_code == 200
+    assert not oapi.ctx.blobs.exists(kept)
 
 
 def test_several_pictures_without_a_mask_redraw_the_first(client: OpenAI) -> None:

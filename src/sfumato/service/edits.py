@@ -177,8 +177,8 @@ def input_blob_keys(generation: Generation) -> list[str]:
     """The blobs :func:`store_inputs` wrote for ``generation`` (deleted with it)."""
     keys = [input_key(generation.id, "init")] if generation.init_sha256 else []
     keys += [input_key(generation.id, "end")] if generation.end_frame_sha256 else []
-    # References have no column of their own: every slot is named (deleting an absent blob is fine).
-    keys += [input_key(generation.id, name) for name in _REFERENCE_NAMES] if generation.mask_sha256 else []
+    # References have no column of their own: an edit names every slot (deleting an absent blob is fine).
+    keys += [input_key(generation.id, name) for name in _REFERENCE_NAMES] if generation.init_sha256 else []
     return keys + ([input_key(generation.id, "mask")] if generation.mask_sha256 else [])
 
 

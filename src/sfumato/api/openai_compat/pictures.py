@@ -49,15 +49,15 @@ def edit_request(ctx: Context, principal: Principal, pictures: list[bytes], mask
     """
     limits = {"max_bytes": ctx.settings.upload_max_bytes, "max_pixels": ctx.settings.upload_max_pixels}
     picture, *references = pictures
-    image = _decoded(picture, "image", **limits)
-    for reference in references:
-        _decoded(reference, "image", **limits)
     if len(references) > in_context.MAX_REFERENCES:
         raise InvalidParam(
             f"{len(pictures)} pictures in image: this server edits the first with at most "
             f"{in_context.MAX_REFERENCES} more beside it as references",
             param="image",
         )
+    image = _decoded(picture, "image", **limits)
+    for reference in references:
+        _decoded(reference, "image", **limits)
     mask_png = repaint_mask(mask, size=image.size, **limits) if mask is not None else None
     canvas_type = "INPAINT" if mask_png else "OUTPAINT" if has_alpha(image) else "IMG2IMG"
     image_id = uploads.add_init_image(ctx, principal, picture, what="image")
