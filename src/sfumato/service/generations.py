@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Table
 
+from sfumato.blobs import BlobNotFound
 from sfumato.engine import families
 from sfumato.engine.catalog import ModelEntry
 from sfumato.errors import InvalidRequest, NotFound
@@ -353,13 +355,18 @@ def delete_generation(ctx: Context, principal: Principal, generation_id: str) ->
 
 def preview_bytes(ctx: Context, principal: Principal, generation_id: str, *, after: int = 0) -> list[bytes]:
     """The generation's preview pictures (PNG) past the first ``after``, in order: those its
-    newest attempt decoded while running, for a client that streams them."""
+    newest attempt decoded while running, for a client that streams them. A failed attempt's
+    previews are deleted with its other outputs: those are skipped."""
     with ctx.db.read() as session:
         generation = repo.get_generation(session, generation_id, account_id=principal.account_id)
         if generation is None:
             raise NotFound(f"No generation with id {generation_id!r}")
         keys = progress.previews_of_generation(session, generation_id)[after:]
-    return [ctx.blobs.get(key) for key in keys]
+    found = []
+    for key in keys:
+        with contextlib.suppress(BlobNotFound):
+            found.append(ctx.blobs.get(key))
+    return found
 
 
 def image_bytes(ctx: Context, principal: Principal, generation_id: str) -> list[bytes]:

@@ -31,6 +31,7 @@ from typing import Any
 
 from sfumato.blobs import BlobStore
 from sfumato.engine.report import DENOISING, PreviewSink, Report
+from sfumato.jobs.artifacts import Attempt, preview_key
 from sfumato.store import Database
 from sfumato.store import progress as store
 
@@ -75,25 +76,24 @@ class ProgressWriter:
 
         return report
 
-    def previews(self, jobs: Sequence[tuple[str, int]], blobs: BlobStore) -> PreviewSink:
-        """The engine's preview sink for one run of ``jobs`` (id, lease number): each picture
-        is stored under the job's own key and its key written to the progress row now."""
-        ids = [job_id for job_id, _ in jobs]
+    def previews(self, job_id: str, attempt: Attempt, blobs: BlobStore) -> PreviewSink:
+        """The engine's preview sink for a run of job ``job_id`` (a job that wants previews
+        runs alone): each picture is stored under the attempt's keys and its key written to
+        the progress row now."""
 
         def sink(picture: Any, index: int) -> None:
+            with self._changed:
+                latest = self._jobs.get(job_id)
+            if latest is None or latest.lease != attempt.lease:
+                return
             buffer = io.BytesIO()
             picture.save(buffer, format="PNG")
-            data = buffer.getvalue()
+            key = preview_key(attempt, index)
+            blobs.put(key, buffer.getvalue(), "image/png")
             with self._changed:
-                followed = [(job_id, self._jobs[job_id]) for job_id in ids if job_id in self._jobs]
-            reports = {}
-            for job_id, latest in followed:
-                key = preview_key(job_id, latest.lease, index)
-                blobs.put(key, data, "image/png")
-                with self._changed:
-                    latest.previews.append(key)
-                    reports[(job_id, latest.lease)] = latest.progress or store.Progress(stage=DENOISING)
-            self._write(reports, signal=True)
+                latest.previews.append(key)
+                progress = latest.progress or store.Progress(stage=DENOISING)
+            self._write({(job_id, attempt.lease): progress}, signal=True)
 
         return sink
 
@@ -161,8 +161,3 @@ class ProgressWriter:
             self.writes += 1
         except Exception:  # progress is a courtesy: a failed write must not stop the run
             log.warning("could not record progress of jobs %s", sorted(j for j, _ in reports), exc_info=True)
-
-
-def preview_key(job_id: str, lease: int, index: int) -> str:
-    """Where attempt ``lease`` of a job keeps its preview ``index`` (0-based)."""
-    return f"previews/{job_id}/{lease}/{index}.png"

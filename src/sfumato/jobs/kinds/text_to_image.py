@@ -9,7 +9,7 @@ from sfumato.blobs import BlobStore
 from sfumato.engine import Engine
 from sfumato.engine.batching import batch_key
 from sfumato.engine.specs import TextToImageSpec
-from sfumato.jobs.artifacts import Attempt, TaskResult, image_key
+from sfumato.jobs.artifacts import Attempt, TaskResult, image_key, preview_key
 from sfumato.jobs.kind import JobKind
 from sfumato.jobs.loras import LoraRef, read_adapters
 from sfumato.jobs.subjects import GenerationSubject
@@ -55,8 +55,9 @@ class TextToImagePayload:
 
 
 def generation_outputs(attempt: Attempt, payload: TextToImagePayload) -> list[str]:
-    """One image per seed, under the attempt's keys."""
-    return [image_key(attempt.target, position, attempt.lease) for position in range(len(payload.seeds))]
+    """One image per seed, under the attempt's keys, and the previews it was asked for."""
+    images = [image_key(attempt.target, position, attempt.lease) for position in range(len(payload.seeds))]
+    return images + [preview_key(attempt, index) for index in range(payload.previews)]
 
 
 def run(engine: Engine, blobs: BlobStore, attempt: Attempt, payload: TextToImagePayload) -> TaskResult:
