@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +21,18 @@ from tests.openai.conftest import openai_for, start
 SIZE = 64
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """One backend: the previews' way through PostgreSQL is the end-to-end tests' (tests/e2e)."""
-    url = f"sqlite:///{tmp_path / 'sfumato.db'}"
+def _sqlite(folder: Path) -> str:
+    url = f"sqlite:///{folder / 'sfumato.db'}"
     upgrade(url)
     return url
+
+
+@pytest.fixture(scope="module")
+def oapi(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[Api]:
+    """One app for the module, on one backend: the previews' way through PostgreSQL (and
+    another process) is the end-to-end tests' (tests/e2e)."""
+    folder = tmp_path_factory.mktemp("openai-streaming")
+    yield from start(_sqlite(folder), folder, models_dir)
 
 
 def _pixels(b64: str) -> np.ndarray:
@@ -56,7 +63,7 @@ def test_generate_streams_previews_of_the_run_then_the_picture(oapi: Api, client
     )
     assert usage.total_tokens == usage.input_tokens + usage.output_tokens
     # The same generation as ever: visible, complete, with the streamed picture.
-    [generation] = oapi.get(f"/generations/user/{oapi.user_id}").json()["generations"]
+    generation = oapi.get(f"/generations/user/{oapi.user_id}").json()["generations"][0]  # the newest
     assert generation["status"] == "COMPLETE"
     stored = oapi.client.get(generation["generated_images"][0]["url"]).content
     assert np.array_equal(_pixels(base64.b64encode(stored).decode()), final)
@@ -81,10 +88,8 @@ def test_edit_streams_its_previews_and_completed_events(client: OpenAI) -> None:
     assert usages[1].input_tokens == 0 and all(u.output_tokens == (SIZE // 16) ** 2 for u in usages)
 
 
-def test_a_stream_that_times_out_ends_with_an_error_event(
-    database_url: str, tmp_path: Path, models_dir: Path
-) -> None:
-    for api in start(database_url, tmp_path, models_dir, with_worker=False, openai_timeout_seconds=0.3):
+def test_a_stream_that_times_out_ends_with_an_error_event(tmp_path: Path, models_dir: Path) -> None:
+    for api in start(_sqlite(tmp_path), tmp_path, models_dir, with_worker=False, openai_timeout_seconds=0.3):
         stream = openai_for(api).images.generate(
             prompt="a red fox", model="tiny-sd15", size="64x64", stream=True, partial_images=1
         )
@@ -103,9 +108,10 @@ def test_a_retried_stream_with_an_idempotency_key_replays_its_events(oapi: Api, 
         )  # fmt: skip
         return [event.b64_json for event in stream]
 
+    before = len(oapi.get(f"/generations/user/{oapi.user_id}").json()["generations"])
     first, again = draw(), draw()
     assert len(first) == 2 and again == first
-    assert len(oapi.get(f"/generations/user/{oapi.user_id}").json()["generations"]) == 1
+    assert len(oapi.get(f"/generations/user/{oapi.user_id}").json()["generations"]) == before + 1
 
 
 def test_a_stream_refused_at_admission_is_an_ordinary_openai_error(oapi: Api) -> None:
