@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -86,3 +88,17 @@ def test_too_many_pictures_are_an_openai_400(client: OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         client.images.edit(image=[picture] * 5, prompt="x", model="tiny-sd15")
     assert caught.value.param == "image" and "at most 3" in caught.value.message
+
+
+def test_a_streamed_edit_with_references_previews_the_edited_picture_alone(client: OpenAI) -> None:
+    picture = ("source.png", _png(Image.fromarray(_source())), "image/png")
+    events = list(
+        client.images.edit(
+            image=[picture, ("r.png", _reference(255), "image/png")], mask=("mask.png", _mask(), "image/png"),
+            prompt="a red apple", model="tiny-sd15", stream=True, partial_images=1, extra_body={"steps": 4},
+        )
+    )  # fmt: skip
+    assert [e.type for e in events] == ["image_edit.partial_image", "image_edit.completed"]
+    for event in events:
+        shown = Image.open(io.BytesIO(base64.b64decode(event.b64_json)))
+        assert shown.size == (SIZE, SIZE)  # the first cell, not the canvas beside its reference
