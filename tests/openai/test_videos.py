@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,6 +84,15 @@ def test_an_input_reference_starts_the_clip(vapi: Api, client: OpenAI) -> None:
     assert read_clip(client.videos.download_content(done.id).content).size == (32, 32)
     lineage = vapi.get(f"/generations/{done.id}").json()["generations_by_pk"]["lineage"]
     assert lineage["modelKey"] == "tiny-wan" and lineage["initImageSha256"]  # image-to-video, from it
+    # The picture as a data URL in a JSON body (this SDK sends files only).
+    data_url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    body = {"prompt": "it moves", "model": "sora-2-pro", "seconds": "1", "size": "32x32",
+            "input_reference": {"image_url": data_url}}  # fmt: skip
+    created = vapi.client.post("/v1/videos", json=body, headers=vapi.headers())
+    assert created.status_code == 200, created.text
+    again = client.videos.poll(created.json()["id"], poll_interval_ms=50)
+    again_lineage = vapi.get(f"/generations/{again.id}").json()["generations_by_pk"]["lineage"]
+    assert again.status == "completed" and again_lineage["initImageSha256"]
 
 
 def test_models_list_the_video_models_and_their_aliases(client: OpenAI) -> None:
@@ -112,3 +122,13 @@ def test_an_unknown_clip_or_an_image_is_not_a_video(vapi: Api, client: OpenAI) -
     assert image.data and generation["status"] == "COMPLETE"
     with pytest.raises(openai.NotFoundError):
         client.videos.retrieve(generation["id"])
+
+
+@pytest.mark.parametrize(
+    "reference", ["a.png", {"file_id": "file-1"}, {"image_url": "data:image/png;base64,AAAA"}]
+)
+def test_a_reference_this_server_cannot_read_is_an_openai_400(vapi: Api, reference: object) -> None:
+    body = {"prompt": "waves", "model": "sora-2-pro", "input_reference": reference}
+    response = vapi.client.post("/v1/videos", json=body, headers=vapi.headers())
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == "input_reference"

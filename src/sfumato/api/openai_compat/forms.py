@@ -3,7 +3,7 @@ pictures as bytes and their other fields validated like a JSON body."""
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -61,13 +61,17 @@ async def read(
             raise InvalidParam(f"{name} must be a file", param=name)
         else:
             fields[name] = value
+    return validated(model, fields), pictures
+
+
+def validated(model: type[Body], fields: dict[str, Any]) -> Body:
+    """``fields`` as ``model``, or the 400 that names the field at fault."""
     try:
-        body = model.model_validate(fields)
+        return model.model_validate(fields)
     except ValidationError as exc:
         raise RequestValidationError(
             [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
         ) from None
-    return body, pictures
 
 
 def all_of(files: dict[str, list[bytes]], name: str) -> list[bytes]:

@@ -24,6 +24,7 @@ from sfumato.api.openai_compat.exceptions import InvalidParam
 from sfumato.api.openai_compat.schemas import parse_size
 from sfumato.engine import report
 from sfumato.engine.catalog import VIDEO_FAMILIES, ModelEntry
+from sfumato.errors import InvalidRequest
 from sfumato.service import data_urls, generations, uploads, videos
 from sfumato.service.context import Context
 from sfumato.service.keys import Principal
@@ -53,11 +54,10 @@ class VideoForm(BaseModel):
 
 @router.post("/videos")
 async def create_video(request: Request, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
-    form, files = await forms.read(request, VideoForm, files=FILES)
+    form, picture = await _read(request)
     name = form.model or DEFAULT_MODEL
     entry = _model(ctx, name)
     width, height = parse_size(form.size)
-    picture = forms.one(files, "input_reference", required=False)
     reference = await asyncio.to_thread(_reference, ctx, principal, form, picture)
     clip = videos.VideoRequest(
         prompt=form.prompt,
@@ -119,6 +119,29 @@ def delete_video(video_id: str, ctx: ContextDep, principal: PrincipalDep) -> dic
     return {"id": video_id, "object": "video.deleted", "deleted": True}
 
 
+async def _read(request: Request) -> tuple[VideoForm, bytes | None]:
+    """The request's fields and its picture: the SDK's multipart form, or a JSON body whose
+    ``input_reference`` is an object (``{"image_url": …}``)."""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            data = await request.json()
+        except ValueError:
+            raise InvalidRequest("Malformed JSON body", code="invalid-json") from None
+        if not isinstance(data, dict):
+            raise InvalidRequest("The body must be a JSON object")
+        reference = data.pop("input_reference", None)
+        if isinstance(reference, dict):
+            data.update({f"input_reference[{key}]": value for key, value in reference.items()})
+        elif reference is not None:
+            raise InvalidParam(
+                'input_reference in a JSON body is an object, {"image_url": "data:…"}; send a file as a form',
+                param="input_reference",
+            )
+        return forms.validated(VideoForm, data), None
+    form, files = await forms.read(request, VideoForm, files=FILES)
+    return form, forms.one(files, "input_reference", required=False)
+
+
 def video_object(ctx: Context, view: GenerationView) -> dict[str, Any]:
     """OpenAI's ``Video`` for a clip."""
     status = _status(view)
@@ -178,12 +201,15 @@ def _reference(
         )
     if picture is None and form.image_url is not None:
         settings = ctx.settings
-        image = data_urls.decode(
-            form.image_url,
-            field="input_reference",
-            max_bytes=settings.upload_max_bytes,
-            max_pixels=settings.upload_max_pixels,
-        )
+        try:
+            image = data_urls.decode(
+                form.image_url,
+                field="input_reference",
+                max_bytes=settings.upload_max_bytes,
+                max_pixels=settings.upload_max_pixels,
+            )
+        except InvalidRequest as exc:
+            raise InvalidParam(exc.message, param="input_reference") from None
         picture = data_urls.png_bytes(image)
     if picture is None:
         return None
