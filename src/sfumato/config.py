@@ -181,6 +181,10 @@ class Settings(BaseSettings):
         },
         description="JSON object: OpenAI model name -> catalog key (sfumato's own keys work as well).",
     )
+    openai_video_models: dict[str, str] = Field(
+        default_factory=lambda: {"sora-2": "ltx-video", "sora-2-pro": "wan2.2-ti2v-5b"},
+        description="JSON object: OpenAI video model name -> catalog key of a video model (/v1/videos).",
+    )
     openai_timeout_seconds: float = Field(
         default=300.0,
         description="How long an /v1/images request waits for its pictures before a 504 (refunded).",

@@ -41,6 +41,7 @@ TINY = {
         "gpt-image-1": "tiny-sdxl",
         "gpt-image-1-mini": "tiny-sd-turbo",
     },
+    "openai_video_models": {"sora-2": "tiny-ltx-video", "sora-2-pro": "tiny-wan"},
     "webhook_allow_hosts": "127.0.0.1",
     "training_base_models": {"v1_5": "tiny-sd15", "FLUX_DEV": "tiny-sd15"},
     "training_max_steps": 8,

@@ -49,6 +49,11 @@ def _round_trip(base: str, api_key: str) -> None:
     kept = np.abs(output[:, 32:].astype(int) - source[:, 32:].astype(int))
     assert kept.max() <= 1
 
+    # Previews travel from the worker (its process or this one) as blobs named in the job's row.
+    events = list(client.images.generate(prompt="a harbour", model="dall-e-2", size="64x64", stream=True,
+                                         partial_images=2, extra_body={"steps": 6}))  # fmt: skip
+    assert [e.type for e in events] == ["image_generation.partial_image"] * 2 + ["image_generation.completed"]
+
 
 def test_openai_sdk_against_sfumato_serve(processes: Processes) -> None:
     processes.env["SFUMATO_OPENAI_MODELS"] = ALIASES

@@ -115,13 +115,6 @@ def test_a_picture_that_is_not_one_is_an_openai_400(client: OpenAI) -> None:
     assert caught.value.param == "image"
 
 
-def test_several_pictures_are_refused_clearly(client: OpenAI) -> None:
-    picture = ("source.png", _png(Image.fromarray(_source())), "image/png")
-    with pytest.raises(openai.BadRequestError) as caught:
-        client.images.edit(image=[picture, picture], prompt="x", model="tiny-sd15")
-    assert caught.value.param == "image" and "one picture per request" in caught.value.message
-
-
 def test_edit_form_fields_are_validated(client: OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         client.images.edit(

@@ -70,6 +70,28 @@ def test_job_is_visible_on_the_leonardo_surface_with_its_parameters(oapi: Api, c
     assert full["lineage"]["worker"]
 
 
+def test_usage_counts_the_prompt_by_the_models_tokenizer_and_the_pictures_by_their_pixels(
+    models_dir: Path, client: OpenAI
+) -> None:
+    from transformers import AutoTokenizer
+
+    prompt, negative = "a lighthouse on a cliff at dusk", "fog"
+    result = client.images.generate(
+        prompt=prompt,
+        model="tiny-sd15",
+        size="96x64",
+        n=2,
+        extra_body={"negative_prompt": negative, "steps": 2},
+    )
+    tokenizer = AutoTokenizer.from_pretrained(models_dir / "tiny-sd15" / "tokenizer")
+    text = len(tokenizer(prompt).input_ids) + len(tokenizer(negative).input_ids)
+    usage = result.usage
+    assert usage is not None and usage.input_tokens_details.text_tokens == text
+    assert usage.input_tokens_details.image_tokens == 0
+    assert usage.output_tokens == 2 * (96 // 16) * (64 // 16)  # one token per 16×16 patch, per picture
+    assert usage.input_tokens == text and usage.total_tokens == text + usage.output_tokens
+
+
 def test_output_format_jpeg_comes_inline(client: OpenAI) -> None:
     result = client.images.generate(
         prompt="a red fox", model="tiny-sd15", size="64x64", response_format="b64_json",

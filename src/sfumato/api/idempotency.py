@@ -61,19 +61,27 @@ class IdempotencyMiddleware:
         if isinstance(outcome, idempotency.Replay):
             await _send_raw(send, outcome.status_code, outcome.body.encode(), replayed=True)
             return
-        await self._run(scope, body, send, ctx, outcome)
+        await self._run(scope, body, receive, send, ctx, outcome)
 
     async def _run(
-        self, scope: Scope, body: bytes, send: Send, ctx: Context, claim: idempotency.Claim
+        self,
+        scope: Scope,
+        body: bytes,
+        receive: Receive,
+        send: Send,
+        ctx: Context,
+        claim: idempotency.Claim,
     ) -> None:
         status = 500
         chunks: list[bytes] = []
         replayed_body = False
 
         async def receive_body() -> Message:
+            """The body read above, then the connection's own messages: a streamed answer
+            listens for the client's disconnect, which must not be reported before it happens."""
             nonlocal replayed_body
             if replayed_body:
-                return {"type": "http.disconnect"}
+                return await receive()
             replayed_body = True
             return {"type": "http.request", "body": body, "more_body": False}
 

@@ -147,14 +147,24 @@ def generators(seeds: tuple[int, ...]) -> list[Any]:
     return [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
 
 
-def draw(pipeline: Any, key: str, size: tuple[int, int], **call: Any) -> list[Image]:
-    """Run an editing pipeline and insist on pictures of the promised ``size``.
+def draw(
+    pipeline: Any,
+    key: str,
+    size: tuple[int, int],
+    *,
+    previews: Any = 0,  # Any: callers spread families' dict[str, object] keywords beside these
+    preview_size: Any = None,
+    **call: Any,
+) -> list[Image]:
+    """Run an editing pipeline and insist on pictures of the promised ``size``; ``previews``
+    partial pictures (cropped to ``preview_size``) go to the preview sink as it runs.
 
     diffusers raises ValueError for inputs it refuses (too few steps for the strength,
     sizes it cannot handle): those are the request's fault, so they become EngineError.
     """
     try:
-        result = pipeline(output_type="pil", callback_on_step_end=report.on_step, **call)
+        callback = report.step_callback(previews, size, preview_size)
+        result = pipeline(output_type="pil", callback_on_step_end=callback, **call)
     except ValueError as exc:
         raise EngineError(f"model {key} refused the request: {exc}") from exc
     images = list(result.images)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sfumato.engine import editing, families
+from sfumato.engine import editing, families, tokens
 from sfumato.engine.inpaint import composite
 from sfumato.engine.specs import ImageOutput
 from sfumato.engine.tiling import circular_padding
@@ -47,6 +47,7 @@ class ImageToImageSpec:
     scheduler: str | None = None
     tiling: bool = False
     mask: Image | None = None
+    previews: int = 0  # partial pictures decoded while it runs (engine/report.py)
 
 
 def image_to_image(engine: Engine, spec: ImageToImageSpec) -> ImageOutput:
@@ -85,6 +86,7 @@ def image_to_image(engine: Engine, spec: ImageToImageSpec) -> ImageOutput:
             tiling=spec.tiling,
             masked=mask is not None,
             batch_size=len(spec.seeds),
+            **tokens.lineage(pipeline, spec.prompt, spec.negative_prompt),
         )
     if mask is not None:
         images = [composite(image, picture, mask) for image in images]
@@ -105,4 +107,5 @@ def _run(pipeline: Any, key: str, family: str, spec: ImageToImageSpec, picture: 
             num_inference_steps=spec.steps,
             num_images_per_prompt=len(spec.seeds),
             generator=editing.generators(spec.seeds),
+            previews=spec.previews,
         )

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sfumato.engine import editing, families
+from sfumato.engine import editing, families, in_context, tokens
 from sfumato.engine.errors import EngineError
 from sfumato.engine.specs import ImageOutput
 
@@ -53,6 +53,8 @@ class InpaintSpec:
     seeds: tuple[int, ...]
     strength: float = 1.0
     scheduler: str | None = None
+    previews: int = 0  # partial pictures decoded while it runs (engine/report.py)
+    references: tuple[Image, ...] = ()  # pictures shown beside it, in context (engine/in_context.py)
 
 
 def inpaint(engine: Engine, spec: InpaintSpec) -> ImageOutput:
@@ -82,9 +84,14 @@ def inpaint(engine: Engine, spec: InpaintSpec) -> ImageOutput:
     mask = editing.fit_mask(spec.mask, spec.width, spec.height)
     if mask.getbbox() is None:
         raise EngineError("the mask selects nothing to repaint (white marks the area to repaint)")
+    if len(spec.references) > in_context.MAX_REFERENCES:
+        raise EngineError(f"at most {in_context.MAX_REFERENCES} reference pictures go beside the edited one")
+    canvas, canvas_mask = picture, mask
+    if spec.references:
+        canvas, canvas_mask = in_context.stitch(picture, mask, spec.references)
     with engine.pipelines.lease(entry, spec.scheduler) as loaded:
         pipeline = editing.derive(loaded, "inpaint")
-        painted = _run(pipeline, loaded.key, entry.family, spec, picture, mask)
+        painted = _run(pipeline, loaded.key, entry.family, spec, canvas, canvas_mask)
         lineage = editing.lineage(
             "inpaint",
             loaded,
@@ -97,9 +104,19 @@ def inpaint(engine: Engine, spec: InpaintSpec) -> ImageOutput:
             height=spec.height,
             dedicated_model=editing.is_inpainting_model(pipeline),
             batch_size=len(spec.seeds),
+            **_references_lineage(spec),
+            **tokens.lineage(pipeline, spec.prompt, spec.negative_prompt),
         )
+    if spec.references:
+        painted = [in_context.first_cell(image, spec.width, spec.height) for image in painted]
     images = [composite(image, picture, mask) for image in painted]
     return ImageOutput(images=images, seeds=list(spec.seeds), lineage=lineage)
+
+
+def _references_lineage(spec: InpaintSpec) -> dict[str, object]:
+    if not spec.references:
+        return {}
+    return {"references": len(spec.references), "reference_layout": "side-by-side"}
 
 
 def composite(painted: Image, original: Image, mask: Image) -> Image:
@@ -131,18 +148,21 @@ def expand_canvas(image: Image, *, left: int, top: int, right: int, bottom: int)
 
 
 def _run(pipeline: Any, key: str, family: str, spec: InpaintSpec, picture: Image, mask: Image) -> list[Image]:
+    """Repaint ``picture`` (the fitted picture, or the in-context canvas) at its own size."""
     return editing.draw(
         pipeline,
         key,
-        (spec.width, spec.height),
+        picture.size,
         prompt=spec.prompt,
         **families.call_arguments(family, spec.guidance_scale, spec.negative_prompt),
         image=picture,
         mask_image=mask,
-        width=spec.width,
-        height=spec.height,
+        width=picture.width,
+        height=picture.height,
         strength=spec.strength,
         num_inference_steps=spec.steps,
         num_images_per_prompt=len(spec.seeds),
         generator=editing.generators(spec.seeds),
+        previews=spec.previews,
+        preview_size=(spec.width, spec.height),
     )

@@ -36,6 +36,7 @@ class TextToImageSpec:
     scheduler: str | None = None
     tiling: bool = False
     adapters: tuple[Adapter, ...] = ()  # LoRAs applied for this run only (custom models, elements)
+    previews: int = 0  # partial pictures decoded while it runs (engine/report.py)
 
 
 @dataclass

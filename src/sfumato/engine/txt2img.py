@@ -14,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from sfumato.engine import families, report
+from sfumato.engine import families, report, tokens
 from sfumato.engine.adapters import adapter_set_key, applied, resident_bytes
 from sfumato.engine.catalog import Catalog, ModelEntry
 from sfumato.engine.errors import EngineError
@@ -132,7 +132,7 @@ def _run(loaded: LoadedPipeline, spec: TextToImageSpec, family: str = "") -> lis
         "num_images_per_prompt": len(spec.seeds),
         "generator": generators,
         "output_type": "pil",
-        "callback_on_step_end": report.on_step,
+        "callback_on_step_end": report.step_callback(spec.previews, (spec.width, spec.height)),
     }
     modules = (pipeline.unet, pipeline.vae) if spec.tiling else ()
     try:
@@ -161,6 +161,7 @@ def _lineage(spec: TextToImageSpec, loaded: LoadedPipeline) -> dict[str, object]
         "batch_jobs": 1,
         "device": loaded.device,
         "dtype": loaded.dtype,
+        **tokens.lineage(loaded.pipeline, spec.prompt, spec.negative_prompt),
         **_library_versions(),
     }
 

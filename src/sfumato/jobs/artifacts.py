@@ -97,6 +97,11 @@ def image_key(generation_id: str, position: int, lease: int) -> str:
     return artifact_key(generation_id, lease, position, "png")
 
 
+def preview_key(attempt: Attempt, index: int) -> str:
+    """Where an attempt puts its preview ``index`` (0-based), decoded while it ran."""
+    return f"generations/{attempt.target}/lease-{attempt.lease}/preview-{index}.png"
+
+
 def read_picture(blobs: BlobStore, key: str, what: str, mode: str = "RGB") -> Image:
     """An input picture the service stored for the job, decoded; a clear error when it is gone."""
     from PIL import Image as PILImage

@@ -24,13 +24,13 @@ import io
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from PIL.Image import Image
 
 from sfumato.blobs import BlobNotFound
-from sfumato.engine import families
+from sfumato.engine import families, in_context
 from sfumato.engine.catalog import ModelEntry
 from sfumato.errors import InvalidRequest
 from sfumato.jobs.kinds.editing import IMAGE_TO_IMAGE, INPAINT
@@ -63,6 +63,8 @@ class EditRequest:
     canvas_type: str | None = None
     canvas_init_id: str | None = None
     canvas_mask_id: str | None = None
+    # Uploaded pictures shown to the model beside the edited one (in context: engine/in_context.py).
+    reference_ids: tuple[str, ...] = ()
 
 
 @dataclass
@@ -74,6 +76,7 @@ class EditPlan:
     mask: Image | None  # "L", 255 = may change
     strength: float  # the share of the noise schedule re-run (diffusers' strength)
     columns: dict[str, Any] = field(default_factory=dict)  # lineage columns of the generation
+    references: list[Image] = field(default_factory=list)  # RGB, shown beside the picture
 
 
 def plan(
@@ -85,6 +88,8 @@ def plan(
             raise InvalidRequest(_inpainting_only(entry))
         return None
     edit = _canvas(ctx, principal, request) if request.canvas else _init_image(ctx, principal, request)
+    if request.reference_ids:
+        edit = _with_references(ctx, principal, edit, request.reference_ids, entry)
     if entry.inpainting and edit.kind != INPAINT:
         raise InvalidRequest(_inpainting_only(entry))
     if edit.kind == INPAINT and "inpaint" not in families.traits(entry.family).edits:
@@ -135,8 +140,9 @@ def stored_inputs(ctx: Context, generation_id: str, edit: EditPlan | None) -> It
         yield {}
         return
     payload: dict[str, Any] = {"strength": edit.strength, "init_blob_key": None, "mask_blob_key": None}
+    references = [(_reference_name(position), image) for position, image in enumerate(edit.references, 1)]
     try:
-        for name, image in (("init", edit.picture), ("mask", edit.mask)):
+        for name, image in (("init", edit.picture), ("mask", edit.mask), *references):
             if image is None:
                 continue
             key = input_key(generation_id, name)
@@ -144,6 +150,8 @@ def stored_inputs(ctx: Context, generation_id: str, edit: EditPlan | None) -> It
             image.save(buffer, format="PNG")
             ctx.blobs.put(key, buffer.getvalue(), "image/png")
             payload[f"{name}_blob_key"] = key
+        if references:
+            payload["reference_blob_keys"] = tuple(payload.pop(f"{name}_blob_key") for name, _ in references)
         yield payload
     except BaseException:
         discard_inputs(ctx, generation_id)
@@ -152,7 +160,7 @@ def stored_inputs(ctx: Context, generation_id: str, edit: EditPlan | None) -> It
 
 def discard_inputs(ctx: Context, generation_id: str) -> None:
     """Delete the copies :func:`stored_inputs` made for a generation that was never recorded."""
-    for name in ("init", "mask", "end"):
+    for name in ("init", "mask", "end", *_REFERENCE_NAMES):
         ctx.blobs.delete(input_key(generation_id, name))
 
 
@@ -169,7 +177,45 @@ def input_blob_keys(generation: Generation) -> list[str]:
     """The blobs :func:`store_inputs` wrote for ``generation`` (deleted with it)."""
     keys = [input_key(generation.id, "init")] if generation.init_sha256 else []
     keys += [input_key(generation.id, "end")] if generation.end_frame_sha256 else []
+    # References have no column of their own: an edit names every slot (deleting an absent blob is fine).
+    keys += [input_key(generation.id, name) for name in _REFERENCE_NAMES] if generation.init_sha256 else []
     return keys + ([input_key(generation.id, "mask")] if generation.mask_sha256 else [])
+
+
+def _with_references(
+    ctx: Context, principal: Principal, edit: EditPlan, reference_ids: tuple[str, ...], entry: ModelEntry
+) -> EditPlan:
+    """``edit`` with reference pictures beside its picture: an inpainting of the picture's
+    repaint area (the mask's, or the whole picture for image-to-image, re-noised by the same
+    strength) over an in-context canvas, the references kept around it."""
+    if len(reference_ids) > in_context.MAX_REFERENCES:
+        raise InvalidRequest(
+            f"{len(reference_ids)} reference pictures: at most {in_context.MAX_REFERENCES} go beside "
+            "the edited picture"
+        )
+    if "inpaint" not in families.traits(entry.family).edits:
+        raise InvalidRequest(
+            f"Model {entry.name!r} takes one picture: reference pictures are placed in context beside "
+            "the edited one, which needs a model that inpaints",
+            code="unsupported-feature",
+        )
+    pictures = [
+        read_init_image(ctx, principal, image_id, what=f"reference image {position}").image
+        for position, image_id in enumerate(reference_ids, start=1)
+    ]
+    mask = edit.mask
+    if mask is None:
+        from PIL import Image as PILImage
+
+        mask = PILImage.new("L", edit.picture.size, 255)
+    return replace(edit, kind=INPAINT, mask=mask, references=[images.flatten(p) for p in pictures])
+
+
+def _reference_name(position: int) -> str:
+    return f"reference-{position}"
+
+
+_REFERENCE_NAMES = tuple(_reference_name(p) for p in range(1, in_context.MAX_REFERENCES + 1))
 
 
 def _init_image(ctx: Context, principal: Principal, request: EditRequest) -> EditPlan:

@@ -1,8 +1,9 @@
 """Answering with a generation's pictures: wait, on the event loop, for its job to end.
 
 A surface that answers synchronously (the OpenAI-compatible one) queues an ordinary
-generation, then waits here. The ``generations`` commit signal (``store/commits.py``) wakes
-the waiter when the worker's transaction that ended the generation commits; the row stays
+generation, then waits here (or follows it, to stream its previews). The ``generations``
+commit signal (``store/commits.py``) wakes the waiter when the worker's transaction that
+ended the generation, or wrote a preview of it, commits; the row stays
 the only truth and is looked at again now and then in case a signal was lost. A wait past
 its deadline abandons the generation: its queued job is cancelled, its charge refunded, and
 a worker still running it records nothing (``jobs/subjects.py``).
@@ -11,6 +12,7 @@ a worker still running it records nothing (``jobs/subjects.py``).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 from sfumato.errors import TimedOut
 from sfumato.service import generations
@@ -30,6 +32,17 @@ async def await_generation(
     ctx: Context, principal: Principal, generation_id: str, *, timeout: float
 ) -> GenerationView:
     """The generation once it is COMPLETE or FAILED; :class:`TimedOut` (and refunded) after ``timeout``."""
+    async for view in follow_generation(ctx, principal, generation_id, timeout=timeout):
+        if view.status != "PENDING":
+            return view
+    raise AssertionError("follow_generation ends with an ended generation")  # pragma: no cover
+
+
+async def follow_generation(
+    ctx: Context, principal: Principal, generation_id: str, *, timeout: float
+) -> AsyncIterator[GenerationView]:
+    """The generation whenever it may have moved (a preview written, its end): PENDING views,
+    then the COMPLETE or FAILED one, last. :class:`TimedOut` (and refunded) after ``timeout``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     pause = _POLL_FIRST
@@ -37,8 +50,9 @@ async def await_generation(
         while True:
             ended.clear()  # before the look: an end committed after it sets it again
             view = await asyncio.to_thread(generations.get_generation, ctx, principal, generation_id)
+            yield view
             if view.status != "PENDING":
-                return view
+                return
             if loop.time() >= deadline:
                 if await asyncio.to_thread(_abandon, ctx, principal, generation_id):
                     raise TimedOut(

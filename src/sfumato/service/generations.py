@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Table
 
+from sfumato.blobs import BlobNotFound
 from sfumato.engine import families
 from sfumato.engine.catalog import ModelEntry
 from sfumato.errors import InvalidRequest, NotFound
@@ -61,6 +63,7 @@ class GenerationRequest:
     flags: dict[str, Any] = field(default_factory=dict)
     edit: edits.EditRequest | None = None  # image-to-image and canvas requests
     adapters: lora_use.AdapterRequest | None = None  # elements (a custom model comes as model_id)
+    previews: int = 0  # partial pictures decoded while it runs, for a client that streams them
 
 
 @dataclass(frozen=True)
@@ -237,6 +240,7 @@ def _plan(ctx: Context, principal: Principal, request: GenerationRequest) -> Pla
         scheduler=scheduler,
         tiling=request.tiling,
         adapters=loras.refs if loras is not None else (),
+        previews=request.previews,
     )
     return Plan(
         principal=principal,
@@ -333,6 +337,7 @@ def delete_generation(ctx: Context, principal: Principal, generation_id: str) ->
         blob_keys = [image.blob_key for image in generation.images] + edits.input_blob_keys(generation)
         blob_keys += [image.video_blob_key for image in generation.images if image.video_blob_key]
         blob_keys += [v.blob_key for image in generation.images for v in image.variations if v.blob_key]
+        blob_keys += progress.previews_of_generation(session, generation_id)
         for job in queue.jobs_for_generation(session, generation_id):
             if job.state == queue.QUEUED:
                 queue.finish(job, state=queue.CANCELLED, error="generation deleted")
@@ -346,6 +351,22 @@ def delete_generation(ctx: Context, principal: Principal, generation_id: str) ->
     for key in blob_keys:
         ctx.blobs.delete(key)
     return generation_id
+
+
+def preview_bytes(ctx: Context, principal: Principal, generation_id: str, *, after: int = 0) -> list[bytes]:
+    """The generation's preview pictures (PNG) past the first ``after``, in order: those its
+    newest attempt decoded while running, for a client that streams them. A failed attempt's
+    previews are deleted with its other outputs: those are skipped."""
+    with ctx.db.read() as session:
+        generation = repo.get_generation(session, generation_id, account_id=principal.account_id)
+        if generation is None:
+            raise NotFound(f"No generation with id {generation_id!r}")
+        keys = progress.previews_of_generation(session, generation_id)[after:]
+    found = []
+    for key in keys:
+        with contextlib.suppress(BlobNotFound):
+            found.append(ctx.blobs.get(key))
+    return found
 
 
 def image_bytes(ctx: Context, principal: Principal, generation_id: str) -> list[bytes]:

@@ -34,17 +34,19 @@ from PIL import Image, ImageOps
 from sqlalchemy import Table
 
 from sfumato.engine.catalog import FRAME_STEP, VIDEO_FAMILIES, ModelEntry
-from sfumato.errors import InvalidRequest
+from sfumato.errors import Conflict, InvalidRequest, NotFound
 from sfumato.jobs.kinds import video
 from sfumato.observability.logs import bind
-from sfumato.service import admission, availability, dedupe, edits, guardrails, images, prompts
+from sfumato.service import admission, availability, dedupe, edits, generations, guardrails, images, prompts
 from sfumato.service.context import Context
 from sfumato.service.generations import CreatedGeneration
 from sfumato.service.keys import Principal
 from sfumato.service.uploads import read_init_image
+from sfumato.service.views import GenerationView
 from sfumato.store import credits
+from sfumato.store import generations as repo
 from sfumato.store.intake import Submission
-from sfumato.store.models import Generation, Variation, new_id
+from sfumato.store.models import GeneratedImage, Generation, Variation, new_id
 
 log = logging.getLogger(__name__)
 GENERATIONS: Table = Generation.__table__  # type: ignore[assignment]
@@ -120,6 +122,46 @@ def create_video(ctx: Context, principal: Principal, request: VideoRequest) -> C
     else:
         log.info("video queued", extra={"model": plan.entry.key, "cost": plan.cost, "prompt": request.prompt})
     return CreatedGeneration(generation_id=outcome.subject_id, credit_cost=outcome.cost)
+
+
+def get_video(ctx: Context, principal: Principal, generation_id: str) -> GenerationView:
+    """A clip of the caller's (a generation with a motion model); 404 for anything else."""
+    view = generations.get_generation(ctx, principal, generation_id)
+    if view.motion is None:
+        raise NotFound(f"No video with id {generation_id!r}")
+    return view
+
+
+def list_videos(
+    ctx: Context, principal: Principal, *, after: str | None, limit: int, newest_first: bool
+) -> tuple[list[GenerationView], bool]:
+    """The caller's clips past the clip ``after`` (a cursor), and whether more follow."""
+    if not 1 <= limit <= 100:
+        raise InvalidRequest("limit must be between 1 and 100")
+    with ctx.db.read() as session:
+        anchor = None
+        if after is not None:
+            anchor = repo.get_generation(session, after, account_id=principal.account_id)
+            if anchor is None or anchor.motion_model is None:
+                raise InvalidRequest(f"after: no video with id {after!r}")
+        rows = repo.list_videos(
+            session, account_id=principal.account_id, after=anchor, limit=limit + 1, newest_first=newest_first
+        )
+        views = [generations.to_view(ctx, row) for row in rows[:limit]]
+    return views, len(rows) > limit
+
+
+def video_bytes(ctx: Context, principal: Principal, generation_id: str, *, poster: bool = False) -> bytes:
+    """A finished clip's MP4 (or its poster, the PNG of its first frame)."""
+    view = get_video(ctx, principal, generation_id)
+    if view.status != "COMPLETE" or not view.images:
+        raise Conflict(f"Video {generation_id} is not finished (its generation is {view.status})")
+    with ctx.db.read() as session:
+        image = session.get(GeneratedImage, view.images[0].id)
+        key = None if image is None else (image.blob_key if poster else image.video_blob_key)
+    if key is None:
+        raise NotFound(f"Video {generation_id} has no file")
+    return ctx.blobs.get(key)
 
 
 def quote(ctx: Context, motion_model: str, width: int, height: int) -> int:

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 JOBS = "jobs"  # jobs were queued (or handed back to the queue)
 WEBHOOKS = "webhooks"  # webhook events are due
 REALTIME = "realtime"  # a realtime request ended; the key is its id
-GENERATIONS = "generations"  # a generation ended; the key is its id
+GENERATIONS = "generations"  # a generation ended (or has a new preview); the key is its id
 TOPICS = (JOBS, WEBHOOKS, REALTIME, GENERATIONS)
 ANY = ""  # the key of a signal about no one thing in particular: every waiter looks again
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from sfumato.store.models import GeneratedImage, Generation, Job
@@ -27,6 +27,35 @@ def list_generations(session: Session, *, account_id: str, offset: int, limit: i
             .limit(limit)
         )
     )
+
+
+def list_videos(
+    session: Session, *, account_id: str, after: Generation | None, limit: int, newest_first: bool
+) -> list[Generation]:
+    """The account's clips (generations with a motion model) past ``after``, by age then id."""
+    query = select(Generation).where(
+        Generation.account_id == account_id, Generation.motion_model.is_not(None)
+    )
+    if after is not None:
+        if newest_first:
+            query = query.where(
+                or_(
+                    Generation.created_at < after.created_at,
+                    and_(Generation.created_at == after.created_at, Generation.id < after.id),
+                )
+            )
+        else:
+            query = query.where(
+                or_(
+                    Generation.created_at > after.created_at,
+                    and_(Generation.created_at == after.created_at, Generation.id > after.id),
+                )
+            )
+    if newest_first:
+        query = query.order_by(Generation.created_at.desc(), Generation.id.desc())
+    else:
+        query = query.order_by(Generation.created_at, Generation.id)
+    return list(session.scalars(query.limit(limit)))
 
 
 def get_image(session: Session, image_id: str) -> GeneratedImage | None:

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, case, func, select, update
 from sqlalchemy.orm import Session, aliased
 
+from sfumato.store import commits
 from sfumato.store.clock import utcnow
 from sfumato.store.models import Job
 from sfumato.store.queue import QUEUED, RUNNING
@@ -34,6 +35,7 @@ class Progress:
     step: int = 0
     total: int = 0
     loss: float | None = None  # a training's loss at ``step``
+    previews: tuple[str, ...] = ()  # blob keys of the attempt's preview pictures, in order
 
     def as_row(self) -> dict[str, Any]:
         row: dict[str, Any] = {
@@ -44,6 +46,8 @@ class Progress:
         }
         if self.loss is not None:
             row["loss"] = self.loss
+        if self.previews:
+            row["previews"] = list(self.previews)
         return row
 
 
@@ -56,9 +60,16 @@ class Standing:
     progress: Progress | None = None
 
 
-def record(session: Session, *, worker_id: str, reports: Mapping[tuple[str, int], Progress]) -> int:
+def record(
+    session: Session,
+    *,
+    worker_id: str,
+    reports: Mapping[tuple[str, int], Progress],
+    signal: bool = False,
+) -> int:
     """Write each ``(job id, lease number)``'s progress if that lease is still ``worker_id``'s;
-    the number of rows written."""
+    the number of rows written. With ``signal``, the ``generations`` commit signal tells the
+    waiters of each written job's generation to look again (a new preview is there)."""
     written = 0
     for (job_id, lease), progress in reports.items():
         result = session.execute(
@@ -66,8 +77,25 @@ def record(session: Session, *, worker_id: str, reports: Mapping[tuple[str, int]
             .where(Job.id == job_id, Job.state == RUNNING, Job.lease_owner == worker_id, Job.leases == lease)
             .values(progress=progress.as_row())
         )
-        written += int(result.rowcount)  # type: ignore[attr-defined]
+        count = int(result.rowcount)  # type: ignore[attr-defined]
+        written += count
+        generation_id = session.scalar(select(Job.generation_id).where(Job.id == job_id)) if signal else None
+        if count and generation_id is not None:
+            commits.announce(session, commits.GENERATIONS, generation_id)
     return written
+
+
+def previews_of_generation(session: Session, generation_id: str) -> list[str]:
+    """The preview pictures' blob keys of a generation's newest attempt, whether it still runs
+    or has ended (its progress stays on its row until another attempt starts)."""
+    row = session.execute(
+        select(Job.progress)
+        .where(Job.generation_id == generation_id)
+        .order_by(Job.created_at.desc())
+        .limit(1)
+    ).scalar()
+    progress = _progress(row)
+    return list(progress.previews) if progress is not None else []
 
 
 def of_generation(session: Session, generation_id: str) -> Standing | None:
@@ -144,4 +172,5 @@ def _progress(row: dict[str, Any] | None) -> Progress | None:
         step=int(row.get("step", 0)),
         total=int(row.get("total", 0)),
         loss=float(loss) if loss is not None else None,
+        previews=tuple(str(key) for key in row.get("previews", ())),
     )

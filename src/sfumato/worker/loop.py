@@ -311,8 +311,12 @@ class Worker:
         try:
             if kind is None:
                 raise EngineError(f"this worker cannot run jobs of kind {job.kind!r}")
-            with report.reporting(self.progress.listener([(job.id, job.lease)])):
-                return kind.run_job(self.engine, self.blobs, outcomes.attempt_of(job), job.payload)
+            attempt = outcomes.attempt_of(job)
+            with (
+                report.reporting(self.progress.listener([(job.id, job.lease)])),
+                report.previewing(self.progress.previews(job.id, attempt, self.blobs)),
+            ):
+                return kind.run_job(self.engine, self.blobs, attempt, job.payload)
         except Exception as exc:
             return exc
 

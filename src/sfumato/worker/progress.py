@@ -10,17 +10,28 @@ denoising loop never waits for the database. Writes are guarded by the lease (se
 ``store.progress``), so only the lease holder's progress lands.
 
 The thread starts with the first report and ends once no run is being followed.
+
+Previews are the exception to the bounded rate: a streaming client waits for each one, and
+a run writes at most three. :meth:`ProgressWriter.previews` stores each picture as a blob
+and writes it into the progress row at once, on the engine's thread, with the
+``generations`` commit signal that wakes the client's wait. Every write of a row, the
+thread's or a preview's, carries all previews known when it is made (both write under one
+lock), so no write drops one.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from sfumato.engine.report import Report
+from sfumato.blobs import BlobStore
+from sfumato.engine.report import DENOISING, PreviewSink, Report
+from sfumato.jobs.artifacts import Attempt, preview_key
 from sfumato.store import Database
 from sfumato.store import progress as store
 
@@ -37,6 +48,7 @@ class _Latest:
     progress: store.Progress | None = None
     unwritten: bool = False
     new_stage: bool = False
+    previews: list[str] = field(default_factory=list)
 
 
 class ProgressWriter:
@@ -48,6 +60,7 @@ class ProgressWriter:
         self._jobs: dict[str, _Latest] = {}
         self._thread: threading.Thread | None = None
         self._last_write = -float("inf")
+        self._write_lock = threading.Lock()  # one write at a time: each carries every preview known
         self.writes = 0  # transactions written so far (the rate bound is observable)
 
     def listener(self, jobs: Sequence[tuple[str, int]]) -> Report:
@@ -62,6 +75,27 @@ class ProgressWriter:
             self._note(ids, store.Progress(stage=stage, step=step, total=total, loss=loss))
 
         return report
+
+    def previews(self, job_id: str, attempt: Attempt, blobs: BlobStore) -> PreviewSink:
+        """The engine's preview sink for a run of job ``job_id`` (a job that wants previews
+        runs alone): each picture is stored under the attempt's keys and its key written to
+        the progress row now."""
+
+        def sink(picture: Any, index: int) -> None:
+            with self._changed:
+                latest = self._jobs.get(job_id)
+            if latest is None or latest.lease != attempt.lease:
+                return
+            buffer = io.BytesIO()
+            picture.save(buffer, format="PNG")
+            key = preview_key(attempt, index)
+            blobs.put(key, buffer.getvalue(), "image/png")
+            with self._changed:
+                latest.previews.append(key)
+                progress = latest.progress or store.Progress(stage=DENOISING)
+            self._write({(job_id, attempt.lease): progress}, signal=True)
+
+        return sink
 
     def forget(self, job_ids: Collection[str]) -> None:
         """Stop following ``job_ids`` (their run ended; their end is recorded elsewhere)."""
@@ -112,10 +146,18 @@ class ProgressWriter:
                 return reports
             self._changed.wait(max(due - now, 0.0) if unwritten else None)
 
-    def _write(self, reports: dict[tuple[str, int], store.Progress]) -> None:
+    def _write(self, reports: dict[tuple[str, int], store.Progress], *, signal: bool = False) -> None:
         try:
-            with self._db.transaction() as session:
-                store.record(session, worker_id=self._worker_id, reports=reports)
+            with self._write_lock:
+                with self._changed:  # every preview known now goes with the write
+                    reports = {
+                        (job_id, lease): replace(progress, previews=tuple(self._jobs[job_id].previews))
+                        if job_id in self._jobs
+                        else progress
+                        for (job_id, lease), progress in reports.items()
+                    }
+                with self._db.transaction() as session:
+                    store.record(session, worker_id=self._worker_id, reports=reports, signal=signal)
             self.writes += 1
         except Exception:  # progress is a courtesy: a failed write must not stop the run
             log.warning("could not record progress of jobs %s", sorted(j for j, _ in reports), exc_info=True)

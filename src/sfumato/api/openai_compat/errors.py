@@ -8,6 +8,7 @@ Domain errors keep their HTTP status, except one: an exhausted balance is OpenAI
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from fastapi.responses import JSONResponse
 
@@ -45,12 +46,19 @@ def error_response(
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     """OpenAI's envelope for an error sfumato describes by status, message and its own code."""
+    status, body = error_body(status, message, code, param=param)
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+def error_body(
+    status: int, message: str, code: str, *, param: str | None = None
+) -> tuple[int, dict[str, Any]]:
+    """OpenAI's status and ``{"error": …}`` body for an error (also a stream's ``error`` event)."""
     kind = _TYPES.get(status, "server_error")
     wire_code: str | None = code.replace("-", "_")
     if code in _OWN_CODES and not (code == "access-denied" and status == 403):
         status, kind, wire_code = _OWN_CODES[code]
-    body = {"error": {"message": message, "type": kind, "param": param, "code": wire_code}}
-    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+    return status, {"error": {"message": message, "type": kind, "param": param, "code": wire_code}}
 
 
 def param_of(path: str) -> str | None:

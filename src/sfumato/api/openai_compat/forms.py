@@ -3,7 +3,7 @@ pictures as bytes and their other fields validated like a JSON body."""
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -44,39 +44,49 @@ class ImageVariationForm(BaseModel):
     guidance: float | None = Field(default=None, ge=0)
 
 
-async def read(request: Request, model: type[Body]) -> tuple[Body, dict[str, list[bytes]]]:
-    """The form's fields as ``model`` (a 400 naming the field at fault) and its files by name."""
+async def read(
+    request: Request, model: type[Body], *, files: tuple[str, ...] = FILES
+) -> tuple[Body, dict[str, list[bytes]]]:
+    """The form's fields as ``model`` (a 400 naming the field at fault) and its ``files`` by name."""
+    names = files
     form = await request.form()
     fields: dict[str, str] = {}
-    files: dict[str, list[bytes]] = {}
+    pictures: dict[str, list[bytes]] = {}
     for name, value in form.multi_items():
         if isinstance(value, UploadFile):
-            if name not in FILES:
+            if name not in names:
                 raise InvalidParam(f"Unexpected file field {name!r}", param=name)
-            files.setdefault(name.removesuffix("[]"), []).append(await value.read())
-        elif name in FILES:
+            pictures.setdefault(name.removesuffix("[]"), []).append(await value.read())
+        elif name in names:
             raise InvalidParam(f"{name} must be a file", param=name)
         else:
             fields[name] = value
+    return validated(model, fields), pictures
+
+
+def validated(model: type[Body], fields: dict[str, Any]) -> Body:
+    """``fields`` as ``model``, or the 400 that names the field at fault."""
     try:
-        body = model.model_validate(fields)
+        return model.model_validate(fields)
     except ValidationError as exc:
         raise RequestValidationError(
             [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
         ) from None
-    return body, files
+
+
+def all_of(files: dict[str, list[bytes]], name: str) -> list[bytes]:
+    """Every picture of field ``name`` (``image`` and ``image[]`` alike), in order; at least one."""
+    found = files.get(name, [])
+    if not found:
+        raise InvalidParam(f"{name} is required", param=name, code="missing_required_parameter")
+    return found
 
 
 def one(files: dict[str, list[bytes]], name: str, *, required: bool) -> bytes | None:
-    """The single picture of field ``name``: this server edits one picture per request."""
+    """The single picture of field ``name``."""
     found = files.get(name, [])
     if len(found) > 1:
-        raise InvalidParam(
-            f"{len(found)} pictures in {name}: this server edits one picture per request "
-            "(its models take no reference pictures besides it)",
-            param=name,
-            code="unsupported",
-        )
+        raise InvalidParam(f"{len(found)} pictures in {name}: it takes one", param=name)
     if not found and required:
         raise InvalidParam(f"{name} is required", param=name, code="missing_required_parameter")
     return found[0] if found else None

@@ -9,6 +9,7 @@ import io
 from PIL import Image
 
 from sfumato.api.openai_compat.exceptions import InvalidParam
+from sfumato.engine import in_context
 from sfumato.errors import InvalidRequest
 from sfumato.service import uploads
 from sfumato.service.context import Context
@@ -37,26 +38,38 @@ def repaint_mask(data: bytes, *, size: tuple[int, int], max_bytes: int, max_pixe
     return out.getvalue()
 
 
-def edit_request(ctx: Context, principal: Principal, picture: bytes, mask: bytes | None,
+def edit_request(ctx: Context, principal: Principal, pictures: list[bytes], mask: bytes | None,
                  *, strength: float | None) -> EditRequest:  # fmt: skip
-    """The canvas edit an OpenAI edit asks for, its picture (and mask) kept as init images.
+    """The canvas edit an OpenAI edit asks for, its pictures (and mask) kept as init images.
 
-    With a mask, its transparent area is repainted; without one, the picture's own
-    transparent area is (outpainting's holes); a picture with neither is redrawn whole,
-    ``strength`` of it (image-to-image).
+    The first picture is the one edited. With a mask, its transparent area is repainted;
+    without one, the picture's own transparent area is (outpainting's holes); a picture
+    with neither is redrawn whole, ``strength`` of it (image-to-image). Further pictures are
+    references, shown to the model beside the edited one (``engine/in_context.py``).
     """
     limits = {"max_bytes": ctx.settings.upload_max_bytes, "max_pixels": ctx.settings.upload_max_pixels}
+    picture, *references = pictures
+    if len(references) > in_context.MAX_REFERENCES:
+        raise InvalidParam(
+            f"{len(pictures)} pictures in image: this server edits the first with at most "
+            f"{in_context.MAX_REFERENCES} more beside it as references",
+            param="image",
+        )
     image = _decoded(picture, "image", **limits)
+    for reference in references:
+        _decoded(reference, "image", **limits)
     mask_png = repaint_mask(mask, size=image.size, **limits) if mask is not None else None
     canvas_type = "INPAINT" if mask_png else "OUTPAINT" if has_alpha(image) else "IMG2IMG"
     image_id = uploads.add_init_image(ctx, principal, picture, what="image")
     mask_id = uploads.add_init_image(ctx, principal, mask_png, what="mask") if mask_png else None
+    reference_ids = tuple(uploads.add_init_image(ctx, principal, r, what="image") for r in references)
     return EditRequest(
         canvas=True,
         canvas_type=canvas_type,
         canvas_init_id=image_id,
         canvas_mask_id=mask_id,
         init_strength=_kept(strength),
+        reference_ids=reference_ids,
     )
 
 

@@ -8,9 +8,10 @@ from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
 
 from sfumato.api.deps import ContextDep, PrincipalDep
-from sfumato.api.openai_compat import forms, pictures
+from sfumato.api.openai_compat import forms, pictures, streaming, usage, videos
 from sfumato.api.openai_compat import models as model_list
 from sfumato.api.openai_compat.exceptions import InvalidParam
 from sfumato.api.openai_compat.schemas import (
@@ -23,51 +24,56 @@ from sfumato.api.openai_compat.schemas import (
     response_format,
 )
 from sfumato.config import Settings
-from sfumato.errors import InvalidRequest, NotFound, SfumatoError
-from sfumato.service import generation_waits, generations, policy
+from sfumato.engine import in_context
+from sfumato.errors import NotFound
+from sfumato.service import generation_waits, generations
 from sfumato.service.context import Context
 from sfumato.service.generations import GenerationRequest
 from sfumato.service.keys import Principal
 from sfumato.service.views import GenerationView
-from sfumato.store import policies
 
 router = APIRouter(tags=["OpenAI compatibility"])
+router.include_router(videos.router)
+Answer = dict[str, Any] | StreamingResponse
 # What a variation draws when the request says nothing of it (OpenAI's takes no prompt);
 # ``prompt`` through extra_body replaces it.
 VARIATION_PROMPT = "a high quality, detailed picture"
 
 
 def body_limits(settings: Settings) -> dict[str, int]:
-    """The multipart routes' largest bodies: the form's fields plus a picture and a mask."""
+    """The multipart routes' largest bodies: the form's fields plus their pictures (an edit's
+    picture, its references and a mask)."""
+    pictures = 2 + in_context.MAX_REFERENCES
     return {
-        "/images/edits": settings.max_json_body_bytes + 2 * settings.upload_max_bytes,
+        "/images/edits": settings.max_json_body_bytes + pictures * settings.upload_max_bytes,
         "/images/variations": settings.max_json_body_bytes + settings.upload_max_bytes,
+        "/videos": settings.max_json_body_bytes + settings.upload_max_bytes,
     }
 
 
-@router.post("/images/generations")
-async def create_image(body: ImageGenerateBody, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
+@router.post("/images/generations", response_model=None)
+async def create_image(body: ImageGenerateBody, ctx: ContextDep, principal: PrincipalDep) -> Answer:
     body.check()
     entry = model_entry(ctx.settings, ctx.catalog, body.model)
-    return await _answer(ctx, principal, body, generation_request(body, entry))
+    return await _answer(ctx, principal, body, generation_request(body, entry), stream="image_generation")
 
 
-@router.post("/images/edits")
-async def edit_image(request: Request, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
+@router.post("/images/edits", response_model=None)
+async def edit_image(request: Request, ctx: ContextDep, principal: PrincipalDep) -> Answer:
     body, files = await forms.read(request, forms.ImageEditForm)
     body.check()
     entry = model_entry(ctx.settings, ctx.catalog, body.model)
-    picture = forms.one(files, "image", required=True)
-    assert picture is not None
+    images = forms.all_of(files, "image")
     mask = forms.one(files, "mask", required=False)
     edit = await asyncio.to_thread(
-        pictures.edit_request, ctx, principal, picture, mask, strength=body.strength
+        pictures.edit_request, ctx, principal, images, mask, strength=body.strength
     )
-    return await _answer(ctx, principal, body, replace(generation_request(body, entry), edit=edit))
+    generation = replace(generation_request(body, entry), edit=edit)
+    return await _answer(ctx, principal, body, generation, input_pictures=len(images), stream="image_edit")
 
 
-@router.post("/images/variations")
-async def create_variation(request: Request, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
+@router.post("/images/variations", response_model=None)
+async def create_variation(request: Request, ctx: ContextDep, principal: PrincipalDep) -> Answer:
     form, files = await forms.read(request, forms.ImageVariationForm)
     entry = model_entry(ctx.settings, ctx.catalog, form.model)
     picture = forms.one(files, "image", required=True)
@@ -88,15 +94,28 @@ async def create_variation(request: Request, ctx: ContextDep, principal: Princip
         edit=edit,
     )
     body = ImageGenerateBody(prompt=generation.prompt, model=form.model, response_format=form.response_format)
-    return await _answer(ctx, principal, body, generation)
+    return await _answer(ctx, principal, body, generation, input_pictures=1)
 
 
 async def _answer(
-    ctx: Context, principal: Principal, body: ImageGenerateBody, request: GenerationRequest
-) -> dict[str, Any]:
-    """Submit the generation, wait for it, and answer with its pictures as asked."""
-    fmt = response_format(body.response_format, body.model)
+    ctx: Context,
+    principal: Principal,
+    body: ImageGenerateBody,
+    request: GenerationRequest,
+    *,
+    input_pictures: int = 0,
+    stream: str | None = None,
+) -> Answer:
+    """Submit the generation, wait for it, and answer with its pictures as asked (and the
+    ``usage`` of a run shown ``input_pictures`` pictures); with ``stream=True``, as the
+    ``stream`` prefix's server-sent events instead."""
+    if body.stream and stream is not None:
+        previews = body.partial_images or 0
+        created = await generations.submit_generation(ctx, principal, replace(request, previews=previews))
+        events = streaming.Stream.asked(body, prefix=stream, input_pictures=input_pictures)
+        return streaming.response(ctx, principal, created.generation_id, events)
     output_format = body.output_format or "png"
+    fmt = response_format(body.response_format, body.model)
     if fmt == "url" and output_format != "png":
         raise InvalidParam(
             f"output_format {output_format!r} comes with response_format 'b64_json'", param="output_format"
@@ -114,6 +133,7 @@ async def _answer(
         output_format=output_format,
         quality=body.quality,
         background=body.background,
+        usage=usage.usage(view, input_pictures=input_pictures),
     )
 
 
@@ -121,10 +141,7 @@ async def _finished(ctx: Context, principal: Principal, generation_id: str) -> G
     timeout = ctx.settings.openai_timeout_seconds
     view = await generation_waits.await_generation(ctx, principal, generation_id, timeout=timeout)
     if view.status == "FAILED":
-        reason = view.failure_reason or "unknown"
-        if policies.WITHHELD in reason:
-            raise InvalidRequest(f"The picture was withheld: {reason}", code=policy.CODE)
-        raise SfumatoError(f"The generation failed: {reason}")
+        raise streaming.failure(view)
     return view
 
 

@@ -56,8 +56,6 @@ class ImageGenerateBody(BaseModel):
 
     def check(self) -> None:
         """What the schema cannot say: features this server does not offer."""
-        if self.stream:
-            raise InvalidParam("stream is not supported by this server", param="stream", code="unsupported")
         if self.background == "transparent":
             raise InvalidParam(
                 "background 'transparent' is not supported: the models draw opaque pictures",
@@ -145,6 +143,7 @@ def images_response(
     output_format: str,
     quality: str | None,
     background: str | None,
+    usage: dict[str, Any],
 ) -> dict[str, Any]:
     """OpenAI's ``ImagesResponse`` for a finished generation."""
     if fmt == "b64_json":
@@ -157,6 +156,7 @@ def images_response(
         "data": data,
         "output_format": output_format,
         "size": f"{view.width}x{view.height}",
+        "usage": usage,
     }
     if quality in ("low", "medium", "high", "xhigh", "max"):
         answer["quality"] = quality

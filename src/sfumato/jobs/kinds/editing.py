@@ -28,6 +28,7 @@ class EditPayload(TextToImagePayload):
     init_blob_key: str
     strength: float  # the share of the noise schedule re-run
     mask_blob_key: str | None = None
+    reference_blob_keys: tuple[str, ...] = ()  # pictures shown beside it (inpainting only)
 
 
 def _common(blobs: BlobStore, payload: EditPayload) -> dict[str, object]:
@@ -44,6 +45,7 @@ def _common(blobs: BlobStore, payload: EditPayload) -> dict[str, object]:
         "scheduler": spec.scheduler,
         "image": read_picture(blobs, payload.init_blob_key, "the generation's input picture"),
         "strength": payload.strength,
+        "previews": payload.previews,
     }
 
 
@@ -56,6 +58,8 @@ def _mask(blobs: BlobStore, payload: EditPayload) -> object:
 def run_image_to_image(
     engine: Engine, blobs: BlobStore, attempt: Attempt, payload: EditPayload
 ) -> TaskResult:
+    if payload.reference_blob_keys:
+        raise EngineError("reference pictures come with an inpainting job")
     spec = ImageToImageSpec(**_common(blobs, payload), tiling=payload.tiling, mask=_mask(blobs, payload))  # type: ignore[arg-type]
     output = image_to_image(engine, spec)
     return store_generation_images(blobs, attempt, output.images, output.seeds), dict(output.lineage)
@@ -65,7 +69,12 @@ def run_inpaint(engine: Engine, blobs: BlobStore, attempt: Attempt, payload: Edi
     mask = _mask(blobs, payload)
     if mask is None:
         raise EngineError("an inpainting job needs a mask")
-    output = inpaint(engine, InpaintSpec(**_common(blobs, payload), mask=mask))  # type: ignore[arg-type]
+    references = tuple(
+        read_picture(blobs, key, f"the generation's reference picture {position}")
+        for position, key in enumerate(payload.reference_blob_keys, start=1)
+    )
+    spec = InpaintSpec(**_common(blobs, payload), mask=mask, references=references)  # type: ignore[arg-type]
+    output = inpaint(engine, spec)
     return store_generation_images(blobs, attempt, output.images, output.seeds), dict(output.lineage)
 
 

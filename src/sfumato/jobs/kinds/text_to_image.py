@@ -9,7 +9,7 @@ from sfumato.blobs import BlobStore
 from sfumato.engine import Engine
 from sfumato.engine.batching import batch_key
 from sfumato.engine.specs import TextToImageSpec
-from sfumato.jobs.artifacts import Attempt, TaskResult, image_key
+from sfumato.jobs.artifacts import Attempt, TaskResult, image_key, preview_key
 from sfumato.jobs.kind import JobKind
 from sfumato.jobs.loras import LoraRef, read_adapters
 from sfumato.jobs.subjects import GenerationSubject
@@ -35,6 +35,7 @@ class TextToImagePayload:
     scheduler: str | None = None
     tiling: bool = False
     adapters: tuple[LoraRef, ...] = ()  # a custom model's and elements' LoRAs, with their weights
+    previews: int = 0  # partial pictures a streaming client waits for (never batched: see batch_key)
 
     def spec(self, blobs: BlobStore | None = None) -> TextToImageSpec:
         return TextToImageSpec(
@@ -49,12 +50,14 @@ class TextToImagePayload:
             scheduler=self.scheduler,
             tiling=self.tiling,
             adapters=read_adapters(blobs, self.adapters),
+            previews=self.previews,
         )
 
 
 def generation_outputs(attempt: Attempt, payload: TextToImagePayload) -> list[str]:
-    """One image per seed, under the attempt's keys."""
-    return [image_key(attempt.target, position, attempt.lease) for position in range(len(payload.seeds))]
+    """One image per seed, under the attempt's keys, and the previews it was asked for."""
+    images = [image_key(attempt.target, position, attempt.lease) for position in range(len(payload.seeds))]
+    return images + [preview_key(attempt, index) for index in range(payload.previews)]
 
 
 def run(engine: Engine, blobs: BlobStore, attempt: Attempt, payload: TextToImagePayload) -> TaskResult:
@@ -78,7 +81,8 @@ KIND: JobKind[TextToImagePayload] = JobKind(
     version=1,
     run=run,
     run_batch=run_batch,
-    batch_key=lambda payload: batch_key(NAME, vars(payload)),
+    # A run's previews are of its first picture, so a job that wants them runs alone.
+    batch_key=lambda payload: None if payload.previews else batch_key(NAME, vars(payload)),
     subject=GenerationSubject(),
     lane=queue.INTERACTIVE,
     models=lambda payload: (payload.model_key,),
