@@ -1,0 +1,95 @@
+// Draft: the realtime canvas. Each change of the sketch or the prompt sends one
+// /generations-lcm request (debounced) stamped with an increasing requestTimestamp; an
+// answer older than the picture already shown is dropped, so a slow answer never
+// replaces a newer one.
+import { api } from "./api.js";
+import { $, debounce } from "./ui.js";
+
+let sent = 0; // the newest timestamp sent
+let shown = 0; // the timestamp of the picture on screen
+let dropped = 0;
+let drawing = false;
+let last = null;
+
+const sketch = () => $("#draft-sketch");
+
+function clear() {
+  const canvas = sketch();
+  const context = canvas.getContext("2d");
+  context.fillStyle = "#ffffff";
+  context.fillRect(0, 0, canvas.width, canvas.height);
+}
+
+function point(event) {
+  const canvas = sketch();
+  const box = canvas.getBoundingClientRect();
+  return [(event.clientX - box.left) * (canvas.width / box.width), (event.clientY - box.top) * (canvas.height / box.height)];
+}
+
+function stroke(from, to) {
+  const context = sketch().getContext("2d");
+  context.strokeStyle = $("#draft-color").value;
+  context.lineWidth = 8;
+  context.lineCap = "round";
+  context.beginPath();
+  context.moveTo(...from);
+  context.lineTo(...to);
+  context.stroke();
+}
+
+async function render() {
+  const prompt = $("#draft-prompt").value.trim();
+  if (!prompt) return;
+  const canvas = sketch();
+  const stamp = ++sent;
+  const status = $("#draft-status");
+  status.textContent = "Drawing…";
+  try {
+    const answer = await api.post("/generations-lcm", {
+      imageDataUrl: canvas.toDataURL("image/png"), prompt, width: canvas.width, height: canvas.height,
+      strength: Number($("#draft-strength").value), requestTimestamp: String(stamp), seed: 1,
+    });
+    const job = answer.lcmGenerationJob;
+    const answered = Number(job.requestTimestamp);
+    if (answered < shown) {
+      dropped += 1;
+      $("#draft-out").dataset.dropped = String(dropped);
+      return;
+    }
+    shown = answered;
+    const out = $("#draft-out");
+    out.src = job.imageDataUrl[0];
+    out.dataset.timestamp = String(answered);
+    status.textContent = answered === sent ? `Up to date (${job.apiCreditCost} credit${job.apiCreditCost === 1 ? "" : "s"})` : "Drawing…";
+  } catch (error) {
+    status.textContent = `Failed: ${error.message}`;
+  }
+}
+
+const scheduled = debounce(render, 200);
+
+export function setUpDraft() {
+  clear();
+  const canvas = sketch();
+  canvas.addEventListener("pointerdown", (event) => {
+    drawing = true;
+    canvas.setPointerCapture(event.pointerId);
+    last = point(event);
+    stroke(last, last);
+  });
+  canvas.addEventListener("pointermove", (event) => {
+    if (!drawing) return;
+    const next = point(event);
+    stroke(last, next);
+    last = next;
+  });
+  for (const name of ["pointerup", "pointercancel"]) {
+    canvas.addEventListener(name, () => {
+      if (drawing) scheduled();
+      drawing = false;
+    });
+  }
+  $("#draft-prompt").addEventListener("input", scheduled);
+  $("#draft-strength").addEventListener("input", scheduled);
+  $("#draft-clear").addEventListener("click", () => { clear(); scheduled(); });
+}

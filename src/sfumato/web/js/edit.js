@@ -1,0 +1,168 @@
+// Edit: a picture (uploaded, or from the gallery), a mask painted over it (white =
+// repaint), and an inpainting request: the picture and mask go up through the presigned
+// canvas upload, then one POST /generations with canvasRequest, like any client.
+import { api, uploadPresigned } from "./api.js";
+import { follow } from "./generate.js";
+import { state } from "./state.js";
+import { $, numberOrNull, showError } from "./ui.js";
+
+const PAINT = "rgba(214, 40, 120, 1)";
+let painting = false;
+let last = null;
+let source = null; // the generation a gallery picture came from
+
+const imageCanvas = () => $("#edit-image");
+const maskCanvas = () => $("#edit-mask");
+
+function setSize(width, height) {
+  for (const canvas of [imageCanvas(), maskCanvas()]) {
+    canvas.width = width;
+    canvas.height = height;
+  }
+  $("#mask-stage").style.aspectRatio = `${width} / ${height}`;
+}
+
+async function drawPicture(blob) {
+  const bitmap = await createImageBitmap(blob);
+  setSize(bitmap.width, bitmap.height);
+  imageCanvas().getContext("2d").drawImage(bitmap, 0, 0);
+  bitmap.close();
+}
+
+export async function editPicture(url, generation) {
+  source = generation || null;
+  location.hash = "#edit";
+  const response = await fetch(url);
+  await drawPicture(await response.blob());
+  if (generation) {
+    $("#edit-prompt").value = generation.prompt || "";
+    if (generation.seed !== null && generation.seed !== undefined) $("#edit-seed").value = generation.seed;
+  }
+  $("#edit-status").textContent = `Picture loaded (${imageCanvas().width}×${imageCanvas().height}). Paint the area to repaint.`;
+}
+
+function point(event) {
+  const canvas = maskCanvas();
+  const box = canvas.getBoundingClientRect();
+  return [(event.clientX - box.left) * (canvas.width / box.width), (event.clientY - box.top) * (canvas.height / box.height)];
+}
+
+function brushWidth() {
+  const canvas = maskCanvas();
+  const box = canvas.getBoundingClientRect();
+  return Number($("#brush").value) * (canvas.width / (box.width || canvas.width));
+}
+
+function stroke(from, to) {
+  const context = maskCanvas().getContext("2d");
+  context.globalCompositeOperation = $("#erase").checked ? "destination-out" : "source-over";
+  context.strokeStyle = PAINT;
+  context.fillStyle = PAINT;
+  context.lineWidth = brushWidth();
+  context.lineCap = "round";
+  context.lineJoin = "round";
+  context.beginPath();
+  context.moveTo(...from);
+  context.lineTo(...to);
+  context.stroke();
+}
+
+function invert() {
+  const canvas = maskCanvas();
+  const context = canvas.getContext("2d");
+  const pixels = context.getImageData(0, 0, canvas.width, canvas.height);
+  for (let i = 0; i < pixels.data.length; i += 4) {
+    const painted = pixels.data[i + 3] > 127;
+    pixels.data.set(painted ? [0, 0, 0, 0] : [214, 40, 120, 255], i);
+  }
+  context.putImageData(pixels, 0, 0);
+}
+
+// The mask as the API takes it: white where painted, black elsewhere, same size as the picture.
+function maskBlob() {
+  const canvas = maskCanvas();
+  const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+  let any = false;
+  for (let i = 0; i < pixels.data.length; i += 4) {
+    const value = pixels.data[i + 3] > 127 ? 255 : 0;
+    any ||= value === 255;
+    pixels.data.set([value, value, value, 255], i);
+  }
+  const out = document.createElement("canvas");
+  out.width = canvas.width;
+  out.height = canvas.height;
+  out.getContext("2d").putImageData(pixels, 0, 0);
+  return any ? new Promise((resolve) => out.toBlob(resolve, "image/png")) : Promise.resolve(null);
+}
+
+const pictureBlob = () => new Promise((resolve) => imageCanvas().toBlob(resolve, "image/png"));
+
+async function inpaint(event) {
+  event.preventDefault();
+  const error = $("#edit-error");
+  showError(error, null);
+  const prompt = $("#edit-prompt").value.trim();
+  const mask = await maskBlob();
+  if (!prompt) return showError(error, "Write a prompt for the painted area.");
+  if (!mask) return showError(error, "Paint the area to repaint first (or invert the empty mask to repaint everything).");
+  const button = $("#inpaint");
+  button.disabled = true;
+  try {
+    const tickets = (await api.post("/canvas-init-image", { initExtension: "png", maskExtension: "png" })).uploadCanvasInitImage;
+    await uploadPresigned(tickets.initUrl, tickets.initFields, await pictureBlob(), "init.png");
+    await uploadPresigned(tickets.maskUrl, tickets.maskFields, mask, "mask.png");
+    const body = {
+      modelId: $("#edit-model").value, prompt, width: imageCanvas().width, height: imageCanvas().height,
+      num_images: 1, canvasRequest: true, canvasRequestType: "INPAINT",
+      canvasInitId: tickets.initImageId, canvasMaskId: tickets.maskImageId,
+    };
+    const seed = numberOrNull($("#edit-seed"));
+    if (seed !== null) body.seed = seed;
+    const created = await api.post("/generations", body);
+    const generation = await follow(created.sdGenerationJob.generationId, $("#edit-status"));
+    const image = generation.generated_images?.[0];
+    if (image) {
+      const result = $("#edit-result");
+      result.src = image.url;
+      result.hidden = false;
+      result.dataset.generation = generation.id;
+    }
+  } catch (failure) {
+    showError(error, failure);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+export function showEditModels(fill) {
+  const models = state.models.filter((m) => ["sd15", "sdxl"].includes(m.family));
+  const preferred = models.find((m) => m.ready && /inpaint/i.test(m.key || m.name));
+  fill($("#edit-model"), models, preferred?.id);
+}
+
+export function setUpEdit() {
+  const canvas = maskCanvas();
+  canvas.addEventListener("pointerdown", (event) => {
+    painting = true;
+    canvas.setPointerCapture(event.pointerId);
+    last = point(event);
+    stroke(last, last);
+  });
+  canvas.addEventListener("pointermove", (event) => {
+    if (!painting) return;
+    const next = point(event);
+    stroke(last, next);
+    last = next;
+  });
+  for (const name of ["pointerup", "pointercancel"]) canvas.addEventListener(name, () => { painting = false; });
+  $("#mask-invert").addEventListener("click", invert);
+  $("#mask-clear").addEventListener("click", () => canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height));
+  $("#edit-file").addEventListener("change", async (event) => {
+    const file = event.target.files?.[0];
+    if (!file) return;
+    source = null;
+    await drawPicture(file);
+    $("#edit-status").textContent = `Picture loaded (${imageCanvas().width}×${imageCanvas().height}). Paint the area to repaint.`;
+  });
+  $("#edit-form").addEventListener("submit", inpaint);
+}

@@ -1,0 +1,89 @@
+// The gallery: the caller's generations, newest first, a page at a time; each picture can
+// be downloaded, deleted, edited, compared, and its lineage read.
+import { api } from "./api.js";
+import { editPicture } from "./edit.js";
+import { loadIntoForm } from "./generate.js";
+import { changed, state } from "./state.js";
+import { $, el } from "./ui.js";
+
+const PAGE = 6;
+let offset = 0;
+
+function lineage(generation) {
+  const recorded = {
+    model: generation.modelId, seeds: generation.imageSeeds, scheduler: generation.scheduler,
+    steps: generation.inferenceSteps, guidance: generation.guidanceScale, ...(generation.lineage || {}),
+  };
+  return el("details", {},
+    el("summary", {}, "Lineage"),
+    el("pre", { text: JSON.stringify(recorded, null, 2) }));
+}
+
+function picture(generation, image, index) {
+  const name = `sfumato-${generation.id.slice(0, 8)}-${index + 1}.png`;
+  const chosen = state.chosen.has(image.id);
+  const alt = `Picture ${index + 1} for “${generation.prompt}”`;
+  return el("li", { class: "picture" },
+    el("img", { src: image.url, alt, width: generation.imageWidth, height: generation.imageHeight, loading: "lazy" }),
+    el("span", { class: "tools" },
+      el("a", { href: image.url, download: name, "aria-label": `Download ${alt}` }, "Download"),
+      el("button", { type: "button", onclick: () => editPicture(image.url, generation), "aria-label": `Edit ${alt}` }, "Edit"),
+    ),
+    el("span", { class: "field check" },
+      el("input", {
+        type: "checkbox", id: `cmp-${image.id}`, checked: chosen,
+        onchange: (event) => {
+          if (event.target.checked) state.chosen.set(image.id, { image, generation, index });
+          else state.chosen.delete(image.id);
+          changed();
+        },
+      }),
+      el("label", { for: `cmp-${image.id}` }, "Compare"),
+    ),
+  );
+}
+
+function card(generation) {
+  const images = generation.generated_images || [];
+  const size = `${generation.imageWidth}×${generation.imageHeight}`;
+  const status = generation.status === "COMPLETE" ? "" : ` · ${generation.status.toLowerCase()}`;
+  return el("li", { class: "card", "data-generation": generation.id },
+    el("p", { class: "prompt" }, generation.prompt),
+    el("p", { class: "meta" }, `${size} · seed ${generation.seed ?? "random"} · ${generation.inferenceSteps ?? "?"} steps${status}`),
+    images.length ? el("ul", { class: "pictures", role: "list" }, images.map((image, i) => picture(generation, image, i))) : null,
+    generation.failureReason ? el("p", { class: "error" }, generation.failureReason) : null,
+    lineage(generation),
+    el("div", { class: "actions" },
+      el("button", { type: "button", onclick: () => loadIntoForm(generation) }, "Re-run with changes"),
+      el("button", { type: "button", class: "danger", onclick: () => remove(generation) }, "Delete"),
+    ),
+  );
+}
+
+async function remove(generation) {
+  if (!confirm(`Delete the generation “${generation.prompt}” and its pictures?`)) return;
+  await api.del(`/generations/${generation.id}`);
+  for (const image of generation.generated_images || []) state.chosen.delete(image.id);
+  changed();
+  await refreshGallery();
+}
+
+export async function refreshGallery() {
+  if (!state.user) return;
+  const list = await api.get(`/generations/user/${state.user.id}?offset=${offset}&limit=${PAGE}`);
+  const generations = list.generations || [];
+  if (!generations.length && offset > 0) {
+    offset = Math.max(0, offset - PAGE);
+    return refreshGallery();
+  }
+  $("#gallery").replaceChildren(...generations.map(card));
+  if (!generations.length) $("#gallery").append(el("li", { class: "note" }, "No generations yet."));
+  $("#page-prev").disabled = offset === 0;
+  $("#page-next").disabled = generations.length < PAGE;
+  $("#page-label").textContent = `Page ${offset / PAGE + 1}`;
+}
+
+export function setUpGallery() {
+  $("#page-prev").addEventListener("click", () => { offset = Math.max(0, offset - PAGE); refreshGallery(); });
+  $("#page-next").addEventListener("click", () => { offset += PAGE; refreshGallery(); });
+}
