@@ -136,7 +136,7 @@ async function submit(event) {
     $("#prompt").focus();
     return;
   }
-  const button = $("#generate");
+  const button = $("#generate-submit");
   button.disabled = true;
   try {
     const created = await api.post("/generations", body);

@@ -26,6 +26,7 @@ function route() {
   if (!state.user) return show("signin");
   const name = VIEWS.includes(location.hash.slice(1)) ? location.hash.slice(1) : "generate";
   show(name);
+  if (name === "generate") refreshGallery().catch((error) => console.error(error)); // other clients' work too
   if (name === "compare") renderCompare();
   if (name === "account") renderAccount().catch((error) => console.error(error));
 }

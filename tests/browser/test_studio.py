@@ -1,0 +1,352 @@
+"""The studio in a real browser: sign in, generate, Get API Code, inpaint, a realtime frame,
+compare, accessibility, sign out — one page and one live server shared by the module, in order."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.browser.conftest import LiveServer, api
+
+pytestmark = pytest.mark.xdist_group("studio")
+
+HERE = Path(__file__).resolve().parent
+DOCS = HERE.parents[1] / "docs"
+AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
+TIMEOUT = 180_000  # ms: the first picture loads the tiny model on a busy machine
+
+
+@pytest.fixture(scope="module")
+def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+def pixels(url: str) -> np.ndarray:
+    response = httpx.get(url, timeout=30)
+    assert response.status_code == 200
+    return np.asarray(Image.open(io.BytesIO(response.content)).convert("RGB")).astype(int)
+
+
+def blob(url: str) -> str:
+    """The object a signed URL names (the signature changes with each read)."""
+    return urlsplit(url).path
+
+
+def generation(server: LiveServer, generation_id: str) -> dict[str, Any]:
+    return dict(api(server, "GET", f"/generations/{generation_id}").json()["generations_by_pk"])
+
+
+def test_sign_in_generate_and_see_the_pictures(
+    page: Any, live_server: LiveServer, artifacts: Path, record_property: Any
+) -> None:
+    page.goto("/")
+    page.wait_for_selector("body[data-ready=true]")
+    first_paint = page.evaluate(
+        "performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null"
+    )
+    assert page.is_visible("#view-signin") and not page.is_visible("#nav")
+    page.fill("#api-key", "sfu_wrong")
+    page.click("#signin-form button[type=submit]")
+    page.wait_for_selector("#signin-error:has-text('not valid')")
+
+    page.fill("#api-key", live_server.key)
+    page.click("#signin-form button[type=submit]")
+    page.wait_for_selector("#view-generate:not([hidden])")
+    assert page.input_value("#api-key") == ""  # the page dropped the key
+    assert live_server.key not in page.url
+    assert page.evaluate("document.cookie") == ""  # the session cookie is HttpOnly
+    assert page.evaluate("localStorage.length + sessionStorage.length") == 0
+    assert page.inner_text("#who-name") == "studio-user"
+
+    # The model picker shows readiness; the tiny model is chosen with its own size.
+    option = page.locator("#model option:checked").inner_text()
+    assert "Tiny SD 1.5" in option and "ready" in option
+    assert (page.input_value("#width"), page.input_value("#height")) == ("64", "64")
+    page.fill("#prompt", "a red fox in the snow")
+    page.fill("#num-images", "2")
+    page.wait_for_selector("#cost:has-text('2 credits')")  # the pricing calculator, before submitting
+    quote = api(live_server, "POST", "/pricing-calculator", json={
+        "service": "IMAGE_GENERATION",
+        "serviceParams": {"IMAGE_GENERATION": {"modelId": page.input_value("#model"), "imageWidth": 64,
+                                               "imageHeight": 64, "numImages": 2}},
+    }).json()["calculateProductionApiServiceCost"]["cost"]  # fmt: skip
+    assert page.inner_text("#cost") == f"Cost: {quote} credits"
+
+    started = time.monotonic()
+    with page.expect_response(lambda r: r.url.endswith("/api/rest/v1/generations")) as created:
+        page.click("#generate-submit")
+    generation_id = created.value.json()["sdGenerationJob"]["generationId"]
+    page.wait_for_selector("#job-status[data-state=complete]")
+    card = page.locator(f"[data-generation='{generation_id}']")
+    card.locator("img").nth(1).wait_for()
+    page.wait_for_function(
+        "id => [...document.querySelectorAll(`[data-generation='${id}'] img`)]"
+        "  .every(image => image.naturalWidth === 64)",
+        arg=generation_id,
+    )
+    first_image = time.monotonic() - started
+    timings = {"first_contentful_paint_ms": first_paint, "time_to_first_image_s": round(first_image, 2)}
+    (artifacts / "timings.json").write_text(json.dumps(timings, indent=2))
+    record_property("studio_timings", timings)
+    print(f"studio timings: {timings}")
+
+    # What the page showed is what the server made: the pictures' URLs and the parameters.
+    made = generation(live_server, generation_id)
+    assert made["status"] == "COMPLETE" and made["prompt"] == "a red fox in the snow"
+    urls = card.locator("img").evaluate_all("images => images.map(i => i.src)")
+    assert [blob(url) for url in urls] == [blob(image["url"]) for image in made["generated_images"]]
+    assert "Complete: 2 picture(s)." in page.inner_text("#job-status")
+    card.locator("summary").click()  # the lineage
+    assert str(made["imageSeeds"][0]) in card.locator("details pre").inner_text()
+    page.screenshot(path=str(artifacts / "generate.png"), full_page=True)
+    if os.environ.get("SFUMATO_DOCS_SCREENSHOTS"):
+        page.screenshot(path=str(DOCS / "studio.png"))
+
+
+def test_get_api_code_gives_a_python_snippet_that_sends_the_same_request(
+    page: Any, live_server: LiveServer, tmp_path: Path
+) -> None:
+    page.fill("#prompt", "a lighthouse at dusk, 'quoted' \"twice\"")
+    page.fill("#negative", "fog")
+    page.select_option("#style", "CINEMATIC")
+    page.select_option("#scheduler", "DDIM")
+    page.click("#ratios button[data-ratio='4:3']")
+    assert (page.input_value("#width"), page.input_value("#height")) == ("72", "56")
+    page.fill("#num-images", "1")
+    page.fill("#steps", "5")
+    page.fill("#guidance", "6.5")
+    page.fill("#seed", "4242")
+    page.check("#seed-lock")
+
+    page.click("#get-code")
+    page.wait_for_selector("#code-dialog[open]")
+    python = page.inner_text("#code-panel-python code")
+    page.click("#code-copy")
+    page.wait_for_selector("#code-status:has-text('copied')")
+    assert page.evaluate("navigator.clipboard.readText()") == python
+    page.click("#code-tab-curl")
+    curl = page.inner_text("#code-panel-curl code")
+    assert page.is_visible("#code-panel-curl") and not page.is_visible("#code-panel-python")
+    assert "leonardo.image.createGeneration" in page.text_content("#code-panel-typescript code")
+    assert page.locator("#code-tab-openai").count() == 0  # a preset style and scheduler are not on /v1
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#code-dialog", state="hidden")
+
+    with page.expect_response(lambda r: r.url.endswith("/api/rest/v1/generations")) as created:
+        page.click("#generate-submit")
+    studio_id = created.value.json()["sdGenerationJob"]["generationId"]
+    page.wait_for_selector("#job-status[data-state=complete]")
+
+    (tmp_path / "snippet.py").write_text(python)
+    env = {**os.environ, "SFUMATO_URL": live_server.url, "SFUMATO_API_KEY": live_server.key}
+    ran = subprocess.run([sys.executable, "snippet.py"], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=120)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    snippet_id = ran.stdout.strip()
+    curled = subprocess.run(["bash", "-c", curl], env=env, capture_output=True, text=True, timeout=60)
+    assert curled.returncode == 0, curled.stderr
+    curl_id = json.loads(curled.stdout)["sdGenerationJob"]["generationId"]
+    assert len({studio_id, snippet_id, curl_id}) == 3  # three requests (de-duplication is off here)
+
+    fields = ("modelId", "prompt", "negativePrompt", "imageWidth", "imageHeight", "inferenceSteps",
+              "guidanceScale", "seed", "scheduler", "presetStyle")  # fmt: skip
+    recorded = [generation(live_server, gid) for gid in (studio_id, snippet_id, curl_id)]
+    expected = {"modelId": page.input_value("#model"), "prompt": "a lighthouse at dusk, 'quoted' \"twice\"",
+                "negativePrompt": "fog", "imageWidth": 72, "imageHeight": 56, "inferenceSteps": 5,
+                "guidanceScale": 6.5, "seed": 4242, "scheduler": "DDIM",
+                "presetStyle": "CINEMATIC"}  # fmt: skip
+    for made in recorded:
+        assert {name: made[name] for name in fields} == expected
+
+
+def test_paint_a_mask_and_inpaint_keeps_the_unmasked_pixels(
+    page: Any, live_server: LiveServer, artifacts: Path
+) -> None:
+    page.goto("/#generate")
+    page.wait_for_selector("body[data-ready=true]")
+    first = page.locator("#gallery .picture").first
+    source_url = first.locator("img").get_attribute("src")
+    first.get_by_role("button", name="Edit").click()
+    page.wait_for_selector("#view-edit:not([hidden])")
+    page.wait_for_selector("#edit-status:has-text('Picture loaded')")
+    original = pixels(source_url)
+    height, width = original.shape[:2]
+
+    # Paint a band over the left third; the brush is 12 px wide on screen.
+    box = page.locator("#edit-mask").bounding_box()
+    page.fill("#brush", "40")
+    for fraction in (0.12, 0.2):
+        page.mouse.move(box["x"] + box["width"] * fraction, box["y"] + 2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * fraction, box["y"] + box["height"] - 2, steps=8)
+        page.mouse.up()
+    assert "Inpainting" in page.locator("#edit-model option:checked").inner_text()
+    page.fill("#edit-prompt", "a small boat")
+    with page.expect_response(lambda r: r.url.endswith("/api/rest/v1/generations")) as created:
+        page.click("#inpaint")
+    assert created.value.ok, created.value.text()
+    page.wait_for_selector("#edit-status[data-state=complete]")
+    result_url = page.get_attribute("#edit-result", "src")
+    page.wait_for_function("() => document.querySelector('#edit-result').naturalWidth > 0")
+    page.screenshot(path=str(artifacts / "edit.png"), full_page=True)
+
+    made = generation(live_server, page.get_attribute("#edit-result", "data-generation"))
+    assert made["canvasRequest"] is True and made["canvasRequestType"] == "INPAINT"
+    result = pixels(result_url)
+    assert result.shape == original.shape
+    right = slice(width // 2, width)
+    assert np.array_equal(result[:, right], original[:, right])  # outside the mask: the same pixels
+    painted = slice(int(width * 0.08), int(width * 0.24))
+    assert np.abs(result[:, painted] - original[:, painted]).mean() > 2  # inside it: repainted
+    assert height == made["imageHeight"]
+
+
+def test_a_realtime_frame_and_a_stale_answer_dropped(page: Any, artifacts: Path) -> None:
+    page.goto("/#draft")
+    page.wait_for_selector("#view-draft:not([hidden])")
+    box = page.locator("#draft-sketch").bounding_box()
+    page.mouse.move(box["x"] + 20, box["y"] + 20)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] - 20, box["y"] + box["height"] - 20, steps=6)
+    page.mouse.up()
+
+    held: list[Any] = []
+
+    def hold_the_first(route: Any) -> None:
+        if not held:
+            held.append(route)  # answered later, after a newer request's answer
+        else:
+            route.continue_()
+
+    page.route("**/api/rest/v1/generations-lcm", hold_the_first)
+    with page.expect_request("**/generations-lcm") as first:
+        page.fill("#draft-prompt", "a blue")
+    assert json.loads(first.value.post_data)["requestTimestamp"] == "1"
+    with page.expect_response("**/generations-lcm") as second:
+        page.fill("#draft-prompt", "a blue vase of flowers")
+    assert second.value.ok, second.value.text()
+    page.wait_for_selector("#draft-out[data-timestamp='2']")
+    assert page.evaluate("document.querySelector('#draft-out').naturalWidth") == 128
+    with page.expect_response("**/generations-lcm"):
+        held[0].continue_()
+    page.wait_for_selector("#draft-out[data-dropped='1']")
+    assert page.get_attribute("#draft-out", "data-timestamp") == "2"  # the older answer did not replace it
+    page.unroute("**/api/rest/v1/generations-lcm")
+    page.screenshot(path=str(artifacts / "draft.png"), full_page=True)
+
+
+def test_compare_highlights_the_parameters_that_differ(page: Any, artifacts: Path) -> None:
+    page.click("nav a[data-view=generate]")  # the gallery is read again: the snippets' work shows too
+    boxes = page.locator("#gallery input[type=checkbox]")
+    # Newest first: the inpainting, the curl, Python and studio requests of the same form, then
+    # the first generation's two pictures.
+    page.wait_for_function("() => document.querySelectorAll('#gallery input[type=checkbox]').length === 6")
+    boxes.nth(4).check()
+    boxes.nth(5).check()
+    page.click("nav a[data-view=compare]")
+    page.wait_for_selector("#compare-table:not([hidden])")
+    rows = "#compare-table tr.differs-row th"
+    assert page.locator("#compare-table thead img").count() == 2
+    assert page.locator(rows).all_text_contents() == ["Seed (differs)"]  # one batch: only the seeds differ
+
+    page.click("nav a[data-view=generate]")
+    boxes.nth(3).check()  # the Get API Code request: another prompt, size, style, scheduler
+    page.click("nav a[data-view=compare]")
+    page.wait_for_selector("#compare-table thead img >> nth=2")
+    differs = {name.removesuffix(" (differs)") for name in page.locator(rows).all_text_contents()}
+    assert differs == {"Prompt", "Negative prompt", "Size", "Seed", "Steps", "Guidance", "Scheduler",
+                       "Preset style"}  # fmt: skip
+    assert page.locator("#compare-table td.differs").count() == 3 * len(differs)
+    page.screenshot(path=str(artifacts / "compare.png"), full_page=True)
+
+
+def _axe_source() -> str:
+    if not AXE.is_file():
+        npm = shutil.which("npm")
+        if npm is None:
+            if os.environ.get("CI"):
+                pytest.fail("npm is needed for the accessibility check (axe-core); CI is set")
+            pytest.skip("npm is needed for the accessibility check (axe-core) and is not on PATH")
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=HERE, check=True, capture_output=True,
+                       timeout=300)  # fmt: skip
+    return AXE.read_text()
+
+
+def serious_violations(page: Any) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is now."""
+    axe = _axe_source()
+    # Served from the page's own origin, so the page's Content-Security-Policy lets it run.
+    page.route("**/axe-under-test.js", lambda route: route.fulfill(body=axe, content_type="text/javascript"))
+    page.add_script_tag(url="/axe-under-test.js")
+    report = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{violation['id']}: {violation['help']} ({len(violation['nodes'])} nodes)"
+        for violation in report["violations"]
+        if violation["impact"] in ("serious", "critical")
+    ]
+
+
+def test_accessibility_keyboard_focus_and_a_narrow_screen(page: Any, artifacts: Path) -> None:
+    serious: dict[str, list[str]] = {}
+    for view in ("generate", "draft", "edit", "compare", "account"):
+        page.goto(f"/#{view}")
+        page.reload()
+        page.wait_for_selector(f"#view-{view}:not([hidden])")
+        if found := serious_violations(page):
+            serious[view] = found
+    assert not serious, serious
+
+    # Keyboard, on a fresh tab: the skip link comes first, and focus is drawn where it lands.
+    fresh = page.context.new_page()
+    fresh.goto("/#generate")
+    fresh.wait_for_selector("body[data-ready=true]")
+    fresh.keyboard.press("Tab")
+    assert fresh.evaluate("document.activeElement.className") == "skip-link"
+    fresh.keyboard.press("Tab")
+    assert fresh.evaluate("getComputedStyle(document.activeElement).outlineStyle") not in ("none", "")
+    fresh.close()
+
+    # 390 px wide: nothing scrolls sideways, and the form is still usable.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/#generate")
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.locator("#generate-submit").is_visible()
+    page.screenshot(path=str(artifacts / "generate-390.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_sign_out_ends_the_session(page: Any, live_server: LiveServer) -> None:
+    page.goto("/#account")
+    page.wait_for_selector("#account-facts dd")
+    assert "studio-user" in page.inner_text("#account-facts")
+    page.click("#sign-out")
+    page.wait_for_selector("#view-signin:not([hidden])")
+    status = page.evaluate("fetch('/api/rest/v1/me').then(r => r.status)")
+    assert status == 401
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.is_visible("#view-signin")
+    assert not serious_violations(page)
