@@ -254,6 +254,10 @@ def test_a_realtime_frame_and_a_stale_answer_dropped(page: Any, artifacts: Path)
     page.wait_for_selector("#draft-out[data-dropped='1']")
     assert page.get_attribute("#draft-out", "data-timestamp") == "2"  # the older answer did not replace it
     page.unroute("**/api/rest/v1/generations-lcm")
+
+    page.click("#draft-upscale")  # the chosen draft, upscaled by the realtime upscaler
+    page.wait_for_selector("#draft-final[data-operation='lcm-upscale']")
+    page.wait_for_function("() => document.querySelector('#draft-final').naturalWidth === 256")
     page.screenshot(path=str(artifacts / "draft.png"), full_page=True)
 
 
@@ -292,6 +296,23 @@ def _axe_source() -> str:
         subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=HERE, check=True, capture_output=True,
                        timeout=300)  # fmt: skip
     return AXE.read_text()
+
+
+def test_upscale_a_picture_from_the_gallery(page: Any, live_server: LiveServer) -> None:
+    page.click("nav a[data-view=generate]")
+    picture = page.locator("#gallery .picture").last  # the first generation's second picture
+    picture.wait_for()
+    image_url = picture.locator("img").get_attribute("src")
+    with page.expect_response("**/variations/upscale") as created:
+        picture.locator("button[data-transform=upscale]").click()
+    variation_id = created.value.json()["sdUpscaleJob"]["id"]
+    link = page.locator("#gallery .picture").last.locator("li[data-transform=UPSCALE] a")
+    link.wait_for()
+    read = api(live_server, "GET", f"/variations/{variation_id}").json()
+    variation = read["generated_image_variation_generic"][0]
+    assert variation["status"] == "COMPLETE" and blob(link.get_attribute("href")) == blob(variation["url"])
+    upscaled, original = pixels(variation["url"]), pixels(image_url)
+    assert upscaled.shape[0] > original.shape[0] and upscaled.shape[1] > original.shape[1]
 
 
 def serious_violations(page: Any) -> list[str]:

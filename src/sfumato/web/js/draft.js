@@ -68,6 +68,30 @@ async function render() {
 
 const scheduled = debounce(render, 200);
 
+// Refine or upscale the picture on screen (the chosen draft): one more realtime request.
+async function finish(route, label) {
+  const out = $("#draft-out");
+  const status = $("#draft-status");
+  if (!out.dataset.timestamp) {
+    status.textContent = "Draw something and write a prompt first.";
+    return;
+  }
+  status.textContent = `${label}…`;
+  try {
+    const answer = await api.post(route, {
+      imageDataUrl: out.src, prompt: $("#draft-prompt").value.trim() || "a picture", width: out.naturalWidth,
+      height: out.naturalHeight, strength: 0.5, seed: 1,
+    });
+    const final = $("#draft-final");
+    final.src = answer.lcmGenerationJob.imageDataUrl[0];
+    final.dataset.operation = route.slice(1);
+    final.hidden = false;
+    status.textContent = `${label}: done`;
+  } catch (error) {
+    status.textContent = `${label} failed: ${error.message}`;
+  }
+}
+
 export function setUpDraft() {
   clear();
   const canvas = sketch();
@@ -92,4 +116,6 @@ export function setUpDraft() {
   $("#draft-prompt").addEventListener("input", scheduled);
   $("#draft-strength").addEventListener("input", scheduled);
   $("#draft-clear").addEventListener("click", () => { clear(); scheduled(); });
+  $("#draft-refine").addEventListener("click", () => finish("/lcm-instant-refine", "Refine"));
+  $("#draft-upscale").addEventListener("click", () => finish("/lcm-upscale", "Upscale"));
 }

@@ -1,6 +1,6 @@
 // The gallery: the caller's generations, newest first, a page at a time; each picture can
 // be downloaded, deleted, edited, compared, and its lineage read.
-import { api } from "./api.js";
+import { api, wait } from "./api.js";
 import { editPicture } from "./edit.js";
 import { loadIntoForm } from "./generate.js";
 import { changed, state } from "./state.js";
@@ -19,6 +19,37 @@ function lineage(generation) {
     el("pre", { text: JSON.stringify(recorded, null, 2) }));
 }
 
+// Jobs on an existing picture (POST /variations/...), their handle's key in the answer.
+const TRANSFORMS = [["upscale", "sdUpscaleJob", "Upscale"], ["nobg", "sdNobgJob", "Remove background"],
+  ["unzoom", "sdUnzoomJob", "Unzoom"]];
+
+async function transform(image, route, key, label, status) {
+  status.textContent = `${label}: queued`;
+  try {
+    const created = await api.post(`/variations/${route}`, { id: image.id });
+    const id = created[key].id;
+    for (;;) {
+      const variation = (await api.get(`/variations/${id}`)).generated_image_variation_generic[0];
+      if (variation.status === "COMPLETE") break;
+      if (variation.status === "FAILED") throw new Error(variation.failureReason || "failed");
+      status.textContent = variation.progress ? `${label}: running` : `${label}: queued`;
+      await wait(400);
+    }
+    await refreshGallery();
+  } catch (error) {
+    status.textContent = `${label} failed: ${error.message}`;
+  }
+}
+
+function variations(image) {
+  const done = image.generated_image_variation_generics || [];
+  if (!done.length) return null;
+  return el("ul", { class: "variations", "aria-label": "Variations" },
+    done.map((v) => el("li", { "data-transform": v.transformType },
+      v.url ? el("a", { href: v.url, target: "_blank", rel: "noopener" }, `${v.transformType.toLowerCase()} (${v.status.toLowerCase()})`)
+        : `${v.transformType.toLowerCase()} (${v.status.toLowerCase()})`)));
+}
+
 function picture(generation, image, index) {
   const name = `sfumato-${generation.id.slice(0, 8)}-${index + 1}.png`;
   const chosen = state.chosen.has(image.id);
@@ -29,6 +60,13 @@ function picture(generation, image, index) {
       el("a", { href: image.url, download: name, "aria-label": `Download ${alt}` }, "Download"),
       el("button", { type: "button", onclick: () => editPicture(image.url, generation), "aria-label": `Edit ${alt}` }, "Edit"),
     ),
+    el("span", { class: "tools" },
+      TRANSFORMS.map(([route, key, label]) => el("button", {
+        type: "button", "data-transform": route, "aria-label": `${label}: ${alt}`,
+        onclick: (event) => transform(image, route, key, label, event.target.closest(".picture").querySelector(".job")),
+      }, label))),
+    el("span", { class: "job note", role: "status" }),
+    variations(image),
     el("span", { class: "field check" },
       el("input", {
         type: "checkbox", id: `cmp-${image.id}`, checked: chosen,
