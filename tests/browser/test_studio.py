@@ -27,7 +27,8 @@ pytestmark = pytest.mark.xdist_group("studio")
 HERE = Path(__file__).resolve().parent
 DOCS = HERE.parents[1] / "docs"
 AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
-TIMEOUT = 180_000  # ms: the first picture loads the tiny model on a busy machine
+TIMEOUT = 60_000  # ms, for any wait
+FIRST_LOAD = 240_000  # ms: the first picture of a kind builds and loads its tiny model on a busy machine
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +53,33 @@ def pixels(url: str) -> np.ndarray:
 def blob(url: str) -> str:
     """The object a signed URL names (the signature changes with each read)."""
     return urlsplit(url).path
+
+
+def code_and_files(page: Any, button: str, folder: Path) -> dict[str, str]:
+    """Open a form's Get API Code dialog: the code in each tab, the files it reads saved in ``folder``."""
+    page.click(button)
+    page.wait_for_selector("#code-dialog[open]")
+    code = {}
+    for tab in page.locator("#code-tabs [role=tab]").all():
+        panel = tab.get_attribute("aria-controls")
+        code[tab.get_attribute("id").removeprefix("code-tab-")] = page.text_content(f"#{panel} code")
+    for link in page.locator("#code-files a").all():
+        with page.expect_download() as download:
+            link.click()
+        download.value.save_as(folder / download.value.suggested_filename)
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#code-dialog", state="hidden")
+    return code
+
+
+def run_python(code: str, folder: Path, server: LiveServer) -> str:
+    """Run a snippet as a user would (its own process, the URL and key from the environment)."""
+    (folder / "snippet.py").write_text(code)
+    env = {**os.environ, "SFUMATO_URL": server.url, "SFUMATO_API_KEY": server.key}
+    ran = subprocess.run([sys.executable, "snippet.py"], cwd=folder, env=env, capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    return ran.stdout.strip()
 
 
 def generation(server: LiveServer, generation_id: str) -> dict[str, Any]:
@@ -98,7 +126,7 @@ def test_sign_in_generate_and_see_the_pictures(
     with page.expect_response(lambda r: r.url.endswith("/api/rest/v1/generations")) as created:
         page.click("#generate-submit")
     generation_id = created.value.json()["sdGenerationJob"]["generationId"]
-    page.wait_for_selector("#job-status[data-state=complete]")
+    page.wait_for_selector("#job-status[data-state=complete]", timeout=FIRST_LOAD)
     card = page.locator(f"[data-generation='{generation_id}']")
     card.locator("img").nth(1).wait_for()
     page.wait_for_function(
@@ -126,7 +154,7 @@ def test_sign_in_generate_and_see_the_pictures(
 
 
 def test_get_api_code_gives_a_python_snippet_that_sends_the_same_request(
-    page: Any, live_server: LiveServer, tmp_path: Path
+    page: Any, live_server: LiveServer, artifacts: Path, tmp_path: Path
 ) -> None:
     page.fill("#prompt", "a lighthouse at dusk, 'quoted' \"twice\"")
     page.fill("#negative", "fog")
@@ -142,6 +170,7 @@ def test_get_api_code_gives_a_python_snippet_that_sends_the_same_request(
 
     page.click("#get-code")
     page.wait_for_selector("#code-dialog[open]")
+    page.screenshot(path=str(artifacts / "api-code.png"))
     python = page.inner_text("#code-panel-python code")
     page.click("#code-copy")
     page.wait_for_selector("#code-status:has-text('copied')")
@@ -159,12 +188,8 @@ def test_get_api_code_gives_a_python_snippet_that_sends_the_same_request(
     studio_id = created.value.json()["sdGenerationJob"]["generationId"]
     page.wait_for_selector("#job-status[data-state=complete]")
 
-    (tmp_path / "snippet.py").write_text(python)
+    snippet_id = run_python(python, tmp_path, live_server)
     env = {**os.environ, "SFUMATO_URL": live_server.url, "SFUMATO_API_KEY": live_server.key}
-    ran = subprocess.run([sys.executable, "snippet.py"], cwd=tmp_path, env=env, capture_output=True,
-                         text=True, timeout=120)  # fmt: skip
-    assert ran.returncode == 0, ran.stderr
-    snippet_id = ran.stdout.strip()
     curled = subprocess.run(["bash", "-c", curl], env=env, capture_output=True, text=True, timeout=60)
     assert curled.returncode == 0, curled.stderr
     curl_id = json.loads(curled.stdout)["sdGenerationJob"]["generationId"]
@@ -182,7 +207,7 @@ def test_get_api_code_gives_a_python_snippet_that_sends_the_same_request(
 
 
 def test_paint_a_mask_and_inpaint_keeps_the_unmasked_pixels(
-    page: Any, live_server: LiveServer, artifacts: Path
+    page: Any, live_server: LiveServer, artifacts: Path, tmp_path: Path
 ) -> None:
     page.goto("/#generate")
     page.wait_for_selector("body[data-ready=true]")
@@ -204,10 +229,11 @@ def test_paint_a_mask_and_inpaint_keeps_the_unmasked_pixels(
         page.mouse.up()
     assert "Inpainting" in page.locator("#edit-model option:checked").inner_text()
     page.fill("#edit-prompt", "a small boat")
+    python = code_and_files(page, "#edit-code", tmp_path)["python"]
     with page.expect_response(lambda r: r.url.endswith("/api/rest/v1/generations")) as created:
         page.click("#inpaint")
     assert created.value.ok, created.value.text()
-    page.wait_for_selector("#edit-status[data-state=complete]")
+    page.wait_for_selector("#edit-status[data-state=complete]", timeout=FIRST_LOAD)
     result_url = page.get_attribute("#edit-result", "src")
     page.wait_for_function("() => document.querySelector('#edit-result').naturalWidth > 0")
     page.screenshot(path=str(artifacts / "edit.png"), full_page=True)
@@ -222,8 +248,16 @@ def test_paint_a_mask_and_inpaint_keeps_the_unmasked_pixels(
     assert np.abs(result[:, painted] - original[:, painted]).mean() > 2  # inside it: repainted
     assert height == made["imageHeight"]
 
+    # Get API Code: the snippet uploads the same picture and mask and asks for the same edit.
+    again = generation(live_server, run_python(python, tmp_path, live_server))
+    fields = ("modelId", "prompt", "imageWidth", "imageHeight", "seed", "canvasRequest", "canvasRequestType",
+              "initImageSha256", "maskImageSha256")  # fmt: skip
+    assert {name: again[name] for name in fields} == {name: made[name] for name in fields}
 
-def test_a_realtime_frame_and_a_stale_answer_dropped(page: Any, artifacts: Path) -> None:
+
+def test_a_realtime_frame_and_a_stale_answer_dropped(
+    page: Any, live_server: LiveServer, artifacts: Path, tmp_path: Path
+) -> None:
     page.goto("/#draft")
     page.wait_for_selector("#view-draft:not([hidden])")
     box = page.locator("#draft-sketch").bounding_box()
@@ -244,19 +278,29 @@ def test_a_realtime_frame_and_a_stale_answer_dropped(page: Any, artifacts: Path)
     with page.expect_request("**/generations-lcm") as first:
         page.fill("#draft-prompt", "a blue")
     assert json.loads(first.value.post_data)["requestTimestamp"] == "1"
-    with page.expect_response("**/generations-lcm") as second:
+    with page.expect_response("**/generations-lcm", timeout=FIRST_LOAD) as second:
         page.fill("#draft-prompt", "a blue vase of flowers")
     assert second.value.ok, second.value.text()
-    page.wait_for_selector("#draft-out[data-timestamp='2']")
+    page.wait_for_selector("#draft-out[data-timestamp='2']", timeout=FIRST_LOAD)
     assert page.evaluate("document.querySelector('#draft-out').naturalWidth") == 128
-    with page.expect_response("**/generations-lcm"):
+    with page.expect_response("**/generations-lcm", timeout=FIRST_LOAD):
         held[0].continue_()
     page.wait_for_selector("#draft-out[data-dropped='1']")
     assert page.get_attribute("#draft-out", "data-timestamp") == "2"  # the older answer did not replace it
     page.unroute("**/api/rest/v1/generations-lcm")
 
+    # Get API Code: the same request from a script, reading the sketch the dialog offers.
+    snippets = code_and_files(page, "#draft-code", tmp_path)
+    run_python(snippets["python"], tmp_path, live_server)
+    assert Image.open(tmp_path / "picture.png").size == (128, 128)
+    env = {**os.environ, "SFUMATO_URL": live_server.url, "SFUMATO_API_KEY": live_server.key}
+    curled = subprocess.run(["bash", "-c", snippets["curl"]], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=120)  # fmt: skip
+    assert curled.returncode == 0, curled.stderr
+    assert json.loads(curled.stdout)["lcmGenerationJob"]["imageDataUrl"][0].startswith("data:image/")
+
     page.click("#draft-upscale")  # the chosen draft, upscaled by the realtime upscaler
-    page.wait_for_selector("#draft-final[data-operation='lcm-upscale']")
+    page.wait_for_selector("#draft-final[data-operation='lcm-upscale']", timeout=FIRST_LOAD)
     page.wait_for_function("() => document.querySelector('#draft-final').naturalWidth === 256")
     page.screenshot(path=str(artifacts / "draft.png"), full_page=True)
 
@@ -264,11 +308,11 @@ def test_a_realtime_frame_and_a_stale_answer_dropped(page: Any, artifacts: Path)
 def test_compare_highlights_the_parameters_that_differ(page: Any, artifacts: Path) -> None:
     page.click("nav a[data-view=generate]")  # the gallery is read again: the snippets' work shows too
     boxes = page.locator("#gallery input[type=checkbox]")
-    # Newest first: the inpainting, the curl, Python and studio requests of the same form, then
-    # the first generation's two pictures.
-    page.wait_for_function("() => document.querySelectorAll('#gallery input[type=checkbox]').length === 6")
-    boxes.nth(4).check()
+    # Newest first: the two inpaintings (the snippet's, the page's), the curl, Python and page requests of
+    # the same form, then the first generation's two pictures.
+    page.wait_for_function("() => document.querySelectorAll('#gallery input[type=checkbox]').length === 7")
     boxes.nth(5).check()
+    boxes.nth(6).check()
     page.click("nav a[data-view=compare]")
     page.wait_for_selector("#compare-table:not([hidden])")
     rows = "#compare-table tr.differs-row th"
@@ -276,7 +320,7 @@ def test_compare_highlights_the_parameters_that_differ(page: Any, artifacts: Pat
     assert page.locator(rows).all_text_contents() == ["Seed (differs)"]  # one batch: only the seeds differ
 
     page.click("nav a[data-view=generate]")
-    boxes.nth(3).check()  # the Get API Code request: another prompt, size, style, scheduler
+    boxes.nth(4).check()  # the Get API Code request: another prompt, size, style, scheduler
     page.click("nav a[data-view=compare]")
     page.wait_for_selector("#compare-table thead img >> nth=2")
     differs = {name.removesuffix(" (differs)") for name in page.locator(rows).all_text_contents()}
@@ -307,7 +351,7 @@ def test_upscale_a_picture_from_the_gallery(page: Any, live_server: LiveServer) 
         picture.locator("button[data-transform=upscale]").click()
     variation_id = created.value.json()["sdUpscaleJob"]["id"]
     link = page.locator("#gallery .picture").last.locator("li[data-transform=UPSCALE] a")
-    link.wait_for()
+    link.wait_for(timeout=FIRST_LOAD)
     read = api(live_server, "GET", f"/variations/{variation_id}").json()
     variation = read["generated_image_variation_generic"][0]
     assert variation["status"] == "COMPLETE" and blob(link.get_attribute("href")) == blob(variation["url"])

@@ -37,48 +37,57 @@ function pythonValue(value, enumName) {
   return lit(value);
 }
 
+function pythonArgs(body, indent = "        ") {
+  return entries(body).map(([name, value]) => `${indent}${FIELDS[name][0]}=${pythonValue(value, FIELDS[name][2])},`);
+}
+
+const PYTHON_CLIENT = `sdk = LeonardoAiSDK(
+    bearer_auth=os.environ["SFUMATO_API_KEY"],
+    server_url=os.environ.get("SFUMATO_URL", "http://127.0.0.1:8000") + "/api/rest/v1",
+)`;
+
 export function pythonSdk(body) {
-  const args = entries(body)
-    .map(([name, value]) => `        ${FIELDS[name][0]}=${pythonValue(value, FIELDS[name][2])},`)
-    .join("\n");
   return `import os
 
 from leonardo_ai_sdk import LeonardoAiSDK
 from leonardo_ai_sdk.models import operations, shared
 
-sdk = LeonardoAiSDK(
-    bearer_auth=os.environ["SFUMATO_API_KEY"],
-    server_url=os.environ.get("SFUMATO_URL", "http://127.0.0.1:8000") + "/api/rest/v1",
-)
+${PYTHON_CLIENT}
 created = sdk.image.create_generation(
     request=operations.CreateGenerationRequestBody(
-${args}
+${pythonArgs(body).join("\n")}
     )
 )
 print(created.object.sd_generation_job.generation_id)
 `;
 }
 
-export function typescriptSdk(body) {
-  const used = new Set();
-  const props = entries(body)
-    .map(([name, value]) => {
-      const [, prop, enumName] = FIELDS[name];
-      if (enumName) used.add(enumName);
-      return `  ${prop}: ${lit(value)}${enumName ? ` as ${enumName}` : ""},`;
-    })
-    .join("\n");
+function typescriptProps(body, used) {
+  return entries(body).map(([name, value]) => {
+    const [, prop, enumName] = FIELDS[name];
+    if (enumName) used.add(enumName);
+    return `  ${prop}: ${lit(value)}${enumName ? ` as ${enumName}` : ""},`;
+  });
+}
+
+function typescriptHead(used, extra = "") {
   const types = used.size
     ? `import type { ${[...used].sort().join(", ")} } from "@leonardo-ai/sdk/sdk/models/shared";\n`
     : "";
-  return `import { Leonardo } from "@leonardo-ai/sdk";
+  return `${extra}import { Leonardo } from "@leonardo-ai/sdk";
 ${types}
 const leonardo = new Leonardo({
   bearerAuth: process.env.SFUMATO_API_KEY,
   serverURL: \`\${process.env.SFUMATO_URL ?? "http://127.0.0.1:8000"}/api/rest/v1\`,
 });
-const result = await leonardo.image.createGeneration({
-${props}
+`;
+}
+
+export function typescriptSdk(body) {
+  const used = new Set();
+  const props = typescriptProps(body, used);
+  return `${typescriptHead(used)}const result = await leonardo.image.createGeneration({
+${props.join("\n")}
 });
 console.log(result.object?.sdGenerationJob?.generationId);
 `;
@@ -131,7 +140,7 @@ function pythonDict(values) {
   return `{${Object.entries(values).map(([k, v]) => `${lit(k)}: ${pythonValue(v, null)}`).join(", ")}}`;
 }
 
-export function snippets(body, modelKey) {
+export function generationSnippets(body, modelKey) {
   const list = [
     { id: "python", label: "Python SDK", code: pythonSdk(body) },
     { id: "typescript", label: "TypeScript SDK", code: typescriptSdk(body) },
@@ -140,4 +149,112 @@ export function snippets(body, modelKey) {
   const openai = openaiSdk(body, modelKey);
   if (openai) list.push({ id: "openai", label: "OpenAI SDK", code: openai });
   return list;
+}
+
+// Inpainting: the picture and its mask go up through the canvas upload's presigned forms
+// (files init.png and mask.png, offered beside the code), then the generation names them.
+export function inpaintSnippets(body) {
+  const request = { ...body };
+  delete request.canvasInitId;
+  delete request.canvasMaskId;
+  const python = `import json
+import os
+
+import httpx
+from leonardo_ai_sdk import LeonardoAiSDK
+from leonardo_ai_sdk.models import operations, shared
+
+${PYTHON_CLIENT}
+# The picture and its mask (white = repaint): init.png and mask.png beside this script.
+tickets = sdk.init_images.upload_canvas_init_image(
+    request=operations.UploadCanvasInitImageRequestBody(init_extension="png", mask_extension="png")
+).object.upload_canvas_init_image
+for url, fields, path in ((tickets.init_url, tickets.init_fields, "init.png"),
+                          (tickets.mask_url, tickets.mask_fields, "mask.png")):
+    with open(path, "rb") as file:
+        httpx.post(url, data=json.loads(fields), files={"file": file}).raise_for_status()
+created = sdk.image.create_generation(
+    request=operations.CreateGenerationRequestBody(
+${pythonArgs(request).join("\n")}
+        canvas_init_id=tickets.init_image_id,
+        canvas_mask_id=tickets.mask_image_id,
+    )
+)
+print(created.object.sd_generation_job.generation_id)
+`;
+  const used = new Set();
+  const props = typescriptProps(request, used);
+  const typescript = `${typescriptHead(used, 'import { readFile } from "node:fs/promises";\n')}
+// The picture and its mask (white = repaint): init.png and mask.png beside this script.
+const tickets = (await leonardo.initImages.uploadCanvasInitImage({ initExtension: "png", maskExtension: "png" }))
+  .object!.uploadCanvasInitImage!;
+for (const [url, fields, path] of [[tickets.initUrl, tickets.initFields, "init.png"],
+                                   [tickets.maskUrl, tickets.maskFields, "mask.png"]]) {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(JSON.parse(fields!))) form.append(name, value as string);
+  form.append("file", new Blob([await readFile(path!)], { type: "image/png" }), path!);
+  const response = await fetch(url!, { method: "POST", body: form });
+  if (!response.ok) throw new Error(\`upload refused: \${response.status}\`);
+}
+const result = await leonardo.image.createGeneration({
+${props.join("\n")}
+  canvasInitId: tickets.initImageId,
+  canvasMaskId: tickets.maskImageId,
+});
+console.log(result.object?.sdGenerationJob?.generationId);
+`;
+  return [
+    { id: "python", label: "Python SDK", code: python },
+    { id: "typescript", label: "TypeScript SDK", code: typescript },
+  ];
+}
+
+// The realtime canvas: the sketch (sketch.png, offered beside the code) as a data URL.
+export function realtimeSnippets(body, path = "/generations-lcm") {
+  const request = { ...body };
+  delete request.imageDataUrl;
+  const method = { "/generations-lcm": ["create_lcm_generation", "createLCMGeneration", "CreateLCMGenerationRequestBody"] }[path];
+  const pyArgs = Object.entries(request).map(([name, value]) =>
+    `        ${name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}=${pythonValue(value, null)},`);
+  const python = `import base64
+import os
+
+from leonardo_ai_sdk import LeonardoAiSDK
+from leonardo_ai_sdk.models import operations
+
+${PYTHON_CLIENT}
+with open("sketch.png", "rb") as file:
+    sketch = "data:image/png;base64," + base64.b64encode(file.read()).decode()
+answer = sdk.realtime_canvas.${method[0]}(
+    request=operations.${method[2]}(
+        image_data_url=sketch,
+${pyArgs.join("\n")}
+    )
+)
+with open("picture.png", "wb") as file:
+    file.write(base64.b64decode(answer.object.lcm_generation_job.image_data_url[0].split(",", 1)[1]))
+`;
+  const tsProps = Object.entries(request).map(([name, value]) => `  ${name}: ${lit(value)},`);
+  const typescript = `${typescriptHead(new Set(), 'import { readFile, writeFile } from "node:fs/promises";\n')}
+const sketch = "data:image/png;base64," + (await readFile("sketch.png")).toString("base64");
+const answer = await leonardo.realtimeCanvas.${method[1]}({
+  imageDataUrl: sketch,
+${tsProps.join("\n")}
+});
+const picture = answer.object!.lcmGenerationJob!.imageDataUrl![0];
+await writeFile("picture.png", Buffer.from(picture.split(",", 2)[1], "base64"));
+`;
+  // The sketch is read by the shell where the JSON names it; the rest is quoted as it is.
+  const json = shellQuote(JSON.stringify({ imageDataUrl: "SKETCH", ...request }, null, 2));
+  const data = json.replace('"SKETCH"', `"data:image/png;base64,'"$(base64 -w0 sketch.png)"'"`);
+  const curlCode = `curl -sS "$SFUMATO_URL/api/rest/v1${path}" \\
+  -H "authorization: Bearer $SFUMATO_API_KEY" \\
+  -H "content-type: application/json" \\
+  -d ${data}
+`;
+  return [
+    { id: "python", label: "Python SDK", code: python },
+    { id: "typescript", label: "TypeScript SDK", code: typescript },
+    { id: "curl", label: "curl", code: curlCode },
+  ];
 }

@@ -1,9 +1,9 @@
 // The "Get API Code" dialog: one tab per client, a copy button for the shown one.
-import { snippets } from "./apicode.js";
 import { $, el } from "./ui.js";
 
 let current = [];
 let shown = 0;
+let fileUrls = [];
 
 function select(index, focus = false) {
   shown = index;
@@ -16,8 +16,14 @@ function select(index, focus = false) {
   if (focus) tabs[index].focus();
 }
 
-export function showCode(body, modelKey) {
-  current = snippets(body, modelKey);
+// `snippets`: [{id, label, code}]; `files`: [{name, blob}] the code reads, offered for download.
+export function showCode(snippets, files = []) {
+  current = snippets;
+  for (const url of fileUrls) URL.revokeObjectURL(url);
+  fileUrls = files.map((file) => URL.createObjectURL(file.blob));
+  $("#code-files").replaceChildren(...files.map((file, i) =>
+    el("li", {}, el("a", { href: fileUrls[i], download: file.name }, `Download ${file.name}`))));
+  $("#code-files-note").hidden = files.length === 0;
   const tabs = $("#code-tabs");
   const panels = $("#code-panels");
   tabs.replaceChildren(

@@ -3,6 +3,8 @@
 // answer older than the picture already shown is dropped, so a slow answer never
 // replaces a newer one.
 import { api } from "./api.js";
+import { realtimeSnippets } from "./apicode.js";
+import { showCode } from "./codedialog.js";
 import { $, debounce } from "./ui.js";
 
 let sent = 0; // the newest timestamp sent
@@ -37,6 +39,15 @@ function stroke(from, to) {
   context.stroke();
 }
 
+// The request for the sketch as it is now (without the picture, which is the sketch itself).
+function requestBody() {
+  const canvas = sketch();
+  return {
+    prompt: $("#draft-prompt").value.trim(), width: canvas.width, height: canvas.height,
+    strength: Number($("#draft-strength").value), seed: 1,
+  };
+}
+
 async function render() {
   const prompt = $("#draft-prompt").value.trim();
   if (!prompt) return;
@@ -46,8 +57,7 @@ async function render() {
   status.textContent = "Drawing…";
   try {
     const answer = await api.post("/generations-lcm", {
-      imageDataUrl: canvas.toDataURL("image/png"), prompt, width: canvas.width, height: canvas.height,
-      strength: Number($("#draft-strength").value), requestTimestamp: String(stamp), seed: 1,
+      ...requestBody(), imageDataUrl: canvas.toDataURL("image/png"), requestTimestamp: String(stamp),
     });
     const job = answer.lcmGenerationJob;
     const answered = Number(job.requestTimestamp);
@@ -116,6 +126,9 @@ export function setUpDraft() {
   $("#draft-prompt").addEventListener("input", scheduled);
   $("#draft-strength").addEventListener("input", scheduled);
   $("#draft-clear").addEventListener("click", () => { clear(); scheduled(); });
+  $("#draft-code").addEventListener("click", () => {
+    sketch().toBlob((blob) => showCode(realtimeSnippets(requestBody()), [{ name: "sketch.png", blob }]), "image/png");
+  });
   $("#draft-refine").addEventListener("click", () => finish("/lcm-instant-refine", "Refine"));
   $("#draft-upscale").addEventListener("click", () => finish("/lcm-upscale", "Upscale"));
 }

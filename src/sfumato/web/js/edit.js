@@ -2,6 +2,8 @@
 // repaint), and an inpainting request: the picture and mask go up through the presigned
 // canvas upload, then one POST /generations with canvasRequest, like any client.
 import { api, uploadPresigned } from "./api.js";
+import { inpaintSnippets } from "./apicode.js";
+import { showCode } from "./codedialog.js";
 import { follow } from "./generate.js";
 import { state } from "./state.js";
 import { $, numberOrNull, showError } from "./ui.js";
@@ -9,7 +11,6 @@ import { $, numberOrNull, showError } from "./ui.js";
 const PAINT = "rgba(214, 40, 120, 1)";
 let painting = false;
 let last = null;
-let source = null; // the generation a gallery picture came from
 
 const imageCanvas = () => $("#edit-image");
 const maskCanvas = () => $("#edit-mask");
@@ -30,7 +31,6 @@ async function drawPicture(blob) {
 }
 
 export async function editPicture(url, generation) {
-  source = generation || null;
   location.hash = "#edit";
   const response = await fetch(url);
   await drawPicture(await response.blob());
@@ -95,6 +95,25 @@ function maskBlob() {
   return any ? new Promise((resolve) => out.toBlob(resolve, "image/png")) : Promise.resolve(null);
 }
 
+// The generation request without the uploads' ids (they exist once the files are uploaded).
+function requestBody() {
+  const body = {
+    modelId: $("#edit-model").value, prompt: $("#edit-prompt").value.trim(), width: imageCanvas().width,
+    height: imageCanvas().height, num_images: 1, canvasRequest: true, canvasRequestType: "INPAINT",
+  };
+  const seed = numberOrNull($("#edit-seed"));
+  if (seed !== null) body.seed = seed;
+  return body;
+}
+
+async function code() {
+  const error = $("#edit-error");
+  showError(error, null);
+  const mask = await maskBlob();
+  if (!mask) return showError(error, "Paint the area to repaint first: the code uploads this mask.");
+  showCode(inpaintSnippets(requestBody()), [{ name: "init.png", blob: await pictureBlob() }, { name: "mask.png", blob: mask }]);
+}
+
 const pictureBlob = () => new Promise((resolve) => imageCanvas().toBlob(resolve, "image/png"));
 
 async function inpaint(event) {
@@ -111,13 +130,7 @@ async function inpaint(event) {
     const tickets = (await api.post("/canvas-init-image", { initExtension: "png", maskExtension: "png" })).uploadCanvasInitImage;
     await uploadPresigned(tickets.initUrl, tickets.initFields, await pictureBlob(), "init.png");
     await uploadPresigned(tickets.maskUrl, tickets.maskFields, mask, "mask.png");
-    const body = {
-      modelId: $("#edit-model").value, prompt, width: imageCanvas().width, height: imageCanvas().height,
-      num_images: 1, canvasRequest: true, canvasRequestType: "INPAINT",
-      canvasInitId: tickets.initImageId, canvasMaskId: tickets.maskImageId,
-    };
-    const seed = numberOrNull($("#edit-seed"));
-    if (seed !== null) body.seed = seed;
+    const body = { ...requestBody(), canvasInitId: tickets.initImageId, canvasMaskId: tickets.maskImageId };
     const created = await api.post("/generations", body);
     const generation = await follow(created.sdGenerationJob.generationId, $("#edit-status"));
     const image = generation.generated_images?.[0];
@@ -160,9 +173,9 @@ export function setUpEdit() {
   $("#edit-file").addEventListener("change", async (event) => {
     const file = event.target.files?.[0];
     if (!file) return;
-    source = null;
     await drawPicture(file);
     $("#edit-status").textContent = `Picture loaded (${imageCanvas().width}×${imageCanvas().height}). Paint the area to repaint.`;
   });
   $("#edit-form").addEventListener("submit", inpaint);
+  $("#edit-code").addEventListener("click", code);
 }

@@ -1,6 +1,7 @@
 // The generate form: model, prompt, style, size, seed and sampling settings; the price
 // before submitting; the job's queue position and progress while it runs.
 import { api, wait } from "./api.js";
+import { generationSnippets } from "./apicode.js";
 import { showCode } from "./codedialog.js";
 import { refreshGallery } from "./gallery.js";
 import { modelById, state } from "./state.js";
@@ -212,7 +213,7 @@ export function setUpGenerate() {
   $("#generate-form").addEventListener("input", updateCost);
   $("#generate-form").addEventListener("submit", submit);
   $("#improve").addEventListener("click", improve);
-  $("#get-code").addEventListener("click", () => showCode(readBody(), selectedModel()?.key));
+  $("#get-code").addEventListener("click", () => showCode(generationSnippets(readBody(), selectedModel()?.key)));
 }
 
 export function showModels(preferred) {
