@@ -135,3 +135,30 @@ def test_the_page_and_its_assets_are_served_from_the_package(studio: Api) -> Non
     script = studio.client.get("/studio/assets/js/main.js")
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
     assert studio.client.get("/studio/assets/js/nothing.js").status_code == 404
+
+
+def test_the_account_reads_its_own_ledger_and_keys_only(studio: Api) -> None:
+    second_key = issue_key(studio.ctx, username="alice", name="laptop").api_key
+    other_key, _ = studio.new_key("bob", credits=7)
+    created = studio.post("/generations", json=GENERATION)
+    assert created.status_code == 200
+
+    job = created.json()["sdGenerationJob"]
+    ledger = studio.get("/me/credit-ledger").json()["credit_ledger"]
+    balance = studio.get("/me").json()["user_details"][0]["apiSubscriptionTokens"]
+    assert ledger[0]["kind"] == "debit" and ledger[0]["amount"] == -job["apiCreditCost"]
+    assert ledger[0]["subjectId"] == job["generationId"]
+    assert ledger[0]["balanceAfter"] == balance
+    assert ledger[-1]["kind"] == "grant" and sum(line["amount"] for line in ledger) == balance
+    bob = studio.get("/me/credit-ledger", key=other_key).json()["credit_ledger"]
+    assert [line["amount"] for line in bob] == [7]
+
+    keys = studio.get("/me/api-keys").json()["api_keys"]
+    assert [key["name"] for key in keys] == ["default", "laptop"]
+    assert [key["current"] for key in keys] == [True, False]
+    assert keys[1]["prefix"] == second_key[:12]
+    text = studio.get("/me/api-keys").text
+    assert second_key not in text and studio.key not in text  # prefixes only
+    bobs = studio.get("/me/api-keys", key=other_key).json()["api_keys"]
+    assert [key["name"] for key in bobs] == ["default"]
+    assert studio.get("/me/credit-ledger?limit=0").status_code == 400

@@ -16,7 +16,7 @@ def test_under_ci_a_missing_chromium_fails_the_studio_tests() -> None:
             "SFUMATO_TEST_ALLOW_NO_POSTGRES": "1", "SFUMATO_TEST_ALLOW_NO_REDIS": "1"}  # fmt: skip
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-n", "0", "-q", "-p", "no:cacheprovider",
-         "tests/browser/test_studio.py::test_sign_out_ends_the_session"],
+         "tests/browser/test_studio.py::test_account_then_sign_out_ends_the_session"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     output = run.stdout + run.stderr

@@ -403,10 +403,17 @@ def test_accessibility_keyboard_focus_and_a_narrow_screen(page: Any, artifacts: 
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
-def test_sign_out_ends_the_session(page: Any, live_server: LiveServer) -> None:
+def test_account_then_sign_out_ends_the_session(page: Any, live_server: LiveServer, artifacts: Path) -> None:
     page.goto("/#account")
     page.wait_for_selector("#account-facts dd")
     assert "studio-user" in page.inner_text("#account-facts")
+    me = api(live_server, "GET", "/me").json()["user_details"][0]
+    assert str(me["apiSubscriptionTokens"]) in page.inner_text("#account-facts")
+    debits = page.locator("#ledger tr[data-kind=debit]")
+    assert debits.count() >= 5  # the generations, edits, canvas frames and upscale above
+    assert page.inner_text("#ledger tbody tr >> nth=0").endswith(str(me["apiSubscriptionTokens"]))
+    assert "(this session)" in page.inner_text("#keys") and live_server.key[:12] in page.inner_text("#keys")
+    page.screenshot(path=str(artifacts / "account.png"), full_page=True)
     page.click("#sign-out")
     page.wait_for_selector("#view-signin:not([hidden])")
     status = page.evaluate("fetch('/api/rest/v1/me').then(r => r.status)")
