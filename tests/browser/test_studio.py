@@ -359,6 +359,40 @@ def test_upscale_a_picture_from_the_gallery(page: Any, live_server: LiveServer) 
     assert upscaled.shape[0] > original.shape[0] and upscaled.shape[1] > original.shape[1]
 
 
+def test_image_to_image_without_a_mask_and_the_gallery_pages(
+    page: Any, live_server: LiveServer, tmp_path: Path
+) -> None:
+    page.click("nav a[data-view=edit]")
+    page.click("#mask-clear")
+    page.select_option("#edit-mode", "IMG2IMG")
+    page.fill("#edit-strength", "0.6")
+    page.fill("#edit-prompt", "a watercolour")
+    snippets = code_and_files(page, "#edit-code", tmp_path)
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["init.png"]  # no mask to upload
+    with page.expect_response(lambda r: r.url.endswith("/api/rest/v1/generations")) as created:
+        page.click("#inpaint")
+    page.wait_for_selector("#edit-status[data-state=complete]")
+    assert created.value.ok, created.value.text()
+    made = generation(live_server, created.value.json()["sdGenerationJob"]["generationId"])
+    again = generation(live_server, run_python(snippets["python"], tmp_path, live_server))
+    for edit in (made, again):
+        assert edit["status"] == "COMPLETE" and edit["canvasRequestType"] == "IMG2IMG"
+        assert edit["initStrength"] == 0.6 and edit.get("maskImageSha256") is None
+    assert again["initImageSha256"] == made["initImageSha256"]
+
+    # Eight generations now: the gallery shows six, and the first two on the next page.
+    page.click("nav a[data-view=generate]")
+    page.wait_for_selector("#page-label:has-text('Page 1')")
+    page.wait_for_function("() => document.querySelectorAll('#gallery .card').length === 6")
+    assert page.is_disabled("#page-prev")
+    page.click("#page-next")
+    page.wait_for_selector("#page-label:has-text('Page 2')")
+    assert page.locator("#gallery .card").count() == 2 and page.is_disabled("#page-next")
+    assert page.locator("#gallery .card .prompt").last.inner_text() == "a red fox in the snow"
+    page.click("#page-prev")
+    page.wait_for_selector("#page-label:has-text('Page 1')")
+
+
 def serious_violations(page: Any) -> list[str]:
     """axe-core's serious and critical findings on the page as it is now."""
     axe = _axe_source()

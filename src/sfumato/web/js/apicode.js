@@ -151,9 +151,10 @@ export function generationSnippets(body, modelKey) {
   return list;
 }
 
-// Inpainting: the picture and its mask go up through the canvas upload's presigned forms
-// (files init.png and mask.png, offered beside the code), then the generation names them.
-export function inpaintSnippets(body) {
+// A canvas edit: the picture (and its mask, when there is one) go up through presigned
+// forms (files init.png and mask.png, offered beside the code), then the generation names them.
+export function inpaintSnippets(body, withMask = true) {
+  if (!withMask) return pictureOnlySnippets(body);
   const request = { ...body };
   delete request.canvasInitId;
   delete request.canvasMaskId;
@@ -256,5 +257,52 @@ await writeFile("picture.png", Buffer.from(picture.split(",", 2)[1], "base64"));
     { id: "python", label: "Python SDK", code: python },
     { id: "typescript", label: "TypeScript SDK", code: typescript },
     { id: "curl", label: "curl", code: curlCode },
+  ];
+}
+
+function pictureOnlySnippets(body) {
+  const request = { ...body };
+  delete request.canvasInitId;
+  const python = `import json
+import os
+
+import httpx
+from leonardo_ai_sdk import LeonardoAiSDK
+from leonardo_ai_sdk.models import operations, shared
+
+${PYTHON_CLIENT}
+# The picture: init.png beside this script.
+ticket = sdk.init_images.upload_init_image(
+    request=operations.UploadInitImageRequestBody(extension="png")
+).object.upload_init_image
+with open("init.png", "rb") as file:
+    httpx.post(ticket.url, data=json.loads(ticket.fields), files={"file": file}).raise_for_status()
+created = sdk.image.create_generation(
+    request=operations.CreateGenerationRequestBody(
+${pythonArgs(request).join("\n")}
+        canvas_init_id=ticket.id,
+    )
+)
+print(created.object.sd_generation_job.generation_id)
+`;
+  const used = new Set();
+  const props = typescriptProps(request, used);
+  const typescript = `${typescriptHead(used, 'import { readFile } from "node:fs/promises";\n')}
+// The picture: init.png beside this script.
+const ticket = (await leonardo.initImages.uploadInitImage({ extension: "png" })).object!.uploadInitImage!;
+const form = new FormData();
+for (const [name, value] of Object.entries(JSON.parse(ticket.fields!))) form.append(name, value as string);
+form.append("file", new Blob([await readFile("init.png")], { type: "image/png" }), "init.png");
+const uploaded = await fetch(ticket.url!, { method: "POST", body: form });
+if (!uploaded.ok) throw new Error(\`upload refused: \${uploaded.status}\`);
+const result = await leonardo.image.createGeneration({
+${props.join("\n")}
+  canvasInitId: ticket.id,
+});
+console.log(result.object?.sdGenerationJob?.generationId);
+`;
+  return [
+    { id: "python", label: "Python SDK", code: python },
+    { id: "typescript", label: "TypeScript SDK", code: typescript },
   ];
 }

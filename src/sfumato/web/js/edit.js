@@ -1,6 +1,7 @@
 // Edit: a picture (uploaded, or from the gallery), a mask painted over it (white =
-// repaint), and an inpainting request: the picture and mask go up through the presigned
-// canvas upload, then one POST /generations with canvasRequest, like any client.
+// may change), and a canvas request (INPAINT, or IMG2IMG with or without a mask): the
+// picture and mask go up through the presigned uploads, then one POST /generations with
+// canvasRequest, like any client.
 import { api, uploadPresigned } from "./api.js";
 import { inpaintSnippets } from "./apicode.js";
 import { showCode } from "./codedialog.js";
@@ -99,19 +100,37 @@ function maskBlob() {
 function requestBody() {
   const body = {
     modelId: $("#edit-model").value, prompt: $("#edit-prompt").value.trim(), width: imageCanvas().width,
-    height: imageCanvas().height, num_images: 1, canvasRequest: true, canvasRequestType: "INPAINT",
+    height: imageCanvas().height, num_images: 1, canvasRequest: true, canvasRequestType: $("#edit-mode").value,
   };
   const seed = numberOrNull($("#edit-seed"));
   if (seed !== null) body.seed = seed;
+  const strength = numberOrNull($("#edit-strength"));
+  if (strength !== null) body.init_strength = strength;
   return body;
+}
+
+// The uploads a request needs: the picture and, when painted, the mask; their ids.
+async function upload(mask) {
+  if (mask) {
+    const tickets = (await api.post("/canvas-init-image", { initExtension: "png", maskExtension: "png" })).uploadCanvasInitImage;
+    await uploadPresigned(tickets.initUrl, tickets.initFields, await pictureBlob(), "init.png");
+    await uploadPresigned(tickets.maskUrl, tickets.maskFields, mask, "mask.png");
+    return { canvasInitId: tickets.initImageId, canvasMaskId: tickets.maskImageId };
+  }
+  const ticket = (await api.post("/init-image", { extension: "png" })).uploadInitImage;
+  await uploadPresigned(ticket.url, ticket.fields, await pictureBlob(), "init.png");
+  return { canvasInitId: ticket.id };
 }
 
 async function code() {
   const error = $("#edit-error");
   showError(error, null);
   const mask = await maskBlob();
-  if (!mask) return showError(error, "Paint the area to repaint first: the code uploads this mask.");
-  showCode(inpaintSnippets(requestBody()), [{ name: "init.png", blob: await pictureBlob() }, { name: "mask.png", blob: mask }]);
+  const body = requestBody();
+  if (!mask && body.canvasRequestType === "INPAINT") return showError(error, "Paint the area to repaint first: the code uploads this mask.");
+  const files = [{ name: "init.png", blob: await pictureBlob() }];
+  if (mask) files.push({ name: "mask.png", blob: mask });
+  showCode(inpaintSnippets(body, Boolean(mask)), files);
 }
 
 const pictureBlob = () => new Promise((resolve) => imageCanvas().toBlob(resolve, "image/png"));
@@ -122,15 +141,14 @@ async function inpaint(event) {
   showError(error, null);
   const prompt = $("#edit-prompt").value.trim();
   const mask = await maskBlob();
-  if (!prompt) return showError(error, "Write a prompt for the painted area.");
-  if (!mask) return showError(error, "Paint the area to repaint first (or invert the empty mask to repaint everything).");
+  if (!prompt) return showError(error, "Write a prompt first.");
+  if (!mask && $("#edit-mode").value === "INPAINT") {
+    return showError(error, "Paint the area to repaint first (or invert the empty mask to repaint everything).");
+  }
   const button = $("#inpaint");
   button.disabled = true;
   try {
-    const tickets = (await api.post("/canvas-init-image", { initExtension: "png", maskExtension: "png" })).uploadCanvasInitImage;
-    await uploadPresigned(tickets.initUrl, tickets.initFields, await pictureBlob(), "init.png");
-    await uploadPresigned(tickets.maskUrl, tickets.maskFields, mask, "mask.png");
-    const body = { ...requestBody(), canvasInitId: tickets.initImageId, canvasMaskId: tickets.maskImageId };
+    const body = { ...requestBody(), ...(await upload(mask)) };
     const created = await api.post("/generations", body);
     const generation = await follow(created.sdGenerationJob.generationId, $("#edit-status"));
     const image = generation.generated_images?.[0];
@@ -147,10 +165,20 @@ async function inpaint(event) {
   }
 }
 
-export function showEditModels(fill) {
+let fillPicker = null;
+
+// Inpainting models only inpaint; the other edits want an ordinary model of the family.
+function pickModel() {
   const models = state.models.filter((m) => ["sd15", "sdxl"].includes(m.family));
-  const preferred = models.find((m) => m.ready && /inpaint/i.test(m.key || m.name));
-  fill($("#edit-model"), models, preferred?.id);
+  const inpainting = (m) => /inpaint/i.test(m.key || m.name);
+  const wanted = $("#edit-mode").value === "INPAINT";
+  const preferred = models.find((m) => m.ready && inpainting(m) === wanted) || models.find((m) => m.ready);
+  fillPicker($("#edit-model"), models, preferred?.id);
+}
+
+export function showEditModels(fill) {
+  fillPicker = fill;
+  pickModel();
 }
 
 export function setUpEdit() {
@@ -178,4 +206,5 @@ export function setUpEdit() {
   });
   $("#edit-form").addEventListener("submit", inpaint);
   $("#edit-code").addEventListener("click", code);
+  $("#edit-mode").addEventListener("change", () => { if (fillPicker) pickModel(); });
 }
