@@ -4,30 +4,43 @@ same public routes as a key, with a CSRF token required on every request that ch
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from sfumato.app import create_app
 from sfumato.runtime import build_context
+from sfumato.service.context import Context
 from sfumato.service.keys import issue_key, revoke_key
+from sfumato.store.migrate import upgrade
 from tests.api.conftest import BASE, Api, make_settings
-
-pytestmark = pytest.mark.databases("sqlite")
 
 GENERATION = {"modelId": "tiny-sd15", "prompt": "a red fox", "width": 64, "height": 64, "num_images": 1}
 
 
-@pytest.fixture
-def studio(database_url: str, tmp_path: Path, models_dir: Path) -> Iterator[Api]:
-    """The app without a worker: sessions and the gate need no pictures drawn."""
-    settings = make_settings(database_url, tmp_path, models_dir)
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[tuple[FastAPI, Context]]:
+    """One app without a worker for the module (sessions and the gate need no pictures drawn)."""
+    home = tmp_path_factory.mktemp("studio-session")
+    database_url = f"sqlite:///{home / 'sfumato.db'}"
+    upgrade(database_url)
+    settings = make_settings(database_url, home, models_dir)
     ctx = build_context(settings)
-    with TestClient(create_app(settings, context=ctx, with_worker=False)) as client:
-        issued = issue_key(ctx, username="alice")
-        yield Api(client=client, ctx=ctx, key=issued.api_key, user_id=issued.user_id)
+    application = create_app(settings, context=ctx, with_worker=False)
+    with TestClient(application):  # its start-up and shutdown, once
+        yield application, ctx
+
+
+@pytest.fixture
+def studio(app: tuple[FastAPI, Context]) -> Api:
+    """A new account and a browser of its own (an empty cookie jar) on the shared app."""
+    application, ctx = app
+    issued = issue_key(ctx, username=f"alice-{uuid.uuid4().hex[:8]}")
+    return Api(client=TestClient(application), ctx=ctx, key=issued.api_key, user_id=issued.user_id)
 
 
 def sign_in(studio: Api, key: str | None = None) -> str:
@@ -44,7 +57,7 @@ def test_sign_in_sets_an_httponly_strict_cookie_and_never_echoes_the_key(studio:
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
     assert "Secure" not in cookie  # plain http here; https requests get Secure
     body = response.json()
-    assert body["user"] == {"id": studio.user_id, "username": "alice"}
+    assert body["user"]["id"] == studio.user_id and body["user"]["username"].startswith("alice-")
     assert len(body["csrfToken"]) == 64
     assert studio.key not in response.text and studio.key not in cookie
 
@@ -60,6 +73,9 @@ def test_the_cookie_opens_the_public_api_and_unsafe_requests_need_the_csrf_token
     assert refused.json()["code"] == "csrf"
     wrong = studio.client.post(f"{BASE}/generations", json=GENERATION, headers={"x-csrf-token": "0" * 64})
     assert wrong.status_code == 403
+    odd_header = {"x-csrf-token": "é".encode("latin-1")}  # not ASCII: still a plain 403
+    odd = studio.client.post(f"{BASE}/generations", json=GENERATION, headers=odd_header)
+    assert odd.status_code == 403
 
     created = studio.client.post(f"{BASE}/generations", json=GENERATION, headers={"x-csrf-token": csrf})
     assert created.status_code == 200, created.text
@@ -94,7 +110,7 @@ def test_sign_out_ends_the_session_everywhere(studio: Api) -> None:
 
 
 def test_revoking_the_key_ends_its_sessions(studio: Api) -> None:
-    key, _ = studio.new_key("bob")
+    key, _ = studio.new_key(f"bob-{uuid.uuid4().hex[:8]}")
     sign_in(studio, key)
     assert studio.client.get(f"{BASE}/me").status_code == 200
     revoke_key(studio.ctx, key[:12])
@@ -138,8 +154,9 @@ def test_the_page_and_its_assets_are_served_from_the_package(studio: Api) -> Non
 
 
 def test_the_account_reads_its_own_ledger_and_keys_only(studio: Api) -> None:
-    second_key = issue_key(studio.ctx, username="alice", name="laptop").api_key
-    other_key, _ = studio.new_key("bob", credits=7)
+    username = studio.get("/me").json()["user_details"][0]["user"]["username"]
+    second_key = issue_key(studio.ctx, username=username, name="laptop").api_key
+    other_key, _ = studio.new_key(f"bob-{uuid.uuid4().hex[:8]}", credits=7)
     created = studio.post("/generations", json=GENERATION)
     assert created.status_code == 200
 

@@ -79,10 +79,15 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> I
         thread.join(timeout=30)
 
 
+def require_chromium(path: str = CHROMIUM) -> None:
+    """Skip (or, under CI, fail) when the browser is missing."""
+    if not (Path(path).is_file() or shutil.which(path)):
+        _unavailable(f"{path} is missing (Debian's chromium; `make test` installs it when it can)")
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
-    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
-        _unavailable(f"{CHROMIUM} is missing (Debian's chromium; `make test` installs it when it can)")
+    require_chromium()
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

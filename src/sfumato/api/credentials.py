@@ -49,4 +49,9 @@ async def principal_of(ctx: Context, scope: Scope) -> Principal:
         return principal
     csrf = header(scope, CSRF_HEADER.encode())
     unsafe = scope["method"] not in SAFE_METHODS
-    return await run_in_threadpool(studio_sessions.principal_for, ctx, token, csrf, unsafe=unsafe)
+    cached = studio_sessions.cached_principal(ctx, token)
+    if cached is None:
+        return await run_in_threadpool(studio_sessions.principal_for, ctx, token, csrf, unsafe=unsafe)
+    if unsafe:
+        studio_sessions.check_csrf(token, csrf)
+    return cached

@@ -63,14 +63,20 @@ def resume(ctx: Context, token: str | None) -> StudioSession:
 def principal_for(ctx: Context, token: str, csrf: str | None, *, unsafe: bool) -> Principal:
     """The caller behind a session cookie; a request that changes anything must also carry
     the session's CSRF token, which a page of another site cannot know."""
-    principal = ctx.principals.get(_CACHE_PREFIX + hash_key(token)) or resume(ctx, token).principal
+    principal = cached_principal(ctx, token) or resume(ctx, token).principal
     if unsafe:
         check_csrf(token, csrf)
     return principal
 
 
+def cached_principal(ctx: Context, token: str) -> Principal | None:
+    """The caller if its session was confirmed moments ago (no database read)."""
+    return ctx.principals.get(_CACHE_PREFIX + hash_key(token))
+
+
 def check_csrf(token: str, sent: str | None) -> None:
-    if not (sent and hmac.compare_digest(sent, csrf_token(token))):
+    # As bytes: compare_digest refuses str with non-ASCII characters, which a header may carry.
+    if not (sent and hmac.compare_digest(sent.encode(), csrf_token(token).encode())):
         raise Forbidden("Missing or wrong CSRF token: send the studio's X-CSRF-Token header", code="csrf")
 
 

@@ -12,6 +12,8 @@ from sfumato.store.models import ApiKey, StudioSession
 
 
 def create(session: Session, *, token_hash: str, api_key_id: str, expires_at: datetime) -> StudioSession:
+    """A new session; expired ones are cleared out in passing, so the table stays small."""
+    session.execute(delete(StudioSession).where(StudioSession.expires_at <= utcnow()))
     row = StudioSession(token_hash=token_hash, api_key_id=api_key_id, expires_at=expires_at)
     session.add(row)
     session.flush()
@@ -32,7 +34,6 @@ def active(session: Session, token_hash: str) -> StudioSession | None:
 
 
 def end(session: Session, token_hash: str) -> bool:
-    """Delete the session (and, in passing, every expired one); whether it existed."""
-    session.execute(delete(StudioSession).where(StudioSession.expires_at <= utcnow()))
+    """Delete the session; whether it existed."""
     result = session.execute(delete(StudioSession).where(StudioSession.token_hash == token_hash))
     return bool(getattr(result, "rowcount", 0))
