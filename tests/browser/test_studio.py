@@ -380,14 +380,30 @@ def test_image_to_image_without_a_mask_and_the_gallery_pages(
         assert edit["initStrength"] == 0.6 and edit.get("maskImageSha256") is None
     assert again["initImageSha256"] == made["initImageSha256"]
 
-    # Eight generations now: the gallery shows six, and the first two on the next page.
+    # Re-run a past request with one change: the Get API Code request, back in the form, with no
+    # preset style or scheduler, which is a request the OpenAI surface takes too.
     page.click("nav a[data-view=generate]")
+    card = page.locator("#gallery .card", has_text="a lighthouse at dusk").last
+    card.get_by_role("button", name="Re-run with changes").click()
+    assert page.input_value("#prompt") == "a lighthouse at dusk, 'quoted' \"twice\""
+    assert (page.input_value("#seed"), page.input_value("#steps"), page.input_value("#style")) == (
+        "4242", "5", "CINEMATIC")  # fmt: skip
+    assert page.is_checked("#seed-lock")
+    page.select_option("#style", "NONE")
+    page.select_option("#scheduler", "")
+    openai = code_and_files(page, "#get-code", tmp_path)["openai"]
+    assert "extra_body=" in openai and '"seed": 4242' in openai
+    url = run_python(openai, tmp_path, live_server)
+    assert pixels(url).shape == (56, 72, 3)
+
+    # Nine generations now: the gallery shows six, and the first two on the next page.
+    page.reload()
     page.wait_for_selector("#page-label:has-text('Page 1')")
     page.wait_for_function("() => document.querySelectorAll('#gallery .card').length === 6")
     assert page.is_disabled("#page-prev")
     page.click("#page-next")
     page.wait_for_selector("#page-label:has-text('Page 2')")
-    assert page.locator("#gallery .card").count() == 2 and page.is_disabled("#page-next")
+    assert page.locator("#gallery .card").count() == 3 and page.is_disabled("#page-next")
     assert page.locator("#gallery .card .prompt").last.inner_text() == "a red fox in the snow"
     page.click("#page-prev")
     page.wait_for_selector("#page-label:has-text('Page 1')")
