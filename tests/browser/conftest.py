@@ -31,7 +31,8 @@ CHROMIUM = os.environ.get("SFUMATO_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "studio"
 # De-duplication off: the same request sent by the page and by its API code makes two generations.
 TINY = {"realtime_model": "tiny-lcm", "upscaler": "tiny-esrgan", "segmenter": "tiny-mask2former",
-        "realtime_warm": False, "realtime_timeout_seconds": 180, "dedupe_window_seconds": 0}  # fmt: skip
+        "svd_model": "tiny-svd", "realtime_warm": False, "realtime_timeout_seconds": 180,
+        "dedupe_window_seconds": 0}  # fmt: skip
 
 
 def _unavailable(reason: str) -> None:

@@ -409,6 +409,22 @@ def test_image_to_image_without_a_mask_and_the_gallery_pages(
     page.wait_for_selector("#page-label:has-text('Page 1')")
 
 
+def test_animate_a_picture_into_a_clip(page: Any, live_server: LiveServer) -> None:
+    page.click("nav a[data-view=generate]")
+    picture = page.locator("#gallery .picture").first  # the OpenAI request's picture
+    picture.wait_for()
+    with page.expect_response("**/generations-motion-svd") as created:
+        picture.get_by_role("button", name="Animate").click()
+    assert created.value.ok, created.value.text()
+    clip_id = created.value.json()["motionSvdGenerationJob"]["generationId"]
+    video = page.locator(f"[data-generation='{clip_id}'] video")
+    video.wait_for(timeout=FIRST_LOAD)
+    made = generation(live_server, clip_id)
+    assert made["status"] == "COMPLETE" and blob(video.get_attribute("src")) == blob(made["motionMP4URL"])
+    response = httpx.get(made["motionMP4URL"], timeout=30)
+    assert response.status_code == 200 and response.content[4:8] == b"ftyp"  # an MP4
+
+
 def serious_violations(page: Any) -> list[str]:
     """axe-core's serious and critical findings on the page as it is now."""
     axe = _axe_source()

@@ -29,7 +29,8 @@ SESSION = "/studio/session"
 # Scripts and styles only from this server; pictures and uploads may live in a bucket.
 POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: https: http:; "
-    "connect-src 'self' https: http:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    "media-src 'self' blob: https: http:; connect-src 'self' https: http:; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'self'"
 )
 
 router = APIRouter(tags=["studio"], include_in_schema=False)

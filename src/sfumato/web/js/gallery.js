@@ -2,7 +2,7 @@
 // be downloaded, deleted, edited, compared, and its lineage read.
 import { api, wait } from "./api.js";
 import { editPicture } from "./edit.js";
-import { loadIntoForm } from "./generate.js";
+import { follow, loadIntoForm } from "./generate.js";
 import { changed, state } from "./state.js";
 import { $, el } from "./ui.js";
 
@@ -41,6 +41,20 @@ async function transform(image, route, key, label, status) {
   }
 }
 
+// Image to video (SVD): a new generation whose picture is the clip's poster.
+async function animate(image, status) {
+  status.textContent = "Animate: queued";
+  try {
+    const created = await api.post("/generations-motion-svd", { imageId: image.id, motionStrength: 5 });
+    const id = created.motionSvdGenerationJob.generationId;
+    await refreshGallery();
+    await follow(id, status);
+    await refreshGallery();
+  } catch (error) {
+    status.textContent = `Animate failed: ${error.message}`;
+  }
+}
+
 function variations(image) {
   const done = image.generated_image_variation_generics || [];
   if (!done.length) return null;
@@ -54,8 +68,12 @@ function picture(generation, image, index) {
   const name = `sfumato-${generation.id.slice(0, 8)}-${index + 1}.png`;
   const chosen = state.chosen.has(image.id);
   const alt = `Picture ${index + 1} for “${generation.prompt}”`;
+  const media = image.motionMP4URL
+    ? el("video", { src: image.motionMP4URL, poster: image.url, controls: true, loop: true, muted: true, playsinline: true,
+      width: generation.imageWidth, height: generation.imageHeight, "aria-label": `Clip ${index + 1} for “${generation.prompt}”` })
+    : el("img", { src: image.url, alt, width: generation.imageWidth, height: generation.imageHeight, loading: "lazy" });
   return el("li", { class: "picture" },
-    el("img", { src: image.url, alt, width: generation.imageWidth, height: generation.imageHeight, loading: "lazy" }),
+    media,
     el("span", { class: "tools" },
       el("a", { href: image.url, download: name, "aria-label": `Download ${alt}` }, "Download"),
       el("button", { type: "button", onclick: () => editPicture(image.url, generation), "aria-label": `Edit ${alt}` }, "Edit"),
@@ -64,7 +82,12 @@ function picture(generation, image, index) {
       TRANSFORMS.map(([route, key, label]) => el("button", {
         type: "button", "data-transform": route, "aria-label": `${label}: ${alt}`,
         onclick: (event) => transform(image, route, key, label, event.target.closest(".picture").querySelector(".job")),
-      }, label))),
+      }, label)),
+      image.motionMP4URL ? null : el("button", {
+        type: "button", "data-transform": "animate", "aria-label": `Animate: ${alt}`,
+        onclick: (event) => animate(image, event.target.closest(".picture").querySelector(".job")),
+      }, "Animate"),
+      image.motionMP4URL ? el("a", { href: image.motionMP4URL, download: name.replace(".png", ".mp4") }, "Download MP4") : null),
     el("span", { class: "job note", role: "status" }),
     variations(image),
     el("span", { class: "field check" },
