@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from sfumato.service import prompts
 from tests.browser.conftest import LiveServer, api
 
 pytestmark = pytest.mark.xdist_group("studio")
@@ -112,6 +113,15 @@ def test_sign_in_generate_and_see_the_pictures(
     option = page.locator("#model option:checked").inner_text()
     assert "Tiny SD 1.5" in option and "ready" in option
     assert (page.input_value("#width"), page.input_value("#height")) == ("64", "64")
+    # A template around the subject, then "Improve prompt" (/prompt/improve: templates without a prompt LM).
+    page.fill("#prompt", "a fox")
+    page.select_option("#template", label="Portrait")
+    portrait = "a portrait of a fox, soft window light, 85mm"
+    assert page.input_value("#prompt") == portrait
+    with page.expect_response("**/prompt/improve"):
+        page.click("#improve")
+    page.wait_for_function("() => !document.querySelector('#improve').disabled")
+    assert page.input_value("#prompt") == prompts.template_improve(portrait)
     page.fill("#prompt", "a red fox in the snow")
     page.fill("#num-images", "2")
     page.wait_for_selector("#cost:has-text('2 credits')")  # the pricing calculator, before submitting

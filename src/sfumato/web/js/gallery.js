@@ -99,7 +99,7 @@ function picture(generation, image, index) {
           changed();
         },
       }),
-      el("label", { for: `cmp-${image.id}` }, "Compare"),
+      el("label", { for: `cmp-${image.id}` }, "Compare", el("span", { class: "visually-hidden" }, ` ${alt}`)),
     ),
   );
 }
