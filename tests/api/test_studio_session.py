@@ -94,6 +94,14 @@ def test_a_reloaded_page_gets_its_csrf_token_back_from_the_cookie(studio: Api) -
     assert studio.client.get("/studio/session").status_code == 401
 
 
+def test_another_sites_odd_cookie_does_not_hide_the_session(studio: Api) -> None:
+    sign_in(studio)
+    token = studio.client.cookies.get("sfumato_studio")
+    studio.client.cookies.clear()
+    odd = f'theme="dark; x\\"; bad cookie; sfumato_studio={token}; z=1'
+    assert studio.client.get(f"{BASE}/me", headers={"cookie": odd}).status_code == 200
+
+
 def test_sign_out_ends_the_session_everywhere(studio: Api) -> None:
     csrf = sign_in(studio)
     cookie = studio.client.cookies.get("sfumato_studio")

@@ -9,9 +9,8 @@ session's CSRF token in ``X-CSRF-Token``.
 
 from __future__ import annotations
 
-from http.cookies import SimpleCookie
-
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import cookie_parser
 from starlette.types import Scope
 
 from sfumato.api.asgi import header
@@ -25,17 +24,12 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def session_token(scope: Scope) -> str | None:
-    """The studio session token from the request's cookies, if any."""
+    """The studio session token from the request's cookies, if any (parsed leniently, as
+    browsers do: another site's odd cookie on the same host does not hide ours)."""
     raw = header(scope, b"cookie")
     if not raw:
         return None
-    cookie = SimpleCookie()
-    try:
-        cookie.load(raw)
-    except Exception:  # a malformed Cookie header is no session
-        return None
-    morsel = cookie.get(SESSION_COOKIE)
-    return morsel.value if morsel is not None and morsel.value else None
+    return cookie_parser(raw).get(SESSION_COOKIE) or None
 
 
 async def principal_of(ctx: Context, scope: Scope) -> Principal:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Header, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from sfumato.api.auth_gate import PRINCIPAL
@@ -28,7 +28,12 @@ async def get_context(request: Request) -> Context:
 ContextDep = Annotated[Context, Depends(get_context)]
 
 
-async def get_principal(ctx: ContextDep, request: Request, response: Response) -> Principal:
+async def get_principal(
+    ctx: ContextDep,
+    request: Request,
+    response: Response,
+    authorization: Annotated[str | None, Header()] = None,  # read from the scope; declared for OpenAPI
+) -> Principal:
     """The caller, once its key (or studio session) is valid and its rate limits allow one
     more request.
 
