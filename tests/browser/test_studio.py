@@ -435,6 +435,26 @@ def test_animate_a_picture_into_a_clip(page: Any, live_server: LiveServer) -> No
     assert response.status_code == 200 and response.content[4:8] == b"ftyp"  # an MP4
 
 
+def test_download_and_delete_from_the_gallery(page: Any, live_server: LiveServer, tmp_path: Path) -> None:
+    page.click("nav a[data-view=generate]")
+    card = page.locator("#gallery .card").nth(1)  # the OpenAI request's generation (the clip is first)
+    generation_id = card.get_attribute("data-generation")
+    made = generation(live_server, generation_id)
+    with page.expect_download() as download:
+        card.get_by_role("link", name="Download").first.click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.name == f"sfumato-{generation_id[:8]}-1.png"
+    assert saved.read_bytes() == httpx.get(made["generated_images"][0]["url"], timeout=30).content
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_response(f"**/generations/{generation_id}") as deleted:
+        card.get_by_role("button", name="Delete").click()
+    assert deleted.value.json() == {"delete_generations_by_pk": {"id": generation_id}}
+    page.wait_for_selector(f"[data-generation='{generation_id}']", state="detached")
+    assert api(live_server, "GET", f"/generations/{generation_id}").status_code == 404
+
+
 def serious_violations(page: Any) -> list[str]:
     """axe-core's serious and critical findings on the page as it is now."""
     axe = _axe_source()
