@@ -32,7 +32,9 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "studio"
 # De-duplication off: the same request sent by the page and by its API code makes two generations.
 TINY = {"realtime_model": "tiny-lcm", "upscaler": "tiny-esrgan", "segmenter": "tiny-mask2former",
         "svd_model": "tiny-svd", "realtime_warm": False, "realtime_timeout_seconds": 180,
-        "dedupe_window_seconds": 0}  # fmt: skip
+        "dedupe_window_seconds": 0, "training_base_models": {"v1_5": "tiny-sd15", "SDXL_1_0": "tiny-sd15"},
+        "training_max_steps": 6, "training_checkpoint_steps": 3,
+        "training_suite": ["{instance}", "{instance} at night"]}  # fmt: skip
 
 
 def _unavailable(reason: str) -> None:

@@ -455,6 +455,42 @@ def test_download_and_delete_from_the_gallery(page: Any, live_server: LiveServer
     assert api(live_server, "GET", f"/generations/{generation_id}").status_code == 404
 
 
+def test_train_a_custom_model_on_gallery_pictures(
+    page: Any, live_server: LiveServer, artifacts: Path
+) -> None:
+    page.click("nav a[data-view=generate]")
+    page.wait_for_function("() => document.querySelectorAll('#gallery input[type=checkbox]').length >= 2")
+    for box in page.locator("#gallery input[type=checkbox]").all()[:2]:
+        box.check()
+    page.click("nav a[data-view=train]")
+    page.fill("#dataset-name", "studio pictures")
+    page.click("#dataset-create")
+    page.wait_for_selector("#dataset-status:has-text('0 pictures')")
+    page.click("#dataset-add-chosen")
+    page.wait_for_selector("#dataset-status:has-text('2 pictures')")
+    assert page.locator("#dataset-images img").count() == 2
+    page.fill("#train-name", "studio style")
+    page.fill("#train-prompt", "sks style")
+    params = {"MODEL_TRAINING": {"resolution": 512, "datasetImageCount": 2}}
+    body = {"service": "MODEL_TRAINING", "serviceParams": params}
+    answer = api(live_server, "POST", "/pricing-calculator", json=body).json()
+    quote = answer["calculateProductionApiServiceCost"]["cost"]
+    page.wait_for_selector(f"#train-cost:has-text('Cost: {quote} credits')")  # at the default 512 px
+    page.fill("#train-resolution", "64")  # the tiny base model's size (the price table knows 512 and up)
+
+    with page.expect_response("**/api/rest/v1/models") as created:
+        page.click("#train-submit")
+    assert created.value.ok, created.value.text()
+    model_id = created.value.json()["sdTrainingJob"]["customModelId"]
+    page.wait_for_selector("#train-status[data-state=complete]", timeout=FIRST_LOAD)
+    model = api(live_server, "GET", f"/models/{model_id}").json()["custom_models_by_pk"]
+    assert model["status"] == "COMPLETE" and model["instancePrompt"] == "sks style"
+    assert page.locator("#train-losses li").count() == len(model["lineage"]["losses"]) == 6  # the loss curve
+    assert page.locator("#train-evaluation img").count() == len(model["evaluation"]) == 2
+    page.wait_for_selector(f"#models-list [data-model='{model_id}']")
+    page.screenshot(path=str(artifacts / "train.png"), full_page=True)
+
+
 def serious_violations(page: Any) -> list[str]:
     """axe-core's serious and critical findings on the page as it is now."""
     axe = _axe_source()
@@ -471,7 +507,7 @@ def serious_violations(page: Any) -> list[str]:
 
 def test_accessibility_keyboard_focus_and_a_narrow_screen(page: Any, artifacts: Path) -> None:
     serious: dict[str, list[str]] = {}
-    for view in ("generate", "draft", "edit", "compare", "account"):
+    for view in ("generate", "draft", "edit", "compare", "train", "account"):
         page.goto(f"/#{view}")
         page.reload()
         page.wait_for_selector(f"#view-{view}:not([hidden])")

@@ -9,9 +9,10 @@ import { setUpEdit, showEditModels } from "./edit.js";
 import { refreshGallery, setUpGallery } from "./gallery.js";
 import { fillModelPicker, setUpGenerate, showModels } from "./generate.js";
 import { state } from "./state.js";
+import { listModels, setUpTrain } from "./train.js";
 import { $, showError } from "./ui.js";
 
-const VIEWS = ["generate", "draft", "edit", "compare", "account"];
+const VIEWS = ["generate", "draft", "edit", "compare", "train", "account"];
 
 function show(name) {
   for (const view of document.querySelectorAll(".view")) view.hidden = view.id !== `view-${name}`;
@@ -28,6 +29,7 @@ function route() {
   show(name);
   if (name === "generate") refreshGallery().catch((error) => console.error(error)); // other clients' work too
   if (name === "compare") renderCompare();
+  if (name === "train") listModels().catch((error) => console.error(error));
   if (name === "account") renderAccount().catch((error) => console.error(error));
 }
 
@@ -81,6 +83,7 @@ async function boot() {
   setUpEdit();
   setUpDraft();
   setUpCodeDialog();
+  setUpTrain();
   state.listeners.add(() => { if (location.hash === "#compare") renderCompare(); });
   $("#signin-form").addEventListener("submit", submitSignIn);
   $("#sign-out").addEventListener("click", async () => { await signOut(); leave(); });
