@@ -156,11 +156,12 @@ def test_sign_in_generate_and_see_the_pictures(
     urls = card.locator("img").evaluate_all("images => images.map(i => i.src)")
     assert [blob(url) for url in urls] == [blob(image["url"]) for image in made["generated_images"]]
     assert "Complete: 2 picture(s)." in page.inner_text("#job-status")
-    card.locator("summary").click()  # the lineage
+    if os.environ.get("SFUMATO_DOCS_SCREENSHOTS"):
+        page.evaluate("() => window.scrollTo(0, 0)")
+        page.screenshot(path=str(DOCS / "studio.png"))
+    card.locator("summary", has_text="Lineage").click()
     assert str(made["imageSeeds"][0]) in card.locator("details pre").inner_text()
     page.screenshot(path=str(artifacts / "generate.png"), full_page=True)
-    if os.environ.get("SFUMATO_DOCS_SCREENSHOTS"):
-        page.screenshot(path=str(DOCS / "studio.png"))
 
 
 def test_get_api_code_gives_a_python_snippet_that_sends_the_same_request(
@@ -357,6 +358,7 @@ def test_upscale_a_picture_from_the_gallery(page: Any, live_server: LiveServer) 
     picture = page.locator("#gallery .picture").last  # the first generation's second picture
     picture.wait_for()
     image_url = picture.locator("img").get_attribute("src")
+    picture.locator("summary", has_text="More").click()
     with page.expect_response("**/variations/upscale") as created:
         picture.locator("button[data-transform=upscale]").click()
     variation_id = created.value.json()["sdUpscaleJob"]["id"]
@@ -423,6 +425,7 @@ def test_animate_a_picture_into_a_clip(page: Any, live_server: LiveServer) -> No
     page.click("nav a[data-view=generate]")
     picture = page.locator("#gallery .picture").first  # the OpenAI request's picture
     picture.wait_for()
+    picture.locator("summary", has_text="More").click()
     with page.expect_response("**/generations-motion-svd") as created:
         picture.get_by_role("button", name="Animate").click()
     assert created.value.ok, created.value.text()
