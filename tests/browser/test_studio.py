@@ -491,6 +491,25 @@ def test_train_a_custom_model_on_gallery_pictures(
     assert page.locator("#train-losses li").count() == len(model["lineage"]["losses"]) == 6  # the loss curve
     assert page.locator("#train-evaluation img").count() == len(model["evaluation"]) == 2
     page.wait_for_selector(f"#models-list [data-model='{model_id}']")
+
+    # A second version on the same dataset, another instance prompt; then the two side by side.
+    page.fill("#train-name", "studio style v2")
+    page.fill("#train-prompt", "sks painting")
+    with page.expect_response("**/api/rest/v1/models") as created:
+        page.click("#train-submit")
+    second_id = created.value.json()["sdTrainingJob"]["customModelId"]
+    page.wait_for_selector(f"#train-status[data-state=complete][data-model='{second_id}']")
+    page.wait_for_selector(f"#models-list [data-model='{second_id}']")
+    for ident in (model_id, second_id):
+        page.check(f"#version-{ident}")
+    page.wait_for_selector("#versions:not([hidden])")
+    assert page.locator("#versions thead th").all_inner_texts() == ["studio style", "studio style v2"]
+    differs = {
+        name.removesuffix(" (differs)")
+        for name in page.locator("#versions tr.differs-row th").all_text_contents()
+    }
+    assert "Instance prompt" in differs and "Resolution" not in differs
+    assert page.locator("#versions tr[data-suite] img").count() == 4  # two prompts, two versions
     page.screenshot(path=str(artifacts / "train.png"), full_page=True)
 
 

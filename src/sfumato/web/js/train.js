@@ -6,6 +6,7 @@ import { state } from "./state.js";
 import { $, debounce, el, numberOrNull, showError } from "./ui.js";
 
 let datasetId = null;
+const versions = new Set(); // custom model ids ticked for comparing
 
 async function showDataset() {
   const dataset = (await api.get(`/datasets/${datasetId}`)).datasets_by_pk;
@@ -141,9 +142,59 @@ export async function listModels() {
   $("#models-list").replaceChildren(...(models.length ? models.map((model) =>
     el("li", { class: "card", "data-model": model.id },
       el("p", { class: "prompt" }, model.name),
-      el("p", { class: "meta" }, `${model.status.toLowerCase()} · “${model.instancePrompt}” · ${model.modelWidth} px`))) : [
+      el("p", { class: "meta" }, `${model.status.toLowerCase()} · “${model.instancePrompt}” · ${model.modelWidth} px`),
+      el("span", { class: "field check" },
+        el("input", {
+          type: "checkbox", id: `version-${model.id}`, checked: versions.has(model.id),
+          onchange: (event) => {
+            if (event.target.checked) versions.add(model.id);
+            else versions.delete(model.id);
+            compareVersions();
+          },
+        }),
+        el("label", { for: `version-${model.id}` }, "Compare", el("span", { class: "visually-hidden" }, ` ${model.name}`))))) : [
     el("li", { class: "note" }, "No custom models yet."),
   ]));
+}
+
+// Two or more trained versions side by side: what they were trained with, how their loss
+// ended, and the prompt suite each drew (the same prompts and seed, so pictures compare).
+async function compareVersions() {
+  const table = $("#versions");
+  if (versions.size < 2) {
+    table.hidden = true;
+    return;
+  }
+  const models = await Promise.all([...versions].map(async (id) => (await api.get(`/models/${id}`)).custom_models_by_pk));
+  const last = (model) => model.lineage?.losses?.at(-1);
+  const rows = [
+    ["Instance prompt", (m) => m.instancePrompt],
+    ["Resolution", (m) => `${m.modelWidth} px`],
+    ["Base model", (m) => m.baseModelKey || m.sdVersion || "—"],
+    ["Training steps", (m) => m.lineage?.losses?.length ?? "—"],
+    ["Final loss", (m) => (last(m) === undefined ? "—" : Number(last(m)).toFixed(4))],
+    ["Dataset", (m) => m.trainingSettings?.dataset_id || m.lineage?.dataset_id || "—"],
+  ];
+  const body = rows.map(([name, read]) => {
+    const values = models.map((m) => String(read(m) ?? "—"));
+    const differs = new Set(values).size > 1;
+    return el("tr", { "data-row": name, class: differs ? "differs-row" : null },
+      el("th", { scope: "row" }, name, differs ? el("span", { class: "visually-hidden" }, " (differs)") : null),
+      values.map((value) => el("td", { class: differs ? "differs" : null }, value)));
+  });
+  const prompts = [...new Set(models.flatMap((m) => (m.evaluation || []).map((image) => image.prompt)))];
+  for (const prompt of prompts) {
+    body.push(el("tr", { "data-suite": prompt },
+      el("th", { scope: "row" }, `Suite: ${prompt}`),
+      models.map((m) => {
+        const image = (m.evaluation || []).find((e) => e.prompt === prompt);
+        const said = prompt.replaceAll("{instance}", m.instancePrompt);
+        return el("td", {}, image ? el("img", { class: "compare-img", src: image.url, alt: `${m.name}: “${said}”` }) : "—");
+      })));
+  }
+  table.tHead.replaceChildren(el("tr", {}, el("td", {}, ""), models.map((m) => el("th", { scope: "col" }, m.name))));
+  table.tBodies[0].replaceChildren(...body);
+  table.hidden = false;
 }
 
 export function setUpTrain() {
