@@ -3,6 +3,7 @@ compare, accessibility, sign out — one page and one live server shared by the 
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -392,6 +393,26 @@ def test_image_to_image_without_a_mask_and_the_gallery_pages(
         assert edit["initStrength"] == 0.6 and edit.get("maskImageSha256") is None
     assert again["initImageSha256"] == made["initImageSha256"]
 
+    # Outpainting: the picture inside a transparent border of 8 px, the border repainted.
+    shown = page.evaluate("() => document.querySelector('#edit-image').toDataURL('image/png')")
+    source = np.asarray(
+        Image.open(io.BytesIO(base64.b64decode(shown.split(",", 1)[1]))).convert("RGB")
+    ).astype(int)
+    page.select_option("#edit-mode", "OUTPAINT")
+    assert "Inpainting" in page.locator("#edit-model option:checked").inner_text()
+    page.fill("#edit-border", "8")
+    page.fill("#edit-strength", "")
+    with page.expect_response(lambda r: r.url.endswith("/api/rest/v1/generations")) as created:
+        page.click("#inpaint")
+    assert created.value.ok, created.value.text()
+    page.wait_for_selector("#edit-status[data-state=complete]")
+    outpainted = generation(live_server, created.value.json()["sdGenerationJob"]["generationId"])
+    picture = pixels(outpainted["generated_images"][0]["url"])
+    height, width = picture.shape[:2]
+    assert outpainted["canvasRequestType"] == "OUTPAINT"
+    assert (height, width) == (source.shape[0] + 16, source.shape[1] + 16)
+    assert np.array_equal(picture[8:-8, 8:-8], source)  # the picture itself, kept pixel for pixel
+
     # Re-run a past request with one change: the Get API Code request, back in the form, with no
     # preset style or scheduler, which is a request the OpenAI surface takes too.
     page.click("nav a[data-view=generate]")
@@ -408,14 +429,14 @@ def test_image_to_image_without_a_mask_and_the_gallery_pages(
     url = run_python(openai, tmp_path, live_server)
     assert pixels(url).shape == (56, 72, 3)
 
-    # Nine generations now: the gallery shows six, and the first two on the next page.
+    # Ten generations now: the gallery shows six, and the first four on the next page.
     page.reload()
     page.wait_for_selector("#page-label:has-text('Page 1')")
     page.wait_for_function("() => document.querySelectorAll('#gallery .card').length === 6")
     assert page.is_disabled("#page-prev")
     page.click("#page-next")
     page.wait_for_selector("#page-label:has-text('Page 2')")
-    assert page.locator("#gallery .card").count() == 3 and page.is_disabled("#page-next")
+    assert page.locator("#gallery .card").count() == 4 and page.is_disabled("#page-next")
     assert page.locator("#gallery .card .prompt").last.inner_text() == "a red fox in the snow"
     page.click("#page-prev")
     page.wait_for_selector("#page-label:has-text('Page 1')")

@@ -96,11 +96,44 @@ function maskBlob() {
   return any ? new Promise((resolve) => out.toBlob(resolve, "image/png")) : Promise.resolve(null);
 }
 
+// What the request sends: the picture and the mask as PNG blobs (the mask null when nothing is
+// painted). Outpainting sends the picture inside a transparent border and a mask that marks
+// the border (plus anything painted) for repainting.
+async function sources() {
+  const picture = imageCanvas();
+  const painted = await maskBlob();
+  if ($("#edit-mode").value !== "OUTPAINT") {
+    return { picture: await pictureBlob(), mask: painted, width: picture.width, height: picture.height };
+  }
+  const border = Math.max(8, Math.round((numberOrNull($("#edit-border")) ?? 16) / 8) * 8);
+  const width = picture.width + 2 * border;
+  const height = picture.height + 2 * border;
+  const frame = Object.assign(document.createElement("canvas"), { width, height });
+  frame.getContext("2d").drawImage(picture, border, border);
+  const mask = Object.assign(document.createElement("canvas"), { width, height });
+  const context = mask.getContext("2d");
+  context.fillStyle = "#fff";
+  context.fillRect(0, 0, width, height);
+  context.fillStyle = "#000";
+  context.fillRect(border, border, picture.width, picture.height);
+  const blob = (canvas) => new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+  if (painted) { // what was painted on the picture may change too
+    const pixels = context.getImageData(border, border, picture.width, picture.height);
+    const own = maskCanvas().getContext("2d").getImageData(0, 0, picture.width, picture.height);
+    for (let i = 0; i < pixels.data.length; i += 4) {
+      const value = own.data[i + 3] > 127 ? 255 : 0;
+      pixels.data.set([value, value, value, 255], i);
+    }
+    context.putImageData(pixels, border, border);
+  }
+  return { picture: await blob(frame), mask: await blob(mask), width, height };
+}
+
 // The generation request without the uploads' ids (they exist once the files are uploaded).
-function requestBody() {
+function requestBody(size) {
   const body = {
-    modelId: $("#edit-model").value, prompt: $("#edit-prompt").value.trim(), width: imageCanvas().width,
-    height: imageCanvas().height, num_images: 1, canvasRequest: true, canvasRequestType: $("#edit-mode").value,
+    modelId: $("#edit-model").value, prompt: $("#edit-prompt").value.trim(), width: size.width,
+    height: size.height, num_images: 1, canvasRequest: true, canvasRequestType: $("#edit-mode").value,
   };
   const seed = numberOrNull($("#edit-seed"));
   if (seed !== null) body.seed = seed;
@@ -109,28 +142,28 @@ function requestBody() {
   return body;
 }
 
-// The uploads a request needs: the picture and, when painted, the mask; their ids.
-async function upload(mask) {
+// The uploads a request needs: the picture and, when there is one, the mask; their ids.
+async function upload({ picture, mask }) {
   if (mask) {
     const tickets = (await api.post("/canvas-init-image", { initExtension: "png", maskExtension: "png" })).uploadCanvasInitImage;
-    await uploadPresigned(tickets.initUrl, tickets.initFields, await pictureBlob(), "init.png");
+    await uploadPresigned(tickets.initUrl, tickets.initFields, picture, "init.png");
     await uploadPresigned(tickets.maskUrl, tickets.maskFields, mask, "mask.png");
     return { canvasInitId: tickets.initImageId, canvasMaskId: tickets.maskImageId };
   }
   const ticket = (await api.post("/init-image", { extension: "png" })).uploadInitImage;
-  await uploadPresigned(ticket.url, ticket.fields, await pictureBlob(), "init.png");
+  await uploadPresigned(ticket.url, ticket.fields, picture, "init.png");
   return { canvasInitId: ticket.id };
 }
 
 async function code() {
   const error = $("#edit-error");
   showError(error, null);
-  const mask = await maskBlob();
-  const body = requestBody();
-  if (!mask && body.canvasRequestType === "INPAINT") return showError(error, "Paint the area to repaint first: the code uploads this mask.");
-  const files = [{ name: "init.png", blob: await pictureBlob() }];
-  if (mask) files.push({ name: "mask.png", blob: mask });
-  showCode(inpaintSnippets(body, Boolean(mask)), files);
+  const inputs = await sources();
+  const body = requestBody(inputs);
+  if (!inputs.mask && body.canvasRequestType === "INPAINT") return showError(error, "Paint the area to repaint first: the code uploads this mask.");
+  const files = [{ name: "init.png", blob: inputs.picture }];
+  if (inputs.mask) files.push({ name: "mask.png", blob: inputs.mask });
+  showCode(inpaintSnippets(body, Boolean(inputs.mask)), files);
 }
 
 const pictureBlob = () => new Promise((resolve) => imageCanvas().toBlob(resolve, "image/png"));
@@ -140,15 +173,15 @@ async function inpaint(event) {
   const error = $("#edit-error");
   showError(error, null);
   const prompt = $("#edit-prompt").value.trim();
-  const mask = await maskBlob();
+  const inputs = await sources();
   if (!prompt) return showError(error, "Write a prompt first.");
-  if (!mask && $("#edit-mode").value === "INPAINT") {
+  if (!inputs.mask && $("#edit-mode").value === "INPAINT") {
     return showError(error, "Paint the area to repaint first (or invert the empty mask to repaint everything).");
   }
   const button = $("#inpaint");
   button.disabled = true;
   try {
-    const body = { ...requestBody(), ...(await upload(mask)) };
+    const body = { ...requestBody(inputs), ...(await upload(inputs)) };
     const created = await api.post("/generations", body);
     const generation = await follow(created.sdGenerationJob.generationId, $("#edit-status"));
     const image = generation.generated_images?.[0];
@@ -171,7 +204,7 @@ let fillPicker = null;
 function pickModel() {
   const models = state.models.filter((m) => ["sd15", "sdxl"].includes(m.family));
   const inpainting = (m) => /inpaint/i.test(m.key || m.name);
-  const wanted = $("#edit-mode").value === "INPAINT";
+  const wanted = $("#edit-mode").value !== "IMG2IMG";
   const preferred = models.find((m) => m.ready && inpainting(m) === wanted) || models.find((m) => m.ready);
   fillPicker($("#edit-model"), models, preferred?.id);
 }
@@ -206,5 +239,8 @@ export function setUpEdit() {
   });
   $("#edit-form").addEventListener("submit", inpaint);
   $("#edit-code").addEventListener("click", code);
-  $("#edit-mode").addEventListener("change", () => { if (fillPicker) pickModel(); });
+  $("#edit-mode").addEventListener("change", () => {
+    $("#edit-border-field").hidden = $("#edit-mode").value !== "OUTPAINT";
+    if (fillPicker) pickModel();
+  });
 }
