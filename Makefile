@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 # machine the same pins resolve to wheels kept on its disk.
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install serve worker test docs docs-serve lint typecheck check clean
+.PHONY: install browser serve worker test docs docs-serve lint typecheck check clean
 
 install: $(VENV)/.installed
 
@@ -25,8 +25,23 @@ serve: install
 worker: install
 	$(BIN)/sfumato worker
 
-# The TypeScript SDK test installs its npm packages (tests/ts, `npm ci`) when they are missing.
-test: install
+# The studio's browser tests drive Debian's chromium (never a browser Playwright downloads):
+# installed here when it is missing and apt-get may run (as root, or with password-less sudo).
+# Otherwise those tests are skipped, saying why; with CI set they fail instead.
+browser:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then sudo=""; \
+		elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+		else sudo=none; fi; \
+		if [ "$$sudo" = none ]; then \
+			echo "chromium is missing and apt-get cannot run here: the studio's browser tests will be skipped"; \
+		else \
+			$$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends chromium; \
+		fi; \
+	fi
+
+# The TypeScript SDK and studio tests install their npm packages (`npm ci`) when they are missing.
+test: install browser
 	$(BIN)/python -m pytest -q
 
 # The documentation site (MkDocs + Material) into site/; warnings (a broken link, a missing

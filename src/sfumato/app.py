@@ -31,6 +31,7 @@ from sfumato.api.routes import (
     pricing,
     prompts,
     realtime,
+    studio,
     training,
     uploads,
     users,
@@ -116,6 +117,8 @@ def create_app(
     app.include_router(uploads.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(studio.router)
+    app.mount(studio.ASSETS, studio.assets(), name="studio-assets")
     return app
 
 

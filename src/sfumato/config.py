@@ -101,6 +101,11 @@ class Settings(BaseSettings):
         description="Seconds an API node trusts a key it has checked; a key revoked on another node "
         "stops working there within this time. 0 = check every request.",
     )
+    studio_session_hours: float = Field(
+        default=12.0,
+        gt=0,
+        description="Lifetime of a studio sign-in (the browser session an API key is exchanged for).",
+    )
     rate_limit_per_key: str = Field(
         default="100/second", description="Requests per API key, e.g. '100/second;2000/minute'; '' = none."
     )

@@ -2,24 +2,23 @@
 
 A route's dependencies run only after the framework has read and parsed the body, so a
 caller without a valid key could make the server buffer any amount of JSON before its
-401. This middleware answers that 401 from the headers alone, with the same key check
-(:func:`sfumato.service.keys.authenticate`, cache first), and leaves the principal in
-the scope for :func:`sfumato.api.deps.get_principal` and the idempotency middleware.
+401. This middleware answers that 401 from the headers alone, with the same check of the
+key, or of the studio's session cookie and CSRF token (:mod:`sfumato.api.credentials`),
+and leaves the principal in the scope for :func:`sfumato.api.deps.get_principal` and the
+idempotency middleware.
 """
 
 from __future__ import annotations
 
 import re
 
-from starlette.concurrency import run_in_threadpool
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sfumato.api.asgi import header
+from sfumato.api.credentials import principal_of
 from sfumato.api.errors import error_response_at
-from sfumato.errors import Unauthorized
+from sfumato.errors import Forbidden, Unauthorized
 from sfumato.service.context import Context
-from sfumato.service.keys import authenticate, recently_authenticated
 
 PRINCIPAL = "sfumato.principal"  # scope key of the authenticated caller
 ENDPOINT = "sfumato.endpoint"  # scope key of the route template of a request refused before routing
@@ -36,17 +35,14 @@ class AuthGateMiddleware:
             await self.app(scope, receive, send)
             return
         ctx: Context = scope["app"].state.context
-        authorization = header(scope, b"authorization")
-        principal = recently_authenticated(ctx, authorization)
-        if principal is None:
-            try:
-                principal = await run_in_threadpool(authenticate, ctx, authorization)
-            except Unauthorized as exc:
-                scope[ENDPOINT] = self._endpoint_of(scope)  # so the request's log line names its route
-                response = error_response_at(scope["path"], exc)
-                response.headers["connection"] = "close"  # the unread body is not worth draining
-                await response(scope, receive, send)
-                return
+        try:
+            principal = await principal_of(ctx, scope)
+        except (Unauthorized, Forbidden) as exc:
+            scope[ENDPOINT] = self._endpoint_of(scope)  # so the request's log line names its route
+            response = error_response_at(scope["path"], exc)
+            response.headers["connection"] = "close"  # the unread body is not worth draining
+            await response(scope, receive, send)
+            return
         scope[PRINCIPAL] = principal
         await self.app(scope, receive, send)
 

@@ -13,9 +13,10 @@ from fastapi import Depends, Header, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from sfumato.api.auth_gate import PRINCIPAL
+from sfumato.api.credentials import principal_of
 from sfumato.observability.logs import bind
 from sfumato.service.context import Context
-from sfumato.service.keys import Principal, authenticate, recently_authenticated
+from sfumato.service.keys import Principal
 from sfumato.service.rate_limits import Decision
 
 
@@ -31,16 +32,17 @@ async def get_principal(
     ctx: ContextDep,
     request: Request,
     response: Response,
-    authorization: Annotated[str | None, Header()] = None,
+    authorization: Annotated[str | None, Header()] = None,  # read from the scope; declared for OpenAPI
 ) -> Principal:
-    """The caller, once its key is valid and its rate limits allow one more request.
+    """The caller, once its key (or studio session) is valid and its rate limits allow one
+    more request.
 
-    The key was checked before the body was read (:mod:`sfumato.api.auth_gate`); the
+    The caller was checked before the body was read (:mod:`sfumato.api.auth_gate`); the
     check here covers a route outside the gated prefix.
     """
-    principal: Principal | None = request.scope.get(PRINCIPAL) or recently_authenticated(ctx, authorization)
+    principal: Principal | None = request.scope.get(PRINCIPAL)
     if principal is None:
-        principal = await run_in_threadpool(authenticate, ctx, authorization)
+        principal = await principal_of(ctx, request.scope)
     bind(account_id=principal.account_id)
     decision = await _count_request(ctx, principal)
     if decision is not None:

@@ -67,6 +67,11 @@ class LedgerLine:
     note: str | None
 
 
+def own_credit_history(ctx: Context, principal: Principal, *, limit: int = 50) -> list[LedgerLine]:
+    """The caller's own ledger (the same lines ``sfumato credits history`` prints)."""
+    return credit_history(ctx, username=principal.username, limit=limit)
+
+
 def credit_history(ctx: Context, *, username: str, limit: int = 50) -> list[LedgerLine]:
     """An account's newest ledger entries, each with the balance it left (the ledger sums to it)."""
     if not 1 <= limit <= 10_000:

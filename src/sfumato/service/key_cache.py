@@ -32,5 +32,8 @@ class KeyCache(Generic[T]):
         if self.ttl > 0:
             self._entries[digest] = (value, time.monotonic() + self.ttl)
 
+    def discard(self, digest: str) -> None:
+        self._entries.pop(digest, None)
+
     def clear(self) -> None:
         self._entries.clear()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sfumato.errors import InvalidRequest, NotFound, Unauthorized
 from sfumato.service.context import Context
 from sfumato.store import accounts, credits
+from sfumato.store.models import ApiKey
 from sfumato.webhooks import guard, signing
 
 KEY_PREFIX = "sfu_"
@@ -148,21 +149,29 @@ def _bearer_token(authorization: str | None) -> str:
 
 
 def list_keys(ctx: Context) -> list[KeyInfo]:
+    """Every account's keys (the operator's view)."""
     with ctx.db.read() as session:
-        return [
-            KeyInfo(
-                id=k.id,
-                prefix=k.key_prefix,
-                name=k.name,
-                username=k.account.username,
-                user_id=k.account_id,
-                created_at=k.created_at.isoformat(timespec="seconds"),
-                revoked=k.revoked_at is not None,
-                webhook_url=k.webhook_url,
-                webhook_disabled=k.webhook_disabled_at is not None,
-            )
-            for k in accounts.list_keys(session)
-        ]
+        return [_info(k) for k in accounts.list_keys(session)]
+
+
+def keys_of(ctx: Context, principal: Principal) -> list[KeyInfo]:
+    """The caller's own account's keys: prefixes and names, never the keys."""
+    with ctx.db.read() as session:
+        return [_info(k) for k in accounts.keys_of(session, principal.account_id)]
+
+
+def _info(k: ApiKey) -> KeyInfo:
+    return KeyInfo(
+        id=k.id,
+        prefix=k.key_prefix,
+        name=k.name,
+        username=k.account.username,
+        user_id=k.account_id,
+        created_at=k.created_at.isoformat(timespec="seconds"),
+        revoked=k.revoked_at is not None,
+        webhook_url=k.webhook_url,
+        webhook_disabled=k.webhook_disabled_at is not None,
+    )
 
 
 def revoke_key(ctx: Context, key_id_or_prefix: str) -> None:

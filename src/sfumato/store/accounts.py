@@ -65,6 +65,11 @@ def list_keys(session: Session) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at)))
 
 
+def keys_of(session: Session, account_id: str) -> list[ApiKey]:
+    query = select(ApiKey).where(ApiKey.account_id == account_id).order_by(ApiKey.created_at)
+    return list(session.scalars(query))
+
+
 def revoke_key(session: Session, key_id: str) -> ApiKey | None:
     key = session.get(ApiKey, key_id)
     if key is None:

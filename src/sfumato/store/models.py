@@ -419,3 +419,20 @@ class IdempotencyRecord(Base):
     expires_at: Mapped[datetime] = mapped_column()
 
     __table_args__ = (UniqueConstraint("account_id", "key", name="uq_idempotency_account_key"),)
+
+
+class StudioSession(Base):
+    """A studio sign-in: the API key it was exchanged for, until it ends or expires.
+
+    Only the SHA-256 of the cookie's token is kept, as for keys; revoking the key ends
+    every session made from it (the lookup joins the key and requires it active).
+    """
+
+    __tablename__ = "studio_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    api_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+
+    api_key: Mapped[ApiKey] = relationship(lazy="joined")

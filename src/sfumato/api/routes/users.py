@@ -1,14 +1,15 @@
-"""``/me``: the caller's account and balances."""
+"""``/me``: the caller's account and balances; sfumato's additions: its credit ledger and its keys."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from sfumato.api.deps import ContextDep, PrincipalDep
-from sfumato.api.schemas.common import timestamp
-from sfumato.service.accounts import me
+from sfumato.api.schemas.common import compact, timestamp
+from sfumato.service.accounts import me, own_credit_history
+from sfumato.service.keys import keys_of
 
 router = APIRouter(tags=["user"])
 
@@ -31,5 +32,50 @@ def get_user_self(ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
                 "tokenRenewalDate": None,
                 "createdAt": timestamp(account.created_at),
             }
+        ]
+    }
+
+
+@router.get("/me/credit-ledger")
+def get_credit_ledger(
+    ctx: ContextDep, principal: PrincipalDep, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> dict[str, Any]:
+    """The newest ledger lines first, each with the balance it left."""
+    return {
+        "credit_ledger": [
+            compact(
+                {
+                    "createdAt": timestamp(line.at),
+                    "kind": line.kind,
+                    "amount": line.amount,
+                    "balanceAfter": line.balance_after,
+                    "subjectKind": line.subject_kind,
+                    "subjectId": line.subject_id,
+                    "note": line.note,
+                }
+            )
+            for line in own_credit_history(ctx, principal, limit=limit)
+        ]
+    }
+
+
+@router.get("/me/api-keys")
+def get_api_keys(ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
+    """The account's keys by prefix and name (created and revoked with ``sfumato keys``)."""
+    return {
+        "api_keys": [
+            compact(
+                {
+                    "id": key.id,
+                    "prefix": key.prefix,
+                    "name": key.name,
+                    "createdAt": key.created_at,
+                    "revoked": key.revoked,
+                    "webhookUrl": key.webhook_url,
+                    "webhookDisabled": key.webhook_disabled,
+                    "current": key.id == principal.api_key_id,
+                }
+            )
+            for key in keys_of(ctx, principal)
         ]
     }

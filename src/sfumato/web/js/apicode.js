@@ -1,0 +1,308 @@
+// "Get API Code": the exact request a form would send, written for each client.
+// Pure functions from a Leonardo request body (wire names) to source text; the dialog
+// below shows them with a copy button. Strings go through JSON.stringify, whose output
+// is a valid string literal in Python and TypeScript alike.
+
+const lit = (value) => JSON.stringify(value);
+
+// Leonardo wire name -> [Python SDK keyword, TypeScript SDK property, SDK enum or null]
+const FIELDS = {
+  modelId: ["model_id", "modelId", null],
+  prompt: ["prompt", "prompt", null],
+  negative_prompt: ["negative_prompt", "negativePrompt", null],
+  width: ["width", "width", null],
+  height: ["height", "height", null],
+  num_images: ["num_images", "numImages", null],
+  num_inference_steps: ["num_inference_steps", "numInferenceSteps", null],
+  guidance_scale: ["guidance_scale", "guidanceScale", null],
+  seed: ["seed", "seed", null],
+  scheduler: ["scheduler", "scheduler", "SdGenerationSchedulers"],
+  presetStyle: ["preset_style", "presetStyle", "SdGenerationStyle"],
+  init_image_id: ["init_image_id", "initImageId", null],
+  init_generation_image_id: ["init_generation_image_id", "initGenerationImageId", null],
+  init_strength: ["init_strength", "initStrength", null],
+  canvasRequest: ["canvas_request", "canvasRequest", null],
+  canvasRequestType: ["canvas_request_type", "canvasRequestType", "CanvasRequestType"],
+  canvasInitId: ["canvas_init_id", "canvasInitId", null],
+  canvasMaskId: ["canvas_mask_id", "canvasMaskId", null],
+};
+
+function entries(body) {
+  return Object.entries(body).filter(([name, value]) => value !== null && value !== undefined && FIELDS[name]);
+}
+
+function pythonValue(value, enumName) {
+  if (enumName) return `shared.${enumName}(${lit(value)})`;
+  if (typeof value === "boolean") return value ? "True" : "False";
+  return lit(value);
+}
+
+function pythonArgs(body, indent = "        ") {
+  return entries(body).map(([name, value]) => `${indent}${FIELDS[name][0]}=${pythonValue(value, FIELDS[name][2])},`);
+}
+
+const PYTHON_CLIENT = `sdk = LeonardoAiSDK(
+    bearer_auth=os.environ["SFUMATO_API_KEY"],
+    server_url=os.environ.get("SFUMATO_URL", "http://127.0.0.1:8000") + "/api/rest/v1",
+)`;
+
+export function pythonSdk(body) {
+  return `import os
+
+from leonardo_ai_sdk import LeonardoAiSDK
+from leonardo_ai_sdk.models import operations, shared
+
+${PYTHON_CLIENT}
+created = sdk.image.create_generation(
+    request=operations.CreateGenerationRequestBody(
+${pythonArgs(body).join("\n")}
+    )
+)
+print(created.object.sd_generation_job.generation_id)
+`;
+}
+
+function typescriptProps(body, used) {
+  return entries(body).map(([name, value]) => {
+    const [, prop, enumName] = FIELDS[name];
+    if (enumName) used.add(enumName);
+    return `  ${prop}: ${lit(value)}${enumName ? ` as ${enumName}` : ""},`;
+  });
+}
+
+function typescriptHead(used, extra = "") {
+  const types = used.size
+    ? `import type { ${[...used].sort().join(", ")} } from "@leonardo-ai/sdk/sdk/models/shared";\n`
+    : "";
+  return `${extra}import { Leonardo } from "@leonardo-ai/sdk";
+${types}
+const leonardo = new Leonardo({
+  bearerAuth: process.env.SFUMATO_API_KEY,
+  serverURL: \`\${process.env.SFUMATO_URL ?? "http://127.0.0.1:8000"}/api/rest/v1\`,
+});
+`;
+}
+
+export function typescriptSdk(body) {
+  const used = new Set();
+  const props = typescriptProps(body, used);
+  return `${typescriptHead(used)}const result = await leonardo.image.createGeneration({
+${props.join("\n")}
+});
+console.log(result.object?.sdGenerationJob?.generationId);
+`;
+}
+
+const shellQuote = (text) => `'${text.replaceAll("'", `'\\''`)}'`;
+
+export function curl(body, path = "/generations") {
+  return `curl -sS "$SFUMATO_URL/api/rest/v1${path}" \\
+  -H "authorization: Bearer $SFUMATO_API_KEY" \\
+  -H "content-type: application/json" \\
+  -d ${shellQuote(JSON.stringify(body, null, 2))}
+`;
+}
+
+// The OpenAI Images surface (/v1) takes a model, a prompt, n and a size, with sfumato's
+// seed, negative prompt, steps and guidance through extra_body; nothing else.
+export function openaiSdk(body, modelKey) {
+  const blocked = ["scheduler", "presetStyle", "canvasRequest", "init_image_id", "init_generation_image_id"]
+    .filter((name) => body[name] !== undefined && body[name] !== null && body[name] !== "NONE");
+  if (blocked.length) return null;
+  const extra = {};
+  if (body.seed !== undefined) extra.seed = body.seed;
+  if (body.negative_prompt) extra.negative_prompt = body.negative_prompt;
+  if (body.num_inference_steps !== undefined) extra.steps = body.num_inference_steps;
+  if (body.guidance_scale !== undefined) extra.guidance = body.guidance_scale;
+  const lines = [
+    `    model=${lit(modelKey || body.modelId)},`,
+    `    prompt=${lit(body.prompt)},`,
+    `    n=${body.num_images ?? 1},`,
+  ];
+  if (body.width && body.height) lines.push(`    size=${lit(`${body.width}x${body.height}`)},`);
+  if (Object.keys(extra).length) lines.push(`    extra_body=${pythonDict(extra)},`);
+  return `import os
+
+from openai import OpenAI
+
+client = OpenAI(
+    base_url=os.environ.get("SFUMATO_URL", "http://127.0.0.1:8000") + "/v1",
+    api_key=os.environ["SFUMATO_API_KEY"],
+)
+result = client.images.generate(
+${lines.join("\n")}
+)
+print(result.data[0].url)
+`;
+}
+
+function pythonDict(values) {
+  return `{${Object.entries(values).map(([k, v]) => `${lit(k)}: ${pythonValue(v, null)}`).join(", ")}}`;
+}
+
+export function generationSnippets(body, modelKey) {
+  const list = [
+    { id: "python", label: "Python SDK", code: pythonSdk(body) },
+    { id: "typescript", label: "TypeScript SDK", code: typescriptSdk(body) },
+    { id: "curl", label: "curl", code: curl(body) },
+  ];
+  const openai = openaiSdk(body, modelKey);
+  if (openai) list.push({ id: "openai", label: "OpenAI SDK", code: openai });
+  return list;
+}
+
+// A canvas edit: the picture (and its mask, when there is one) go up through presigned
+// forms (files init.png and mask.png, offered beside the code), then the generation names them.
+export function inpaintSnippets(body, withMask = true) {
+  if (!withMask) return pictureOnlySnippets(body);
+  const request = { ...body };
+  delete request.canvasInitId;
+  delete request.canvasMaskId;
+  const python = `import json
+import os
+
+import httpx
+from leonardo_ai_sdk import LeonardoAiSDK
+from leonardo_ai_sdk.models import operations, shared
+
+${PYTHON_CLIENT}
+# The picture and its mask (white = repaint): init.png and mask.png beside this script.
+tickets = sdk.init_images.upload_canvas_init_image(
+    request=operations.UploadCanvasInitImageRequestBody(init_extension="png", mask_extension="png")
+).object.upload_canvas_init_image
+for url, fields, path in ((tickets.init_url, tickets.init_fields, "init.png"),
+                          (tickets.mask_url, tickets.mask_fields, "mask.png")):
+    with open(path, "rb") as file:
+        httpx.post(url, data=json.loads(fields), files={"file": file}).raise_for_status()
+created = sdk.image.create_generation(
+    request=operations.CreateGenerationRequestBody(
+${pythonArgs(request).join("\n")}
+        canvas_init_id=tickets.init_image_id,
+        canvas_mask_id=tickets.mask_image_id,
+    )
+)
+print(created.object.sd_generation_job.generation_id)
+`;
+  const used = new Set();
+  const props = typescriptProps(request, used);
+  const typescript = `${typescriptHead(used, 'import { readFile } from "node:fs/promises";\n')}
+// The picture and its mask (white = repaint): init.png and mask.png beside this script.
+const tickets = (await leonardo.initImages.uploadCanvasInitImage({ initExtension: "png", maskExtension: "png" }))
+  .object!.uploadCanvasInitImage!;
+for (const [url, fields, path] of [[tickets.initUrl, tickets.initFields, "init.png"],
+                                   [tickets.maskUrl, tickets.maskFields, "mask.png"]]) {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(JSON.parse(fields!))) form.append(name, value as string);
+  form.append("file", new Blob([await readFile(path!)], { type: "image/png" }), path!);
+  const response = await fetch(url!, { method: "POST", body: form });
+  if (!response.ok) throw new Error(\`upload refused: \${response.status}\`);
+}
+const result = await leonardo.image.createGeneration({
+${props.join("\n")}
+  canvasInitId: tickets.initImageId,
+  canvasMaskId: tickets.maskImageId,
+});
+console.log(result.object?.sdGenerationJob?.generationId);
+`;
+  return [
+    { id: "python", label: "Python SDK", code: python },
+    { id: "typescript", label: "TypeScript SDK", code: typescript },
+  ];
+}
+
+// The realtime canvas: the sketch (sketch.png, offered beside the code) as a data URL.
+export function realtimeSnippets(body, path = "/generations-lcm") {
+  const request = { ...body };
+  delete request.imageDataUrl;
+  const method = { "/generations-lcm": ["create_lcm_generation", "createLCMGeneration", "CreateLCMGenerationRequestBody"] }[path];
+  const pyArgs = Object.entries(request).map(([name, value]) =>
+    `        ${name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}=${pythonValue(value, null)},`);
+  const python = `import base64
+import os
+
+from leonardo_ai_sdk import LeonardoAiSDK
+from leonardo_ai_sdk.models import operations
+
+${PYTHON_CLIENT}
+with open("sketch.png", "rb") as file:
+    sketch = "data:image/png;base64," + base64.b64encode(file.read()).decode()
+answer = sdk.realtime_canvas.${method[0]}(
+    request=operations.${method[2]}(
+        image_data_url=sketch,
+${pyArgs.join("\n")}
+    )
+)
+with open("picture.png", "wb") as file:
+    file.write(base64.b64decode(answer.object.lcm_generation_job.image_data_url[0].split(",", 1)[1]))
+`;
+  const tsProps = Object.entries(request).map(([name, value]) => `  ${name}: ${lit(value)},`);
+  const typescript = `${typescriptHead(new Set(), 'import { readFile, writeFile } from "node:fs/promises";\n')}
+const sketch = "data:image/png;base64," + (await readFile("sketch.png")).toString("base64");
+const answer = await leonardo.realtimeCanvas.${method[1]}({
+  imageDataUrl: sketch,
+${tsProps.join("\n")}
+});
+const picture = answer.object!.lcmGenerationJob!.imageDataUrl![0];
+await writeFile("picture.png", Buffer.from(picture.split(",", 2)[1], "base64"));
+`;
+  // The sketch is read by the shell where the JSON names it; the rest is quoted as it is.
+  const json = shellQuote(JSON.stringify({ imageDataUrl: "SKETCH", ...request }, null, 2));
+  const data = json.replace('"SKETCH"', `"data:image/png;base64,'"$(base64 -w0 sketch.png)"'"`);
+  const curlCode = `curl -sS "$SFUMATO_URL/api/rest/v1${path}" \\
+  -H "authorization: Bearer $SFUMATO_API_KEY" \\
+  -H "content-type: application/json" \\
+  -d ${data}
+`;
+  return [
+    { id: "python", label: "Python SDK", code: python },
+    { id: "typescript", label: "TypeScript SDK", code: typescript },
+    { id: "curl", label: "curl", code: curlCode },
+  ];
+}
+
+function pictureOnlySnippets(body) {
+  const request = { ...body };
+  delete request.canvasInitId;
+  const python = `import json
+import os
+
+import httpx
+from leonardo_ai_sdk import LeonardoAiSDK
+from leonardo_ai_sdk.models import operations, shared
+
+${PYTHON_CLIENT}
+# The picture: init.png beside this script.
+ticket = sdk.init_images.upload_init_image(
+    request=operations.UploadInitImageRequestBody(extension="png")
+).object.upload_init_image
+with open("init.png", "rb") as file:
+    httpx.post(ticket.url, data=json.loads(ticket.fields), files={"file": file}).raise_for_status()
+created = sdk.image.create_generation(
+    request=operations.CreateGenerationRequestBody(
+${pythonArgs(request).join("\n")}
+        canvas_init_id=ticket.id,
+    )
+)
+print(created.object.sd_generation_job.generation_id)
+`;
+  const used = new Set();
+  const props = typescriptProps(request, used);
+  const typescript = `${typescriptHead(used, 'import { readFile } from "node:fs/promises";\n')}
+// The picture: init.png beside this script.
+const ticket = (await leonardo.initImages.uploadInitImage({ extension: "png" })).object!.uploadInitImage!;
+const form = new FormData();
+for (const [name, value] of Object.entries(JSON.parse(ticket.fields!))) form.append(name, value as string);
+form.append("file", new Blob([await readFile("init.png")], { type: "image/png" }), "init.png");
+const uploaded = await fetch(ticket.url!, { method: "POST", body: form });
+if (!uploaded.ok) throw new Error(\`upload refused: \${uploaded.status}\`);
+const result = await leonardo.image.createGeneration({
+${props.join("\n")}
+  canvasInitId: ticket.id,
+});
+console.log(result.object?.sdGenerationJob?.generationId);
+`;
+  return [
+    { id: "python", label: "Python SDK", code: python },
+    { id: "typescript", label: "TypeScript SDK", code: typescript },
+  ];
+}
