@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 
 from sfumato.api.openai_compat.errors import PREFIX as OPENAI_PREFIX
 from sfumato.api.openai_compat.forms import ImageEditForm, ImageVariationForm
+from sfumato.api.openai_compat.videos import VideoForm
 
 BEARER = "bearerAuth"
 EXAMPLES = Path(__file__).with_name("openapi_examples.json")
@@ -68,15 +69,23 @@ _ERRORS = {
 _OPENAI_ERRORS = {key: text for key, text in _ERRORS.items() if key != "402"}
 _OPENAI_ERRORS["429"] = "Rate limit exceeded, or not enough credits (`insufficient_quota`)."
 
-_FORMS: dict[str, tuple[type[BaseModel], dict[str, str]]] = {
+# Each form's model and its files: name → (description, required).
+_FORMS: dict[str, tuple[type[BaseModel], dict[str, tuple[str, bool]]]] = {
     "/images/edits": (
         ImageEditForm,
         {
-            "image": "The picture to edit: one PNG, JPEG or WebP.",
-            "mask": "Optional PNG of the picture's size; its transparent area is repainted.",
+            "image": ("The picture to edit: one PNG, JPEG or WebP (several: `image[]`).", True),
+            "mask": ("Optional PNG of the picture's size; its transparent area is repainted.", False),
         },
     ),
-    "/images/variations": (ImageVariationForm, {"image": "The picture to redraw: PNG, JPEG or WebP."}),
+    "/images/variations": (
+        ImageVariationForm,
+        {"image": ("The picture to redraw: PNG, JPEG or WebP.", True)},
+    ),
+    "/videos": (
+        VideoForm,
+        {"input_reference": ("Optional first frame: PNG, JPEG or WebP (image-to-video).", False)},
+    ),
 }
 
 
@@ -192,11 +201,12 @@ def _errors(operation: dict[str, Any], openai: bool) -> None:
         )
 
 
-def _multipart(model: type[BaseModel], files: dict[str, str]) -> dict[str, Any]:
+def _multipart(model: type[BaseModel], files: dict[str, tuple[str, bool]]) -> dict[str, Any]:
     schema = model.model_json_schema()
     properties: dict[str, Any] = {
-        name: {"type": "string", "format": "binary", "description": text} for name, text in files.items()
+        name: {"type": "string", "format": "binary", "description": text} for name, (text, _) in files.items()
     }
+    required_files = [name for name, (_, required) in files.items() if required]
     properties.update(schema.get("properties", {}))
     return {
         "required": True,
@@ -206,7 +216,7 @@ def _multipart(model: type[BaseModel], files: dict[str, str]) -> dict[str, Any]:
                     "type": "object",
                     "title": schema.get("title", model.__name__),
                     "properties": properties,
-                    "required": ["image", *schema.get("required", [])],
+                    "required": [*required_files, *schema.get("required", [])],
                 }
             }
         },
