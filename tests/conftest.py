@@ -95,7 +95,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect (not skip) the database variants a ``databases`` marker leaves out."""
+    """Deselect (not skip) the database variants a ``databases`` marker leaves out, and keep
+    each ``xdist_group`` on one worker."""
+    _group(config, items)
     kept, dropped = [], []
     for item in items:
         marker = item.get_closest_marker("databases")
@@ -105,6 +107,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+def _group(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep ``xdist_group`` tests on one worker under pytest 9 (``--dist loadgroup``): the
+    modules that share one live server (studio, docs examples, batch) need it.
+
+    pytest-xdist marks a grouped test by renaming it ``<nodeid>@<group>``, but through the
+    attribute pytest 8 kept the id in; pytest 9 keeps it in ``_id`` (a ``NodeId``), so the
+    rename is lost and the group's tests are spread over the workers.
+    """
+    if not config.getoption("loadgroup", default=False):
+        return
+    try:
+        from _pytest.nodeid import NodeId  # pytest 9
+    except ImportError:
+        return  # pytest 8: xdist's own rename works
+    for item in items:
+        marker = item.get_closest_marker("xdist_group")
+        if marker is None or "@" in item.nodeid:
+            continue
+        group = marker.args[0] if marker.args else marker.kwargs.get("name", "default")
+        item._id = NodeId.parse(f"{item.nodeid}@{group}")  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")

@@ -37,28 +37,6 @@ TINY = {"realtime_model": "tiny-lcm", "upscaler": "tiny-esrgan", "segmenter": "t
         "training_suite": ["{instance}", "{instance} at night"]}  # fmt: skip
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep ``xdist_group`` tests on one worker under pytest 9 (``--dist loadgroup``).
-
-    pytest-xdist marks a grouped test by renaming it ``<nodeid>@<group>``, but through the
-    attribute pytest 8 kept the id in; pytest 9 keeps it in ``_id`` (a ``NodeId``), so the
-    rename is lost and the group's tests are spread over the workers. The studio's tests
-    share one page in order, so they do it here for them.
-    """
-    if not config.getoption("loadgroup", default=False):
-        return
-    try:
-        from _pytest.nodeid import NodeId  # pytest 9
-    except ImportError:
-        return  # pytest 8: xdist's own rename works
-    for item in items:
-        marker = item.get_closest_marker("xdist_group")
-        if marker is None or "@" in item.nodeid or not item.nodeid.startswith("tests/browser/"):
-            continue
-        group = marker.args[0] if marker.args else marker.kwargs.get("name", "default")
-        item._id = NodeId.parse(f"{item.nodeid}@{group}")  # type: ignore[attr-defined]
-
-
 def _unavailable(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{reason}; CI is set, so the studio's browser tests may not be skipped")
