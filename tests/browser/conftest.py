@@ -88,7 +88,7 @@ def require_chromium(path: str = CHROMIUM) -> None:
         _unavailable(f"{path} is missing (Debian's chromium; `make test` installs it when it can)")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     require_chromium()
     try:
