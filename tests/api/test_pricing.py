@@ -118,6 +118,13 @@ def test_parameters_move_the_price(api: Api) -> None:
     assert _quote(api, "MODEL_TRAINING", {"resolution": 1024}) > _quote(
         api, "MODEL_TRAINING", {"resolution": 512}
     )
+    # Any resolution training takes is quoted, as the next of Leonardo's three, as it is charged.
+    assert _quote(api, "MODEL_TRAINING", {"resolution": 64}) == _quote(
+        api, "MODEL_TRAINING", {"resolution": 512}
+    )
+    assert _quote(api, "MODEL_TRAINING", {"resolution": 600}) == _quote(
+        api, "MODEL_TRAINING", {"resolution": 768}
+    )
     assert _quote(api, "LCM_GENERATION", {"width": 1024, "height": 1024, "refine": True}) > _quote(
         api, "LCM_GENERATION", {"width": 512, "height": 512}
     )
@@ -133,8 +140,8 @@ BAD_QUOTES = [
         ({"service": "MOTION_VIDEO_GENERATION", "serviceParams": {"MOTION_VIDEO_GENERATION":
                                                                   {"resolution": "RESOLUTION_8K"}}},
          "resolution must be one of"),
-        ({"service": "MODEL_TRAINING", "serviceParams": {"MODEL_TRAINING": {"resolution": 600}}},
-         "resolution must be one of"),
+        ({"service": "MODEL_TRAINING", "serviceParams": {"MODEL_TRAINING": {"resolution": 1100}}},
+         "multiple of 8 from 64 to 1024"),
         ({"service": "UNIVERSAL_UPSCALER_ULTRA", "serviceParams": {"UNIVERSAL_UPSCALER_ULTRA":
                                                                    {"upscaleMultiplier": 3}}},
          "upscaleMultiplier"),

@@ -97,7 +97,14 @@ def test_elements_train_on_flux_and_sdxl_and_steer_only_their_own_family(family_
         (operations.SdVersions.FLUX_DEV, "tiny-flux-dev", {"guidance_scale": 3.5}),
         (operations.SdVersions.SDXL_1_0, "tiny-sdxl", {}),
     ):
+        before = _balance(api)
         element = train_element(api, f"on {model}", sd_version=version)
+        flux = {"sd_version": "FLUX_DEV"} if version == operations.SdVersions.FLUX_DEV else {}
+        params = {"resolution": 64, "datasetImageCount": 4, **flux}
+        body = {"service": "MODEL_TRAINING", "serviceParams": {"MODEL_TRAINING": params}}
+        quote = api.post("/pricing-calculator", json=body)
+        charged = before - _balance(api)  # FLUX.1 [dev] per picture, SDXL by resolution: as quoted
+        assert charged == quote.json()["calculateProductionApiServiceCost"]["cost"], (version, charged)
         row = api.get(f"/elements/{element}").json()["user_loras_by_pk"]
         assert row["baseModel"] == version.value, row
         body = {"modelId": model, "num_inference_steps": 4, "seed": 8, **generation}

@@ -23,6 +23,10 @@ from typing import Any
 
 from sfumato.errors import InvalidRequest
 
+# The smallest training resolution; any multiple of 8 up to the largest price tier is priced
+# as the next tier (Leonardo prices 512, 768 and 1024 only).
+MIN_TRAINING_RESOLUTION = 64
+
 
 class PriceTable:
     """Credits per service, computed from a nested table of numbers."""
@@ -108,10 +112,14 @@ class PriceTable:
         if flux_dev:
             return max(1, int(t["flux_dev_credits_per_image"]) * (dataset_images or 1))
         factors = t["resolution_factor"]
-        if str(resolution) not in factors:
-            allowed = ", ".join(sorted(factors, key=int))
-            raise InvalidRequest(f"resolution must be one of {allowed}")
-        return math.ceil(float(t["credits"]) * float(factors[str(resolution)]))
+        tiers = sorted(int(tier) for tier in factors)
+        if not MIN_TRAINING_RESOLUTION <= resolution <= tiers[-1] or resolution % 8:
+            raise InvalidRequest(
+                f"resolution must be a multiple of 8 from {MIN_TRAINING_RESOLUTION} to {tiers[-1]}; "
+                f"it is priced as the next of {', '.join(map(str, tiers))}"
+            )
+        tier = next(tier for tier in tiers if tier >= resolution)
+        return math.ceil(float(t["credits"]) * float(factors[str(tier)]))
 
     def texture_generation(self, *, preview: bool) -> int:
         t = self._t["texture_generation"]

@@ -37,7 +37,6 @@ from sfumato.store.training_tables import ELEMENT, MODEL, TrainedLora
 
 SUBJECT_KIND = "training"  # the credit ledger's name for what a training's debit was for
 LORAS: Table = TrainedLora.__table__  # type: ignore[assignment]
-LEONARDO_RESOLUTIONS = (512, 768, 1024)  # the resolutions Leonardo prices; others price as the next
 MIN_RESOLUTION, MAX_RESOLUTION = 64, 1024
 # Optimizer steps per dataset picture for a custom model's ``strength``.
 STRENGTH_STEPS_PER_IMAGE = {"VERY_LOW": 25, "LOW": 50, "MEDIUM": 100, "HIGH": 150}
@@ -104,8 +103,10 @@ def create_training(ctx: Context, principal: Principal, request: TrainingRequest
         raise InvalidRequest(f"learning_rate must be above 0 and at most {MAX_LEARNING_RATE}")
     pictures = training_images(ctx, principal, request.dataset_id, field=field)
     steps = _steps(ctx, request, len(pictures))
-    tier = next((r for r in LEONARDO_RESOLUTIONS if r >= resolution), LEONARDO_RESOLUTIONS[-1])
-    cost = ctx.pricing.model_training(resolution=tier)
+    # Priced as the calculator quotes it: FLUX.1 [dev] per picture, the others by resolution.
+    cost = ctx.pricing.model_training(
+        resolution=resolution, dataset_images=len(pictures), flux_dev=request.sd_version == "FLUX_DEV"
+    )
     uuid = new_id()
     settings = ctx.settings
     payload = training_kind.TrainingPayload(
