@@ -500,7 +500,7 @@ def test_train_a_custom_model_on_gallery_pictures(
     answer = api(live_server, "POST", "/pricing-calculator", json=body).json()
     quote = answer["calculateProductionApiServiceCost"]["cost"]
     page.wait_for_selector(f"#train-cost:has-text('Cost: {quote} credits')")  # at the default 512 px
-    page.fill("#train-resolution", "64")  # the tiny base model's size (the price table knows 512 and up)
+    page.fill("#train-resolution", "64")  # the tiny base model's size (priced as 512)
 
     with page.expect_response("**/api/rest/v1/models") as created:
         page.click("#train-submit")
