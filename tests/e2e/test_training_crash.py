@@ -29,6 +29,9 @@ def _model(api: str, headers: dict[str, str], model_id: str) -> dict[str, object
     return dict(httpx.get(f"{api}/models/{model_id}", headers=headers).json()["custom_models_by_pk"])
 
 
+# The scaled shape, where a worker dies apart from its API; the resume itself reads the
+# checkpoint from the blob store whatever the database (tests/engine covers it in-process).
+@pytest.mark.databases("postgresql")
 def test_killed_training_resumes_from_its_checkpoint(
     processes: Processes, settings_env: dict[str, str]
 ) -> None:
