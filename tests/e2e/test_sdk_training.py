@@ -45,6 +45,9 @@ def _pixels(sdk: LeonardoAiSDK, **fields: Any) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(httpx.get(done.generated_images[0].url).content)).convert("RGB"))
 
 
+# Against `sfumato serve` in the embedded shape; tests/training runs every operation on
+# PostgreSQL too, in process.
+@pytest.mark.databases("sqlite")
 def test_sdk_dataset_model_element_round_trip(processes: Processes) -> None:
     processes.env.update(
         SFUMATO_TRAINING_BASE_MODELS=json.dumps({"v1_5": "tiny-sd15", "FLUX_DEV": "tiny-sd15"}),
