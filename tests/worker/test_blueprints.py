@@ -130,13 +130,17 @@ def _status(error: pytest.ExceptionInfo[errors.LeonardoAiSDKError]) -> int:
 def test_blueprints_are_listed_paged_and_quoted_through_the_sdk(rig: Rig) -> None:
     sdk = rig.sdk
     first = sdk.blueprints.list_blueprints(request={"first": 2}).one_of.blueprints  # type: ignore[union-attr]
-    assert first.total_count == 3 and first.page_info.has_next_page  # two shipped, one operator's
+    assert first.total_count == 4 and first.page_info.has_next_page  # three shipped, one operator's
     names = [edge.node.name for edge in first.edges]
     rest = sdk.blueprints.list_blueprints(request={"first": 2, "after": first.page_info.end_cursor})
     names += [edge.node.name for edge in rest.one_of.blueprints.edges]  # type: ignore[union-attr]
-    assert names == ["Motion ad", "Product shot", "Tiny product shot"]
+    assert names == ["Cut-out", "Motion ad", "Product shot", "Tiny product shot"]
+    end = rest.one_of.blueprints.page_info  # type: ignore[union-attr]
+    assert not end.has_next_page and end.has_previous_page
+    back = sdk.blueprints.list_blueprints(request={"last": 1, "before": end.end_cursor}).one_of.blueprints  # type: ignore[union-attr]
+    assert [edge.node.name for edge in back.edges] == ["Product shot"] and back.page_info.has_previous_page
     products = sdk.blueprints.list_blueprints(request={"categories": ["product"]}).one_of.blueprints  # type: ignore[union-attr]
-    assert [edge.node.name for edge in products.edges] == ["Product shot", "Tiny product shot"]
+    assert [edge.node.name for edge in products.edges] == ["Cut-out", "Product shot", "Tiny product shot"]
     assert sdk.blueprints.list_blueprints(request={"platforms": ["iOS"]}).one_of.blueprints.total_count == 0  # type: ignore[union-attr]
 
     blueprint = sdk.blueprints.get_blueprint_by_id(id=BLUEPRINT_ID).one_of.blueprint  # type: ignore[union-attr]
