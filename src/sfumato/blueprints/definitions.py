@@ -192,7 +192,7 @@ def _node(data: Any, where: str, index: int) -> Node:
         if name not in SETTINGS:
             raise BlueprintError(f"{where}.inputs: {name!r} is not one of {list(SETTINGS)}")
     if not HAS_PROMPT[task] and (TEXT in inputs or TEXT_VARIABLES in inputs or "prompt" in data):
-        raise BlueprintError(f"{where}: a {task} step has no prompt (no prompt, text or textVariables)")
+        raise BlueprintError(f"{where}: task {task} has no prompt (so no prompt, text or textVariables)")
     first_picture = TAKES_PICTURE[task] and index == 0
     if first_picture and IMAGE_URL not in inputs:
         raise BlueprintError(f"{where}: the first step starts from a picture, so its inputs need 'imageUrl'")
