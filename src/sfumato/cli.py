@@ -53,12 +53,11 @@ def _setup_logging() -> None:
 
 
 def _context(settings: Settings | None = None, *, migrate: bool = True) -> Context:
-    from sfumato.runtime import build_context
-    from sfumato.store.migrate import upgrade
-
     from rich.markup import escape
 
     from sfumato.blueprints import BlueprintError
+    from sfumato.runtime import build_context
+    from sfumato.store.migrate import upgrade
 
     settings = settings or Settings()
     if migrate:
