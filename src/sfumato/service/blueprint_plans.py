@@ -236,16 +236,12 @@ def _image_to_video(ctx: Context, node: Node, prompt: str, size: tuple[int, int]
     width, height = videos.snap(size[0], step), videos.snap(size[1], step)
     frames, _duration = videos.clip_frames(ctx, entry, request)
     seed = node.options.get("seed", secrets.randbelow(2**31))
-    payload = video.VideoPayload(
-        model_key=entry.key,
+    payload = videos.clip_payload(
+        entry,
         prompt=prompt,
         negative_prompt=node.options.get("negative_prompt"),
-        width=width,
-        height=height,
+        size=(width, height),
         frames=frames,
-        fps=entry.fps,
-        steps=entry.default_steps,
-        guidance_scale=entry.default_guidance,
         seed=seed,
     )
     columns = _columns(

@@ -216,16 +216,12 @@ def _plan(ctx: Context, principal: Principal, request: VideoRequest) -> VideoPla
         instruction = request.flags.get("promptEnhanceInstruction")
         text = prompts.improve_text(ctx, text, str(instruction) if instruction else None, video=True).text
     strength = request.motion_strength if request.motion_strength is not None else DEFAULT_MOTION_STRENGTH
-    payload = video.VideoPayload(
-        model_key=entry.key,
+    payload = clip_payload(
+        entry,
         prompt=text,
         negative_prompt=request.negative_prompt,
-        width=width,
-        height=height,
+        size=(width, height),
         frames=frames,
-        fps=entry.fps,
-        steps=entry.default_steps,
-        guidance_scale=entry.default_guidance,
         seed=seed,
         motion_bucket=motion_bucket(strength) if request.svd else None,
     )
@@ -239,6 +235,32 @@ def _plan(ctx: Context, principal: Principal, request: VideoRequest) -> VideoPla
         end=end,
         cost=quote(ctx, motion_model, width, height),
         duration=duration,
+    )
+
+
+def clip_payload(
+    entry: ModelEntry,
+    *,
+    prompt: str,
+    negative_prompt: str | None,
+    size: tuple[int, int],
+    frames: int,
+    seed: int,
+    motion_bucket: int | None = None,
+) -> video.VideoPayload:
+    """A clip of ``entry``'s at its own frame rate, steps and guidance (less its pictures' keys)."""
+    return video.VideoPayload(
+        model_key=entry.key,
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        width=size[0],
+        height=size[1],
+        frames=frames,
+        fps=entry.fps,
+        steps=entry.default_steps,
+        guidance_scale=entry.default_guidance,
+        seed=seed,
+        motion_bucket=motion_bucket,
     )
 
 
