@@ -66,6 +66,29 @@ TINY_PRODUCT_SHOT = f"""
     model = "tiny-esrgan"
     multiplier = 2.0
 """
+TINY_MOTION_AD = """
+    id = "9d3c1c44-2f7e-4d6a-9a51-3c1f0e6b7a03"
+    name = "Tiny motion ad"
+
+    [[versions]]
+    id = "9d3c1c44-2f7e-4d6a-9a51-3c1f0e6b7a04"
+
+    [[versions.nodes]]
+    id = "key-visual"
+    task = "text_to_image"
+    model = "tiny-sd15"
+    prompt = "a red kite"
+    width = 64
+    height = 64
+    steps = 2
+
+    [[versions.nodes]]
+    id = "motion"
+    task = "image_to_video"
+    model = "tiny-ltx-video"
+    prompt = "a red kite, drifting"
+    duration = 1
+"""
 PRODUCT = [
     {"nodeId": "photo", "settingName": "textVariables", "value": [{"name": "product", "value": "a mug"}]}
 ]
@@ -112,6 +135,7 @@ def rig(database_url: str, tmp_path: Path, models_dir: Path, worker_engine: Engi
     operator_dir = tmp_path / "home" / "blueprints"
     operator_dir.mkdir(parents=True)
     (operator_dir / "tiny_product_shot.toml").write_text(textwrap.dedent(TINY_PRODUCT_SHOT))
+    (operator_dir / "tiny_motion_ad.toml").write_text(textwrap.dedent(TINY_MOTION_AD))
     settings = make_settings(database_url, tmp_path, models_dir, upscaler="tiny-esrgan",
                              segmenter="tiny-mask2former", default_model_id="tiny-sd15")  # fmt: skip
     ctx = build_context(settings)
@@ -130,13 +154,13 @@ def _status(error: pytest.ExceptionInfo[errors.LeonardoAiSDKError]) -> int:
 def test_blueprints_are_listed_paged_and_quoted_through_the_sdk(rig: Rig) -> None:
     sdk = rig.sdk
     first = sdk.blueprints.list_blueprints(request={"first": 2}).one_of.blueprints  # type: ignore[union-attr]
-    assert first.total_count == 4 and first.page_info.has_next_page  # three shipped, one operator's
+    assert first.total_count == 5 and first.page_info.has_next_page  # three shipped, two operator's
     names = [edge.node.name for edge in first.edges]
     rest = sdk.blueprints.list_blueprints(request={"first": 2, "after": first.page_info.end_cursor})
     names += [edge.node.name for edge in rest.one_of.blueprints.edges]  # type: ignore[union-attr]
-    assert names == ["Cut-out", "Motion ad", "Product shot", "Tiny product shot"]
+    assert names == ["Cut-out", "Motion ad", "Product shot", "Tiny motion ad"]
     end = rest.one_of.blueprints.page_info  # type: ignore[union-attr]
-    assert not end.has_next_page and end.has_previous_page
+    assert end.has_next_page and end.has_previous_page
     back = sdk.blueprints.list_blueprints(request={"last": 1, "before": end.end_cursor}).one_of.blueprints  # type: ignore[union-attr]
     assert [edge.node.name for edge in back.edges] == ["Product shot"] and back.page_info.has_previous_page
     products = sdk.blueprints.list_blueprints(request={"categories": ["product"]}).one_of.blueprints  # type: ignore[union-attr]
@@ -270,3 +294,19 @@ def test_a_failing_step_fails_the_execution_and_refunds_what_did_not_run(rig: Ri
     listed = rig.sdk.blueprints.get_blueprint_execution_generations(request={"id": execution_id})
     statuses = [edge.node.status for edge in listed.object.blueprint_execution_generations.edges]  # type: ignore[union-attr]
     assert statuses == ["FAILED"]  # the photo was deleted; the cut-out's generation failed
+
+
+@pytest.mark.databases("sqlite")
+def test_a_picture_set_in_motion_ends_in_a_clip(rig: Rig) -> None:
+    body = {
+        "blueprint_version_id": "9d3c1c44-2f7e-4d6a-9a51-3c1f0e6b7a04",
+        "input": {"node_inputs": [], "public": True},
+    }
+    started = rig.sdk.blueprints.execute_blueprint(request=body).one_of.execute_blueprint  # type: ignore[arg-type,union-attr]
+    assert rig.worker.run_once() == 1 and rig.worker.run_once() == 1
+    execution = rig.execution(started.ak_uuid)
+    assert execution["status"] == "COMPLETED" and execution["public"] is True
+    clip = execution["steps"][1]["generationId"]
+    video = rig.sdk.image.get_generation_by_id(id=clip).object.generations_by_pk  # type: ignore[union-attr]
+    [frame] = video.generated_images
+    assert frame.motion_mp4_url and rig.api.client.get(frame.motion_mp4_url).content[4:8] == b"ftyp"

@@ -52,9 +52,8 @@ def _key(value: str, name: str) -> str:
 
 def page(items: Sequence[T], key_of: Callable[[T], str], paging: Paging, *, default: int = 10) -> Page[T]:
     """The page of ``items`` (in their order) that ``paging`` asks for; a 400 for a cursor not
-    among them, for both first and last, or for a size outside 1-100."""
-    if paging.first is not None and paging.last is not None:
-        raise InvalidRequest("give first (with after) or last (with before), not both")
+    among them or a size outside 1-100. ``last`` wins over ``first``: the SDK sends its default
+    ``first`` (10) with every request, backward ones too."""
     for name, size in (("first", paging.first), ("last", paging.last)):
         if size is not None and not 1 <= size <= MOST:
             raise InvalidRequest(f"{name} must be between 1 and {MOST}")
