@@ -310,3 +310,15 @@ def test_a_picture_set_in_motion_ends_in_a_clip(rig: Rig) -> None:
     video = rig.sdk.image.get_generation_by_id(id=clip).object.generations_by_pk  # type: ignore[union-attr]
     [frame] = video.generated_images
     assert frame.motion_mp4_url and rig.api.client.get(frame.motion_mp4_url).content[4:8] == b"ftyp"
+
+
+@pytest.mark.databases("sqlite")
+def test_deleting_a_queued_steps_generation_ends_the_execution_refunded(rig: Rig) -> None:
+    before = rig.balance()
+    execution_id = rig.execute(PRODUCT)
+    photo = rig.execution(execution_id)["steps"][0]
+    rig.sdk.image.delete_generation_by_id(id=photo["generationId"])
+    ended = rig.execution(execution_id)
+    assert ended["status"] == "FAILED" and "deleted" in ended["failedReason"]
+    assert [s["status"] for s in ended["steps"]] == ["CANCELLED"] * 3
+    assert rig.worker.run_once() == 0 and rig.balance() == before

@@ -23,7 +23,7 @@ from sfumato.service.generation_views import generation_view
 from sfumato.service.keys import Principal
 from sfumato.service.styles import STYLE_TEMPLATES, apply_style
 from sfumato.service.views import GenerationView
-from sfumato.store import credits, intake, progress, queue
+from sfumato.store import blueprints, credits, intake, progress, queue
 from sfumato.store import generations as repo
 from sfumato.store.models import Generation, new_id
 from sfumato.store.progress import Standing
@@ -347,6 +347,7 @@ def delete_generation(ctx: Context, principal: Principal, generation_id: str) ->
                     subject_id=generation_id,
                     note="deleted before start",
                 )
+                blueprints.step_abandoned(session, generation_id)  # a blueprint's step: its run ends
         session.delete(generation)
     for key in blob_keys:
         ctx.blobs.delete(key)

@@ -48,3 +48,19 @@ def generations_of(session: Session, execution: BlueprintExecution) -> list[tupl
         .order_by(BlueprintStep.position)
     ).all()
     return [(step, generation) for step, generation in rows]
+
+
+def step_abandoned(session: Session, generation_id: str) -> None:
+    """A step's generation was deleted before its job started (the job is cancelled, its charge
+    refunded): its execution fails there, and nothing after it runs."""
+    step = session.scalars(
+        select(BlueprintStep).where(
+            BlueprintStep.generation_id == generation_id, BlueprintStep.status == ADMITTED
+        )
+    ).first()
+    execution = session.get(BlueprintExecution, step.execution_id, with_for_update=True) if step else None
+    if step is None or execution is None:
+        return
+    step.status = CANCELLED
+    step.error = "its generation was deleted before it ran"
+    fail(execution, f"step {step.node_id!r}: {step.error}")
