@@ -164,6 +164,7 @@ KIND: JobKind[BlueprintStepPayload] = JobKind(
     models=_models,
     output_keys=lambda attempt, payload: step_kind(payload.kind).outputs(attempt, payload.step),
     artifacts=("image", "video"),
+    event=text_to_image.IMAGE_GENERATION_EVENT,  # each step's generation, as any generation's
 )
 
 
