@@ -150,8 +150,8 @@ def _status(error: pytest.ExceptionInfo[errors.LeonardoAiSDKError]) -> int:
     return int(error.value.status_code)
 
 
-@pytest.mark.databases("sqlite")  # reads no table of its own: one database is enough
-def test_blueprints_are_listed_paged_and_quoted_through_the_sdk(rig: Rig) -> None:
+@pytest.mark.databases("sqlite")  # the tests below run executions on both databases
+def test_blueprints_are_listed_paged_and_quoted_and_a_motion_ad_ends_in_a_clip(rig: Rig) -> None:
     sdk = rig.sdk
     first = sdk.blueprints.list_blueprints(request={"first": 2}).one_of.blueprints  # type: ignore[union-attr]
     assert first.total_count == 5 and first.page_info.has_next_page  # three shipped, two operator's
@@ -184,6 +184,20 @@ def test_blueprints_are_listed_paged_and_quoted_through_the_sdk(rig: Rig) -> Non
     [motion_edge] = motion.one_of.blueprint_versions.edges  # type: ignore[union-attr]
     assert motion_edge.node.executability.is_executable is False  # no video model is mapped here
     assert "cannot run" in motion_edge.node.executability.reasons[0].models
+
+    # An operator's motion ad on the tiny models: a picture, then the clip drawn from it.
+    body = {
+        "blueprint_version_id": "9d3c1c44-2f7e-4d6a-9a51-3c1f0e6b7a04",
+        "input": {"node_inputs": [], "public": True},
+    }
+    started = rig.sdk.blueprints.execute_blueprint(request=body).one_of.execute_blueprint  # type: ignore[arg-type,union-attr]
+    assert rig.worker.run_once() == 1 and rig.worker.run_once() == 1
+    execution = rig.execution(started.ak_uuid)
+    assert execution["status"] == "COMPLETED" and execution["public"] is True
+    clip = execution["steps"][1]["generationId"]
+    video = rig.sdk.image.get_generation_by_id(id=clip).object.generations_by_pk  # type: ignore[union-attr]
+    [frame] = video.generated_images
+    assert frame.motion_mp4_url and rig.api.client.get(frame.motion_mp4_url).content[4:8] == b"ftyp"
 
 
 def test_an_execution_runs_step_by_step_survives_a_dead_worker_and_is_charged_once_per_step(rig: Rig) -> None:
@@ -271,7 +285,7 @@ def test_an_execution_runs_step_by_step_survives_a_dead_worker_and_is_charged_on
     assert kinds == ["grant"]  # nothing charged
 
 
-def test_a_failing_step_fails_the_execution_and_refunds_what_did_not_run(rig: Rig) -> None:
+def test_a_failing_or_deleted_step_fails_the_execution_and_refunds_what_did_not_run(rig: Rig) -> None:
     before = rig.balance()
     execution_id = rig.execute(PRODUCT)
     assert rig.worker.run_once() == 1
@@ -295,26 +309,7 @@ def test_a_failing_step_fails_the_execution_and_refunds_what_did_not_run(rig: Ri
     statuses = [edge.node.status for edge in listed.object.blueprint_execution_generations.edges]  # type: ignore[union-attr]
     assert statuses == ["FAILED"]  # the photo was deleted; the cut-out's generation failed
 
-
-@pytest.mark.databases("sqlite")
-def test_a_picture_set_in_motion_ends_in_a_clip(rig: Rig) -> None:
-    body = {
-        "blueprint_version_id": "9d3c1c44-2f7e-4d6a-9a51-3c1f0e6b7a04",
-        "input": {"node_inputs": [], "public": True},
-    }
-    started = rig.sdk.blueprints.execute_blueprint(request=body).one_of.execute_blueprint  # type: ignore[arg-type,union-attr]
-    assert rig.worker.run_once() == 1 and rig.worker.run_once() == 1
-    execution = rig.execution(started.ak_uuid)
-    assert execution["status"] == "COMPLETED" and execution["public"] is True
-    clip = execution["steps"][1]["generationId"]
-    video = rig.sdk.image.get_generation_by_id(id=clip).object.generations_by_pk  # type: ignore[union-attr]
-    [frame] = video.generated_images
-    assert frame.motion_mp4_url and rig.api.client.get(frame.motion_mp4_url).content[4:8] == b"ftyp"
-
-
-@pytest.mark.databases("sqlite")
-def test_deleting_a_queued_steps_generation_ends_the_execution_refunded(rig: Rig) -> None:
-    before = rig.balance()
+    before = rig.balance()  # a step deleted while queued: cancelled, refunded
     execution_id = rig.execute(PRODUCT)
     photo = rig.execution(execution_id)["steps"][0]
     rig.sdk.image.delete_generation_by_id(id=photo["generationId"])
