@@ -25,9 +25,10 @@ from sfumato.app import create_app
 from sfumato.engine import Engine
 from sfumato.runtime import build_context
 from sfumato.service.keys import issue_key
-from sfumato.store import queue
+from sfumato.store import progress, queue
 from sfumato.store.clock import utcnow
 from sfumato.store.models import CreditEntry, Job
+from sfumato.store.progress import Progress
 from sfumato.worker import outcomes
 from sfumato.worker.loop import Worker
 from tests.api.conftest import Api, make_settings
@@ -231,6 +232,17 @@ def test_an_execution_runs_step_by_step_survives_a_dead_worker_and_is_charged_on
     # A worker takes the cut-out and dies mid-run: its lease runs out, and the step runs again.
     with rig.api.ctx.db.transaction() as session:
         [dead] = queue.claim_batch(session, worker_id="dead", lease_seconds=30)
+    with rig.api.ctx.db.transaction() as session:
+        progress.record(
+            session, worker_id="dead", reports={(dead.id, dead.lease): Progress("segmenting", 1, 2)}
+        )
+    cutting = rig.execution(execution_id)["steps"][1]
+    assert cutting["status"] == "RUNNING" and cutting["progress"] == {
+        "stage": "segmenting",
+        "step": 1,
+        "total": 2,
+    }
+    with rig.api.ctx.db.transaction() as session:
         session.execute(
             update(Job).where(Job.id == dead.id).values(lease_expires_at=utcnow() - timedelta(seconds=1))
         )
