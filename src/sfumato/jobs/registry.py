@@ -5,12 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from sfumato.jobs.kind import JobKind
-from sfumato.jobs.kinds import editing, realtime, text_to_image, training, variation, video, video_upscale
+from sfumato.jobs.kinds import (
+    blueprint_step,
+    editing,
+    realtime,
+    text_to_image,
+    training,
+    variation,
+    video,
+    video_upscale,
+)
 
 KINDS: dict[str, JobKind[Any]] = {
     kind.name: kind
     for kind in (
         text_to_image.KIND,
+        blueprint_step.KIND,
         editing.IMAGE_TO_IMAGE_KIND,
         editing.INPAINT_KIND,
         variation.KIND,
