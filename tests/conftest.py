@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.pool import NullPool
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 POSTGRES_URL = os.environ.get("SFUMATO_TEST_DATABASE_URL", DEFAULT_POSTGRES)
@@ -142,26 +146,97 @@ def _schema_url(schema: str) -> str:
     return f"{POSTGRES_URL}{joiner}options=-csearch_path%3D{schema}"
 
 
+# Migrating from nothing costs about a second a database; a test needs a fresh one, so each run
+# of this process migrates once and every test gets a copy: SQLite's file through its backup
+# API, PostgreSQL's schema by replaying the statements the migration sent.
+
+
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from sfumato.store.migrate import upgrade
+
+    path = tmp_path_factory.mktemp("migrated") / "sfumato.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+def _copy_sqlite(template: Path, target: Path) -> None:
+    with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(target)) as copy:
+        source.backup(copy)
+
+
+@dataclass(frozen=True)
+class _Statement:
+    sql: str
+    parameters: Any
+    many: bool
+
+
+@pytest.fixture(scope="session")
+def _postgres_migration() -> list[_Statement]:
+    """What migrating an empty schema sends, recorded once (names unqualified: the schema is the
+    connection's search path, so the same statements build the same tables in another one)."""
+    from sfumato.store.migrate import upgrade
+
+    skip = _skip_reason(POSTGRES)
+    if skip:
+        pytest.skip(skip)
+    schema = f"m_{uuid.uuid4().hex[:12]}"
+    url = _schema_url(schema)
+    statements: list[_Statement] = []
+
+    def record(conn: Any, cursor: Any, sql: str, parameters: Any, context: Any, many: bool) -> None:
+        if conn.engine.url.render_as_string(hide_password=False) == url:
+            statements.append(_Statement(sql, parameters, many))
+
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        upgrade(url)
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+    assert any(s.sql.lstrip().upper().startswith("CREATE TABLE") for s in statements), "nothing recorded"
+    return statements
+
+
+def _replay(url: str, statements: list[_Statement]) -> None:
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            for statement in statements:
+                if statement.many:
+                    cursor.executemany(statement.sql, statement.parameters)
+                else:
+                    cursor.execute(statement.sql, statement.parameters)
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, migrated database: a SQLite file, or a schema of its own in PostgreSQL."""
-    from sfumato.store.migrate import upgrade
-
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'sfumato.db'}"
-        upgrade(url)
-        yield url
+        path = tmp_path / "sfumato.db"
+        _copy_sqlite(request.getfixturevalue("_migrated_sqlite"), path)
+        yield f"sqlite:///{path}"
         return
     skip = _skip_reason(POSTGRES)
     if skip:
         pytest.skip(skip)
+    migration = request.getfixturevalue("_postgres_migration")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_URL)
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     url = _schema_url(schema)
     try:
-        upgrade(url)
+        _replay(url, migration)
         yield url
     finally:
         with admin.begin() as conn:
