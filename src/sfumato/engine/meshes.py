@@ -50,12 +50,15 @@ class Mesh:
 
     def to_obj(self) -> bytes:
         """The mesh with its UVs as an OBJ file (what a generated texture maps onto)."""
-        import trimesh
+        return obj_text(self.vertices, self.faces, self.uv).encode()
 
-        visual = trimesh.visual.TextureVisuals(uv=self.uv)
-        mesh = trimesh.Trimesh(self.vertices, self.faces, visual=visual, process=False)
-        text: str = mesh.export(file_type="obj", include_texture=False)
-        return text.encode()
+
+def obj_text(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray) -> str:
+    """Wavefront OBJ of triangles with one UV per vertex (``f v/vt``, 1-based)."""
+    lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in vertices]
+    lines += [f"vt {u:.6f} {v:.6f}" for u, v in uv]
+    lines += ["f " + " ".join(f"{i + 1}/{i + 1}" for i in face) for face in faces]
+    return "\n".join(lines) + "\n"
 
 
 def parse(data: bytes, extension: str, limits: MeshLimits) -> Any:

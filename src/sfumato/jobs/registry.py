@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from sfumato.jobs.kind import JobKind
-from sfumato.jobs.kinds import editing, realtime, text_to_image, training, variation, video, video_upscale
+from sfumato.jobs.kinds import (
+    editing,
+    realtime,
+    text_to_image,
+    texture,
+    training,
+    variation,
+    video,
+    video_upscale,
+)
 
 KINDS: dict[str, JobKind[Any]] = {
     kind.name: kind
@@ -18,6 +27,7 @@ KINDS: dict[str, JobKind[Any]] = {
         video.KIND,
         video_upscale.KIND,
         training.KIND,
+        texture.KIND,
     )
 }
 
