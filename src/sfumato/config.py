@@ -226,7 +226,7 @@ class Settings(BaseSettings):
     )
     texture_model: str = Field(
         default="sd15-depth-controlnet",
-        description="Catalog key of the model /generations-texture paints views with (family depth-controlnet).",
+        description="Catalog key of the model painting /generations-texture views (family depth-controlnet).",
     )
     texture_size: int = Field(
         default=1024, ge=16, le=4096, description="Texels per side of a generated texture's maps."

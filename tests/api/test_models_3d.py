@@ -165,7 +165,7 @@ def test_model_upload_and_texture_round_trip(texturer: Api) -> None:
     assert balance(api) == spent
 
     # Another account sees none of it.
-    other_key, other_user = api.new_key("mallory")
+    other_key, _ = api.new_key("mallory")
     other = sdk_for(api, other_key)
     for call in (
         lambda: other.three_d_model_assets.get3_d_model_by_id(id=model_id),

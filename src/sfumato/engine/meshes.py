@@ -94,7 +94,9 @@ def load(data: bytes, extension: str, limits: MeshLimits) -> Mesh:
     faces = np.asarray(parsed.faces, dtype=np.int64)
     uv = getattr(parsed.visual, "uv", None)
     if uv is not None and len(uv) == len(vertices) and _in_unit_square(np.asarray(uv, dtype=np.float64)):
-        return Mesh(vertices=vertices, faces=faces, uv=np.clip(np.asarray(uv, np.float64), 0, 1), generated_uv=False)
+        return Mesh(
+            vertices=vertices, faces=faces, uv=np.clip(np.asarray(uv, np.float64), 0, 1), generated_uv=False
+        )
     return unwrap(vertices, faces)
 
 

@@ -67,5 +67,7 @@ class TextureSubject:
             row.updated_at = utcnow()
         credits.refund(session, account_id=job.account_id, subject_id=payload.texture_id, note=reason)
 
-    def webhook_target(self, session: Session, job: Job, payload: TextureRef) -> tuple[str | None, str | None]:
+    def webhook_target(
+        self, session: Session, job: Job, payload: TextureRef
+    ) -> tuple[str | None, str | None]:
         return payload.api_key_id, payload.texture_id

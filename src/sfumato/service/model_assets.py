@@ -67,7 +67,9 @@ def owns(key: str) -> bool:
     return key.startswith(KEY_PREFIX)
 
 
-def create_upload(ctx: Context, principal: Principal, extension: str | None, name: str | None) -> ModelUploadTicket:
+def create_upload(
+    ctx: Context, principal: Principal, extension: str | None, name: str | None
+) -> ModelUploadTicket:
     """Record a model asset of ``extension`` and presign the upload of its file."""
     normalised = (extension or "").strip().lower().removeprefix(".")
     if normalised not in EXTENSIONS:
@@ -153,13 +155,17 @@ def mesh_for_use(ctx: Context, principal: Principal, asset_id: str, *, what: str
     settings = ctx.settings
     try:
         if ctx.blobs.size(key) > settings.model_asset_max_bytes:
-            raise InvalidRequest(f"{what}: model {asset_id} is larger than {settings.model_asset_max_bytes} bytes")
+            raise InvalidRequest(
+                f"{what}: model {asset_id} is larger than {settings.model_asset_max_bytes} bytes"
+            )
         data = ctx.blobs.get(key)
     except BlobNotFound:
         raise InvalidRequest(
             f"{what}: model {asset_id} has no file yet; POST it to the upload url first"
         ) from None
-    limits = meshes.MeshLimits(max_faces=settings.model_asset_max_faces, max_vertices=settings.model_asset_max_vertices)
+    limits = meshes.MeshLimits(
+        max_faces=settings.model_asset_max_faces, max_vertices=settings.model_asset_max_vertices
+    )
     try:
         parsed = meshes.parse(data, extension, limits)
     except meshes.MeshError as exc:

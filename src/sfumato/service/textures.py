@@ -97,7 +97,9 @@ def create_texture(ctx: Context, principal: Principal, request: TextureRequest) 
         raise InvalidRequest(f"seed must be between 0 and {MAX_SEED}")
     rotation = request.front_rotation_offset or 0
     if not -MAX_ROTATION <= rotation <= MAX_ROTATION:
-        raise InvalidRequest(f"front_rotation_offset must be between -{MAX_ROTATION} and {MAX_ROTATION} degrees")
+        raise InvalidRequest(
+            f"front_rotation_offset must be between -{MAX_ROTATION} and {MAX_ROTATION} degrees"
+        )
     direction = (request.preview_direction or "front").strip().lower()
     if direction not in PREVIEW_DIRECTIONS:
         raise InvalidRequest(f"preview_direction must be one of {', '.join(PREVIEW_DIRECTIONS)}")
@@ -105,7 +107,8 @@ def create_texture(ctx: Context, principal: Principal, request: TextureRequest) 
     entry = availability.require_named(ctx, settings.texture_model, TEXTURE_FAMILY, "SFUMATO_TEXTURE_MODEL")
     if request.sd_version and entry.sd_version and request.sd_version != entry.sd_version:
         raise InvalidRequest(
-            f"sd_version {request.sd_version!r}: textures here are painted by {entry.key} ({entry.sd_version})",
+            f"sd_version {request.sd_version!r}: textures here are painted by "
+            f"{entry.key} ({entry.sd_version})",
             code="unsupported-feature",
         )
     mesh = model_assets.mesh_for_use(ctx, principal, request.model_asset_id, what="modelAssetId")
@@ -157,7 +160,9 @@ def create_texture(ctx: Context, principal: Principal, request: TextureRequest) 
         "created_at": now,
         "updated_at": now,
     }
-    job = texture_kind.KIND.job_row(payload, account_id=principal.account_id, max_attempts=settings.max_attempts)
+    job = texture_kind.KIND.job_row(
+        payload, account_id=principal.account_id, max_attempts=settings.max_attempts
+    )
     submitted = admission.submission(
         ctx,
         principal,
@@ -215,7 +220,9 @@ def discard(session: Session, row: TextureGeneration) -> list[str]:
     return [*keys, *([str(uv_mesh)] if uv_mesh else [])]
 
 
-def texture_view(row: TextureGeneration, blobs: BlobStore, standing: progress.Standing | None = None) -> TextureView:
+def texture_view(
+    row: TextureGeneration, blobs: BlobStore, standing: progress.Standing | None = None
+) -> TextureView:
     """A texture generation's row as the API (and its webhook events) render it."""
     uv_mesh = row.lineage.get("uv_mesh_key")
     lineage = {name: value for name, value in row.lineage.items() if name != "uv_mesh_key"}

@@ -39,9 +39,7 @@ class TextureGeneration(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
-    model_asset_id: Mapped[str] = mapped_column(
-        ForeignKey("model_assets.id", ondelete="CASCADE"), index=True
-    )
+    model_asset_id: Mapped[str] = mapped_column(ForeignKey("model_assets.id", ondelete="CASCADE"), index=True)
     prompt: Mapped[str] = mapped_column(Text)
     negative_prompt: Mapped[str | None] = mapped_column(Text, default=None)
     seed: Mapped[int] = mapped_column(BigInteger)

@@ -60,9 +60,17 @@ def list_textures(
 
 @router.get("/generations-texture/{texture_id}")
 def get_texture(texture_id: str, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
-    return {"model_asset_texture_generations_by_pk": texture_object(textures.get_texture(ctx, principal, texture_id))}
+    return {
+        "model_asset_texture_generations_by_pk": texture_object(
+            textures.get_texture(ctx, principal, texture_id)
+        )
+    }
 
 
 @router.delete("/generations-texture/{texture_id}")
 def delete_texture(texture_id: str, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
-    return {"delete_model_asset_texture_generations_by_pk": {"id": textures.delete_texture(ctx, principal, texture_id)}}
+    return {
+        "delete_model_asset_texture_generations_by_pk": {
+            "id": textures.delete_texture(ctx, principal, texture_id)
+        }
+    }

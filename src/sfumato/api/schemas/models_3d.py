@@ -99,12 +99,16 @@ def texture_object(view: TextureView) -> dict[str, Any]:
         "preview": view.preview,
         "lineage": view.lineage,
     }
-    extras = {"failureReason": view.failure_reason, "uvMeshUrl": view.uv_mesh_url}
+    extras: dict[str, Any] = {"failureReason": view.failure_reason, "uvMeshUrl": view.uv_mesh_url}
     standing = view.standing
     if standing is not None:
         extras["queuePosition"] = standing.queue_position
         if standing.progress is not None:
             extras["progress"] = compact(
-                {"stage": standing.progress.stage, "step": standing.progress.step, "total": standing.progress.total}
+                {
+                    "stage": standing.progress.stage,
+                    "step": standing.progress.step,
+                    "total": standing.progress.total,
+                }
             )
     return {**rendered, **compact(extras)}

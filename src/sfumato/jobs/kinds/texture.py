@@ -86,7 +86,9 @@ def run(engine: Engine, blobs: BlobStore, attempt: Attempt, payload: TexturePayl
         key = model_assets.texture_key(payload.texture_id, attempt.lease, kind)
         artifacts.append(store_png(blobs, key, picture, position=position, seed=payload.seed))
     if mesh.generated_uv and not payload.preview:
-        artifacts.append(store_file(blobs, _mesh_key(attempt, payload), mesh.to_obj(), position=len(artifacts)))
+        artifacts.append(
+            store_file(blobs, _mesh_key(attempt, payload), mesh.to_obj(), position=len(artifacts))
+        )
     return artifacts, output.lineage
 
 
