@@ -86,15 +86,22 @@ def upload_model(api: Api, sdk: LeonardoAiSDK, data: bytes, extension: str = "ob
     return str(ticket["modelId"])
 
 
-def texture(sdk: LeonardoAiSDK, model_id: str, **fields: Any) -> str:
+def texture(sdk: LeonardoAiSDK, model_id: str, preview: bool = False, **fields: Any) -> str:
+    """Ask for a texture; its id, once its charge is checked against the calculator's quote."""
     response = sdk.texture.create_texture_generation(
         request=operations.CreateTextureGenerationRequestBody(
-            model_asset_id=model_id, prompt="a weathered wooden crate", seed=11, **fields
+            model_asset_id=model_id, prompt="a weathered wooden crate", seed=11, preview=preview, **fields
         )
     )
     assert response.object is not None and response.object.texture_generation_job is not None
     job = response.object.texture_generation_job
-    assert job.api_credit_cost and job.id
+    params = {"TEXTURE_GENERATION": {"preview": preview}}
+    quote = sdk.pricing_calculator.pricing_calculator(
+        request={"service": "TEXTURE_GENERATION", "service_params": params}
+    ).object
+    assert quote is not None and quote.calculate_production_api_service_cost is not None
+    assert job.api_credit_cost == quote.calculate_production_api_service_cost.cost
+    assert job.id
     return job.id
 
 
@@ -121,6 +128,9 @@ def test_model_upload_and_texture_round_trip(texturer: Api) -> None:
     sdk = sdk_for(api)
     obj, uv, faces = uv_cube()
     model_id = upload_model(api, sdk, obj)
+    with pytest.raises(errors.SDKError) as unknown:
+        upload_model(api, sdk, obj, extension="stl")
+    assert unknown.value.status_code == 400
 
     got = sdk.three_d_model_assets.get3_d_model_by_id(id=model_id).object
     assert got is not None and got.model_assets_by_pk is not None

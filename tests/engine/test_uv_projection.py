@@ -102,3 +102,14 @@ def test_meshes_are_parsed_checked_and_unwrapped() -> None:
         load(b"\x00\x01 glTF? no", "glb", LIMITS)
     with pytest.raises(MeshError, match="at most 1 are allowed"):
         load(bare, "obj", MeshLimits(max_faces=1, max_vertices=1000))
+
+
+def test_a_glb_reads_like_its_obj() -> None:
+    import trimesh
+
+    vertices, faces, uv = quad(0.0, 0.1, 0.9)
+    visual = trimesh.visual.TextureVisuals(uv=uv)
+    glb = trimesh.Trimesh(vertices, faces, visual=visual, process=False).export(file_type="glb")
+    mesh = load(glb, "glb", LIMITS)
+    assert not mesh.generated_uv and len(mesh.faces) == 2
+    assert np.allclose(sorted(map(tuple, mesh.uv)), sorted(map(tuple, uv)), atol=1e-6)

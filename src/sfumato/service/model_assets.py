@@ -140,6 +140,7 @@ def delete_asset(ctx: Context, principal: Principal, asset_id: str) -> str:
         keys = [asset.blob_key]
         for row in store.textures_of(session, asset.id, limit=2**31 - 1, offset=0):
             keys += textures.discard(session, row)
+        session.flush()  # the textures' rows first: the asset's own delete would cascade to them
         session.delete(asset)
     for key in keys:
         ctx.blobs.delete(key)
