@@ -172,6 +172,20 @@ def test_model_upload_and_texture_round_trip(texturer: Api) -> None:
         texture(sdk, broken)
     assert refused.value.status_code == 400
     assert json.loads(refused.value.body)["code"] == "invalid-mesh"
+    # More faces than the server takes, a model whose file never came, bad fields: 400s too.
+    api.ctx.settings.model_asset_max_faces = 5
+    too_big = api.post("/generations-texture", json={"modelAssetId": model_id, "prompt": "a crate"})
+    api.ctx.settings.model_asset_max_faces = 1000
+    assert too_big.status_code == 400 and "at most 5" in too_big.json()["error"]
+    empty = sdk.three_d_model_assets.upload_model_asset(request={"model_extension": "glb"}).object
+    assert empty is not None and empty.upload_model_asset is not None
+    for body, message in (
+        ({"modelAssetId": empty.upload_model_asset.model_id, "prompt": "a crate"}, "no file yet"),
+        ({"modelAssetId": model_id, "prompt": " "}, "prompt"),
+        ({"modelAssetId": model_id, "prompt": "a box", "preview": True, "preview_direction": "up"}, "front"),
+    ):
+        response = api.post("/generations-texture", json=body)
+        assert response.status_code == 400 and message in response.json()["error"], response.text
     assert balance(api) == spent
 
     # Another account sees none of it.
