@@ -49,32 +49,72 @@ class UVLayout:
 def rasterize(mesh: Mesh, size: int) -> UVLayout:
     """Each texel whose centre lies in a UV triangle, with its point on that triangle.
 
-    Where UV triangles overlap (mirrored or stacked islands), the later face owns the texel.
+    Every face's bounding box of texels is tested at once (in chunks of faces, so memory stays
+    bounded); where UV triangles overlap (mirrored or stacked islands), the later face owns
+    the texel.
     """
-    owner = np.full((size, size), -1, dtype=np.int64)
-    weights = np.zeros((size, size, 3))
     texel = np.stack([mesh.uv[:, 0] * size - 0.5, (1 - mesh.uv[:, 1]) * size - 0.5], axis=1)
-    for face_index, face in enumerate(mesh.faces):
-        corners = texel[face]
-        low = np.maximum(np.ceil(corners.min(axis=0) - _EDGE), 0).astype(int)
-        high = np.minimum(np.floor(corners.max(axis=0) + _EDGE), size - 1).astype(int)
-        if (high < low).any():
-            continue
-        xs, ys = np.meshgrid(np.arange(low[0], high[0] + 1), np.arange(low[1], high[1] + 1))
-        bary = _barycentric(corners, xs.ravel().astype(float), ys.ravel().astype(float))
-        if bary is None:
-            continue  # a degenerate UV triangle covers no area
-        inside = (bary >= -_EDGE).all(axis=1)
-        rows, columns = ys.ravel()[inside], xs.ravel()[inside]
-        owner[rows, columns] = face_index
-        weights[rows, columns] = bary[inside]
-    rows, columns = np.nonzero(owner >= 0)
-    faces = owner[rows, columns]
-    corners = mesh.vertices[mesh.faces[faces]]  # (N, 3 corners, 3)
-    positions = np.einsum("nk,nkd->nd", weights[rows, columns], corners)
+    corners = texel[mesh.faces]  # (F, 3, 2)
+    low = np.maximum(np.ceil(corners.min(axis=1) - _EDGE), 0).astype(np.int64)
+    high = np.minimum(np.floor(corners.max(axis=1) + _EDGE), size - 1).astype(np.int64)
+    spans = np.maximum(high - low + 1, 0)  # (F, 2): texel columns and rows of each face's box
+    areas = spans[:, 0] * spans[:, 1]
+    found_faces, found_texels, found_weights = [], [], []
+    for chunk in _chunks(areas):
+        faces, texels, weights = _covered(corners, low, spans, areas, chunk, size)
+        found_faces.append(faces)
+        found_texels.append(texels)
+        found_weights.append(weights)
+    faces = np.concatenate(found_faces) if found_faces else np.zeros(0, dtype=np.int64)
+    texels = np.concatenate(found_texels) if found_texels else np.zeros(0, dtype=np.int64)
+    weights = np.concatenate(found_weights) if found_weights else np.zeros((0, 3))
+    # The later face wins a shared texel: keep each texel's last occurrence in face order.
+    last = len(texels) - 1 - np.unique(texels[::-1], return_index=True)[1]
+    faces, texels, weights = faces[last], texels[last], weights[last]
+    corners3d = mesh.vertices[mesh.faces[faces]]  # (N, 3 corners, 3)
     return UVLayout(
-        size=size, rows=rows, columns=columns, positions=positions, normals=mesh.face_normals[faces]
+        size=size,
+        rows=texels // size,
+        columns=texels % size,
+        positions=np.einsum("nk,nkd->nd", weights, corners3d),
+        normals=mesh.face_normals[faces],
     )
+
+
+def _chunks(areas: np.ndarray, budget: int = 1 << 22) -> list[np.ndarray]:
+    """Face indices in order, grouped so each group tests at most about ``budget`` texels."""
+    groups, start, total = [], 0, 0
+    for index, area in enumerate(areas.tolist()):
+        if total and total + area > budget:
+            groups.append(np.arange(start, index))
+            start, total = index, 0
+        total += area
+    if start < len(areas):
+        groups.append(np.arange(start, len(areas)))
+    return groups
+
+
+def _covered(
+    corners: np.ndarray, low: np.ndarray, spans: np.ndarray, areas: np.ndarray, chunk: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For the faces of ``chunk``: each texel centre inside one (face, flat texel index, barycentrics)."""
+    counts = areas[chunk]
+    faces = np.repeat(chunk, counts)
+    if not len(faces):
+        return faces, faces, np.zeros((0, 3))
+    local = np.arange(len(faces)) - np.repeat(np.cumsum(counts) - counts, counts)
+    width = spans[faces, 0]
+    xs = low[faces, 0] + local % width
+    ys = low[faces, 1] + local // width
+    (x0, y0), (x1, y1), (x2, y2) = (corners[faces, k].T for k in range(3))
+    determinant = (y1 - y2) * (x0 - x2) + (x2 - x1) * (y0 - y2)
+    usable = np.abs(determinant) > 1e-12  # a degenerate UV triangle covers no area
+    safe = np.where(usable, determinant, 1.0)
+    first = ((y1 - y2) * (xs - x2) + (x2 - x1) * (ys - y2)) / safe
+    second = ((y2 - y0) * (xs - x2) + (x0 - x2) * (ys - y2)) / safe
+    weights = np.stack([first, second, 1 - first - second], axis=1)
+    inside = usable & (weights >= -_EDGE).all(axis=1)
+    return faces[inside], (ys * size + xs)[inside], weights[inside]
 
 
 def project(
@@ -139,13 +179,3 @@ def normal_map(layout: UVLayout) -> np.ndarray:
     [0, 255], transparent off the islands."""
     sums = (layout.normals + 1) / 2 * 255
     return bake(layout, sums, np.ones(len(layout.rows)))
-
-
-def _barycentric(corners: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray | None:
-    (x0, y0), (x1, y1), (x2, y2) = corners
-    determinant = (y1 - y2) * (x0 - x2) + (x2 - x1) * (y0 - y2)
-    if abs(determinant) < 1e-12:
-        return None
-    first = ((y1 - y2) * (xs - x2) + (x2 - x1) * (ys - y2)) / determinant
-    second = ((y2 - y0) * (xs - x2) + (x0 - x2) * (ys - y2)) / determinant
-    return np.stack([first, second, 1 - first - second], axis=1)
