@@ -30,14 +30,18 @@ from tests.api.canvas import balance
 from tests.api.conftest import Api, make_settings
 from tests.api.sdk import sdk_for
 from tests.api.uploading import fetch, post_form
+from tests.webhooks.conftest import FAST_WEBHOOKS
+from tests.webhooks.receiver import Receiver
+from tests.webhooks.urls import unsigned
 
 TEXTURE_SIZE = 64
 VIEW_SIZE = 64
 
 
 @pytest.fixture
-def texturer(database_url: str, tmp_path: Path, models_dir: Path) -> Iterator[Api]:
-    """An app that paints textures with the tiny depth ControlNet, small views and maps."""
+def texturer(database_url: str, tmp_path: Path, models_dir: Path) -> Iterator[tuple[Api, Receiver]]:
+    """An app that paints textures with the tiny depth ControlNet, small views and maps, for a
+    key whose webhook a loopback receiver hears."""
     settings = make_settings(
         database_url,
         tmp_path,
@@ -46,11 +50,12 @@ def texturer(database_url: str, tmp_path: Path, models_dir: Path) -> Iterator[Ap
         texture_size=TEXTURE_SIZE,
         texture_view_size=VIEW_SIZE,
         safety_model="",
+        **FAST_WEBHOOKS,
     )
     ctx = build_context(settings)
-    with TestClient(create_app(settings, context=ctx)) as client:
-        issued = issue_key(ctx, username="alice")
-        yield Api(client=client, ctx=ctx, key=issued.api_key, user_id=issued.user_id)
+    with Receiver() as receiver, TestClient(create_app(settings, context=ctx)) as client:
+        issued = issue_key(ctx, username="alice", webhook_url=receiver.url)
+        yield Api(client=client, ctx=ctx, key=issued.api_key, user_id=issued.user_id), receiver
 
 
 def uv_cube() -> tuple[bytes, np.ndarray, np.ndarray]:
@@ -121,10 +126,10 @@ def picture(api: Api, url: str) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(fetch(api, url).content)))
 
 
-def test_model_upload_and_texture_round_trip(texturer: Api) -> None:
+def test_model_upload_and_texture_round_trip(texturer: tuple[Api, Receiver]) -> None:
     from scipy import ndimage
 
-    api = texturer
+    api, receiver = texturer
     sdk = sdk_for(api)
     obj, uv, faces = uv_cube()
     model_id = upload_model(api, sdk, obj)
@@ -156,6 +161,14 @@ def test_model_upload_and_texture_round_trip(texturer: Api) -> None:
     assert picture(api, maps["NORMAL"].url).shape == (TEXTURE_SIZE, TEXTURE_SIZE, 4)
     charged = before - balance(api)
     assert charged == api.ctx.pricing.texture_generation(preview=False)
+    # The key's webhook hears of it, the texture generation as the GET renders it.
+    receiver.wait_for(lambda r: any(full.id in hit.body.decode() for hit in r.acknowledged()), timeout=60)
+    [event] = [json.loads(hit.body) for hit in receiver.acknowledged() if full.id in hit.body.decode()]
+    assert (event["type"], event["object"]) == ("texture_generation.complete", "texture_generation")
+    got_raw = api.get(f"/generations-texture/{full.id}").json()["model_asset_texture_generations_by_pk"]
+    assert unsigned(event["data"]["object"]["model_asset_texture_images"]) == unsigned(
+        got_raw["model_asset_texture_images"]
+    )
 
     preview = wait(sdk, texture(sdk, model_id, preview=True, preview_direction="left"))
     assert preview.status == "COMPLETE"
