@@ -62,3 +62,13 @@ def test_models_list_shows_readiness(env: dict[str, str]) -> None:
 def test_migrate_is_idempotent(env: dict[str, str], tmp_path: Path) -> None:
     _ok("migrate")
     _ok("migrate")
+
+
+@pytest.mark.databases("sqlite")
+def test_a_blueprint_file_with_a_mistake_stops_the_server_saying_where(env: dict[str, str]) -> None:
+    folder = Path(env["SFUMATO_HOME"]) / "blueprints"
+    folder.mkdir(parents=True)
+    (folder / "mine.toml").write_text('id = "9d3c1c44-2f7e-4d6a-9a51-3c1f0e6b7a01"\nname = "Mine"\n')
+    result = runner.invoke(app, ["serve", "--port", "1"])
+    assert result.exit_code == 1
+    assert "mine.toml: needs at least one [[versions]] table" in "".join(result.output.split("\n"))

@@ -20,6 +20,7 @@ from sfumato.api.openai_compat.errors import PREFIX as OPENAI_PREFIX
 from sfumato.api.request_log import RequestLogMiddleware
 from sfumato.api.routes import (
     blobs,
+    blueprints,
     datasets,
     generations,
     health,
@@ -114,6 +115,7 @@ def create_app(
     app.include_router(datasets.router, prefix=API_PREFIX)
     app.include_router(training.router, prefix=API_PREFIX)
     app.include_router(models_3d.router, prefix=API_PREFIX)
+    app.include_router(blueprints.router, prefix=API_PREFIX)
     app.include_router(openai_routes.router, prefix=OPENAI_PREFIX)
     app.include_router(blobs.router)
     app.include_router(uploads.router)

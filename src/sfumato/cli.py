@@ -53,13 +53,20 @@ def _setup_logging() -> None:
 
 
 def _context(settings: Settings | None = None, *, migrate: bool = True) -> Context:
+    from rich.markup import escape
+
+    from sfumato.blueprints import BlueprintError
     from sfumato.runtime import build_context
     from sfumato.store.migrate import upgrade
 
     settings = settings or Settings()
     if migrate:
         upgrade(settings.resolved_database_url)
-    return build_context(settings)
+    try:
+        return build_context(settings)
+    except BlueprintError as exc:  # an operator's file with a mistake: say which, and stop
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(code=1) from exc
 
 
 def _fail(exc: SfumatoError) -> typer.Exit:

@@ -6,6 +6,7 @@ from typing import Any
 
 from sfumato.jobs.kind import JobKind
 from sfumato.jobs.kinds import (
+    blueprint_step,
     editing,
     realtime,
     text_to_image,
@@ -20,6 +21,7 @@ KINDS: dict[str, JobKind[Any]] = {
     kind.name: kind
     for kind in (
         text_to_image.KIND,
+        blueprint_step.KIND,
         editing.IMAGE_TO_IMAGE_KIND,
         editing.INPAINT_KIND,
         variation.KIND,

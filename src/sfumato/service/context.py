@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sfumato.blobs import BlobStore
+from sfumato.blueprints import Library
+from sfumato.blueprints import load as load_blueprints
 from sfumato.config import Settings
 from sfumato.engine.catalog import Catalog
 from sfumato.jobs.hand_off import HandOffs
@@ -42,11 +44,14 @@ class Context:
     generation_waits: RealtimeWaits = field(init=False)  # generations awaited (the OpenAI surface)
     # The in-process worker's realtime hand-offs (jobs/hand_off.py); None without one.
     hand_offs: HandOffs | None = None
+    # The package's blueprints and the operator's ($SFUMATO_HOME/blueprints), checked at start.
+    blueprints: Library = field(init=False)
 
     def __post_init__(self) -> None:
         self.principals = KeyCache(self.settings.key_cache_seconds)
         self.account_policies = KeyCache(self.settings.key_cache_seconds)
         self.intake = Intake(self.db)
+        self.blueprints = load_blueprints(self.settings.home / "blueprints")
         self.realtime_waits = RealtimeWaits(self.db.commits, listen=self.settings.listen)
         self.generation_waits = RealtimeWaits(
             self.db.commits, listen=self.settings.listen, topic=commits.GENERATIONS

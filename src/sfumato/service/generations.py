@@ -23,7 +23,7 @@ from sfumato.service.generation_views import generation_view
 from sfumato.service.keys import Principal
 from sfumato.service.styles import STYLE_TEMPLATES, apply_style
 from sfumato.service.views import GenerationView
-from sfumato.store import credits, intake, progress, queue
+from sfumato.store import blueprints, credits, intake, progress, queue
 from sfumato.store import generations as repo
 from sfumato.store.models import Generation, new_id
 from sfumato.store.progress import Standing
@@ -196,7 +196,7 @@ class Plan:
         )
 
 
-def _plan(ctx: Context, principal: Principal, request: GenerationRequest) -> Plan:
+def plan_generation(ctx: Context, principal: Principal, request: GenerationRequest) -> Plan:
     loras = None
     if lora_use.needs_lookup(ctx, request.model_id, request.adapters):
         loras = lora_use.plan(ctx, principal, request.model_id, request.adapters)
@@ -269,14 +269,14 @@ async def submit_generation(
     in place and recorded by the intake without occupying a thread while it waits."""
     if _plans_in_thread(request) or lora_use.needs_lookup(ctx, request.model_id, request.adapters):
         return await asyncio.to_thread(create_generation, ctx, principal, request)
-    plan = _plan(ctx, principal, request)
+    plan = plan_generation(ctx, principal, request)
     return _created(plan, await admission.admit_async(ctx, plan.submission(ctx, {}), "generation"))
 
 
 def create_generation(ctx: Context, principal: Principal, request: GenerationRequest) -> CreatedGeneration:
     """Validate, price, charge and queue a generation; a duplicate of a recent seeded request
     returns that generation uncharged."""
-    return record(ctx, _plan(ctx, principal, request))
+    return record(ctx, plan_generation(ctx, principal, request))
 
 
 def record(ctx: Context, plan: Plan) -> CreatedGeneration:
@@ -347,6 +347,7 @@ def delete_generation(ctx: Context, principal: Principal, generation_id: str) ->
                     subject_id=generation_id,
                     note="deleted before start",
                 )
+                blueprints.step_abandoned(session, generation_id)  # a blueprint's step: its run ends
         session.delete(generation)
     for key in blob_keys:
         ctx.blobs.delete(key)

@@ -184,7 +184,7 @@ def resolution_tier(width: int, height: int) -> str:
 
 
 def _plan(ctx: Context, principal: Principal, request: VideoRequest) -> VideoPlan:
-    entry, motion_model = _model(ctx, request)
+    entry, motion_model = video_model(ctx, request)
     if not request.svd and not request.prompt.strip():
         raise InvalidRequest("prompt must not be empty")
     if request.image is None and not entry.text_to_video:
@@ -201,7 +201,7 @@ def _plan(ctx: Context, principal: Principal, request: VideoRequest) -> VideoPla
     first = _picture(ctx, principal, request.image, "imageId") if request.image else None
     end = _picture(ctx, principal, request.end_image, "endFrameImage.id") if request.end_image else None
     width, height = _size(entry, request, first)
-    frames, duration = _frames(ctx, entry, request)
+    frames, duration = clip_frames(ctx, entry, request)
     guardrails.check_video_request(
         ctx.settings, width=width, height=height, frames=frames, duration=duration, model=entry.key
     )
@@ -216,16 +216,12 @@ def _plan(ctx: Context, principal: Principal, request: VideoRequest) -> VideoPla
         instruction = request.flags.get("promptEnhanceInstruction")
         text = prompts.improve_text(ctx, text, str(instruction) if instruction else None, video=True).text
     strength = request.motion_strength if request.motion_strength is not None else DEFAULT_MOTION_STRENGTH
-    payload = video.VideoPayload(
-        model_key=entry.key,
+    payload = clip_payload(
+        entry,
         prompt=text,
         negative_prompt=request.negative_prompt,
-        width=width,
-        height=height,
+        size=(width, height),
         frames=frames,
-        fps=entry.fps,
-        steps=entry.default_steps,
-        guidance_scale=entry.default_guidance,
         seed=seed,
         motion_bucket=motion_bucket(strength) if request.svd else None,
     )
@@ -242,12 +238,38 @@ def _plan(ctx: Context, principal: Principal, request: VideoRequest) -> VideoPla
     )
 
 
+def clip_payload(
+    entry: ModelEntry,
+    *,
+    prompt: str,
+    negative_prompt: str | None,
+    size: tuple[int, int],
+    frames: int,
+    seed: int,
+    motion_bucket: int | None = None,
+) -> video.VideoPayload:
+    """A clip of ``entry``'s at its own frame rate, steps and guidance (less its pictures' keys)."""
+    return video.VideoPayload(
+        model_key=entry.key,
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        width=size[0],
+        height=size[1],
+        frames=frames,
+        fps=entry.fps,
+        steps=entry.default_steps,
+        guidance_scale=entry.default_guidance,
+        seed=seed,
+        motion_bucket=motion_bucket,
+    )
+
+
 def motion_bucket(strength: int) -> int:
     """Leonardo's motion strength (1-10) as SVD's motion bucket (1-255; 5 is SVD's 127)."""
     return max(1, min(255, round(strength * 25.5)))
 
 
-def _model(ctx: Context, request: VideoRequest) -> tuple[ModelEntry, str]:
+def video_model(ctx: Context, request: VideoRequest) -> tuple[ModelEntry, str]:
     """The catalog model a request runs and the motion model name it records."""
     if request.svd:
         entry = availability.require_named(ctx, ctx.settings.svd_model, "svd", "SFUMATO_SVD_MODEL")
@@ -310,26 +332,26 @@ def _size(entry: ModelEntry, request: VideoRequest, first: _Picture | None) -> t
         return request.width, request.height
     if request.width or request.height:
         if request.width:
-            return request.width, _snap(request.width / aspect, step)
+            return request.width, snap(request.width / aspect, step)
         assert request.height is not None
-        return _snap(request.height * aspect, step), request.height
+        return snap(request.height * aspect, step), request.height
     if request.resolution is not None:
         short = RESOLUTIONS[request.resolution]
         if aspect >= 1:
-            return _snap(short * aspect, step), _snap(short, step)
-        return _snap(short, step), _snap(short / aspect, step)
+            return snap(short * aspect, step), snap(short, step)
+        return snap(short, step), snap(short / aspect, step)
     if first is None:
         return entry.default_width, entry.default_height
     budget = entry.default_width * entry.default_height
     height = math.sqrt(budget / aspect)
-    return _snap(height * aspect, step), _snap(height, step)
+    return snap(height * aspect, step), snap(height, step)
 
 
-def _snap(value: float, step: int) -> int:
+def snap(value: float, step: int) -> int:
     return max(step, round(value / step) * step)
 
 
-def _frames(ctx: Context, entry: ModelEntry, request: VideoRequest) -> tuple[int, float]:
+def clip_frames(ctx: Context, entry: ModelEntry, request: VideoRequest) -> tuple[int, float]:
     """The clip's frame count and its length in seconds."""
     if request.svd:
         frames = entry.default_frames or entry.max_frames

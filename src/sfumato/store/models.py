@@ -436,3 +436,64 @@ class StudioSession(Base):
     expires_at: Mapped[datetime] = mapped_column()
 
     api_key: Mapped[ApiKey] = relationship(lazy="joined")
+
+
+class BlueprintExecution(Base):
+    """One run of a blueprint version for an account: its inputs, its quote and its state.
+
+    States: QUEUED (no step has started), PENDING (a step runs or waits), COMPLETED, FAILED
+    (``failure_reason`` says which step and why). Its steps are rows of
+    :class:`BlueprintStep`, each run by one job once its predecessor completed.
+    """
+
+    __tablename__ = "blueprint_executions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    api_key_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    blueprint_id: Mapped[str] = mapped_column(String(36))
+    version_id: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(16), default="QUEUED")
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    inputs: Mapped[list[Any]] = mapped_column(JSON, default=list)  # the node inputs as given
+    collection_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    quote: Mapped[int] = mapped_column(Integer, default=0)  # the sum of its steps' prices
+    failure_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    steps: Mapped[list[BlueprintStep]] = relationship(
+        order_by="BlueprintStep.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class BlueprintStep(Base):
+    """One step of an execution: the job it runs once admitted, planned and priced in advance.
+
+    ``job_kind`` and ``job_payload`` are the step's job as the execution planned it, less its
+    input picture (``source_field`` names where the predecessor's output goes); ``generation``
+    the columns of the generation that records its output, whose id (``generation_id``) is
+    reserved in advance. States: waiting, admitted (charged and queued), completed, failed,
+    cancelled (never admitted: an earlier step failed).
+    """
+
+    __tablename__ = "blueprint_steps"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    execution_id: Mapped[str] = mapped_column(
+        ForeignKey("blueprint_executions.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    node_id: Mapped[str] = mapped_column(String(64))
+    task: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    cost: Mapped[int] = mapped_column(Integer, default=0)
+    job_kind: Mapped[str] = mapped_column(String(32))
+    job_payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    source_field: Mapped[str | None] = mapped_column(String(32), default=None)
+    generation: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    generation_id: Mapped[str] = mapped_column(String(36), index=True)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (UniqueConstraint("execution_id", "position", name="uq_blueprint_steps_position"),)
