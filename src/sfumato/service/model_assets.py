@@ -138,7 +138,7 @@ def delete_asset(ctx: Context, principal: Principal, asset_id: str) -> str:
     with ctx.db.transaction() as session:
         asset = _owned(session, principal, asset_id)
         keys = [asset.blob_key]
-        for row in store.textures_of(session, asset.id, limit=2**31 - 1, offset=0):
+        for row in store.textures_of(session, asset.id):
             keys += textures.discard(session, row)
         session.flush()  # the textures' rows first: the asset's own delete would cascade to them
         session.delete(asset)

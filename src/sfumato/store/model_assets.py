@@ -34,8 +34,10 @@ def texture(session: Session, texture_id: str, *, account_id: str | None = None)
     return row
 
 
-def textures_of(session: Session, asset_id: str, *, limit: int, offset: int) -> list[TextureGeneration]:
-    """A model asset's texture generations, newest first."""
+def textures_of(
+    session: Session, asset_id: str, *, limit: int | None = None, offset: int = 0
+) -> list[TextureGeneration]:
+    """A model asset's texture generations, newest first (all of them without ``limit``)."""
     query = select(TextureGeneration).where(TextureGeneration.model_asset_id == asset_id)
     ordered = query.order_by(TextureGeneration.created_at.desc(), TextureGeneration.id)
     return list(session.scalars(ordered.limit(limit).offset(offset)))
