@@ -28,6 +28,7 @@ from sfumato.api.routes import (
     media,
     metrics,
     models,
+    models_3d,
     motion,
     pricing,
     prompts,
@@ -113,6 +114,7 @@ def create_app(
     app.include_router(motion.router, prefix=API_PREFIX)
     app.include_router(datasets.router, prefix=API_PREFIX)
     app.include_router(training.router, prefix=API_PREFIX)
+    app.include_router(models_3d.router, prefix=API_PREFIX)
     app.include_router(blueprints.router, prefix=API_PREFIX)
     app.include_router(openai_routes.router, prefix=OPENAI_PREFIX)
     app.include_router(blobs.router)

@@ -214,6 +214,31 @@ class Settings(BaseSettings):
         default="svd-xt", description="Catalog key of the model /generations-motion-svd runs (family svd)."
     )
 
+    # 3D model assets and texture generation (service/model_assets.py, service/textures.py).
+    model_asset_max_bytes: int = Field(
+        default=50 * 1024 * 1024, description="Largest mesh file (OBJ, GLB, glTF) one upload may hold."
+    )
+    model_asset_max_faces: int = Field(
+        default=200_000, ge=1, description="Most triangles a mesh may have to be textured (more: 400)."
+    )
+    model_asset_max_vertices: int = Field(
+        default=200_000, ge=1, description="Most vertices a mesh may have to be textured (more: 400)."
+    )
+    texture_model: str = Field(
+        default="sd15-depth-controlnet",
+        description="Catalog key of the model painting /generations-texture views (family depth-controlnet).",
+    )
+    texture_size: int = Field(
+        default=1024, ge=16, le=4096, description="Texels per side of a generated texture's maps."
+    )
+    texture_view_size: int = Field(
+        default=512,
+        ge=16,
+        le=2048,
+        multiple_of=8,
+        description="Pixels per side of each view of the mesh the model paints (a multiple of 8).",
+    )
+
     # Content policy (service/policy.py, worker/screening.py).
     policy_file: Path | None = Field(
         default=None, description="Prompt rules (TOML); default $SFUMATO_HOME/policy.toml (absent: none)."

@@ -77,8 +77,9 @@ def test_oversized_file(api: Api) -> None:
     small = api.ctx.blobs.presign_post(ticket["key"], content_type="image/png", max_bytes=100, expires_in=60)
     error = _refused(api, ticket, small.fields, noise_png(), 400)
     assert "at most 100" in error
-    # Larger than any form accepts (images and media videos alike): refused before it is read.
-    api.ctx.settings.upload_max_bytes = api.ctx.settings.media_video_max_bytes = 1000
+    # Larger than any form accepts (images, media videos and meshes alike): refused before it is read.
+    settings = api.ctx.settings
+    settings.upload_max_bytes = settings.media_video_max_bytes = settings.model_asset_max_bytes = 1000
     response = post_form(api, ticket["url"], ticket["fields"], noise_png((256, 256)))
     assert response.status_code == 400 and response.json()["code"] == "entity-too-large"
 

@@ -46,6 +46,9 @@ TINY = {
     "training_base_models": {"v1_5": "tiny-sd15", "FLUX_DEV": "tiny-sd15"},
     "training_max_steps": 8,
     "training_suite": ["{instance}"],  # the webhook example's receiver listens on loopback
+    "texture_model": "tiny-depth-controlnet",
+    "texture_size": 64,
+    "texture_view_size": 64,
 }
 
 

@@ -84,6 +84,7 @@ def test_the_registry_holds_each_kind_once_under_its_name() -> None:
         "video",
         "video_upscale",
         "training",
+        "texture",
         "blueprint_step",
     }
     assert all(kind_of(name) is kind for name, kind in KINDS.items())

@@ -38,7 +38,17 @@ SIZE_STEP = {"ltx-video": 32, "wan": 16, "svd": 8}
 # Output safety classifiers: transformers image-classification directories whose labels say
 # which pictures are unsafe (``engine/safety.py``); SFUMATO_SAFETY_MODEL names one.
 SAFETY_FAMILY = "safety"
-FAMILIES = (*GENERATION_FAMILIES, *VIDEO_FAMILIES, UPSCALER_FAMILY, SEGMENTER_FAMILY, SAFETY_FAMILY)
+# Texturing models: an SD 1.5 pipeline with a depth ControlNet (a StableDiffusionControlNetPipeline
+# directory) that paints views of a mesh from their depth (``engine/texturing.py``).
+TEXTURE_FAMILY = "depth-controlnet"
+FAMILIES = (
+    *GENERATION_FAMILIES,
+    *VIDEO_FAMILIES,
+    UPSCALER_FAMILY,
+    SEGMENTER_FAMILY,
+    SAFETY_FAMILY,
+    TEXTURE_FAMILY,
+)
 TINY_PREFIX = "tiny:"
 SourceKind = Literal["tiny", "local", "hub", "url"]
 # The file whose presence says a fetched model is complete (a pull writes it last).
@@ -188,6 +198,14 @@ _FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
         "offload": "model",
     },
     **{family: {**_PICTURE_DEFAULTS, **values} for family, values in _VIDEO_DEFAULTS.items()},
+    TEXTURE_FAMILY: {
+        "sd_version": "v1_5",
+        "default_steps": 20,
+        "default_guidance": 7.0,
+        "default_width": 512,
+        "default_height": 512,
+        "max_steps": 60,
+    },
     UPSCALER_FAMILY: _PICTURE_DEFAULTS,
     SEGMENTER_FAMILY: _PICTURE_DEFAULTS,
     SAFETY_FAMILY: _PICTURE_DEFAULTS,
@@ -326,8 +344,9 @@ class ModelEntry:
 
     @property
     def is_pipeline(self) -> bool:
-        """A diffusers pipeline with a scheduler: every image or video generation model."""
-        return self.generates_images or self.generates_video
+        """A diffusers pipeline with a scheduler: every image or video generation model, and
+        the texturing models."""
+        return self.generates_images or self.generates_video or self.family == TEXTURE_FAMILY
 
 
 class Catalog:

@@ -37,6 +37,7 @@ TINY_PIPELINES = (
     "sd15" + INPAINTING,
     "sdxl" + INPAINTING,
     *FAMILY_BUILDERS,  # today's families (tiny_families.py)
+    "depth-controlnet",  # texturing's SD 1.5 + depth ControlNet (tiny_controlnet.py)
 )
 TINY_UPSCALER = "esrgan"  # one weights file, named after its directory (tiny_tools.py)
 TINY_SEGMENTER = "mask2former"  # a transformers directory (tiny_tools.py)
@@ -97,6 +98,10 @@ def _build_pipeline(family: str) -> Any:
     with torch.random.fork_rng(devices=[]):
         if family in FAMILY_BUILDERS:
             return FAMILY_BUILDERS[family]()
+        if family == "depth-controlnet":
+            from sfumato.engine.tiny_controlnet import build_depth_controlnet
+
+            return build_depth_controlnet()
         if family in TINY_VIDEO:
             from sfumato.engine.tiny_video import build_video_pipeline
 

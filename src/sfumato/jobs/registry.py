@@ -10,6 +10,7 @@ from sfumato.jobs.kinds import (
     editing,
     realtime,
     text_to_image,
+    texture,
     training,
     variation,
     video,
@@ -28,6 +29,7 @@ KINDS: dict[str, JobKind[Any]] = {
         video.KIND,
         video_upscale.KIND,
         training.KIND,
+        texture.KIND,
     )
 }
 

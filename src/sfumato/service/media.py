@@ -89,7 +89,7 @@ def max_bytes(settings: Settings, media_type: str) -> int:
 
 def largest_upload(settings: Settings) -> int:
     """The largest file any presigned form of this server accepts."""
-    return max(settings.upload_max_bytes, settings.media_video_max_bytes)
+    return max(settings.upload_max_bytes, settings.media_video_max_bytes, settings.model_asset_max_bytes)
 
 
 def create_upload(ctx: Context, principal: Principal, extension: str) -> MediaTicket:

@@ -18,7 +18,7 @@ from datetime import datetime
 from sfumato.blobs import BlobNotFound, LocalBlobStore
 from sfumato.blobs.presign import PolicyViolation, SizeOutOfRange
 from sfumato.errors import Forbidden, InvalidRequest, NotFound
-from sfumato.service import media, upload_safety
+from sfumato.service import media, model_assets, upload_safety
 from sfumato.service.context import Context
 from sfumato.service.images import DecodedImage, decode_image
 from sfumato.service.keys import Principal
@@ -137,7 +137,7 @@ def receive_upload(ctx: Context, fields: Mapping[str, str], data: bytes) -> None
     Nothing is stored unless every check passes: the signed policy (403 when forged,
     expired or not met — a key other than the one signed included), the size range and a
     real, decodable image within the pixel limit (400) — or, for a media form, the media's
-    own checks (:func:`sfumato.service.media.receive`).
+    own checks (:func:`sfumato.service.media.receive`); a 3D model's file is checked when used.
     """
     store = ctx.blobs
     if not isinstance(store, LocalBlobStore):
@@ -150,6 +150,9 @@ def receive_upload(ctx: Context, fields: Mapping[str, str], data: bytes) -> None
         raise InvalidRequest(f"Upload refused: {exc}", code="entity-too-large") from None
     if media.owns(policy.key):
         media.receive(ctx, policy.key, data)
+        return
+    if model_assets.owns(policy.key):  # a mesh: parsed with trimesh when a request uses it
+        model_assets.receive(ctx, policy.key, policy.content_type, data)
         return
     decode_image(
         data,

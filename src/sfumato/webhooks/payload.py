@@ -17,15 +17,17 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from sfumato.api.schemas.common import timestamp
+from sfumato.api.schemas.models_3d import texture_object
 from sfumato.api.schemas.training import custom_model_object, element_object
 from sfumato.api.schemas.views import generation_object, motion_variation_object, variation_object
 from sfumato.blobs import BlobStore
 from sfumato.engine.catalog import Catalog
 from sfumato.service.generation_views import generation_view
+from sfumato.service.textures import texture_view
 from sfumato.service.training import training_view
 from sfumato.service.variation_views import variation_view
 from sfumato.service.views import GenerationView
-from sfumato.store import trained_loras
+from sfumato.store import model_assets, trained_loras
 from sfumato.store.models import ApiKey, Generation, Job, Variation, WebhookDelivery
 from sfumato.store.training_tables import MODEL
 
@@ -131,6 +133,10 @@ def _subject(
         if lora.purpose == MODEL:
             return "custom_model", {**custom_model_object(training_view(lora, blobs)), **ids}
         return "element", {**element_object(training_view(lora, blobs)), **ids}
+    texture = model_assets.texture(session, subject_id) if subject_id else None
+    if texture is not None:
+        ids = {"userId": texture.account_id, "apiKeyId": delivery.api_key_id, "jobId": delivery.job_id}
+        return "texture_generation", {**texture_object(texture_view(texture, blobs)), **ids}
     job = session.get(Job, delivery.job_id) if delivery.job_id else None
     return "job", _job_object(job, delivery)
 
