@@ -19,6 +19,7 @@ from sfumato.api.openai_compat import routes as openai_routes
 from sfumato.api.openai_compat.errors import PREFIX as OPENAI_PREFIX
 from sfumato.api.request_log import RequestLogMiddleware
 from sfumato.api.routes import (
+    api_keys,
     blobs,
     datasets,
     generations,
@@ -102,7 +103,14 @@ def create_app(
     app.add_middleware(AuthGateMiddleware, prefix=API_PREFIX)
     app.add_middleware(AuthGateMiddleware, prefix=OPENAI_PREFIX)
     app.add_middleware(RequestLogMiddleware)  # outermost: times and logs everything, replays included
-    for router in (generations.router, models.router, users.router, pricing.router, webhooks.router):
+    for router in (
+        generations.router,
+        models.router,
+        users.router,
+        api_keys.router,
+        pricing.router,
+        webhooks.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(prompts.router, prefix=API_PREFIX)
     app.include_router(init_images.router, prefix=API_PREFIX)
