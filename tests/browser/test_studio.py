@@ -352,11 +352,14 @@ def test_a_realtime_frame_and_a_stale_answer_dropped(
 def test_compare_highlights_the_parameters_that_differ(page: Any, artifacts: Path) -> None:
     page.click("nav a[data-view=generate]")  # the gallery is read again: the snippets' work shows too
     boxes = page.locator("#gallery input[type=checkbox]")
-    # Newest first: the two inpaintings (the snippet's, the page's), the TypeScript, curl, Python and page
-    # requests of the same form, then the first generation's two pictures.
-    page.wait_for_function("() => document.querySelectorAll('#gallery input[type=checkbox]').length === 8")
-    boxes.nth(6).check()
-    boxes.nth(7).check()
+    # Newest first, six to a page: the two inpaintings (the snippet's, the page's), the TypeScript, curl,
+    # Python and page requests of the same form; then, on page two, the first generation's two pictures.
+    page.wait_for_function("() => document.querySelectorAll('#gallery input[type=checkbox]').length === 6")
+    page.click("#page-next")  # ticks are kept from page to page
+    page.wait_for_selector("#page-label:has-text('Page 2')")
+    page.wait_for_function("() => document.querySelectorAll('#gallery input[type=checkbox]').length === 2")
+    boxes.nth(0).check()
+    boxes.nth(1).check()
     page.click("nav a[data-view=compare]")
     page.wait_for_selector("#compare-table:not([hidden])")
     rows = "#compare-table tr.differs-row th"
@@ -364,7 +367,9 @@ def test_compare_highlights_the_parameters_that_differ(page: Any, artifacts: Pat
     assert page.locator(rows).all_text_contents() == ["Seed (differs)"]  # one batch: only the seeds differ
 
     page.click("nav a[data-view=generate]")
-    boxes.nth(4).check()  # the Get API Code request: another prompt, size, style, scheduler
+    page.click("#page-prev")
+    page.wait_for_selector("#page-label:has-text('Page 1')")
+    boxes.nth(5).check()  # the Get API Code request: another prompt, size, style, scheduler
     page.click("nav a[data-view=compare]")
     page.wait_for_selector("#compare-table thead img >> nth=2")
     differs = {name.removesuffix(" (differs)") for name in page.locator(rows).all_text_contents()}
@@ -388,7 +393,7 @@ def _axe_source() -> str:
 
 def test_upscale_a_picture_from_the_gallery(page: Any, live_server: LiveServer) -> None:
     page.click("nav a[data-view=generate]")
-    picture = page.locator("#gallery .picture").last  # the first generation's second picture
+    picture = page.locator("#gallery .picture").last  # the Get API Code request's picture (72 × 56)
     picture.wait_for()
     image_url = picture.locator("img").get_attribute("src")
     picture.locator("summary", has_text="More").click()
@@ -582,9 +587,9 @@ def test_remove_background_and_unzoom_a_picture_with_their_api_code(
     picture = page.locator("#gallery .picture:has(img)").first
     picture.wait_for()
     image_url = picture.locator("img").get_attribute("src")
-    picture.locator("summary", has_text="More").click()
     made = {}
     for route, key, transform in (("nobg", "sdNobgJob", "NOBG"), ("unzoom", "sdUnzoomJob", "UNZOOM")):
+        picture.locator("summary", has_text="More").click()  # (the gallery is drawn anew after each job)
         with page.expect_response(f"**/variations/{route}") as created:
             picture.locator(f"button[data-transform={route}]").click()
         made[transform] = created.value.json()[key]["id"]
@@ -598,6 +603,7 @@ def test_remove_background_and_unzoom_a_picture_with_their_api_code(
     assert framed.shape[0] > original.shape[0] and framed.shape[1] > original.shape[1]  # zoomed out
 
     # Get API Code beside each action: the same job on the same picture, from Python and TypeScript.
+    picture.locator("summary", has_text="More").click()
     nobg = code_and_files(
         page, "#gallery .picture:has(img) >> nth=0 >> button[data-code=remove-background]", tmp_path
     )
