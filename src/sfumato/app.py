@@ -95,7 +95,9 @@ def create_app(
     openapi_doc.install(app)
     explorer.install(app)
     # Outermost first: log → key check → body limit → idempotency (which reads the body).
-    app.add_middleware(IdempotencyMiddleware, prefix=API_PREFIX)
+    app.add_middleware(
+        IdempotencyMiddleware, prefix=API_PREFIX, unstored=frozenset({API_PREFIX + api_keys.ROUTE})
+    )
     app.add_middleware(IdempotencyMiddleware, prefix=OPENAI_PREFIX)
     app.add_middleware(
         BodyLimitMiddleware, default=settings.max_json_body_bytes, routes=_body_limits(settings)

@@ -11,12 +11,14 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from sfumato.app import create_app
 from sfumato.runtime import build_context
 from sfumato.service.context import Context
 from sfumato.service.keys import issue_key, revoke_key
 from sfumato.store.migrate import upgrade
+from sfumato.store.models import IdempotencyRecord
 from tests.api.conftest import BASE, Api, make_settings
 
 GENERATION = {"modelId": "tiny-sd15", "prompt": "a red fox", "width": 64, "height": 64, "num_images": 1}
@@ -244,3 +246,13 @@ def test_the_page_issues_and_revokes_keys_and_points_them_at_a_webhook(studio: A
     # A key manages its account's keys too: the same public API as the page's.
     by_key = studio.post("/me/api-keys", json={"name": "ci"})
     assert by_key.status_code == 200 and by_key.json()["api_key"]["name"] == "ci"
+
+
+def test_a_new_keys_answer_is_never_kept_for_an_idempotent_replay(studio: Api) -> None:
+    headers = {**studio.headers(), "idempotency-key": "k-1"}
+    sent = [studio.client.post(f"{BASE}/me/api-keys", json={"name": "ci"}, headers=headers) for _ in range(2)]
+    issued = [response.json()["api_key"]["apiKey"] for response in sent]
+    assert len(set(issued)) == 2  # two keys: the answer was not kept to be replayed
+    with studio.ctx.db.read() as session:
+        kept = session.scalars(select(IdempotencyRecord.response_body)).all()
+    assert not any(key in (body or "") for body in kept for key in issued)

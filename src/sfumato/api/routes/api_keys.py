@@ -15,6 +15,7 @@ from sfumato.service import own_keys
 from sfumato.service.keys import KeyInfo, Principal, keys_of
 
 router = APIRouter(tags=["user"])
+ROUTE = "/me/api-keys"  # its POST answer holds the new key: never kept for an Idempotency-Key replay
 
 
 class NewKeyBody(WireModel):
@@ -28,13 +29,13 @@ class WebhookBody(WireModel):
     webhook_key: str | None = Field(default=None, alias="webhookKey", max_length=500)
 
 
-@router.get("/me/api-keys")
+@router.get(ROUTE)
 def list_api_keys(ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
     """The account's keys by prefix and name, never the keys."""
     return {"api_keys": [key_object(key, principal) for key in keys_of(ctx, principal)]}
 
 
-@router.post("/me/api-keys")
+@router.post(ROUTE)
 def create_api_key(body: NewKeyBody, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
     webhook = own_keys.Webhook(body.webhook_url, body.webhook_key)
     info, issued = own_keys.create_key(ctx, principal, name=body.name, webhook=webhook)
@@ -42,12 +43,12 @@ def create_api_key(body: NewKeyBody, ctx: ContextDep, principal: PrincipalDep) -
     return {"api_key": compact({**key_object(info, principal), **extra})}
 
 
-@router.delete("/me/api-keys/{key_id}")
+@router.delete(ROUTE + "/{key_id}")
 def revoke_api_key(key_id: str, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
     return {"api_key": key_object(own_keys.revoke_key(ctx, principal, key_id).key, principal)}
 
 
-@router.put("/me/api-keys/{key_id}/webhook")
+@router.put(ROUTE + "/{key_id}/webhook")
 def set_webhook(key_id: str, body: WebhookBody, ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
     changed = own_keys.set_webhook(
         ctx, principal, key_id, own_keys.Webhook(body.webhook_url, body.webhook_key)
