@@ -54,7 +54,7 @@ def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
 
 @pytest.fixture
 def node_binary(request: pytest.FixtureRequest) -> str:
-    """Node, with the official SDK and TypeScript installed in tests/ts (installed once per session)."""
+    """Node, with the official SDK and TypeScript installed in tests/ts (once per session)."""
     return str(request.getfixturevalue("node"))
 
 
@@ -97,7 +97,7 @@ def run_python(code: str, folder: Path, server: LiveServer) -> str:
 
 
 def run_typescript(node_path: str, code: str, folder: Path, server: LiveServer) -> str:
-    """Run a TypeScript snippet as a user would (types stripped by TypeScript, the official SDK)."""
+    """Type-check (strict) and run a TypeScript snippet as a user would, with the official SDK."""
     (folder / "snippet.ts").write_text(code)
     env = {**os.environ, "SFUMATO_URL": server.url, "SFUMATO_API_KEY": server.key}
     ran = subprocess.run([node_path, str(TS_PROJECT / "run-snippet.mjs"), "snippet.ts"], cwd=folder, env=env,

@@ -1,29 +1,39 @@
-// Runs a TypeScript snippet as its reader would (after `tsc`, with the SDK installed here):
-// `node run-snippet.mjs snippet.ts`. The types are stripped with TypeScript's own
-// transpiler; the JavaScript lands beside this script, so `@leonardo-ai/sdk` resolves to
-// this folder's copy, and runs with the caller's working directory (the files it reads).
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+// Runs a TypeScript snippet as its reader would, after `tsc`: `node run-snippet.mjs snippet.ts`.
+// The snippet is type-checked (strict, Node's ES modules) against this folder's official SDK,
+// and a type error fails the run; then TypeScript's transpiler strips the types and Node runs
+// the JavaScript in the caller's working directory (where the files it reads are). Both copies
+// live beside this script, so `@leonardo-ai/sdk` resolves to this folder's install.
+import { copyFile, mkdir, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import ts from "typescript";
 
-const source = process.argv[2];
 const here = dirname(fileURLToPath(import.meta.url));
-const { outputText, diagnostics } = ts.transpileModule(await readFile(source, "utf8"), {
-  compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-  fileName: basename(source),
-  reportDiagnostics: true,
-});
-if (diagnostics?.length) {
-  for (const d of diagnostics) console.error(ts.flattenDiagnosticMessageText(d.messageText, "\n"));
-  process.exit(2);
-}
+const OPTIONS = {
+  strict: true, noEmit: true, skipLibCheck: true, types: ["node"], typeRoots: [join(here, "node_modules", "@types")],
+  module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022,
+};
 const folder = join(here, ".snippets");
 await mkdir(folder, { recursive: true });
-const script = join(folder, `${process.pid}-${basename(source, ".ts")}.mjs`);
-await writeFile(script, outputText);
+const source = join(folder, `snippet-${process.pid}.ts`);
+const script = source.replace(/\.ts$/, ".mjs");
+await copyFile(process.argv[2], source);
 try {
-  await import(pathToFileURL(script).href);
+  const program = ts.createProgram([source], OPTIONS);
+  const problems = ts.getPreEmitDiagnostics(program);
+  if (problems.length) {
+    const host = { getCanonicalFileName: (f) => f, getCurrentDirectory: () => folder, getNewLine: () => "\n" };
+    console.error(ts.formatDiagnostics(problems, host));
+    process.exitCode = 2;
+  } else {
+    const text = program.getSourceFile(source).text;
+    const { outputText } = ts.transpileModule(text, {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+    });
+    await writeFile(script, outputText);
+    await import(pathToFileURL(script).href);
+  }
 } finally {
+  await rm(source, { force: true });
   await rm(script, { force: true });
 }

@@ -86,7 +86,7 @@ function typescriptProps(body, used, op = OPERATIONS.generation) {
 function typescriptHead(used, extra = "") {
   const imports = ["shared", "operations"].map((module) => {
     const names = [...used].filter((name) => name.startsWith(`${module}.`)).map((name) => name.split(".")[1]).sort();
-    return names.length ? `import type { ${names.join(", ")} } from "@leonardo-ai/sdk/sdk/models/${module}";\n` : "";
+    return names.length ? `import type { ${names.join(", ")} } from "@leonardo-ai/sdk/sdk/models/${module}/index.js";\n` : "";
   }).join("");
   return `${extra}import { Leonardo } from "@leonardo-ai/sdk";
 ${imports}
