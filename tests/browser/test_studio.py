@@ -626,6 +626,7 @@ def test_video_from_text_and_from_a_picture_queued_then_played(
     page.fill("#video-duration", "1")
     page.fill("#video-seed", "7")
     text_code = code_and_files(page, "#video-code", tmp_path)
+    page.wait_for_selector("#video-cost:has-text('credits')")  # the price, before submitting
     assert "createTextToVideoGeneration" in text_code["typescript"]
 
     # While the job waits for a slot the page says so, with its place in the queue.
@@ -634,7 +635,9 @@ def test_video_from_text_and_from_a_picture_queued_then_played(
     try:
         with page.expect_response("**/generations-text-to-video") as created:
             page.click("#video-submit")
-        clip_id = created.value.json()["motionVideoGenerationJob"]["generationId"]
+        job = created.value.json()["motionVideoGenerationJob"]
+        clip_id = job["generationId"]
+        assert page.inner_text("#video-cost") == f"Cost: {job['apiCreditCost']} credits"  # quoted as charged
         page.wait_for_selector("#video-status[data-state=queued]:has-text('position 1')")
         assert generation(live_server, clip_id)["status"] == "PENDING"
     finally:

@@ -11,7 +11,7 @@ import { fillModelPicker, setUpGenerate, showModels } from "./generate.js";
 import { state } from "./state.js";
 import { listModels, setUpTrain } from "./train.js";
 import { $, showError } from "./ui.js";
-import { setUpVideo } from "./video.js";
+import { setUpVideo, updateCost as updateVideoCost } from "./video.js";
 
 const VIEWS = ["generate", "draft", "edit", "video", "compare", "train", "account"];
 
@@ -31,6 +31,7 @@ function route() {
   if (name === "generate") refreshGallery().catch((error) => console.error(error)); // other clients' work too
   if (name === "compare") renderCompare();
   if (name === "train") listModels().catch((error) => console.error(error));
+  if (name === "video") updateVideoCost();
   if (name === "account") renderAccount().catch((error) => console.error(error));
 }
 

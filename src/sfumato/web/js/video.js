@@ -6,7 +6,7 @@ import { OPERATIONS, sdkSnippets } from "./apicode.js";
 import { showCode } from "./codedialog.js";
 import { refreshGallery } from "./gallery.js";
 import { follow } from "./generate.js";
-import { $, numberOrNull, showError } from "./ui.js";
+import { $, debounce, numberOrNull, showError } from "./ui.js";
 
 let picture = null; // {id, url, prompt}: the first frame, or null for text to video
 
@@ -26,6 +26,18 @@ export function videoRequest() {
 }
 
 const operation = () => (picture ? OPERATIONS.imageToVideo : OPERATIONS.textToVideo);
+const VEO3 = new Set(["VEO3", "VEO3FAST"]); // priced as Leonardo prices Veo 3
+
+// The price before submitting, from the pricing calculator (the table the charge uses).
+export const updateCost = debounce(async () => {
+  const service = VEO3.has($("#video-model").value) ? "VEO3_MOTION_VIDEO_GENERATION" : "MOTION_VIDEO_GENERATION";
+  try {
+    const quote = await api.post("/pricing-calculator", { service, serviceParams: { [service]: {} } });
+    $("#video-cost").textContent = `Cost: ${quote.calculateProductionApiServiceCost.cost} credits`;
+  } catch (error) {
+    $("#video-cost").textContent = `Cost unknown: ${error.message}`;
+  }
+}, 250);
 
 function showSource() {
   const image = $("#video-picture");
@@ -87,6 +99,7 @@ async function submit(event) {
 
 export function setUpVideo() {
   $("#video-form").addEventListener("submit", submit);
+  $("#video-model").addEventListener("change", updateCost);
   $("#video-code").addEventListener("click", () => showCode(sdkSnippets(operation(), videoRequest())));
   $("#video-drop-picture").addEventListener("click", () => {
     picture = null;
