@@ -72,7 +72,7 @@ async function saveWebhook(key, button) {
   showError(error, null);
   try {
     const changed = (await api.put(`/me/api-keys/${key.id}/webhook`, { webhookUrl: input.value.trim() || null })).api_key;
-    if (changed.webhookSecret) showIssued([["Webhook signing secret", changed.webhookSecret]], changed.webhookSecret);
+    if (changed.webhookSecret) showIssued([["Webhook signing secret", changed.webhookSecret]], changed.webhookSecret, "secret");
     await renderAccount();
   } catch (failure) {
     showError(error, failure);
@@ -88,11 +88,13 @@ async function revoke(key) {
 }
 
 // A new key (and its webhook secret): shown here once, then gone from the page.
-function showIssued(facts, copyText) {
+function showIssued(facts, copyText, what = "key") {
   $("#key-issued-facts").replaceChildren(...facts.flatMap(([name, value]) =>
     [el("dt", {}, name), el("dd", {}, el("code", {}, value))]));
   $("#key-issued").dataset.copy = copyText;
+  $("#key-issued-copy").textContent = `Copy the ${what}`;
   $("#key-issued").hidden = false;
+  $("#key-issued-copy").focus(); // where a keyboard or screen-reader user finds it at once
 }
 
 function hideIssued() {

@@ -11,7 +11,7 @@ import { $, debounce, numberOrNull, showError } from "./ui.js";
 let picture = null; // {id, url, prompt}: the first frame, or null for text to video
 
 // The request exactly as it will be sent, empty fields left out.
-export function videoRequest() {
+function videoRequest() {
   const body = { prompt: $("#video-prompt").value.trim() };
   const negative = $("#video-negative").value.trim();
   if (negative) body.negativePrompt = negative;
