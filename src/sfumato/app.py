@@ -19,6 +19,7 @@ from sfumato.api.openai_compat import routes as openai_routes
 from sfumato.api.openai_compat.errors import PREFIX as OPENAI_PREFIX
 from sfumato.api.request_log import RequestLogMiddleware
 from sfumato.api.routes import (
+    api_keys,
     blobs,
     blueprints,
     datasets,
@@ -96,7 +97,9 @@ def create_app(
     openapi_doc.install(app)
     explorer.install(app)
     # Outermost first: log → key check → body limit → idempotency (which reads the body).
-    app.add_middleware(IdempotencyMiddleware, prefix=API_PREFIX)
+    app.add_middleware(
+        IdempotencyMiddleware, prefix=API_PREFIX, unstored=frozenset({API_PREFIX + api_keys.ROUTE})
+    )
     app.add_middleware(IdempotencyMiddleware, prefix=OPENAI_PREFIX)
     app.add_middleware(
         BodyLimitMiddleware, default=settings.max_json_body_bytes, routes=_body_limits(settings)
@@ -104,7 +107,14 @@ def create_app(
     app.add_middleware(AuthGateMiddleware, prefix=API_PREFIX)
     app.add_middleware(AuthGateMiddleware, prefix=OPENAI_PREFIX)
     app.add_middleware(RequestLogMiddleware)  # outermost: times and logs everything, replays included
-    for router in (generations.router, models.router, users.router, pricing.router, webhooks.router):
+    for router in (
+        generations.router,
+        models.router,
+        users.router,
+        api_keys.router,
+        pricing.router,
+        webhooks.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(prompts.router, prefix=API_PREFIX)
     app.include_router(init_images.router, prefix=API_PREFIX)

@@ -11,12 +11,14 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from sfumato.app import create_app
 from sfumato.runtime import build_context
 from sfumato.service.context import Context
 from sfumato.service.keys import issue_key, revoke_key
 from sfumato.store.migrate import upgrade
+from sfumato.store.models import IdempotencyRecord
 from tests.api.conftest import BASE, Api, make_settings
 
 GENERATION = {"modelId": "tiny-sd15", "prompt": "a red fox", "width": 64, "height": 64, "num_images": 1}
@@ -28,7 +30,7 @@ def app(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[
     home = tmp_path_factory.mktemp("studio-session")
     database_url = f"sqlite:///{home / 'sfumato.db'}"
     upgrade(database_url)
-    settings = make_settings(database_url, home, models_dir)
+    settings = make_settings(database_url, home, models_dir, webhook_allow_hosts="127.0.0.1/32")
     ctx = build_context(settings)
     application = create_app(settings, context=ctx, with_worker=False)
     with TestClient(application):  # its start-up and shutdown, once
@@ -187,3 +189,70 @@ def test_the_account_reads_its_own_ledger_and_keys_only(studio: Api) -> None:
     bobs = studio.get("/me/api-keys", key=other_key).json()["api_keys"]
     assert [key["name"] for key in bobs] == ["default"]
     assert studio.get("/me/credit-ledger?limit=0").status_code == 400
+
+
+def test_the_page_issues_and_revokes_keys_and_points_them_at_a_webhook(studio: Api) -> None:
+    csrf = {"x-csrf-token": sign_in(studio)}
+    keys = f"{BASE}/me/api-keys"
+    assert studio.client.post(keys, json={"name": "laptop"}).status_code == 403  # CSRF, as everywhere
+
+    made = studio.client.post(keys, json={"name": "laptop"}, headers=csrf)
+    assert made.status_code == 200, made.text
+    laptop = made.json()["api_key"]
+    assert laptop["apiKey"].startswith("sfu_") and laptop["prefix"] == laptop["apiKey"][:12]
+    assert "webhookSecret" not in laptop and laptop["current"] is False
+    me = studio.get("/me", key=laptop["apiKey"]).json()["user_details"][0]["user"]
+    assert me["id"] == studio.user_id  # a key of the same account, working at once
+
+    hook = f"{keys}/{laptop['id']}/webhook"
+    first = studio.client.put(
+        hook, json={"webhookUrl": "http://127.0.0.1:9/hooks", "webhookKey": "k1"}, headers=csrf
+    )
+    assert first.status_code == 200, first.text
+    secret = first.json()["api_key"]["webhookSecret"]
+    assert secret.startswith("whsec_") and first.json()["api_key"]["webhookUrl"] == "http://127.0.0.1:9/hooks"
+    moved = studio.client.put(hook, json={"webhookUrl": "http://127.0.0.1:9/other"}, headers=csrf).json()
+    assert "webhookSecret" not in moved["api_key"]  # the receiver's secret still holds
+    listed = studio.client.get(keys)
+    assert [k["webhookUrl"] for k in listed.json()["api_keys"] if k["id"] == laptop["id"]] == [
+        "http://127.0.0.1:9/other"
+    ]
+    assert laptop["apiKey"] not in listed.text and secret not in listed.text  # shown once only
+    cleared = studio.client.put(hook, json={"webhookUrl": None}, headers=csrf).json()["api_key"]
+    assert "webhookUrl" not in cleared
+
+    refused = {
+        "private host": studio.client.put(hook, json={"webhookUrl": "http://10.1.2.3/x"}, headers=csrf),
+        "key, no URL": studio.client.put(hook, json={"webhookUrl": None, "webhookKey": "k"}, headers=csrf),
+        "blank name": studio.client.post(keys, json={"name": "  "}, headers=csrf),
+        "no name": studio.client.post(keys, json={}, headers=csrf),
+    }
+    assert {why: r.status_code for why, r in refused.items()} == dict.fromkeys(refused, 400)
+    assert refused["private host"].json()["code"] == "invalid-webhook-url"
+
+    other_key, _ = studio.new_key(f"bob-{uuid.uuid4().hex[:8]}")
+    bobs = studio.get("/me/api-keys", key=other_key).json()["api_keys"][0]["id"]
+    assert studio.client.delete(f"{keys}/{bobs}", headers=csrf).status_code == 404  # not this account's
+    assert (
+        studio.client.put(f"{keys}/{bobs}/webhook", json={"webhookUrl": None}, headers=csrf).status_code
+        == 404
+    )
+
+    revoked = studio.client.delete(f"{keys}/{laptop['id']}", headers=csrf)
+    assert revoked.status_code == 200 and revoked.json()["api_key"]["revoked"] is True
+    assert studio.get("/me", key=laptop["apiKey"]).status_code == 401
+    again = studio.client.put(hook, json={"webhookUrl": "http://127.0.0.1:9/hooks"}, headers=csrf)
+    assert again.status_code == 409
+    # A key manages its account's keys too: the same public API as the page's.
+    by_key = studio.post("/me/api-keys", json={"name": "ci"})
+    assert by_key.status_code == 200 and by_key.json()["api_key"]["name"] == "ci"
+
+
+def test_a_new_keys_answer_is_never_kept_for_an_idempotent_replay(studio: Api) -> None:
+    headers = {**studio.headers(), "idempotency-key": "k-1"}
+    sent = [studio.client.post(f"{BASE}/me/api-keys", json={"name": "ci"}, headers=headers) for _ in range(2)]
+    issued = [response.json()["api_key"]["apiKey"] for response in sent]
+    assert len(set(issued)) == 2  # two keys: the answer was not kept to be replayed
+    with studio.ctx.db.read() as session:
+        kept = session.scalars(select(IdempotencyRecord.response_body)).all()
+    assert not any(key in (body or "") for body in kept for key in issued)

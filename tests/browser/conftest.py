@@ -34,7 +34,9 @@ TINY = {"realtime_model": "tiny-lcm", "upscaler": "tiny-esrgan", "segmenter": "t
         "svd_model": "tiny-svd", "realtime_warm": False, "realtime_timeout_seconds": 180,
         "dedupe_window_seconds": 0, "training_base_models": {"v1_5": "tiny-sd15", "SDXL_1_0": "tiny-sd15"},
         "training_max_steps": 6, "training_checkpoint_steps": 3,
-        "training_suite": ["{instance}", "{instance} at night"]}  # fmt: skip
+        "training_suite": ["{instance}", "{instance} at night"],
+        "model_aliases": {"MOTION2": "tiny-ltx-video"},
+        "webhook_allow_hosts": "127.0.0.1/32", "webhook_poll_seconds": 0.05}  # fmt: skip
 
 
 def _unavailable(reason: str) -> None:

@@ -1,5 +1,6 @@
 """The studio in a real browser: sign in, generate, Get API Code, inpaint, a realtime frame,
-compare, accessibility, sign out — one page and one live server shared by the module, in order."""
+compare, picture actions, video, keys and webhooks, accessibility, sign out — one page and one
+live server shared by the module, in order."""
 
 from __future__ import annotations
 
@@ -22,7 +23,12 @@ import pytest
 from PIL import Image
 
 from sfumato.service import prompts
+from sfumato.store.models import Account
+from sfumato.webhooks import signing
 from tests.browser.conftest import LiveServer, api
+from tests.e2e.test_sdk_typescript import PROJECT as TS_PROJECT
+from tests.e2e.test_sdk_typescript import node  # noqa: F401  (the fixture: Node with the SDK and TypeScript)
+from tests.webhooks.receiver import Receiver
 
 pytestmark = pytest.mark.xdist_group("studio")
 
@@ -44,6 +50,12 @@ def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
     yield page
     context.close()
     assert not errors, errors
+
+
+@pytest.fixture
+def node_binary(request: pytest.FixtureRequest) -> str:
+    """Node, with the official SDK and TypeScript installed in tests/ts (once per session)."""
+    return str(request.getfixturevalue("node"))
 
 
 def pixels(url: str) -> np.ndarray:
@@ -82,6 +94,24 @@ def run_python(code: str, folder: Path, server: LiveServer) -> str:
                          timeout=120)  # fmt: skip
     assert ran.returncode == 0, ran.stderr
     return ran.stdout.strip()
+
+
+def run_typescript(node_path: str, code: str, folder: Path, server: LiveServer) -> str:
+    """Type-check (strict) and run a TypeScript snippet as a user would, with the official SDK."""
+    (folder / "snippet.ts").write_text(code)
+    env = {**os.environ, "SFUMATO_URL": server.url, "SFUMATO_API_KEY": server.key}
+    ran = subprocess.run([node_path, str(TS_PROJECT / "run-snippet.mjs"), "snippet.ts"], cwd=folder, env=env,
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    return ran.stdout.strip()
+
+
+def concurrency(server: LiveServer, slots: int) -> None:
+    """Set the account's concurrency slots: at 0 its jobs wait in the queue, as behind other work."""
+    with server.ctx.db.transaction() as session:
+        account = session.get(Account, server.user_id)
+        assert account is not None
+        account.concurrency_slots = slots
 
 
 def generation(server: LiveServer, generation_id: str) -> dict[str, Any]:
@@ -165,8 +195,8 @@ def test_sign_in_generate_and_see_the_pictures(
     page.screenshot(path=str(artifacts / "generate.png"), full_page=True)
 
 
-def test_get_api_code_gives_a_python_snippet_that_sends_the_same_request(
-    page: Any, live_server: LiveServer, artifacts: Path, tmp_path: Path
+def test_get_api_code_gives_snippets_that_send_the_same_request(
+    page: Any, live_server: LiveServer, artifacts: Path, tmp_path: Path, node_binary: str
 ) -> None:
     page.fill("#prompt", "a lighthouse at dusk, 'quoted' \"twice\"")
     page.fill("#negative", "fog")
@@ -190,7 +220,7 @@ def test_get_api_code_gives_a_python_snippet_that_sends_the_same_request(
     page.click("#code-tab-curl")
     curl = page.inner_text("#code-panel-curl code")
     assert page.is_visible("#code-panel-curl") and not page.is_visible("#code-panel-python")
-    assert "leonardo.image.createGeneration" in page.text_content("#code-panel-typescript code")
+    typescript = page.text_content("#code-panel-typescript code")
     assert page.locator("#code-tab-openai").count() == 0  # a preset style and scheduler are not on /v1
     page.keyboard.press("Escape")
     page.wait_for_selector("#code-dialog", state="hidden")
@@ -205,11 +235,13 @@ def test_get_api_code_gives_a_python_snippet_that_sends_the_same_request(
     curled = subprocess.run(["bash", "-c", curl], env=env, capture_output=True, text=True, timeout=60)
     assert curled.returncode == 0, curled.stderr
     curl_id = json.loads(curled.stdout)["sdGenerationJob"]["generationId"]
-    assert len({studio_id, snippet_id, curl_id}) == 3  # three requests (de-duplication is off here)
+    typescript_id = run_typescript(node_binary, typescript, tmp_path, live_server)
+    ids = (studio_id, snippet_id, curl_id, typescript_id)
+    assert len(set(ids)) == 4  # four requests (de-duplication is off here)
 
     fields = ("modelId", "prompt", "negativePrompt", "imageWidth", "imageHeight", "inferenceSteps",
               "guidanceScale", "seed", "scheduler", "presetStyle")  # fmt: skip
-    recorded = [generation(live_server, gid) for gid in (studio_id, snippet_id, curl_id)]
+    recorded = [generation(live_server, gid) for gid in ids]
     expected = {"modelId": page.input_value("#model"), "prompt": "a lighthouse at dusk, 'quoted' \"twice\"",
                 "negativePrompt": "fog", "imageWidth": 72, "imageHeight": 56, "inferenceSteps": 5,
                 "guidanceScale": 6.5, "seed": 4242, "scheduler": "DDIM",
@@ -320,11 +352,14 @@ def test_a_realtime_frame_and_a_stale_answer_dropped(
 def test_compare_highlights_the_parameters_that_differ(page: Any, artifacts: Path) -> None:
     page.click("nav a[data-view=generate]")  # the gallery is read again: the snippets' work shows too
     boxes = page.locator("#gallery input[type=checkbox]")
-    # Newest first: the two inpaintings (the snippet's, the page's), the curl, Python and page requests of
-    # the same form, then the first generation's two pictures.
-    page.wait_for_function("() => document.querySelectorAll('#gallery input[type=checkbox]').length === 7")
-    boxes.nth(5).check()
-    boxes.nth(6).check()
+    # Newest first, six to a page: the two inpaintings (the snippet's, the page's), the TypeScript, curl,
+    # Python and page requests of the same form; then, on page two, the first generation's two pictures.
+    page.wait_for_function("() => document.querySelectorAll('#gallery input[type=checkbox]').length === 6")
+    page.click("#page-next")  # ticks are kept from page to page
+    page.wait_for_selector("#page-label:has-text('Page 2')")
+    page.wait_for_function("() => document.querySelectorAll('#gallery input[type=checkbox]').length === 2")
+    boxes.nth(0).check()
+    boxes.nth(1).check()
     page.click("nav a[data-view=compare]")
     page.wait_for_selector("#compare-table:not([hidden])")
     rows = "#compare-table tr.differs-row th"
@@ -332,7 +367,9 @@ def test_compare_highlights_the_parameters_that_differ(page: Any, artifacts: Pat
     assert page.locator(rows).all_text_contents() == ["Seed (differs)"]  # one batch: only the seeds differ
 
     page.click("nav a[data-view=generate]")
-    boxes.nth(4).check()  # the Get API Code request: another prompt, size, style, scheduler
+    page.click("#page-prev")
+    page.wait_for_selector("#page-label:has-text('Page 1')")
+    boxes.nth(5).check()  # the Get API Code request: another prompt, size, style, scheduler
     page.click("nav a[data-view=compare]")
     page.wait_for_selector("#compare-table thead img >> nth=2")
     differs = {name.removesuffix(" (differs)") for name in page.locator(rows).all_text_contents()}
@@ -356,7 +393,7 @@ def _axe_source() -> str:
 
 def test_upscale_a_picture_from_the_gallery(page: Any, live_server: LiveServer) -> None:
     page.click("nav a[data-view=generate]")
-    picture = page.locator("#gallery .picture").last  # the first generation's second picture
+    picture = page.locator("#gallery .picture").last  # the Get API Code request's picture (72 × 56)
     picture.wait_for()
     image_url = picture.locator("img").get_attribute("src")
     picture.locator("summary", has_text="More").click()
@@ -429,14 +466,14 @@ def test_image_to_image_without_a_mask_and_the_gallery_pages(
     url = run_python(openai, tmp_path, live_server)
     assert pixels(url).shape == (56, 72, 3)
 
-    # Ten generations now: the gallery shows six, and the first four on the next page.
+    # Eleven generations now: the gallery shows six, and the first five on the next page.
     page.reload()
     page.wait_for_selector("#page-label:has-text('Page 1')")
     page.wait_for_function("() => document.querySelectorAll('#gallery .card').length === 6")
     assert page.is_disabled("#page-prev")
     page.click("#page-next")
     page.wait_for_selector("#page-label:has-text('Page 2')")
-    assert page.locator("#gallery .card").count() == 4 and page.is_disabled("#page-next")
+    assert page.locator("#gallery .card").count() == 5 and page.is_disabled("#page-next")
     assert page.locator("#gallery .card .prompt").last.inner_text() == "a red fox in the snow"
     page.click("#page-prev")
     page.wait_for_selector("#page-label:has-text('Page 1')")
@@ -448,7 +485,7 @@ def test_animate_a_picture_into_a_clip(page: Any, live_server: LiveServer) -> No
     picture.wait_for()
     picture.locator("summary", has_text="More").click()
     with page.expect_response("**/generations-motion-svd") as created:
-        picture.get_by_role("button", name="Animate").click()
+        picture.locator("button[data-transform=animate]").click()
     assert created.value.ok, created.value.text()
     clip_id = created.value.json()["motionSvdGenerationJob"]["generationId"]
     video = page.locator(f"[data-generation='{clip_id}'] video")
@@ -480,7 +517,7 @@ def test_download_and_delete_from_the_gallery(page: Any, live_server: LiveServer
 
 
 def test_train_a_custom_model_on_gallery_pictures(
-    page: Any, live_server: LiveServer, artifacts: Path
+    page: Any, live_server: LiveServer, artifacts: Path, tmp_path: Path
 ) -> None:
     page.click("nav a[data-view=generate]")
     page.wait_for_function("() => document.querySelectorAll('#gallery input[type=checkbox]').length >= 2")
@@ -533,6 +570,162 @@ def test_train_a_custom_model_on_gallery_pictures(
     assert page.locator("#versions tr[data-suite] img").count() == 4  # two prompts, two versions
     page.screenshot(path=str(artifacts / "train.png"), full_page=True)
 
+    # Get API Code on the training form: the same request through the Python SDK (not waited for).
+    snippets = code_and_files(page, "#train-code", tmp_path)
+    assert sorted(snippets) == ["curl", "python", "typescript"]
+    again_id = run_python(snippets["python"], tmp_path, live_server)
+    fields = ("name", "instancePrompt", "modelWidth", "sdVersion")
+    again = api(live_server, "GET", f"/models/{again_id}").json()["custom_models_by_pk"]
+    second = api(live_server, "GET", f"/models/{second_id}").json()["custom_models_by_pk"]
+    assert {f: again[f] for f in fields} == {f: second[f] for f in fields} and again_id != second_id
+
+
+def test_remove_background_and_unzoom_a_picture_with_their_api_code(
+    page: Any, live_server: LiveServer, tmp_path: Path, node_binary: str
+) -> None:
+    page.click("nav a[data-view=generate]")
+    picture = page.locator("#gallery .picture:has(img)").first
+    picture.wait_for()
+    image_url = picture.locator("img").get_attribute("src")
+    made = {}
+    for route, key, transform in (("nobg", "sdNobgJob", "NOBG"), ("unzoom", "sdUnzoomJob", "UNZOOM")):
+        picture.locator("summary", has_text="More").click()  # (the gallery is drawn anew after each job)
+        with page.expect_response(f"**/variations/{route}") as created:
+            picture.locator(f"button[data-transform={route}]").click()
+        made[transform] = created.value.json()[key]["id"]
+        picture.locator(f"li[data-transform={transform}] a").wait_for(timeout=FIRST_LOAD)
+    views = {t: api(live_server, "GET", f"/variations/{i}").json()["generated_image_variation_generic"][0]
+             for t, i in made.items()}  # fmt: skip
+    assert all(view["status"] == "COMPLETE" for view in views.values())
+    cutout = httpx.get(views["NOBG"]["url"], timeout=30)
+    assert Image.open(io.BytesIO(cutout.content)).mode == "RGBA"  # the background made transparent
+    original, framed = pixels(image_url), pixels(views["UNZOOM"]["url"])
+    assert framed.shape[0] > original.shape[0] and framed.shape[1] > original.shape[1]  # zoomed out
+
+    # Get API Code beside each action: the same job on the same picture, from Python and TypeScript.
+    picture.locator("summary", has_text="More").click()
+    nobg = code_and_files(
+        page, "#gallery .picture:has(img) >> nth=0 >> button[data-code=remove-background]", tmp_path
+    )
+    unzoom = code_and_files(page, "#gallery .picture:has(img) >> nth=0 >> button[data-code=unzoom]", tmp_path)
+    assert sorted(nobg) == sorted(unzoom) == ["curl", "python", "typescript"]
+    by_python = run_python(nobg["python"], tmp_path, live_server)
+    by_typescript = run_typescript(node_binary, unzoom["typescript"], tmp_path, live_server)
+    for variation_id, transform in ((by_python, "NOBG"), (by_typescript, "UNZOOM")):
+        view = api(live_server, "GET", f"/variations/{variation_id}").json()[
+            "generated_image_variation_generic"
+        ][0]
+        assert view["transformType"] == transform and variation_id not in made.values()
+
+
+def test_video_from_text_and_from_a_picture_queued_then_played(
+    page: Any, live_server: LiveServer, artifacts: Path, tmp_path: Path, node_binary: str
+) -> None:
+    page.click("nav a[data-view=video]")
+    page.fill("#video-prompt", "waves at night")
+    page.fill("#video-duration", "1")
+    page.fill("#video-seed", "7")
+    text_code = code_and_files(page, "#video-code", tmp_path)
+    page.wait_for_selector("#video-cost:has-text('credits')")  # the price, before submitting
+    assert "createTextToVideoGeneration" in text_code["typescript"]
+
+    # While the job waits for a slot the page says so, with its place in the queue.
+    slots = api(live_server, "GET", "/me").json()["user_details"][0]["apiConcurrencySlots"]
+    concurrency(live_server, 0)
+    try:
+        with page.expect_response("**/generations-text-to-video") as created:
+            page.click("#video-submit")
+        job = created.value.json()["motionVideoGenerationJob"]
+        clip_id = job["generationId"]
+        assert page.inner_text("#video-cost") == f"Cost: {job['apiCreditCost']} credits"  # quoted as charged
+        page.wait_for_selector("#video-status[data-state=queued]:has-text('position 1')")
+        assert generation(live_server, clip_id)["status"] == "PENDING"
+    finally:
+        concurrency(live_server, slots)
+    page.wait_for_selector("#video-status[data-state=complete]", timeout=FIRST_LOAD)
+    clip = generation(live_server, clip_id)
+    assert blob(page.get_attribute("#video-out", "src")) == blob(clip["generated_images"][0]["motionMP4URL"])
+    assert page.is_visible("#video-out")
+    by_typescript = generation(
+        live_server, run_typescript(node_binary, text_code["typescript"], tmp_path, live_server)
+    )
+    fields = ("prompt", "motionModel", "seed", "imageWidth", "imageHeight", "imageToVideo")
+    assert {f: by_typescript.get(f) for f in fields} == {f: clip.get(f) for f in fields}
+    assert clip["motionModel"] == "MOTION2" and clip["seed"] == 7
+
+    # Image to video: "Make a video" on a picture of the gallery, the picture as the first frame.
+    page.click("nav a[data-view=generate]")
+    picture = page.locator("#gallery .picture:has(img)").first
+    image_id = picture.locator("input[type=checkbox]").get_attribute("id").removeprefix("cmp-")
+    picture.locator("summary", has_text="More").click()
+    picture.locator("button[data-transform=video]").click()
+    page.wait_for_selector("#view-video:not([hidden]) #video-picture:not([hidden])")
+    picture_code = code_and_files(page, "#video-code", tmp_path)
+    assert "create_image_to_video_generation" in picture_code["python"]
+    with page.expect_response("**/generations-image-to-video") as created:
+        page.click("#video-submit")
+    from_picture = created.value.json()["motionVideoGenerationJob"]["generationId"]
+    page.wait_for_selector(f"#video-out[data-generation='{from_picture}']", timeout=FIRST_LOAD)
+    by_python = generation(live_server, run_python(picture_code["python"], tmp_path, live_server))
+    for made in (generation(live_server, from_picture), by_python):
+        assert made["imageToVideo"] is True and made["initGeneratedImageId"] == image_id
+    page.screenshot(path=str(artifacts / "video.png"), full_page=True)
+
+
+def test_keys_and_a_webhook_from_the_account_page(
+    page: Any, live_server: LiveServer, artifacts: Path
+) -> None:
+    page.goto("/#account")
+    page.wait_for_selector("#account-facts dd")
+    with Receiver() as receiver:
+        page.fill("#key-name", "laptop")
+        page.fill("#key-webhook", receiver.url)
+        with page.expect_response("**/me/api-keys") as created:
+            page.click("#key-create")
+        answer = created.value.json()["api_key"]
+        page.wait_for_selector("#key-issued:not([hidden])")
+        issued = page.inner_text("#key-issued-facts")
+        assert answer["apiKey"] in issued and answer["webhookSecret"] in issued  # shown, once
+        row = page.locator(f"#keys tr[data-key='{answer['id']}']")
+        row.wait_for()
+        assert row.locator("input[type=url]").input_value() == receiver.url
+        laptop = LiveServer(
+            url=live_server.url, ctx=live_server.ctx, key=answer["apiKey"], user_id=live_server.user_id
+        )
+
+        # A job made with the new key ends with a signed POST to its receiver; then re-sent from the page.
+        generation_id = api(laptop, "POST", "/generations", json={
+            "modelId": "tiny-sd15", "prompt": "a kite", "width": 64, "height": 64, "num_images": 1}).json()[
+            "sdGenerationJob"]["generationId"]  # fmt: skip
+        receiver.wait_for(lambda r: len(r.acknowledged()) == 1, timeout=FIRST_LOAD / 1000)
+        first = receiver.received[0]
+        signing.verify(answer["webhookSecret"], first.headers, first.body)  # the secret the page showed
+        assert json.loads(first.body)["data"]["object"]["id"] == generation_id
+        page.click("nav a[data-view=generate]")
+        page.click("nav a[data-view=account]")
+        delivery = page.locator("#deliveries tbody tr", has_text="image_generation.complete").first
+        delivery.wait_for()
+        with page.expect_response("**/resend"):
+            delivery.get_by_role("button", name="Re-send").click()
+        receiver.wait_for(lambda r: len(r.acknowledged()) == 2)
+        assert receiver.received[1].headers["webhook-id"] == first.headers["webhook-id"]
+        assert receiver.received[1].body == first.body
+        page.screenshot(path=str(artifacts / "account-keys.png"), full_page=True)
+
+    # The webhook moved off, then the key revoked: it stops working at once.
+    row.locator("input[type=url]").fill("")
+    with page.expect_response(f"**/me/api-keys/{answer['id']}/webhook"):
+        row.locator("button[data-save-webhook]").click()
+    page.wait_for_function(
+        f"() => !document.querySelector(\"#keys tr[data-key='{answer['id']}'] input\").value"
+    )
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_response(f"**/me/api-keys/{answer['id']}"):
+        row.locator("button[data-revoke]").click()
+    page.wait_for_selector(f"#keys tr[data-key='{answer['id']}'] td:has-text('revoked')")
+    assert api(laptop, "GET", "/me").status_code == 401
+    assert api(live_server, "GET", "/me").status_code == 200  # the session's own key is untouched
+
 
 def serious_violations(page: Any) -> list[str]:
     """axe-core's serious and critical findings on the page as it is now."""
@@ -550,7 +743,7 @@ def serious_violations(page: Any) -> list[str]:
 
 def test_accessibility_keyboard_focus_and_a_narrow_screen(page: Any, artifacts: Path) -> None:
     serious: dict[str, list[str]] = {}
-    for view in ("generate", "draft", "edit", "compare", "train", "account"):
+    for view in ("generate", "draft", "edit", "video", "compare", "train", "account"):
         page.goto(f"/#{view}")
         page.reload()
         page.wait_for_selector(f"#view-{view}:not([hidden])")

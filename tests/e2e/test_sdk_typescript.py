@@ -26,7 +26,6 @@ from tests.e2e.conftest import Processes
 pytestmark = pytest.mark.slow
 
 PROJECT = Path(__file__).resolve().parents[1] / "ts"
-SDK = "@leonardo-ai/sdk"
 
 
 def _unavailable(reason: str) -> None:
@@ -35,19 +34,25 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _installed_version() -> str | None:
-    manifest = PROJECT / "node_modules" / SDK / "package.json"
-    return str(json.loads(manifest.read_text())["version"]) if manifest.is_file() else None
+def _installed_versions() -> dict[str, str | None]:
+    """What ``node_modules`` holds of each package the lock file installs at the top level."""
+    versions: dict[str, str | None] = {}
+    for name in _locked_versions():
+        manifest = PROJECT / "node_modules" / name / "package.json"
+        versions[name] = str(json.loads(manifest.read_text())["version"]) if manifest.is_file() else None
+    return versions
 
 
-def _locked_version() -> str:
+def _locked_versions() -> dict[str, str]:
+    """The SDK and TypeScript (which strips the studio's snippets' types), as the lock names them."""
     lock = json.loads((PROJECT / "package-lock.json").read_text())
-    return str(lock["packages"][f"node_modules/{SDK}"]["version"])
+    wanted = lock["packages"][""]["dependencies"]
+    return {name: str(lock["packages"][f"node_modules/{name}"]["version"]) for name in wanted}
 
 
 @pytest.fixture(scope="session")
 def node() -> str:
-    """The ``node`` to run SDK scripts with, the SDK installed beside them."""
+    """The ``node`` to run SDK scripts with, the SDK (and TypeScript) installed beside them."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         _unavailable("node and npm are needed for the TypeScript SDK test and are not on PATH")
@@ -57,7 +62,7 @@ def node() -> str:
         _unavailable(f"the TypeScript SDK test needs Node 20 or newer, not {version}")
     with open(PROJECT / ".install.lock", "w") as lock:  # one npm ci at a time across test workers
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if _installed_version() != _locked_version():
+        if _installed_versions() != _locked_versions():
             command = [npm, "ci", "--no-audit", "--no-fund"]
             result = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=600)
             if result.returncode != 0:

@@ -2,7 +2,8 @@
 
 Middleware rather than a per-route dependency so every POST under the API prefix gets
 it, present and future, without each route opting in. Requests without the header pass
-straight through; the rules live in ``service.idempotency``.
+straight through; the rules live in ``service.idempotency``. A route whose answer holds a
+secret shown once (a new API key) is left out: replaying it would mean storing the secret.
 """
 
 from __future__ import annotations
@@ -22,12 +23,18 @@ HEADER = "idempotency-key"
 
 
 class IdempotencyMiddleware:
-    def __init__(self, app: ASGIApp, *, prefix: str) -> None:
+    def __init__(self, app: ASGIApp, *, prefix: str, unstored: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.prefix = prefix
+        self.unstored = unstored  # paths whose answers may not be kept for a replay
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith(self.prefix):
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or not scope["path"].startswith(self.prefix)
+            or scope["path"].rstrip("/") in self.unstored
+        ):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)

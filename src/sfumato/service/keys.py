@@ -151,16 +151,16 @@ def _bearer_token(authorization: str | None) -> str:
 def list_keys(ctx: Context) -> list[KeyInfo]:
     """Every account's keys (the operator's view)."""
     with ctx.db.read() as session:
-        return [_info(k) for k in accounts.list_keys(session)]
+        return [key_info(k) for k in accounts.list_keys(session)]
 
 
 def keys_of(ctx: Context, principal: Principal) -> list[KeyInfo]:
     """The caller's own account's keys: prefixes and names, never the keys."""
     with ctx.db.read() as session:
-        return [_info(k) for k in accounts.keys_of(session, principal.account_id)]
+        return [key_info(k) for k in accounts.keys_of(session, principal.account_id)]
 
 
-def _info(k: ApiKey) -> KeyInfo:
+def key_info(k: ApiKey) -> KeyInfo:
     return KeyInfo(
         id=k.id,
         prefix=k.key_prefix,

@@ -78,3 +78,20 @@ def revoke_key(session: Session, key_id: str) -> ApiKey | None:
     if key is not None and key.revoked_at is None:
         key.revoked_at = utcnow()
     return key
+
+
+def key_of(session: Session, account_id: str, key_id: str) -> ApiKey | None:
+    """One of the account's keys by id (another account's key is as good as missing)."""
+    return session.scalars(select(ApiKey).where(ApiKey.id == key_id, ApiKey.account_id == account_id)).first()
+
+
+def set_webhook(
+    session: Session, key: ApiKey, *, url: str | None, webhook_key: str | None, secret: str | None
+) -> ApiKey:
+    """Point the key's job events at ``url`` (None: send none); a new receiver starts enabled."""
+    key.webhook_url = url
+    key.webhook_key = webhook_key
+    key.webhook_secret = secret
+    key.webhook_disabled_at = None
+    session.flush()
+    return key

@@ -1,4 +1,4 @@
-"""``/me``: the caller's account and balances; sfumato's additions: its credit ledger and its keys."""
+"""``/me``: the caller's account and balances; sfumato's addition: its credit ledger (keys: api_keys.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query
 from sfumato.api.deps import ContextDep, PrincipalDep
 from sfumato.api.schemas.common import compact, timestamp
 from sfumato.service.accounts import me, own_credit_history
-from sfumato.service.keys import keys_of
 
 router = APIRouter(tags=["user"])
 
@@ -55,27 +54,5 @@ def get_credit_ledger(
                 }
             )
             for line in own_credit_history(ctx, principal, limit=limit)
-        ]
-    }
-
-
-@router.get("/me/api-keys")
-def get_api_keys(ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
-    """The account's keys by prefix and name (created and revoked with ``sfumato keys``)."""
-    return {
-        "api_keys": [
-            compact(
-                {
-                    "id": key.id,
-                    "prefix": key.prefix,
-                    "name": key.name,
-                    "createdAt": key.created_at,
-                    "revoked": key.revoked,
-                    "webhookUrl": key.webhook_url,
-                    "webhookDisabled": key.webhook_disabled,
-                    "current": key.id == principal.api_key_id,
-                }
-            )
-            for key in keys_of(ctx, principal)
         ]
     }

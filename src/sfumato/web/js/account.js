@@ -1,7 +1,7 @@
-// Account: the balance and limits from /me, the credit ledger, the keys, and the webhook
-// deliveries with re-send.
+// Account: the balance and limits from /me, the credit ledger, the keys (issued, revoked,
+// their webhook receivers set: /me/api-keys), and the webhook deliveries with re-send.
 import { api } from "./api.js";
-import { $, el } from "./ui.js";
+import { $, el, showError } from "./ui.js";
 
 const rows = (table, list, empty, columns) =>
   $(table).tBodies[0].replaceChildren(...(list.length
@@ -31,13 +31,7 @@ export async function renderAccount() {
       el("td", {}, line.amount > 0 ? `+${line.amount}` : String(line.amount)),
       el("td", {}, String(line.balanceAfter)))), "No ledger lines.", 4);
 
-  rows("#keys", (keys.api_keys || []).map((key) =>
-    el("tr", {},
-      el("td", {}, key.name, key.current ? " (this session)" : ""),
-      el("td", {}, el("code", {}, `${key.prefix}…`)),
-      el("td", {}, when(key.createdAt)),
-      el("td", {}, key.revoked ? "revoked" : "active"),
-      el("td", {}, key.webhookUrl ? `${key.webhookUrl}${key.webhookDisabled ? " (disabled)" : ""}` : "—"))), "No keys.", 5);
+  rows("#keys", (keys.api_keys || []).map(keyRow), "No keys.", 6);
 
   rows("#deliveries", (deliveries.webhook_deliveries || []).map((delivery) =>
     el("tr", {},
@@ -48,4 +42,92 @@ export async function renderAccount() {
         type: "button",
         onclick: async () => { await api.post(`/webhooks/deliveries/${delivery.id}/resend`); await renderAccount(); },
       }, "Re-send")))), "No webhook deliveries.", 4);
+}
+
+function keyRow(key) {
+  const label = `${key.name} (${key.prefix}…)`;
+  const webhook = key.revoked
+    ? el("td", {}, key.webhookUrl || "—")
+    : el("td", {},
+      el("span", { class: "tools" },
+        el("input", { type: "url", value: key.webhookUrl || "", placeholder: "no webhook", "data-webhook": key.id,
+          "aria-label": `Webhook URL for ${label}` }),
+        el("button", { type: "button", "data-save-webhook": key.id, onclick: (event) => saveWebhook(key, event.target) },
+          "Save", el("span", { class: "visually-hidden" }, ` the webhook of ${label}`))),
+      key.webhookDisabled ? el("span", { class: "note" }, " (disabled: the receiver answered 410)") : null);
+  return el("tr", { "data-key": key.id },
+    el("td", {}, key.name, key.current ? " (this session)" : ""),
+    el("td", {}, el("code", {}, `${key.prefix}…`)),
+    el("td", {}, when(key.createdAt)),
+    el("td", {}, key.revoked ? "revoked" : "active"),
+    webhook,
+    el("td", {}, key.revoked ? "" : el("button", {
+      type: "button", class: "danger", "data-revoke": key.id, onclick: () => revoke(key),
+    }, "Revoke", el("span", { class: "visually-hidden" }, ` ${label}`))));
+}
+
+async function saveWebhook(key, button) {
+  const input = button.closest("td").querySelector("input");
+  const error = $("#key-error");
+  showError(error, null);
+  try {
+    const changed = (await api.put(`/me/api-keys/${key.id}/webhook`, { webhookUrl: input.value.trim() || null })).api_key;
+    if (changed.webhookSecret) showIssued([["Webhook signing secret", changed.webhookSecret]], changed.webhookSecret, "secret");
+    await renderAccount();
+  } catch (failure) {
+    showError(error, failure);
+  }
+}
+
+async function revoke(key) {
+  const which = key.current ? "the key this session came from (it signs you out)" : `the key “${key.name}”`;
+  if (!confirm(`Revoke ${which}? Programs using it stop working at once.`)) return;
+  await api.del(`/me/api-keys/${key.id}`);
+  if (key.current) location.reload(); // the session ended with its key: back to sign-in
+  else await renderAccount();
+}
+
+// A new key (and its webhook secret): shown here once, then gone from the page.
+function showIssued(facts, copyText, what = "key") {
+  $("#key-issued-facts").replaceChildren(...facts.flatMap(([name, value]) =>
+    [el("dt", {}, name), el("dd", {}, el("code", {}, value))]));
+  $("#key-issued").dataset.copy = copyText;
+  $("#key-issued-copy").textContent = `Copy the ${what}`;
+  $("#key-issued").hidden = false;
+  $("#key-issued-copy").focus(); // where a keyboard or screen-reader user finds it at once
+}
+
+function hideIssued() {
+  $("#key-issued-facts").replaceChildren();
+  delete $("#key-issued").dataset.copy;
+  $("#key-issued").hidden = true;
+}
+
+async function createKey(event) {
+  event.preventDefault();
+  const error = $("#key-error");
+  showError(error, null);
+  const body = { name: $("#key-name").value.trim() };
+  if (!body.name) return showError(error, "Name the key (where it will be used).");
+  const webhookUrl = $("#key-webhook").value.trim();
+  const webhookKey = $("#key-webhook-key").value.trim();
+  if (webhookUrl) body.webhookUrl = webhookUrl;
+  if (webhookKey) body.webhookKey = webhookKey;
+  try {
+    const made = (await api.post("/me/api-keys", body)).api_key;
+    const facts = [["API key", made.apiKey]];
+    if (made.webhookSecret) facts.push(["Webhook signing secret", made.webhookSecret]);
+    showIssued(facts, made.apiKey);
+    for (const id of ["#key-name", "#key-webhook", "#key-webhook-key"]) $(id).value = "";
+    await renderAccount();
+  } catch (failure) {
+    showError(error, failure);
+  }
+}
+
+export function setUpAccount() {
+  $("#key-form").addEventListener("submit", createKey);
+  $("#key-issued-done").addEventListener("click", hideIssued);
+  $("#key-issued-copy").addEventListener("click", () => navigator.clipboard.writeText($("#key-issued").dataset.copy || ""));
+  window.addEventListener("hashchange", () => { if (location.hash !== "#account") hideIssued(); });
 }

@@ -40,6 +40,7 @@ async function call(method, url, body) {
 export const api = {
   get: (path) => call("GET", API + path),
   post: (path, body = {}) => call("POST", API + path, body),
+  put: (path, body = {}) => call("PUT", API + path, body),
   del: (path) => call("DELETE", API + path),
 };
 

@@ -5,40 +5,53 @@
 
 const lit = (value) => JSON.stringify(value);
 
-// Leonardo wire name -> [Python SDK keyword, TypeScript SDK property, SDK enum or null]
-const FIELDS = {
-  modelId: ["model_id", "modelId", null],
-  prompt: ["prompt", "prompt", null],
-  negative_prompt: ["negative_prompt", "negativePrompt", null],
-  width: ["width", "width", null],
-  height: ["height", "height", null],
-  num_images: ["num_images", "numImages", null],
-  num_inference_steps: ["num_inference_steps", "numInferenceSteps", null],
-  guidance_scale: ["guidance_scale", "guidanceScale", null],
-  seed: ["seed", "seed", null],
-  scheduler: ["scheduler", "scheduler", "SdGenerationSchedulers"],
-  presetStyle: ["preset_style", "presetStyle", "SdGenerationStyle"],
-  init_image_id: ["init_image_id", "initImageId", null],
-  init_generation_image_id: ["init_generation_image_id", "initGenerationImageId", null],
-  init_strength: ["init_strength", "initStrength", null],
-  canvasRequest: ["canvas_request", "canvasRequest", null],
-  canvasRequestType: ["canvas_request_type", "canvasRequestType", "CanvasRequestType"],
-  canvasInitId: ["canvas_init_id", "canvasInitId", null],
-  canvasMaskId: ["canvas_mask_id", "canvasMaskId", null],
+// The SDKs name a wire field in their own case (Python snake_case, TypeScript camelCase).
+const snake = (name) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+const camel = (name) => name.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase());
+
+// Each SDK call a form can stand for: its route, the Python and TypeScript methods, the
+// request class, the answer's id, and the fields the SDKs type as enums (module.Name, and
+// the values the SDK's enum holds where the server takes more).
+const GENERATION_ENUMS = {
+  scheduler: "shared.SdGenerationSchedulers", presetStyle: "shared.SdGenerationStyle",
+  canvasRequestType: "shared.CanvasRequestType",
+};
+const I2V = "CreateImageToVideoGeneration";
+const T2V = "CreateTextToVideoGeneration";
+export const OPERATIONS = {
+  generation: { path: "/generations", call: "image.createGeneration", request: "CreateGenerationRequestBody",
+    answer: "sdGenerationJob.generationId", enums: GENERATION_ENUMS },
+  upscale: { path: "/variations/upscale", call: "variation.createVariationUpscale",
+    request: "CreateVariationUpscaleRequestBody", answer: "sdUpscaleJob.id" },
+  nobg: { path: "/variations/nobg", call: "variation.createVariationNoBG", python: "variation.create_variation_no_bg",
+    request: "CreateVariationNoBGRequestBody", answer: "sdNobgJob.id" },
+  unzoom: { path: "/variations/unzoom", call: "variation.createVariationUnzoom",
+    request: "CreateVariationUnzoomRequestBody", answer: "sdUnzoomJob.id" },
+  svd: { path: "/generations-motion-svd", call: "motion.createSVDMotionGeneration",
+    python: "motion.create_svd_motion_generation", request: "CreateSVDMotionGenerationRequestBody",
+    answer: "motionSvdGenerationJob.generationId" },
+  textToVideo: { path: "/generations-text-to-video", call: "motion.createTextToVideoGeneration",
+    request: `${T2V}RequestBody`, answer: "motionVideoGenerationJob.generationId",
+    enums: { model: `operations.${T2V}String`, resolution: `operations.${T2V}MotionString` } },
+  imageToVideo: { path: "/generations-image-to-video", call: "motion.createImageToVideoGeneration",
+    request: `${I2V}RequestBody`, answer: "motionVideoGenerationJob.generationId",
+    enums: { model: `operations.${I2V}String`, resolution: `operations.${I2V}MotionString`, imageType: "operations.ImageType" } },
+  training: { path: "/models", call: "models.createModel", request: "CreateModelRequestBody",
+    answer: "sdTrainingJob.customModelId", enums: { sd_version: "operations.CreateModelSdVersions" },
+    sdkValues: { sd_version: ["v1_5", "v2"] } },
 };
 
-function entries(body) {
-  return Object.entries(body).filter(([name, value]) => value !== null && value !== undefined && FIELDS[name]);
-}
+const pythonCall = (op) => op.python || op.call.split(".").map(snake).join(".");
+const present = (body) => Object.entries(body).filter(([, value]) => value !== null && value !== undefined);
 
 function pythonValue(value, enumName) {
-  if (enumName) return `shared.${enumName}(${lit(value)})`;
+  if (enumName) return `${enumName}(${lit(value)})`;
   if (typeof value === "boolean") return value ? "True" : "False";
   return lit(value);
 }
 
-function pythonArgs(body, indent = "        ") {
-  return entries(body).map(([name, value]) => `${indent}${FIELDS[name][0]}=${pythonValue(value, FIELDS[name][2])},`);
+function pythonArgs(body, op = OPERATIONS.generation, indent = "        ") {
+  return present(body).map(([name, value]) => `${indent}${snake(name)}=${pythonValue(value, op.enums?.[name])},`);
 }
 
 const PYTHON_CLIENT = `sdk = LeonardoAiSDK(
@@ -46,36 +59,37 @@ const PYTHON_CLIENT = `sdk = LeonardoAiSDK(
     server_url=os.environ.get("SFUMATO_URL", "http://127.0.0.1:8000") + "/api/rest/v1",
 )`;
 
-export function pythonSdk(body) {
+export function pythonSdk(body, op = OPERATIONS.generation) {
   return `import os
 
 from leonardo_ai_sdk import LeonardoAiSDK
 from leonardo_ai_sdk.models import operations, shared
 
 ${PYTHON_CLIENT}
-created = sdk.image.create_generation(
-    request=operations.CreateGenerationRequestBody(
-${pythonArgs(body).join("\n")}
+created = sdk.${pythonCall(op)}(
+    request=operations.${op.request}(
+${pythonArgs(body, op).join("\n")}
     )
 )
-print(created.object.sd_generation_job.generation_id)
+print(created.object.${op.answer.split(".").map(snake).join(".")})
 `;
 }
 
-function typescriptProps(body, used) {
-  return entries(body).map(([name, value]) => {
-    const [, prop, enumName] = FIELDS[name];
+function typescriptProps(body, used, op = OPERATIONS.generation) {
+  return present(body).map(([name, value]) => {
+    const enumName = op.enums?.[name];
     if (enumName) used.add(enumName);
-    return `  ${prop}: ${lit(value)}${enumName ? ` as ${enumName}` : ""},`;
+    return `  ${camel(name)}: ${lit(value)}${enumName ? ` as ${enumName.split(".")[1]}` : ""},`;
   });
 }
 
 function typescriptHead(used, extra = "") {
-  const types = used.size
-    ? `import type { ${[...used].sort().join(", ")} } from "@leonardo-ai/sdk/sdk/models/shared";\n`
-    : "";
+  const imports = ["shared", "operations"].map((module) => {
+    const names = [...used].filter((name) => name.startsWith(`${module}.`)).map((name) => name.split(".")[1]).sort();
+    return names.length ? `import type { ${names.join(", ")} } from "@leonardo-ai/sdk/sdk/models/${module}/index.js";\n` : "";
+  }).join("");
   return `${extra}import { Leonardo } from "@leonardo-ai/sdk";
-${types}
+${imports}
 const leonardo = new Leonardo({
   bearerAuth: process.env.SFUMATO_API_KEY,
   serverURL: \`\${process.env.SFUMATO_URL ?? "http://127.0.0.1:8000"}/api/rest/v1\`,
@@ -83,14 +97,27 @@ const leonardo = new Leonardo({
 `;
 }
 
-export function typescriptSdk(body) {
+export function typescriptSdk(body, op = OPERATIONS.generation) {
   const used = new Set();
-  const props = typescriptProps(body, used);
-  return `${typescriptHead(used)}const result = await leonardo.image.createGeneration({
+  const props = typescriptProps(body, used, op);
+  return `${typescriptHead(used)}const result = await leonardo.${op.call}({
 ${props.join("\n")}
 });
-console.log(result.object?.sdGenerationJob?.generationId);
+console.log(result.object?.${op.answer.replaceAll(".", "?.")});
 `;
+}
+
+// Python SDK, TypeScript SDK and curl for one request; curl alone where a value is one the
+// server takes but the SDKs' enums do not (they would refuse it before sending).
+export function sdkSnippets(op, body) {
+  const sdkRefuses = Object.entries(op.sdkValues || {}).some(([name, values]) =>
+    body[name] !== undefined && body[name] !== null && !values.includes(body[name]));
+  const list = sdkRefuses ? [] : [
+    { id: "python", label: "Python SDK", code: pythonSdk(body, op) },
+    { id: "typescript", label: "TypeScript SDK", code: typescriptSdk(body, op) },
+  ];
+  list.push({ id: "curl", label: "curl", code: curl(body, op.path) });
+  return list;
 }
 
 const shellQuote = (text) => `'${text.replaceAll("'", `'\\''`)}'`;
@@ -141,11 +168,7 @@ function pythonDict(values) {
 }
 
 export function generationSnippets(body, modelKey) {
-  const list = [
-    { id: "python", label: "Python SDK", code: pythonSdk(body) },
-    { id: "typescript", label: "TypeScript SDK", code: typescriptSdk(body) },
-    { id: "curl", label: "curl", code: curl(body) },
-  ];
+  const list = sdkSnippets(OPERATIONS.generation, body);
   const openai = openaiSdk(body, modelKey);
   if (openai) list.push({ id: "openai", label: "OpenAI SDK", code: openai });
   return list;
@@ -215,8 +238,7 @@ export function realtimeSnippets(body, path = "/generations-lcm") {
   const request = { ...body };
   delete request.imageDataUrl;
   const method = { "/generations-lcm": ["create_lcm_generation", "createLCMGeneration", "CreateLCMGenerationRequestBody"] }[path];
-  const pyArgs = Object.entries(request).map(([name, value]) =>
-    `        ${name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}=${pythonValue(value, null)},`);
+  const pyArgs = pythonArgs(request, {});
   const python = `import base64
 import os
 
@@ -235,7 +257,7 @@ ${pyArgs.join("\n")}
 with open("picture.png", "wb") as file:
     file.write(base64.b64decode(answer.object.lcm_generation_job.image_data_url[0].split(",", 1)[1]))
 `;
-  const tsProps = Object.entries(request).map(([name, value]) => `  ${name}: ${lit(value)},`);
+  const tsProps = typescriptProps(request, new Set(), {});
   const typescript = `${typescriptHead(new Set(), 'import { readFile, writeFile } from "node:fs/promises";\n')}
 const sketch = "data:image/png;base64," + (await readFile("sketch.png")).toString("base64");
 const answer = await leonardo.realtimeCanvas.${method[1]}({

@@ -1,10 +1,13 @@
 // The gallery: the caller's generations, newest first, a page at a time; each picture can
 // be downloaded, deleted, edited, compared, and its lineage read.
 import { api, wait } from "./api.js";
+import { OPERATIONS, sdkSnippets } from "./apicode.js";
+import { showCode } from "./codedialog.js";
 import { editPicture } from "./edit.js";
 import { follow, loadIntoForm } from "./generate.js";
 import { changed, state } from "./state.js";
 import { $, el } from "./ui.js";
+import { videoFromPicture } from "./video.js";
 
 const PAGE = 6;
 let offset = 0;
@@ -22,11 +25,18 @@ function lineage(generation) {
 // Jobs on an existing picture (POST /variations/...), their handle's key in the answer.
 const TRANSFORMS = [["upscale", "sdUpscaleJob", "Upscale"], ["nobg", "sdNobgJob", "Remove background"],
   ["unzoom", "sdUnzoomJob", "Unzoom"]];
+const ANIMATE = { imageId: null, motionStrength: 5 }; // the SVD request, less its picture
+
+// "Get API Code" for an action on a picture: the same request, as the button sends it.
+const codeButton = (operation, body, label, alt) => el("button", {
+  type: "button", class: "quiet", "data-code": label.toLowerCase().replaceAll(" ", "-"),
+  "aria-label": `Get API Code: ${label}, ${alt}`, onclick: () => showCode(sdkSnippets(operation, body)),
+}, "API code");
 
 async function transform(image, route, key, label, status) {
   status.textContent = `${label}: queued`;
   try {
-    const created = await api.post(`/variations/${route}`, { id: image.id });
+    const created = await api.post(OPERATIONS[route].path, { id: image.id });
     const id = created[key].id;
     for (;;) {
       const variation = (await api.get(`/variations/${id}`)).generated_image_variation_generic[0];
@@ -45,7 +55,7 @@ async function transform(image, route, key, label, status) {
 async function animate(image, status) {
   status.textContent = "Animate: queued";
   try {
-    const created = await api.post("/generations-motion-svd", { imageId: image.id, motionStrength: 5 });
+    const created = await api.post(OPERATIONS.svd.path, { ...ANIMATE, imageId: image.id });
     const id = created.motionSvdGenerationJob.generationId;
     await refreshGallery();
     await follow(id, status);
@@ -82,14 +92,22 @@ function picture(generation, image, index) {
     el("details", { class: "more" },
       el("summary", { "aria-label": `More for ${alt}` }, "More"),
       el("span", { class: "tools" },
-        TRANSFORMS.map(([route, key, label]) => el("button", {
-          type: "button", "data-transform": route, "aria-label": `${label}: ${alt}`,
-          onclick: (event) => transform(image, route, key, label, event.target.closest(".picture").querySelector(".job")),
-        }, label)),
+        TRANSFORMS.map(([route, key, label]) => el("span", { class: "pair" },
+          el("button", {
+            type: "button", "data-transform": route, "aria-label": `${label}: ${alt}`,
+            onclick: (event) => transform(image, route, key, label, event.target.closest(".picture").querySelector(".job")),
+          }, label),
+          codeButton(OPERATIONS[route], { id: image.id }, label, alt))),
+        image.motionMP4URL ? null : el("span", { class: "pair" },
+          el("button", {
+            type: "button", "data-transform": "animate", "aria-label": `Animate: ${alt}`,
+            onclick: (event) => animate(image, event.target.closest(".picture").querySelector(".job")),
+          }, "Animate"),
+          codeButton(OPERATIONS.svd, { ...ANIMATE, imageId: image.id }, "Animate", alt)),
         image.motionMP4URL ? null : el("button", {
-          type: "button", "data-transform": "animate", "aria-label": `Animate: ${alt}`,
-          onclick: (event) => animate(image, event.target.closest(".picture").querySelector(".job")),
-        }, "Animate"))),
+          type: "button", "data-transform": "video", "aria-label": `Make a video: ${alt}`,
+          onclick: () => videoFromPicture(image, generation),
+        }, "Make a video"))),
     el("span", { class: "job note", role: "status" }),
     variations(image),
     el("span", { class: "field check" },

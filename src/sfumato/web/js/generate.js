@@ -103,7 +103,10 @@ const updateCost = debounce(async () => {
 }, 250);
 
 function describe(generation) {
-  if (generation.status === "COMPLETE") return ["complete", `Complete: ${generation.generated_images.length} picture(s).`];
+  if (generation.status === "COMPLETE") {
+    const what = generation.motionMP4URL ? "clip" : "picture";
+    return ["complete", `Complete: ${generation.generated_images.length} ${what}(s).`];
+  }
   if (generation.status === "FAILED") return ["failed", `Failed: ${generation.failureReason || "no reason given"}`];
   if (generation.progress) {
     const { step, total, stage } = generation.progress;

@@ -1,7 +1,7 @@
 // The studio's entry point: resume or ask for a sign-in, then route between screens by the
-// URL's hash (#generate, #draft, #edit, #compare, #account).
+// URL's hash (#generate, #draft, #edit, #video, #compare, #train, #account).
 import { resumeSession, signIn, signOut, api } from "./api.js";
-import { renderAccount } from "./account.js";
+import { renderAccount, setUpAccount } from "./account.js";
 import { setUpCodeDialog } from "./codedialog.js";
 import { renderCompare } from "./compare.js";
 import { setUpDraft } from "./draft.js";
@@ -11,8 +11,9 @@ import { fillModelPicker, setUpGenerate, showModels } from "./generate.js";
 import { state } from "./state.js";
 import { listModels, setUpTrain } from "./train.js";
 import { $, showError } from "./ui.js";
+import { setUpVideo, updateCost as updateVideoCost } from "./video.js";
 
-const VIEWS = ["generate", "draft", "edit", "compare", "train", "account"];
+const VIEWS = ["generate", "draft", "edit", "video", "compare", "train", "account"];
 
 function show(name) {
   for (const view of document.querySelectorAll(".view")) view.hidden = view.id !== `view-${name}`;
@@ -30,6 +31,7 @@ function route() {
   if (name === "generate") refreshGallery().catch((error) => console.error(error)); // other clients' work too
   if (name === "compare") renderCompare();
   if (name === "train") listModels().catch((error) => console.error(error));
+  if (name === "video") updateVideoCost();
   if (name === "account") renderAccount().catch((error) => console.error(error));
 }
 
@@ -84,6 +86,8 @@ async function boot() {
   setUpDraft();
   setUpCodeDialog();
   setUpTrain();
+  setUpVideo();
+  setUpAccount();
   state.listeners.add(() => { if (location.hash === "#compare") renderCompare(); });
   $("#signin-form").addEventListener("submit", submitSignIn);
   $("#sign-out").addEventListener("click", async () => { await signOut(); leave(); });

@@ -2,6 +2,8 @@
 // trained on it, with its queue position, step and loss while it runs and the prompt suite
 // it draws when done. The same routes as any client: /datasets, /models.
 import { api, uploadPresigned, wait } from "./api.js";
+import { OPERATIONS, sdkSnippets } from "./apicode.js";
+import { showCode } from "./codedialog.js";
 import { state } from "./state.js";
 import { $, debounce, el, numberOrNull, showError } from "./ui.js";
 
@@ -81,16 +83,29 @@ function describe(model) {
   return ["queued", model.queuePosition ? `Queued, position ${model.queuePosition}` : "Queued"];
 }
 
-async function train(event) {
-  event.preventDefault();
-  const error = $("#train-error");
-  showError(error, null);
-  if (!datasetId) return showError(error, "Create a dataset and add pictures first.");
+// The training request as the form would send it, or null (and why, shown) when it is not ready.
+function trainingRequest() {
   const body = {
     name: $("#train-name").value.trim(), datasetId, instance_prompt: $("#train-prompt").value.trim(),
     resolution: numberOrNull($("#train-resolution")) ?? 512, sd_version: $("#train-base").value,
   };
-  if (!body.name || !body.instance_prompt) return showError(error, "Name the model and give its instance prompt.");
+  let problem = null;
+  if (!datasetId) problem = "Create a dataset and add pictures first.";
+  else if (!body.name || !body.instance_prompt) problem = "Name the model and give its instance prompt.";
+  showError($("#train-error"), problem);
+  return problem ? null : body;
+}
+
+function code() {
+  const body = trainingRequest();
+  if (body) showCode(sdkSnippets(OPERATIONS.training, body));
+}
+
+async function train(event) {
+  event.preventDefault();
+  const error = $("#train-error");
+  const body = trainingRequest();
+  if (!body) return;
   const button = $("#train-submit");
   button.disabled = true;
   const status = $("#train-status");
@@ -98,7 +113,7 @@ async function train(event) {
   losses.replaceChildren();
   $("#train-evaluation").replaceChildren();
   try {
-    const id = (await api.post("/models", body)).sdTrainingJob.customModelId;
+    const id = (await api.post(OPERATIONS.training.path, body)).sdTrainingJob.customModelId;
     status.dataset.model = id;
     let lastStep = -1;
     for (;;) {
@@ -203,4 +218,5 @@ export function setUpTrain() {
   $("#dataset-add-chosen").addEventListener("click", addChosen);
   $("#train-resolution").addEventListener("input", () => updateCost($("#dataset-images").children.length));
   $("#train-form").addEventListener("submit", train);
+  $("#train-code").addEventListener("click", code);
 }
