@@ -165,6 +165,18 @@ def _copy_sqlite(template: Path, target: Path) -> None:
         source.backup(copy)
 
 
+@pytest.fixture(scope="session")
+def new_sqlite_database(_migrated_sqlite: Path) -> Callable[[Path], str]:
+    """Makes a migrated SQLite database in a folder; its URL."""
+
+    def make(folder: Path) -> str:
+        path = folder / "sfumato.db"
+        _copy_sqlite(_migrated_sqlite, path)
+        return f"sqlite:///{path}"
+
+    return make
+
+
 @dataclass(frozen=True)
 class _Statement:
     sql: str

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,13 +27,11 @@ def trainer(database_url: str, tmp_path: Path, models_dir: Path) -> Iterator[Api
 
 
 @pytest.fixture
-def family_trainer(tmp_path: Path, models_dir: Path) -> Iterator[Api]:
+def family_trainer(
+    tmp_path: Path, models_dir: Path, new_sqlite_database: Callable[[Path], str]
+) -> Iterator[Api]:
     """An app that trains each Leonardo sd_version on its own family's tiny model (SQLite)."""
-    from sfumato.store.migrate import upgrade
-
-    url = f"sqlite:///{tmp_path / 'families.db'}"
-    upgrade(url)
-    yield from _trainer(url, tmp_path, models_dir, FAMILY_BASES)
+    yield from _trainer(new_sqlite_database(tmp_path), tmp_path, models_dir, FAMILY_BASES)
 
 
 def _trainer(database_url: str, tmp_path: Path, models_dir: Path, bases: dict[str, str]) -> Iterator[Api]:
