@@ -8,10 +8,9 @@ straight through; the rules live in ``service.idempotency``.
 from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sfumato.api.asgi import read_body, replaying, send_json
+from sfumato.api.asgi import header, read_body, replaying, send_json
 from sfumato.api.auth_gate import PRINCIPAL
 from sfumato.api.errors import error_response_at
 from sfumato.errors import SfumatoError
@@ -31,8 +30,7 @@ class IdempotencyMiddleware:
         if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith(self.prefix):
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        key = headers.get(HEADER)
+        key = header(scope, HEADER.encode())
         if key is None:
             await self.app(scope, receive, send)
             return
