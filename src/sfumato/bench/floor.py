@@ -42,8 +42,8 @@ def floor_app() -> FastAPI:
 
 
 @contextlib.contextmanager
-def serve_floor(home: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """The floor in a process of its own on loopback, once it answers; its ``args[-1]`` is its port."""
+def serve_floor(home: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """The floor in a process of its own on loopback, once it answers: its port and process."""
     port = free_port()
     log = home / f"floor-{port}.log"
     with open(log, "wb") as out:
@@ -52,7 +52,7 @@ def serve_floor(home: Path) -> Iterator[subprocess.Popen[bytes]]:
         )
     try:
         wait_ready(process, f"http://127.0.0.1:{port}", log)
-        yield process
+        yield port, process
     finally:
         stop(process)
 

@@ -13,6 +13,7 @@ speed slows both alike and their ratio holds.
 from __future__ import annotations
 
 import contextlib
+import functools
 import tempfile
 import time
 from collections.abc import Callable
@@ -72,8 +73,8 @@ def submit(
                   for _ in range(servers - 1)]  # fmt: skip
         targets = [Target("sfumato", [node.port for node in nodes], [node.process.pid for node in nodes])]
         if floor:
-            process = stack.enter_context(serve_floor(Path(home)))
-            targets.append(Target("floor", [int(process.args[-1])], [process.pid]))  # type: ignore[index]
+            port, process = stack.enter_context(serve_floor(Path(home)))
+            targets.append(Target("floor", [port], [process.pid]))
         keys = nodes[0].keys(accounts)
         bodies = [
             post_request(targets[0].ports[0], f"{API}/generations", _body(n), keys[n % accounts])
@@ -99,7 +100,7 @@ def submit(
                 share = measured[turn::rounds]
                 # Each takes the lead in turn, so neither always follows the other's load.
                 for target in targets if turn % 2 == 0 else targets[::-1]:
-                    target.measure(lambda t=target: load(t, share, tick))  # noqa: B023
+                    target.measure(functools.partial(load, target, share, tick))
         client_ms = (time.process_time() - client_before) / (requests * len(targets)) * 1000
     backend = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
     offered = f"offered {rate:.0f} req/s open loop" if rate > 0 else "closed loop"
