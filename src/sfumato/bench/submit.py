@@ -73,8 +73,12 @@ def submit(
                   for _ in range(servers - 1)]  # fmt: skip
         targets = [Target("sfumato", [node.port for node in nodes], [node.process.pid for node in nodes])]
         if floor:
-            port, process = stack.enter_context(serve_floor(Path(home)))
-            targets.append(Target("floor", [port], [process.pid]))
+            floors = [
+                stack.enter_context(serve_floor(Path(home))) for _ in range(servers)
+            ]  # as many processes
+            targets.append(
+                Target("floor", [port for port, _ in floors], [process.pid for _, process in floors])
+            )
         keys = nodes[0].keys(accounts)
         bodies = [
             post_request(targets[0].ports[0], f"{API}/generations", _body(n), keys[n % accounts])
