@@ -41,6 +41,7 @@ from sfumato.api.routes import (
     variations,
     webhooks,
 )
+from sfumato.api.submit_path import SubmitPathMiddleware
 from sfumato.blobs.local import UPLOAD_ROUTE
 from sfumato.config import Settings
 from sfumato.runtime import build_context, build_webhook_sender, build_worker
@@ -96,7 +97,9 @@ def create_app(
     errors.install(app)
     openapi_doc.install(app)
     explorer.install(app)
-    # Outermost first: log → key check → body limit → idempotency (which reads the body).
+    # Outermost first: log → key check → body limit → idempotency (which reads the body) →
+    # the lean path of POST /generations.
+    app.add_middleware(SubmitPathMiddleware, prefix=API_PREFIX, path="/generations")
     app.add_middleware(
         IdempotencyMiddleware, prefix=API_PREFIX, unstored=frozenset({API_PREFIX + api_keys.ROUTE})
     )

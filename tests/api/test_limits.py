@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -137,3 +138,37 @@ def test_a_malformed_limit_setting_is_refused_at_start(tmp_path: Path) -> None:
 
     with pytest.raises(InvalidRequest, match="SFUMATO_RATE_LIMIT_PER_KEY"):
         RateLimiter.from_settings(Settings(home=tmp_path, rate_limit_per_key="lots"))
+
+
+def test_the_lean_submit_path_answers_as_the_route_does(make_api: MakeApi) -> None:
+    """A plainly valid POST /generations is served by the lean path; any other JSON type goes
+    through the route. Both answer, count and charge alike, and a body the lean path cannot
+    take is refused with the route's words."""
+    api = make_api(rate_limit_per_key="10/minute")
+    lean = api.post("/generations", json={**SMALL, "seed": 1})
+    routed = api.client.post(
+        "/api/rest/v1/generations",
+        content=json.dumps({**SMALL, "seed": 2}),
+        headers={**api.headers(), "content-type": "application/vnd.api+json"},  # left to the route
+    )
+    for response, remaining in ((lean, "9"), (routed, "8")):
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/json"
+        assert (response.headers["x-ratelimit-limit"], response.headers["x-ratelimit-remaining"]) == (
+            "10",
+            remaining,
+        )
+    jobs = [response.json()["sdGenerationJob"] for response in (lean, routed)]
+    assert [job["apiCreditCost"] for job in jobs] == [jobs[0]["apiCreditCost"]] * 2
+    assert [sorted(job) for job in jobs] == [["apiCreditCost", "cost", "generationId"]] * 2
+    again = api.post("/generations", json={**SMALL, "seed": 1})  # a duplicate: the same generation, free
+    assert again.json()["sdGenerationJob"]["generationId"] == jobs[0]["generationId"]
+    assert again.json()["sdGenerationJob"]["apiCreditCost"] == 0
+    malformed = api.client.post(
+        "/api/rest/v1/generations",
+        content=b'{"prompt": ',
+        headers={**api.headers(), "content-type": "application/json"},
+    )
+    assert (malformed.status_code, malformed.json()["code"]) == (400, "invalid-json")
+    invalid = api.post("/generations", json={**SMALL, "width": 65})
+    assert (invalid.status_code, invalid.json()["path"]) == (400, "$.width")

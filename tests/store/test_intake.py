@@ -124,6 +124,29 @@ def test_the_queue_cap_counts_earlier_members_of_the_group(db: Database) -> None
     assert _state(db, alice) == (970, 970, 3, 3)
 
 
+def test_a_job_admitted_claimed_skips_the_queue_cap_while_its_account_has_a_free_slot(db: Database) -> None:
+    alice = _account(db, 1000)  # two concurrency slots
+    _write(db, [_submission(alice, max_queued=1)])  # the queue is at its cap
+    lease = queue.Lease(worker_id="w", seconds=30)
+    subs = [_submission(alice, max_queued=1, lease=lease) for _ in range(3)] + [
+        _submission(alice, max_queued=1)
+    ]
+    outcomes = _write(db, subs)
+    # The first two run at once (a slot each), so the cap on waiting jobs does not apply to
+    # them; the third would wait, and the queue is full; so would the last, which asked for no lease.
+    assert outcomes == [
+        Accepted(subs[0].subject_id, 10, leased=True),
+        Accepted(subs[1].subject_id, 10, leased=True),
+        Refused("queue", 1),
+        Refused("queue", 1),
+    ]
+    assert _state(db, alice) == (970, 970, 3, 1)
+    with db.read() as session:
+        running = session.scalars(select(Job).where(Job.state == queue.RUNNING)).all()
+        assert sorted(job.generation_id for job in running) == sorted(s.subject_id for s in subs[:2])
+        assert {job.lease_owner for job in running} == {"w"}
+
+
 def test_the_daily_budget_counts_earlier_members_of_the_group(db: Database) -> None:
     alice = _account(db, 1000)
     _write(db, [_submission(alice, cost=10, daily_budget=35)])

@@ -21,7 +21,7 @@ from sfumato.errors import Forbidden, Unauthorized
 from sfumato.service.context import Context
 
 PRINCIPAL = "sfumato.principal"  # scope key of the authenticated caller
-ENDPOINT = "sfumato.endpoint"  # scope key of the route template of a request refused before routing
+ENDPOINT = "sfumato.endpoint"  # scope key of the route template of a request answered before routing
 
 
 class AuthGateMiddleware:

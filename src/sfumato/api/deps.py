@@ -44,13 +44,14 @@ async def get_principal(
     if principal is None:
         principal = await principal_of(ctx, request.scope)
     bind(account_id=principal.account_id)
-    decision = await _count_request(ctx, principal)
+    decision = await count_request(ctx, principal)
     if decision is not None:
         response.headers.update(decision.headers())
     return principal
 
 
-async def _count_request(ctx: Context, principal: Principal) -> Decision | None:
+async def count_request(ctx: Context, principal: Principal) -> Decision | None:
+    """Count one request of ``principal`` against its rate limits (:class:`RateLimited` when spent)."""
     limiter = ctx.rate_limiter
     if limiter.blocking:
         return await run_in_threadpool(

@@ -9,9 +9,9 @@ secret shown once (a new API key) is left out: replaying it would mean storing t
 from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sfumato.api.asgi import header, read_body, replaying, send_json
 from sfumato.api.auth_gate import PRINCIPAL
 from sfumato.api.errors import error_response_at
 from sfumato.errors import SfumatoError
@@ -37,8 +37,7 @@ class IdempotencyMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        key = headers.get(HEADER)
+        key = header(scope, HEADER.encode())
         if key is None:
             await self.app(scope, receive, send)
             return
@@ -47,7 +46,7 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)  # the route answers 401 as usual
             return
         ctx: Context = scope["app"].state.context
-        body = await _read_body(receive)
+        body = await read_body(receive)
         fingerprint = idempotency.request_hash(
             scope["method"], scope["path"], scope.get("query_string", b"").decode(), body
         )
@@ -66,7 +65,8 @@ class IdempotencyMiddleware:
             await error_response_at(scope["path"], exc)(scope, receive, send)
             return
         if isinstance(outcome, idempotency.Replay):
-            await _send_raw(send, outcome.status_code, outcome.body.encode(), replayed=True)
+            extra = [(b"idempotent-replayed", b"true")]
+            await send_json(send, outcome.status_code, outcome.body.encode(), extra)
             return
         await self._run(scope, body, receive, send, ctx, outcome)
 
@@ -81,16 +81,6 @@ class IdempotencyMiddleware:
     ) -> None:
         status = 500
         chunks: list[bytes] = []
-        replayed_body = False
-
-        async def receive_body() -> Message:
-            """The body read above, then the connection's own messages: a streamed answer
-            listens for the client's disconnect, which must not be reported before it happens."""
-            nonlocal replayed_body
-            if replayed_body:
-                return await receive()
-            replayed_body = True
-            return {"type": "http.request", "body": body, "more_body": False}
 
         async def capture(message: Message) -> None:
             nonlocal status
@@ -102,7 +92,7 @@ class IdempotencyMiddleware:
 
         try:
             with idempotency.handling(claim):
-                await self.app(scope, receive_body, capture)
+                await self.app(scope, replaying(body, receive), capture)
         except BaseException:
             await run_in_threadpool(idempotency.release, ctx, claim)
             raise
@@ -111,23 +101,3 @@ class IdempotencyMiddleware:
             await run_in_threadpool(lambda: idempotency.succeed(ctx, claim, status_code=status, body=text))
         else:
             await run_in_threadpool(idempotency.release, ctx, claim)
-
-
-async def _read_body(receive: Receive) -> bytes:
-    parts = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        parts.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(parts)
-
-
-async def _send_raw(send: Send, status: int, body: bytes, *, replayed: bool = False) -> None:
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if replayed:
-        headers.append((b"idempotent-replayed", b"true"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

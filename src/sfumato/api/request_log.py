@@ -13,9 +13,9 @@ import re
 import time
 import uuid
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sfumato.api.asgi import header
 from sfumato.api.auth_gate import ENDPOINT
 from sfumato.observability.logs import bound
 from sfumato.observability.metrics import observe_request
@@ -34,7 +34,7 @@ class RequestLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        offered = Headers(scope=scope).get("x-request-id", "")
+        offered = header(scope, b"x-request-id") or ""
         request_id = offered if _REQUEST_ID.match(offered) else uuid.uuid4().hex
         started = time.perf_counter()
         status = 500

@@ -145,8 +145,6 @@ def serve(
     (``OMP_NUM_THREADS``).
     """
     settings = {**(settings or {}), **more_settings}
-    import httpx
-
     port = free_port()
     env = {
         **os.environ,
@@ -166,21 +164,28 @@ def serve(
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"sfumato serve exited:\n{log.read_text(errors='replace')}")
-            try:
-                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("sfumato serve did not become ready")
-            time.sleep(0.1)
+        wait_ready(process, base, log)
         yield Server(base=base, process=process, env=env, log=log)
     finally:
-        _stop(process)
+        stop(process)
+
+
+def wait_ready(process: subprocess.Popen[bytes], base: str, log: Path) -> None:
+    """Wait until the server at ``base`` answers ``/readyz`` with 200 (at most two minutes)."""
+    import httpx
+
+    deadline = time.monotonic() + 120
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited:\n{log.read_text(errors='replace')}")
+        try:
+            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{process.args!r} did not become ready")
+        time.sleep(0.1)
 
 
 @contextlib.contextmanager
@@ -195,10 +200,10 @@ def worker_process(server: Server, **settings: str) -> Iterator[subprocess.Popen
     try:
         yield process
     finally:
-        _stop(process)
+        stop(process)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM, and SIGKILL if the process has not exited 30 s later."""
     process.terminate()
     try:

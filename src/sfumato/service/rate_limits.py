@@ -5,17 +5,25 @@ Counters live in memory by default (one process: the embedded shape) and in Redi
 moving-window strategy counts the requests of the last window exactly: no burst at a
 window's edge. When Redis cannot be reached, requests are let through (and logged):
 a broken counter store must not take the API down with it.
+
+In memory the windows are kept here (:class:`MemoryWindows`), not in the library's
+``MemoryStorage``: that one starts a timer thread every 10 ms to expire its counters and
+made counting the largest cost of a request after the database write; a window here drops
+its expired entries when it is next counted.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage, storage_from_string
+from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from sfumato.config import Settings
@@ -68,8 +76,11 @@ class RateLimiter:
     ) -> None:
         self.per_key = per_key
         self.per_account = per_account
-        storage = storage_from_string(storage_url) if storage_url else MemoryStorage()
-        self._limiter = MovingWindowRateLimiter(storage)
+        self._counter: MemoryWindows | _LibraryWindows = (
+            _LibraryWindows(MovingWindowRateLimiter(storage_from_string(storage_url)))
+            if storage_url
+            else MemoryWindows()
+        )
         # Counting in memory never waits; counting in Redis is a network round trip.
         self.blocking = bool(storage_url) and bool(per_key or per_account)
 
@@ -102,15 +113,51 @@ class RateLimiter:
     def _hit(self, checks: list[tuple[RateLimitItem, tuple[str, str]]]) -> Decision:
         decisions = []
         for item, ids in checks:
-            if not self._limiter.hit(item, *ids):
-                stats = self._limiter.get_window_stats(item, *ids)
-                decision = Decision(item.amount, 0, stats.reset_time)
-                retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+            allowed, decision = self._counter.hit(item, ids)
+            if not allowed:
+                retry_after = max(1, math.ceil(decision.reset_at - time.time()))
                 scope = "API key" if ids[0] == "key" else "account"
                 raise RateLimited(
                     f"Rate limit of {item} per {scope} exceeded; retry in {retry_after} s",
                     headers={**decision.headers(), "Retry-After": str(retry_after)},
                 )
-            stats = self._limiter.get_window_stats(item, *ids)
-            decisions.append(Decision(item.amount, stats.remaining, stats.reset_time))
+            decisions.append(decision)
         return min(decisions, key=lambda d: d.remaining)
+
+
+class MemoryWindows:
+    """Moving windows in this process: per limit and caller, the times of the requests it let
+    through within the last window, oldest first."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()  # counted on the event loop, and from threads
+        self._windows: dict[tuple[RateLimitItem, str, str], deque[float]] = {}
+
+    def hit(self, item: RateLimitItem, ids: tuple[str, str]) -> tuple[bool, Decision]:
+        """Count one request if ``item`` allows it; whether it did, and the window's state after."""
+        seconds = item.get_expiry()
+        with self._lock:
+            now = self._clock()
+            key = (item, *ids)
+            times = self._windows.get(key)
+            if times is None:
+                times = self._windows[key] = deque()
+            while times and times[0] <= now - seconds:
+                times.popleft()
+            allowed = len(times) < item.amount
+            if allowed:
+                times.append(now)
+            return allowed, Decision(item.amount, item.amount - len(times), times[0] + seconds)
+
+
+class _LibraryWindows:
+    """The ``limits`` library's moving windows (in Redis), with :class:`MemoryWindows`' interface."""
+
+    def __init__(self, limiter: MovingWindowRateLimiter) -> None:
+        self._limiter = limiter
+
+    def hit(self, item: RateLimitItem, ids: tuple[str, str]) -> tuple[bool, Decision]:
+        allowed = self._limiter.hit(item, *ids)
+        stats = self._limiter.get_window_stats(item, *ids)
+        return allowed, Decision(item.amount, stats.remaining if allowed else 0, stats.reset_time)

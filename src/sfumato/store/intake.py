@@ -31,7 +31,7 @@ with that subject, uncharged, like a duplicate.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 from typing import Any, Literal
@@ -114,8 +114,9 @@ def write_group(session: Session | Connection, submissions: Sequence[Submission]
                 continue
             originals[request] = sub.subject_id
         to_charge.setdefault(sub.account_id, []).append(index)
+    free = _free_slots(connection, [submissions[i] for indexes in to_charge.values() for i in indexes])
     for account_id, indexes in sorted(to_charge.items()):
-        outcomes.update(_charge(connection, account_id, [(i, submissions[i]) for i in indexes]))
+        outcomes.update(_charge(connection, account_id, [(i, submissions[i]) for i in indexes], free))
     first_outcome = {sub.subject_id: outcomes[i] for i, sub in enumerate(submissions) if i in outcomes}
     for index, request in repeats.items():
         original = first_outcome.get(originals[request])  # None: an earlier group's generation
@@ -126,16 +127,13 @@ def write_group(session: Session | Connection, submissions: Sequence[Submission]
         )
     admitted = [sub for i, sub in enumerate(submissions) if _admitted(outcomes[i])]
     if admitted:
-        leased = _leased(connection, admitted)
+        leased = {out.subject_id for out in outcomes.values() if isinstance(out, Accepted) and out.leased}
         _insert_subjects(connection, admitted)
         _insert_many(connection, CreditEntry.__table__, [_debit_row(sub) for sub in admitted if sub.cost])
         jobs = [_job_row(sub, sub.subject_id in leased) for sub in admitted if sub.job is not None]
         _insert_many(connection, Job.__table__, jobs)
         if len(jobs) > len(leased):  # some wait in the queue: wake the workers
             queue.notify(connection)
-        for index, outcome in outcomes.items():
-            if isinstance(outcome, Accepted) and not outcome.duplicate and outcome.subject_id in leased:
-                outcomes[index] = replace(outcome, leased=True)
     _link_idempotency_records(connection, submissions, outcomes)
     return [outcomes[i] for i in range(len(submissions))]
 
@@ -150,19 +148,11 @@ def _insert_subjects(connection: Connection, admitted: list[Submission]) -> None
         _insert_many(connection, table, rows)
 
 
-def _leased(connection: Connection, admitted: list[Submission]) -> set[str]:
-    """The subjects whose jobs are written claimed under their submission's lease: those whose
-    account has a concurrency slot free for them, in order (the others queue as usual)."""
-    leasing = [sub for sub in admitted if sub.lease is not None and sub.job is not None]
-    if not leasing:
-        return set()
-    free = queue.free_slots(connection, [sub.account_id for sub in leasing])
-    leased = set()
-    for sub in leasing:
-        if free.get(sub.account_id, 0) > 0:
-            free[sub.account_id] -= 1
-            leased.add(sub.subject_id)
-    return leased
+def _free_slots(connection: Connection, charging: list[Submission]) -> dict[str, int]:
+    """Per account with a submission to be written claimed under its lease, its concurrency
+    slots not taken by a running job (none read when no submission asks for a lease)."""
+    leasing = [sub.account_id for sub in charging if sub.lease is not None and sub.job is not None]
+    return queue.free_slots(connection, leasing) if leasing else {}
 
 
 def _job_row(sub: Submission, leased: bool) -> dict[str, Any]:
@@ -208,9 +198,13 @@ def _admitted(outcome: Outcome) -> bool:
 
 
 def _charge(
-    connection: Connection, account_id: str, subs: list[tuple[int, Submission]]
+    connection: Connection, account_id: str, subs: list[tuple[int, Submission]], free: dict[str, int]
 ) -> dict[int, Outcome]:
-    """Charge one account's submissions and admit them within its queue cap and daily budget."""
+    """Charge one account's submissions and admit them within its queue cap and daily budget.
+
+    A submission with a lease whose account has a concurrency slot free (``free``, taken
+    here in order) is admitted claimed: its job never waits in the queue, so the queue cap
+    does not apply to it (nor is the queue counted for it)."""
     outcomes: dict[int, Outcome] = {}
     if credits.take(connection, account_id, sum(sub.cost for _, sub in subs)):
         charged = subs
@@ -225,7 +219,8 @@ def _charge(
     spent: int | None = None  # credits spent today so far, read when first needed
     given_back = 0
     for index, sub in charged:
-        if sub.max_queued is not None and sub.job is not None:
+        leased = sub.lease is not None and sub.job is not None and free.get(account_id, 0) > 0
+        if sub.max_queued is not None and sub.job is not None and not leased:
             if waiting is None:
                 waiting = queue.queued_count(connection, account_id, up_to=sub.max_queued)
             if waiting >= sub.max_queued:
@@ -238,9 +233,11 @@ def _charge(
                 outcomes[index], given_back = Refused("budget", spent + sub.cost), given_back + sub.cost
                 continue
             spent += sub.cost
-        if waiting is not None and sub.job is not None:
+        if leased:
+            free[account_id] -= 1
+        elif waiting is not None and sub.job is not None:
             waiting += 1
-        outcomes[index] = Accepted(subject_id=sub.subject_id, cost=sub.cost)
+        outcomes[index] = Accepted(subject_id=sub.subject_id, cost=sub.cost, leased=leased)
     if given_back:
         credits.add(connection, account_id, given_back)
     return outcomes

@@ -135,8 +135,9 @@ class CreateGenerationBody(WireModel):
                 "(see the README's compatibility table)",
                 code="unsupported-feature",
             )
-        wire = self.model_dump(by_alias=True)
-        flags = {name: wire[name] for name in RECORDED_FLAGS if wire.get(name) is not None}
+        flags = {
+            name: value for name, field in _RECORDED_FIELDS if (value := getattr(self, field)) is not None
+        }
         return GenerationRequest(
             prompt=self.prompt,
             model_id=self.model_id,
@@ -186,3 +187,12 @@ def created_job(generation_id: str, credit_cost: int) -> dict[str, Any]:
             "cost": {"amount": str(credit_cost), "unit": "CREDITS"},
         }
     }
+
+
+# (wire name, attribute) of each recorded flag.
+_RECORDED_FIELDS = tuple(
+    (field.alias or name, name)
+    for name, field in CreateGenerationBody.model_fields.items()
+    if (field.alias or name) in RECORDED_FLAGS
+)
+assert len(_RECORDED_FIELDS) == len(RECORDED_FLAGS)
