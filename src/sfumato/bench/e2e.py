@@ -51,6 +51,7 @@ from sfumato.bench.harness import (
     serve,
     worker_process,
 )
+from sfumato.bench.webhook_receiver import Receiver, receiver
 
 PROMPTS = ("a lighthouse at dusk", "a red fox in snow", "a bowl of ramen", "a city at night")
 
@@ -78,6 +79,9 @@ def e2e(
     batch_size: int = typer.Option(8, help="SFUMATO_BATCH_SIZE of the server's worker with batching on."),
     batching: str = typer.Option("both", help="off, on, or both (off first)."),
     poll: float = typer.Option(0.2, help="Seconds a client waits after a PENDING answer."),
+    notify: str = typer.Option(
+        "poll", help="poll: clients poll each generation; webhook: clients wait for sfumato's webhooks."
+    ),
     latency_jobs: int = typer.Option(20, help="Jobs for the claim-latency phase (0 to skip)."),
     rounds: int = typer.Option(4, help="Alternating rounds of sfumato and the diffusers loop."),
     threads: int = typer.Option(1, help="torch CPU threads, the same on both sides."),
@@ -92,6 +96,8 @@ def e2e(
     batching off and on, and the claim latency."""
     if batching not in ("off", "on", "both"):
         raise typer.BadParameter("--batching is off, on or both")
+    if notify not in ("poll", "webhook"):
+        raise typer.BadParameter("--notify is poll or webhook")
     modes = ["off", "on"] if batching == "both" else [batching]
     load_before = os.getloadavg()
     tallies: dict[str, _Tally] = {}
@@ -102,13 +108,13 @@ def e2e(
         for mode in modes:
             last = mode == modes[-1]
             tallies[mode], loop, mode_waits = _run_mode(
-                mode, jobs, clients, model, size, steps, batch_size if mode == "on" else 1, poll,
+                mode, jobs, clients, model, size, steps, batch_size if mode == "on" else 1, poll, notify,
                 latency_jobs if last else 0, rounds, threads, shape, database_url, models_dir, loop,
             )  # fmt: skip
             waits += mode_waits
     load_after = os.getloadavg()
     typer.echo(f"{jobs} jobs of {model} at {size}×{size}, {steps} steps, per mode; {clients} clients; "
-               f"{shape} shape; {threads} torch thread(s); {rounds} rounds; load average "
+               f"{shape} shape; clients {'poll' if notify == 'poll' else 'wait for webhooks'}; {threads} torch thread(s); {rounds} rounds; load average "
                f"{load_before[0]:.2f} → {load_after[0]:.2f} on {os.cpu_count()} CPUs")  # fmt: skip
     for mode, tally in tallies.items():
         _print_mode(mode, tally, jobs, shape)
@@ -119,7 +125,7 @@ def e2e(
 
 
 def _run_mode(
-    mode: str, jobs: int, clients: int, model: str, size: int, steps: int, batch_size: int, poll: float,
+    mode: str, jobs: int, clients: int, model: str, size: int, steps: int, batch_size: int, poll: float, notify: str,
     latency_jobs: int, rounds: int, threads: int, shape: str, database_url: str | None, models_dir: Path,
     loop: DirectLoop | None,
 ) -> tuple[_Tally, DirectLoop, list[float]]:  # fmt: skip
@@ -129,15 +135,18 @@ def _run_mode(
     settings = {"batch_size": str(batch_size), "rate_limit_per_key": "", "rate_limit_per_account": "",
                 "webhook_delivery": "false", "poll_seconds": str(poll), "models_dir": str(models_dir)}  # fmt: skip
     with contextlib.ExitStack() as stack:
+        hooks = stack.enter_context(receiver()) if notify == "webhook" else None
+        if hooks is not None:
+            settings.update(webhook_delivery="true", webhook_allow_hosts="127.0.0.1", webhook_poll_seconds="0.05")
         home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sfumato-bench-")))
         url = stack.enter_context(database(database_url))
         env = {"OMP_NUM_THREADS": str(threads)}
         server = stack.enter_context(serve(home, url, worker=shape == "embedded", settings=settings, env=env))
         worker = stack.enter_context(worker_process(server)) if shape == "scaled" else None
         pids = [server.process.pid] + ([worker.pid] if worker is not None else [])
-        keys = server.keys(clients + 1)
+        keys = server.keys(clients + 1, webhook_url=hooks.url if hooks is not None else None)
         typer.echo(f"batching {mode}: warming up {model} in sfumato's worker and in this process …")
-        _through_sfumato(server, [_spec(jobs, model, size, steps)], keys[-1:], poll)
+        _through_sfumato(server, [_spec(jobs, model, size, steps)], keys[-1:], poll, hooks=hooks)
         loop = loop or DirectLoop(models_dir, model, threads)
         with progress() as bar:
             ours = bar.add_task(f"sfumato, batching {mode}", total=jobs)
@@ -146,7 +155,9 @@ def _run_mode(
             # both alike rather than on whichever happened to run second.
             for share in (specs[i::rounds] for i in range(rounds)):
                 cpu = [process_cpu_seconds(pid) for pid in pids]
-                seconds, ids, polls = _through_sfumato(server, share, keys[:-1], poll, lambda: bar.advance(ours))
+                seconds, ids, polls = _through_sfumato(
+                    server, share, keys[:-1], poll, lambda: bar.advance(ours), hooks=hooks
+                )
                 used = [process_cpu_seconds(pid) - before for pid, before in zip(pids, cpu, strict=True)]
                 tally.served += seconds
                 tally.polls += polls
@@ -207,10 +218,16 @@ def _spec(n: int, model: str, size: int, steps: int) -> dict[str, Any]:
 
 
 def _through_sfumato(
-    server: Server, specs: list[dict[str, Any]], keys: list[str], poll: float, tick: Any = lambda: None
+    server: Server,
+    specs: list[dict[str, Any]],
+    keys: list[str],
+    poll: float,
+    tick: Any = lambda: None,
+    hooks: Receiver | None = None,
 ) -> tuple[float, list[str], int]:
-    """Seconds from the first submission to the last completion, as the clients see them;
-    the generations' ids, and how many status polls the clients sent."""
+    """Seconds from the first submission to the last completion, as the clients see them
+    (by polling, or by webhook when ``hooks`` is given); the generations' ids, and how many
+    status polls the clients sent."""
     ids: list[str] = []
     polls = [0]
 
@@ -226,6 +243,9 @@ def _through_sfumato(
                     raise RuntimeError(f"submission refused ({status}): {answer[:300]!r}")
                 pending.append(json.loads(answer)["sdGenerationJob"]["generationId"])
             ids.extend(pending)
+            if hooks is not None:
+                await asyncio.to_thread(hooks.wait, pending, tick)
+                return
             # Jobs finish in about the order they were queued: watch the oldest one, and
             # when it is done look at the next at once, sleeping only on a PENDING answer.
             while pending:
