@@ -179,7 +179,9 @@ def start(argv: list[str]) -> int:
     return 0
 
 
-def compile_starts(catalog_file: Path, root: Path, device: str, model: str, args: Any, cache: Path) -> list[dict]:
+def compile_starts(
+    catalog_file: Path, root: Path, device: str, model: str, args: Any, cache: Path
+) -> list[dict]:
     size = args.resolution or (64 if args.tiny else SIZE[model])
     runs = []
     for which in ("cold", "warm"):
@@ -205,13 +207,15 @@ def main(args: Any, tokdir: str) -> int:
     import torch
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    variants = args.variants or (list(VARIANTS) if device.startswith("cuda") else ["eager", "fast", "fast-mode"])
+    variants = args.variants or (
+        list(VARIANTS) if device.startswith("cuda") else ["eager", "fast", "fast-mode"]
+    )
     keep = tempfile.TemporaryDirectory(prefix="sfumato-bench-engine-")
     root = Path(args.engine_dir or keep.name)
     root.mkdir(parents=True, exist_ok=True)
     catalog_file = save_models(args, tokdir, root, device)
-    report: dict[str, Any] = {"device": device, "gpu": torch.cuda.get_device_name() if device.startswith("cuda")
-                              else None, "torch": torch.__version__, "variants": {}}  # fmt: skip
+    gpu_name = torch.cuda.get_device_name() if device.startswith("cuda") else None
+    report: dict[str, Any] = {"device": device, "gpu": gpu_name, "torch": torch.__version__, "variants": {}}
     eager_pixels: dict[str, list[Any]] = {}
     for variant in variants:
         cache = root / "compile-cache"
@@ -260,13 +264,18 @@ def print_report(report: dict[str, Any], args: Any) -> None:
                 f"{entry.get('max_pixel_difference', '-')!s:>15}  "
                 f"{(100 * floor / seconds if floor else float('nan')):9.1f}%  "
                 f"{entry.get('batch_images_per_s', float('nan')):.2f}")  # fmt: skip
-    best = {model: min(m[model]["s_per_image"] for m in variants.values() if model in m) for model in args.models}
+    best = {
+        model: min(m[model]["s_per_image"] for m in variants.values() if model in m) for model in args.models
+    }
     log("")
     log("against the anchors (anchor s/image ÷ ours: above 1 is faster than the anchor)")
     for model in args.models:
         for name, anchor in ANCHORS[model]:
             log(f"  {model}: {name}: {anchor:.3f} s → {anchor / best[model]:.2f}×")
-        log(f"  {model}: target {TARGETS[model]} s/image: {'met' if best[model] <= TARGETS[model] else 'not met'}")
+        log(
+            f"  {model}: target {TARGETS[model]} s/image: "
+            f"{'met' if best[model] <= TARGETS[model] else 'not met'}"
+        )
     batches = [m["sd15"].get("batch_images_per_s", 0.0) for m in variants.values() if "sd15" in m]
     if batches and not args.tiny:
         met = "met" if max(batches) >= TARGETS["sd15_batch_images_per_s"] else "not met"

@@ -114,7 +114,8 @@ def e2e(
             waits += mode_waits
     load_after = os.getloadavg()
     typer.echo(f"{jobs} jobs of {model} at {size}×{size}, {steps} steps, per mode; {clients} clients; "
-               f"{shape} shape; clients {'poll' if notify == 'poll' else 'wait for webhooks'}; {threads} torch thread(s); {rounds} rounds; load average "
+               f"{shape} shape; clients {'poll' if notify == 'poll' else 'wait for webhooks'}; "
+               f"{threads} torch thread(s); {rounds} rounds; load average "
                f"{load_before[0]:.2f} → {load_after[0]:.2f} on {os.cpu_count()} CPUs")  # fmt: skip
     for mode, tally in tallies.items():
         _print_mode(mode, tally, jobs, shape)
@@ -125,7 +126,8 @@ def e2e(
 
 
 def _run_mode(
-    mode: str, jobs: int, clients: int, model: str, size: int, steps: int, batch_size: int, poll: float, notify: str,
+    mode: str, jobs: int, clients: int, model: str, size: int, steps: int, batch_size: int, poll: float,
+    notify: str,
     latency_jobs: int, rounds: int, threads: int, shape: str, database_url: str | None, models_dir: Path,
     loop: DirectLoop | None,
 ) -> tuple[_Tally, DirectLoop, list[float]]:  # fmt: skip
@@ -133,11 +135,14 @@ def _run_mode(
     specs = [_spec(n, model, size, steps) for n in range(jobs)]
     tally = _Tally()
     settings = {"batch_size": str(batch_size), "rate_limit_per_key": "", "rate_limit_per_account": "",
-                "webhook_delivery": "false", "poll_seconds": str(poll), "models_dir": str(models_dir)}  # fmt: skip
+                "webhook_delivery": "false", "poll_seconds": str(poll),
+                "models_dir": str(models_dir)}  # fmt: skip
     with contextlib.ExitStack() as stack:
         hooks = stack.enter_context(receiver()) if notify == "webhook" else None
         if hooks is not None:
-            settings.update(webhook_delivery="true", webhook_allow_hosts="127.0.0.1", webhook_poll_seconds="0.05")
+            settings.update(
+                webhook_delivery="true", webhook_allow_hosts="127.0.0.1", webhook_poll_seconds="0.05"
+            )
         home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sfumato-bench-")))
         url = stack.enter_context(database(database_url))
         env = {"OMP_NUM_THREADS": str(threads)}
@@ -174,14 +179,16 @@ def _run_mode(
 
 def _print_mode(mode: str, tally: _Tally, jobs: int, shape: str) -> None:
     calls = ", ".join(f"{count}×{size}" for size, count in sorted(tally.batches.items()))
-    split = f" (API {tally.api_cpu / jobs * 1000:.1f}, worker {(tally.served_cpu - tally.api_cpu) / jobs * 1000:.1f})"
+    worker_cpu = tally.served_cpu - tally.api_cpu
+    split = f" (API {tally.api_cpu / jobs * 1000:.1f}, worker {worker_cpu / jobs * 1000:.1f})"
     typer.echo(f"batching {mode} — pipeline calls of each batch size, both sides: {calls}")
     typer.echo(f"  sfumato:        {jobs / tally.served:7.2f} jobs/s ({tally.served:.2f} s), server CPU "
                f"{tally.served_cpu / jobs * 1000:.1f} ms/job{split if shape == 'scaled' else ''}, "
                f"{tally.polls / jobs:.1f} polls/job")  # fmt: skip
     typer.echo(f"  diffusers loop: {jobs / tally.direct:7.2f} jobs/s ({tally.direct:.2f} s), "
                f"CPU {tally.direct_cpu / jobs * 1000:.1f} ms/job")  # fmt: skip
-    typer.echo(f"  ratio sfumato / diffusers, batching {mode}: {tally.direct / tally.served:.2f} (throughput), "
+    typer.echo(f"  ratio sfumato / diffusers, batching {mode}: {tally.direct / tally.served:.2f} "
+               "(throughput), "
                f"{tally.direct_cpu / tally.served_cpu:.2f} (CPU per job)")  # fmt: skip
 
 

@@ -103,7 +103,10 @@ class Server:
         try:
             return [
                 issue_key(
-                    ctx, username=f"bench-{uuid.uuid4().hex[:8]}", credits_amount=credits, webhook_url=webhook_url
+                    ctx,
+                    username=f"bench-{uuid.uuid4().hex[:8]}",
+                    credits_amount=credits,
+                    webhook_url=webhook_url,
                 ).api_key
                 for _ in range(count)
             ]

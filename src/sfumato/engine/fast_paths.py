@@ -102,7 +102,7 @@ def prepare(pipeline: Any, options: FastPaths) -> list[str]:
     if options.compile and denoiser is not None:
         use_compile_cache(options.compile_dir)
         torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
-        denoiser.compile(mode=options.compile_mode, dynamic=False)
+        torch.nn.Module.compile(denoiser, mode=options.compile_mode, dynamic=False)  # in place
         if vae is not None:
             vae.decode = torch.compile(vae.decode, mode=options.compile_mode, dynamic=False)
         applied.append("compiled")

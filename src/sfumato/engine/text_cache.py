@@ -101,7 +101,9 @@ def _plain(arguments: dict[str, Any]) -> bool:
 
 
 def _hashable(value: Any) -> Hashable:
-    return tuple(value) if isinstance(value, list) else str(value) if not isinstance(value, Hashable) else value
+    return (
+        tuple(value) if isinstance(value, list) else str(value) if not isinstance(value, Hashable) else value
+    )
 
 
 def _adapted(pipeline: Any) -> bool:

@@ -65,7 +65,8 @@ class Engine:
         for key, width, height, count in self.warm_shapes:
             started = time.perf_counter()
             spec = TextToImageSpec(model_key=key, prompt="warm-up", negative_prompt=None, width=width,
-                                   height=height, steps=2, guidance_scale=7.0, seeds=tuple(range(count)))  # fmt: skip
+                                   height=height, steps=2, guidance_scale=7.0,
+                                   seeds=tuple(range(count)))  # fmt: skip
             try:
                 self.text_to_image(spec)
             except EngineError as exc:
