@@ -93,7 +93,7 @@ def prepare(pipeline: Any, options: FastPaths) -> list[str]:
         fused = 0
         for module in modules:
             try:
-                module.fuse_qkv_projections()
+                module.fuse_qkv_projections()  # type: ignore[operator]  # diffusers models only
                 fused += 1
             except (AttributeError, ValueError, NotImplementedError) as exc:
                 log.info("%s keeps separate QKV projections: %s", type(module).__name__, exc)
