@@ -268,6 +268,8 @@ def print_report(report: dict[str, Any], args: Any) -> None:
         model: min(m[model]["s_per_image"] for m in variants.values() if model in m) for model in args.models
     }
     log("")
+    if args.tiny:
+        log("(tiny models: the ratios below only show that the script runs; the anchors are real-size)")
     log("against the anchors (anchor s/image ÷ ours: above 1 is faster than the anchor)")
     for model in args.models:
         for name, anchor in ANCHORS[model]:
