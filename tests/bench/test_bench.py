@@ -121,3 +121,24 @@ def test_bench_train_prints_both_rates_and_their_ratio() -> None:
     bare = re.search(r"bare peft : +([\d.]+) steps/s", output)
     ratio = re.search(r"ratio job system / bare: ([\d.]+)", output)
     assert job and bare and ratio and float(job.group(1)) > 0 and float(bare.group(1)) > 0
+
+
+def test_the_webhook_receiver_lets_clients_wait_for_completions_instead_of_polling() -> None:
+    import httpx
+
+    from sfumato.bench.webhook_receiver import receiver
+
+    def event(generation_id: str, kind: str) -> dict[str, object]:
+        return {"type": f"image_generation.{kind}", "data": {"object": {"id": generation_id}}}
+
+    with receiver() as hooks, httpx.Client() as client:
+        for generation_id in ("a", "b"):
+            assert client.post(hooks.url, json=event(generation_id, "complete")).status_code == 200
+        ticks: list[int] = []
+        hooks.wait(["a", "b"], lambda: ticks.append(1), timeout=5)
+        assert len(ticks) == 2 and hooks.events == 2
+        client.post(hooks.url, json=event("c", "failed"))
+        with pytest.raises(RuntimeError, match="generation c ended FAILED"):
+            hooks.wait(["c"], lambda: None, timeout=5)
+        with pytest.raises(RuntimeError, match="no webhook for 1 generation"):
+            hooks.wait(["never"], lambda: None, timeout=0.05)

@@ -73,12 +73,13 @@ def receiver() -> Iterator[Receiver]:
     hooks = Receiver(free_port())
     loop = asyncio.new_event_loop()
     ready = threading.Event()
+    stop = asyncio.Event()
 
     async def main() -> None:
         server = await asyncio.start_server(hooks._handle, "127.0.0.1", hooks.port)
         ready.set()
         async with server:
-            await server.serve_forever()
+            await stop.wait()
 
     thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
     thread.start()
@@ -86,5 +87,6 @@ def receiver() -> Iterator[Receiver]:
     try:
         yield hooks
     finally:
-        loop.call_soon_threadsafe(loop.stop)
+        loop.call_soon_threadsafe(stop.set)
         thread.join(5)
+        loop.close()
