@@ -3,9 +3,14 @@
 A prompt is encoded the same way every time, so its encoding can be reused: the pixels do
 not change at all. The cache belongs to one loaded model (it goes when the model is
 evicted) and is keyed by everything the pipeline's ``encode_prompt`` is given — prompt,
-negative prompt, images per prompt, guidance on or off, device. A batch of prompts is
-encoded (and kept) prompt by prompt whether or not the cache holds them, so a batched
-image's pixels never depend on what the cache happened to hold.
+negative prompt, images per prompt, guidance on or off, device. Where it pays most is a
+prompt run again and again on its own: the realtime canvas redraws one prompt at every
+stroke, and a client asking for more seeds repeats its prompt.
+
+A batch of several prompts (dynamic batching) is encoded in one call, as without the
+cache: encoding its prompts one by one to reuse a few would cost more text-encoder calls
+than it saves, and encoding them together or apart rounds differently, so a batched
+image's pixels would depend on what the cache happened to hold.
 
 Only Stable Diffusion-style pipelines (SD 1.5, SD 2, SDXL, LCM), whose encodings are laid
 out one row per image, are cached; a run whose text encoders carry LoRA adapters encodes
@@ -50,19 +55,13 @@ class TextCache:
         object.__setattr__(pipeline, "encode_prompt", encode_prompt)
 
     def _encode(self, encode: Callable[..., Any], arguments: dict[str, Any]) -> Any:
-        import torch
-
         prompt = arguments["prompt"]
-        prompts = prompt if isinstance(prompt, list) else [prompt]
-        parts = []
-        for index in range(len(prompts)):
-            one = {name: _nth(value, index, len(prompts)) for name, value in arguments.items()}
-            parts.append(self._one(encode, one))
-        if len(parts) == 1:
-            return parts[0]
-        return tuple(
-            None if column[0] is None else torch.cat(list(column)) for column in zip(*parts, strict=True)
-        )
+        if isinstance(prompt, list):
+            if len(prompt) != 1:
+                return encode(**arguments)
+            arguments = {**arguments, "prompt": prompt[0]}
+            arguments = {name: _first(value) for name, value in arguments.items()}
+        return self._one(encode, arguments)
 
     def _one(self, encode: Callable[..., Any], arguments: dict[str, Any]) -> tuple[Any, ...]:
         key = tuple(sorted((name, _hashable(value)) for name, value in arguments.items()))
@@ -81,9 +80,9 @@ class TextCache:
         return encoded
 
 
-def _nth(value: Any, index: int, count: int) -> Any:
-    """One prompt's share of an argument given per prompt (a list as long as the prompts)."""
-    return value[index] if isinstance(value, list) and len(value) == count else value
+def _first(value: Any) -> Any:
+    """A one-prompt call's argument given as a list of one (a negative prompt), unwrapped."""
+    return value[0] if isinstance(value, list) and len(value) == 1 else value
 
 
 def _plain(arguments: dict[str, Any]) -> bool:
