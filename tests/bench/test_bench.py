@@ -51,14 +51,15 @@ def test_bench_submit_accepts_every_request_and_reports_latency() -> None:
 
 @pytest.mark.slow
 def test_bench_e2e_compares_sfumato_with_a_like_for_like_diffusers_loop() -> None:
+    """Batching on, the mode whose loop replays the worker's calls, with clients that wait for
+    webhooks (one server; batching off runs the same code with calls of one job)."""
     output = _run("e2e", "--jobs", "6", "--clients", "2", "--latency-jobs", "2", "--batch-size", "4",
-                  "--rounds", "1")  # fmt: skip
-    assert re.search(r"sfumato: +[\d.]+ jobs/s", output)
+                  "--rounds", "1", "--batching", "on", "--notify", "webhook")  # fmt: skip
+    assert re.search(r"sfumato: +[\d.]+ jobs/s .* 0\.0 polls/job", output)
     assert re.search(r"diffusers loop: +[\d.]+ jobs/s", output)
-    assert re.search(r"ratio sfumato / diffusers, batching off: [\d.]+", output)
     assert re.search(r"ratio sfumato / diffusers, batching on: [\d.]+", output)
-    assert "batching off — pipeline calls of each batch size, both sides: 6×1" in output
-    # With batching on, the loop makes the calls the worker made: not all of one image.
+    assert "clients wait for webhooks" in output
+    # The loop makes the calls the worker made: six jobs, not all of one image each.
     calls = re.search(r"batching on — pipeline calls of each batch size, both sides: (.+)", output)
     assert calls is not None and re.search(r"×[2-4]", calls.group(1)), output
     assert re.search(r"claim latency .* p50 [\d.]+ .* \(n=2\)", output)
