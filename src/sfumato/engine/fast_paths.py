@@ -86,9 +86,13 @@ def prepare(pipeline: Any, options: FastPaths) -> list[str]:
     denoiser, vae = _denoiser(pipeline), getattr(pipeline, "vae", None)
     modules = [m for m in (denoiser, vae) if isinstance(m, torch.nn.Module)]
     if options.channels_last:
-        for module in modules:
+        # Only 2-D image models: a video-shaped VAE (Qwen-Image's) holds 5-D weights, which
+        # have no channels-last layout.
+        flat = [m for m in modules if all(p.dim() <= 4 for p in m.parameters())]
+        for module in flat:
             module.to(memory_format=torch.channels_last)
-        applied.append("channels_last")
+        if flat:
+            applied.append("channels_last")
     if options.fuse_qkv:
         fused = 0
         for module in modules:
