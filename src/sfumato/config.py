@@ -87,7 +87,8 @@ class Settings(BaseSettings):
     fuse_qkv: bool = Field(
         default=True,
         description="Fuse each attention's query, key and value projections into one matrix product "
-        "(diffusers' fuse_qkv_projections); pixels stay within one level of eager mode.",
+        "(diffusers' fuse_qkv_projections); pixels stay within one level of eager mode. The separate "
+        "weights stay loaded for LoRA runs: +6.6% UNet parameters for SD 1.5, +25% for SDXL.",
     )
     attention_backend: Literal["auto", "flash", "efficient", "cudnn", "math"] = Field(
         default="auto",
