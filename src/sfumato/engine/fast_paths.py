@@ -25,7 +25,7 @@ written beside them:
   ``feature_reuse``-th step runs the whole UNet; the steps between run only its outermost
   blocks and reuse the deep blocks' outputs from the last full step. Pictures change
   visibly (not within a level); benchmarks/RESULTS.md gives the measured speed-up and
-  difference.
+  difference. It is not taken on a compiled UNet, which it would make recompile.
 
 Text-embedding reuse lives in ``text_cache.py``; it changes nothing at all.
 """
@@ -146,11 +146,17 @@ def running(pipeline: Any, options: FastPaths, adapters: bool = False) -> Iterat
             stack.enter_context(_unfused(_denoiser(pipeline)))
         if options.attention_backend != "auto":
             stack.enter_context(_attention(options.attention_backend))
-        if options.feature_reuse > 1 and getattr(pipeline, "unet", None) is not None:
+        if reuses_features(pipeline, options):
             from sfumato.engine.feature_reuse import reusing
 
             stack.enter_context(reusing(pipeline.unet, options.feature_reuse))
         yield
+
+
+def reuses_features(pipeline: Any, options: FastPaths) -> bool:
+    """Whether runs of ``pipeline`` take feature reuse: a UNet's, and not a compiled one (the
+    reuse switches blocks per step, which would make it recompile)."""
+    return options.feature_reuse > 1 and not options.compile and getattr(pipeline, "unet", None) is not None
 
 
 @contextlib.contextmanager

@@ -199,7 +199,11 @@ def _lineage(spec: TextToImageSpec, loaded: LoadedPipeline) -> dict[str, object]
         "device": loaded.device,
         "dtype": loaded.dtype,
         **({"fast_paths": list(loaded.fast_names)} if loaded.fast_names else {}),
-        **({"feature_reuse": loaded.fast.feature_reuse} if loaded.fast.feature_reuse > 1 else {}),
+        **(
+            {"feature_reuse": loaded.fast.feature_reuse}
+            if fast_paths.reuses_features(loaded.pipeline, loaded.fast)
+            else {}
+        ),
         **tokens.lineage(loaded.pipeline, spec.prompt, spec.negative_prompt),
         **_library_versions(),
     }
