@@ -30,6 +30,7 @@ def test_a_starting_worker_loads_the_models_it_keeps_warm(
         thread.join(timeout=30)
 
 
+@pytest.mark.databases("sqlite")  # nothing here touches the database beyond the start
 def test_a_starting_worker_runs_its_warm_up_shapes_before_its_first_claim(
     bench: Bench, models_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
