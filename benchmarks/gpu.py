@@ -28,6 +28,12 @@ Examples:
   python benchmarks/gpu.py --tiny --device cpu                 # smoke test, seconds
   python benchmarks/gpu.py --count-only                        # parameter counts (meta device)
   python benchmarks/gpu.py --models flux-schnell,sd35-medium --dtype bf16 --json families.json
+  python benchmarks/gpu.py --engine --json engine.json          # through Engine: eager vs fast paths
+  python benchmarks/gpu.py --engine --tiny --device cpu         # the same, tiny, on a CPU
+
+--engine (gpu_engine.py) runs SD 1.5 and SDXL through sfumato's Engine instead of a bare
+pipeline, eager against each fast path, and prints the figures against the issue's targets,
+the published anchors and the analytic floor.
 """
 
 from __future__ import annotations
@@ -783,6 +789,15 @@ def parse_args(argv=None):
         help="seconds; do not start another (dtype, model) run once this much time has passed",
     )
     p.add_argument("--json", default=None, help="write the full results as JSON to this path")
+    p.add_argument("--engine", action="store_true", help="through sfumato's Engine: eager vs fast paths")
+    p.add_argument(
+        "--variants",
+        type=csv_list(str),
+        default=None,
+        help="--engine: comma list of eager,fast,compiled,fast-mode (default all on CUDA, no compiled on CPU)",
+    )
+    p.add_argument("--engine-batch", type=int, default=8, help="--engine: SD 1.5 jobs batched into one call")
+    p.add_argument("--engine-dir", default=None, help="--engine: keep the saved models (and compile cache) here")
     args = p.parse_args(argv)
     if args.steps is not None:
         args.steps_sd15 = args.steps_sdxl = args.steps
@@ -831,6 +846,10 @@ def main(argv=None) -> int:
 
     if args.count_only:
         return count_only(args, tokdir)
+    if args.engine:
+        import gpu_engine
+
+        return gpu_engine.main(args, tokdir)
 
     device_name = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device_name.startswith("cuda") and not torch.cuda.is_available():
@@ -954,4 +973,8 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--engine-start"]:  # one timed worker start (gpu_engine.compile_starts)
+        import gpu_engine
+
+        sys.exit(gpu_engine.start(sys.argv[2:]))
     sys.exit(main())

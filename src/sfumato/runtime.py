@@ -13,6 +13,7 @@ from sfumato.service.rate_limits import RateLimiter
 from sfumato.store import Database
 
 if TYPE_CHECKING:
+    from sfumato.engine.fast_paths import FastPaths
     from sfumato.webhooks.sender import WebhookSender
     from sfumato.worker.loop import Worker
 
@@ -65,6 +66,8 @@ def build_worker(ctx: Context) -> Worker:
         device=settings.device,
         max_loaded=settings.max_loaded_models,
         memory_budget=settings.model_memory_mb * 2**20 or None,
+        fast=fast_paths(settings),
+        warm_shapes=settings.compile_warmup,
     )
     return Worker(
         db=ctx.db,
@@ -80,6 +83,22 @@ def build_worker(ctx: Context) -> Worker:
         listen=settings.listen,
         keep_warm=[settings.realtime_model] if settings.realtime_warm else [],
         screening=Screening.from_settings(settings),
+    )
+
+
+def fast_paths(settings: Settings) -> FastPaths:
+    """The engine fast paths the settings choose (engine/fast_paths.py)."""
+    from sfumato.engine.fast_paths import FastPaths
+
+    return FastPaths(
+        channels_last=settings.channels_last,
+        fuse_qkv=settings.fuse_qkv,
+        attention_backend=settings.attention_backend,
+        text_cache=settings.text_embedding_cache,
+        compile=settings.compile,
+        compile_mode=settings.compile_mode,
+        compile_dir=settings.resolved_compile_dir,
+        feature_reuse=settings.feature_reuse_interval if settings.quality_mode == "fast" else 0,
     )
 
 

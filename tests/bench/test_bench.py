@@ -53,11 +53,18 @@ def test_bench_submit_accepts_every_request_and_reports_latency() -> None:
 
 
 @pytest.mark.slow
-def test_bench_e2e_compares_sfumato_with_a_diffusers_loop() -> None:
-    output = _run("e2e", "--jobs", "6", "--clients", "2", "--latency-jobs", "2", "--batch-size", "4")
-    assert re.search(r"sfumato: +[\d.]+ jobs/s", output)
+def test_bench_e2e_compares_sfumato_with_a_like_for_like_diffusers_loop() -> None:
+    """Batching on, the mode whose loop replays the worker's calls, with clients that wait for
+    webhooks (one server; batching off runs the same code with calls of one job)."""
+    output = _run("e2e", "--jobs", "6", "--clients", "2", "--latency-jobs", "2", "--batch-size", "4",
+                  "--rounds", "1", "--batching", "on", "--notify", "webhook")  # fmt: skip
+    assert re.search(r"sfumato: +[\d.]+ jobs/s .* 0\.0 polls/job", output)
     assert re.search(r"diffusers loop: +[\d.]+ jobs/s", output)
-    assert re.search(r"ratio sfumato / diffusers: [\d.]+", output)
+    assert re.search(r"ratio sfumato / diffusers, batching on: [\d.]+", output)
+    assert "clients wait for webhooks" in output
+    # The loop makes the calls the worker made: six jobs, not all of one image each.
+    calls = re.search(r"batching on — pipeline calls of each batch size, both sides: (.+)", output)
+    assert calls is not None and re.search(r"×[2-4]", calls.group(1)), output
     assert re.search(r"claim latency .* p50 [\d.]+ .* \(n=2\)", output)
 
 
@@ -118,3 +125,24 @@ def test_bench_train_prints_both_rates_and_their_ratio() -> None:
     bare = re.search(r"bare peft : +([\d.]+) steps/s", output)
     ratio = re.search(r"ratio job system / bare: ([\d.]+)", output)
     assert job and bare and ratio and float(job.group(1)) > 0 and float(bare.group(1)) > 0
+
+
+def test_the_webhook_receiver_lets_clients_wait_for_completions_instead_of_polling() -> None:
+    import httpx
+
+    from sfumato.bench.webhook_receiver import receiver
+
+    def event(generation_id: str, kind: str) -> dict[str, object]:
+        return {"type": f"image_generation.{kind}", "data": {"object": {"id": generation_id}}}
+
+    with receiver() as hooks, httpx.Client() as client:
+        for generation_id in ("a", "b"):
+            assert client.post(hooks.url, json=event(generation_id, "complete")).status_code == 200
+        ticks: list[int] = []
+        hooks.wait(["a", "b"], lambda: ticks.append(1), timeout=5)
+        assert len(ticks) == 2 and hooks.events == 2
+        client.post(hooks.url, json=event("c", "failed"))
+        with pytest.raises(RuntimeError, match="generation c ended FAILED"):
+            hooks.wait(["c"], lambda: None, timeout=5)
+        with pytest.raises(RuntimeError, match="no webhook for 1 generation"):
+            hooks.wait(["never"], lambda: None, timeout=0.05)

@@ -28,3 +28,24 @@ def test_a_starting_worker_loads_the_models_it_keeps_warm(
     finally:
         worker.stop()
         thread.join(timeout=30)
+
+
+@pytest.mark.databases("sqlite")  # nothing here touches the database beyond the start
+def test_a_starting_worker_runs_its_warm_up_shapes_before_its_first_claim(
+    bench: Bench, models_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SFUMATO_COMPILE_WARMUP: a compiled model compiles each shape at start, not in a job."""
+    import logging
+
+    engine = Engine(Catalog.load(), models_dir, device="cpu", max_loaded=1, warm_shapes=["tiny-sd15@64x64x2"])
+    worker = Worker(db=bench.ctx.db, engine=engine, blobs=bench.ctx.blobs, poll_seconds=0.05, keep_warm=[])
+    thread = threading.Thread(target=worker.run_forever)
+    with caplog.at_level(logging.INFO, logger="sfumato.worker.loop"):
+        thread.start()
+        try:
+            assert worker.idle.wait(timeout=60)
+            assert engine.loaded_models() == ["tiny-sd15"]
+        finally:
+            worker.stop()
+            thread.join(timeout=30)
+    assert "warmed tiny-sd15@64x64x2 up in" in caplog.text

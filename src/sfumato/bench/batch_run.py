@@ -58,7 +58,7 @@ def batch_run(
         keys = server.keys(clients + 1)
         typer.echo(f"warming up {model} …")
         _through_sfumato(server, [_spec(10 * jobs, model, size, steps)], keys[:1], poll)
-        e2e = _through_sfumato(server, [_spec(n, model, size, steps) for n in range(jobs)], keys[1:], poll)
+        e2e = _through_sfumato(server, [_spec(n, model, size, steps) for n in range(jobs)], keys[1:], poll)[0]
         requests = home / "requests.jsonl"
         requests.write_text(
             "".join(json.dumps(_spec(jobs + n, model, size, steps)) + "\n" for n in range(jobs))

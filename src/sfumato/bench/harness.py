@@ -92,8 +92,9 @@ class Server:
         """CPU time the server process has used so far (user + system), from /proc."""
         return process_cpu_seconds(self.process.pid)
 
-    def keys(self, count: int, credits: int = 10**9) -> list[str]:
-        """``count`` API keys of distinct accounts, issued in-process."""
+    def keys(self, count: int, credits: int = 10**9, webhook_url: str | None = None) -> list[str]:
+        """``count`` API keys of distinct accounts, issued in-process (with ``webhook_url``, each
+        key's jobs end with a webhook there)."""
         from sfumato.config import Settings
         from sfumato.runtime import build_context
         from sfumato.service.keys import issue_key
@@ -101,7 +102,12 @@ class Server:
         ctx = build_context(Settings(**_settings_from_env(self.env)))
         try:
             return [
-                issue_key(ctx, username=f"bench-{uuid.uuid4().hex[:8]}", credits_amount=credits).api_key
+                issue_key(
+                    ctx,
+                    username=f"bench-{uuid.uuid4().hex[:8]}",
+                    credits_amount=credits,
+                    webhook_url=webhook_url,
+                ).api_key
                 for _ in range(count)
             ]
         finally:

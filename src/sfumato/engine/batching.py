@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sfumato.engine import families, report
+from sfumato.engine import families, fast_paths, report
 from sfumato.engine.adapters import adapter_set_key, applied, resident_bytes
 from sfumato.engine.errors import EngineError
 from sfumato.engine.specs import ImageOutput, TextToImageSpec
@@ -113,7 +113,7 @@ def _run(loaded: LoadedPipeline, specs: Sequence[TextToImageSpec], family: str =
     pipeline = loaded.pipeline
     modules = (pipeline.unet, pipeline.vae) if first.tiling else ()
     try:
-        with circular_padding(*modules):
+        with circular_padding(*modules), fast_paths.running(pipeline, loaded.fast, bool(first.adapters)):
             return list(pipeline(**kwargs).images)
     except ValueError as exc:
         raise EngineError(f"model {loaded.key} refused the request: {exc}") from exc

@@ -43,11 +43,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sfumato.engine import loaders, report
+from sfumato.engine import fast_paths, loaders, report
 from sfumato.engine.catalog import Catalog, ModelEntry, weights_path
 from sfumato.engine.errors import EngineError
+from sfumato.engine.fast_paths import FastPaths
 from sfumato.engine.memory_choices import resident_bytes, torch_dtype
 from sfumato.engine.schedulers import check_scheduler, make_scheduler
+from sfumato.engine.text_cache import TextCache
 from sfumato.engine.tiny import build_tiny
 from sfumato.engine.weights import weights_fingerprint
 
@@ -61,11 +63,14 @@ class LoadedPipeline:
     fingerprint: str
     device: str
     dtype: str
+    fast: FastPaths = fast_paths.EAGER  # the fast paths its runs take
+    fast_names: tuple[str, ...] = ()  # those applied to it, for the lineage
 
 
 @dataclass
 class _Slot:
     loaded: LoadedPipeline | None
+    texts: TextCache = field(default_factory=lambda: TextCache(0))  # its prompt encodings
     run_lock: threading.Lock = field(default_factory=threading.Lock)
     size: int = 0  # bytes of weights and buffers, for the memory budget
     extra: int = 0  # bytes its runs add while they hold it (LoRA adapters), also budgeted
@@ -91,12 +96,16 @@ class PipelineCache:
         device: str = "auto",
         max_loaded: int = 2,
         memory_budget: int | None = None,
+        fast: FastPaths | None = None,
     ) -> None:
         """``device`` "auto" picks CUDA when present, else the CPU; nothing loads yet.
 
         ``memory_budget`` (bytes) also bounds the weights kept: after a load, least recently
         used models go until the rest fit. A model's size is known only once it is loaded,
         so the budget can be exceeded by one model while it loads.
+
+        ``fast`` chooses the fast paths image pipelines take (default: the ones that keep
+        pixels within a level of eager mode; see fast_paths.py).
         """
         if max_loaded < 1:
             raise ValueError("max_loaded must be at least 1")
@@ -104,6 +113,7 @@ class PipelineCache:
         self.models_dir = models_dir
         self.max_loaded = max_loaded
         self.memory_budget = memory_budget
+        self.fast = fast if fast is not None else FastPaths()
         self._device_request = device
         self._device: str | None = None
         self._slots: OrderedDict[str, _Slot] = OrderedDict()
@@ -127,6 +137,12 @@ class PipelineCache:
         """Bytes of weights and buffers of the loaded models, with the adapters runs hold on them."""
         with self._lock:
             return sum(slot.size + slot.extra for slot in self._slots.values())
+
+    def text_cache(self, key: str) -> TextCache | None:
+        """The prompt encodings kept for loaded model ``key`` (None when it is not loaded)."""
+        with self._lock:
+            slot = self._slots.get(key)
+        return slot.texts if slot is not None else None
 
     def pin(self, key: str) -> None:
         """Keep ``key`` loaded once it is: eviction passes it over and it does not count
@@ -171,7 +187,9 @@ class PipelineCache:
                 return
             view = copy.copy(shared.pipeline)
             view.scheduler = slot.fresh_scheduler(scheduler, shared.pipeline.scheduler)
-            yield LoadedPipeline(view, shared.key, shared.fingerprint, shared.device, shared.dtype)
+            slot.texts.install(view)
+            yield LoadedPipeline(view, shared.key, shared.fingerprint, shared.device, shared.dtype,
+                                 shared.fast, shared.fast_names)  # fmt: skip
         finally:
             slot.run_lock.release()
             self._drop_extra(slot, extra_bytes)
@@ -226,7 +244,8 @@ class PipelineCache:
             self._release(room)
             report.stage(report.LOADING)
             loaded = self._load(entry)
-            slot = _Slot(loaded, size=resident_bytes(entry, loaded.pipeline, self.device))
+            texts = TextCache(self.fast.text_cache if entry.generates_images else 0)
+            slot = _Slot(loaded, texts, size=resident_bytes(entry, loaded.pipeline, self.device))
             with self._lock:
                 self._slots[entry.key] = slot
                 excess = self._pop_lru(extra=0) + self._pop_over_budget(keep=entry.key)
@@ -278,12 +297,17 @@ class PipelineCache:
         # take the catalog entry's half precision on a GPU (memory_choices.py).
         dtype = torch_dtype(entry, device)
         path = weights_path(entry, self.models_dir)
+        pipeline = loaders.load(entry, path, device, dtype)
+        # Image pipelines only: video pipelines and upscalers keep their eager path.
+        applied = fast_paths.prepare(pipeline, self.fast) if entry.generates_images else []
         return LoadedPipeline(
-            pipeline=loaders.load(entry, path, device, dtype),
+            pipeline=pipeline,
             key=entry.key,
             fingerprint=weights_fingerprint(path),
             device=device,
             dtype=str(dtype).removeprefix("torch."),
+            fast=self.fast if entry.generates_images else fast_paths.EAGER,
+            fast_names=tuple(applied),
         )
 
 

@@ -14,10 +14,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from sfumato.engine import families, report, tokens
+from sfumato.engine import families, fast_paths, report, tokens
 from sfumato.engine.adapters import adapter_set_key, applied, resident_bytes
 from sfumato.engine.catalog import Catalog, ModelEntry
 from sfumato.engine.errors import EngineError
+from sfumato.engine.fast_paths import FastPaths
 from sfumato.engine.pipeline_cache import LoadedPipeline, PipelineCache
 from sfumato.engine.schedulers import check_scheduler
 from sfumato.engine.specs import ImageOutput, TextToImageSpec
@@ -37,17 +38,42 @@ class Engine:
         device: str = "auto",
         max_loaded: int = 2,
         memory_budget: int | None = None,
+        fast: FastPaths | None = None,
+        warm_shapes: Sequence[str] = (),
     ) -> None:
-        """Nothing is loaded until the first run or :meth:`warm`; see PipelineCache for the bounds."""
+        """Nothing is loaded until the first run or :meth:`warm`; see PipelineCache for the bounds
+        and the fast paths, and :meth:`warm_up` for ``warm_shapes``."""
         self.catalog = catalog
         self.models_dir = models_dir
+        self.warm_shapes = [parse_shape(shape) for shape in warm_shapes]
         self.pipelines = PipelineCache(
-            catalog, models_dir, device=device, max_loaded=max_loaded, memory_budget=memory_budget
+            catalog, models_dir, device=device, max_loaded=max_loaded, memory_budget=memory_budget, fast=fast
         )
 
     def warm(self, model_key: str) -> None:
         """Load a model ahead of its first job, so that job is not charged the load time."""
         self.pipelines.get(self._entry(model_key))
+
+    def warm_up(self) -> list[tuple[str, float]]:
+        """Run each of ``warm_shapes`` once (two steps, a throw-away seed), so a compiled model
+        compiles — or loads its compiled kernels from the cache — before its first job;
+        each shape's seconds. A shape whose model cannot run here is logged and skipped."""
+        import logging
+        import time
+
+        timings = []
+        for key, width, height, count in self.warm_shapes:
+            started = time.perf_counter()
+            spec = TextToImageSpec(model_key=key, prompt="warm-up", negative_prompt=None, width=width,
+                                   height=height, steps=2, guidance_scale=7.0,
+                                   seeds=tuple(range(count)))  # fmt: skip
+            try:
+                self.text_to_image(spec)
+            except EngineError as exc:
+                logging.getLogger(__name__).warning("could not warm %s up: %s", key, exc)
+                continue
+            timings.append((f"{key}@{width}x{height}x{count}", time.perf_counter() - started))
+        return timings
 
     def loaded_models(self) -> list[str]:
         """Keys of the models in memory, least recently used first."""
@@ -89,6 +115,17 @@ class Engine:
         if entry is None:
             raise EngineError(f"unknown model {model_key!r}")
         return entry
+
+
+def parse_shape(text: str) -> tuple[str, int, int, int]:
+    """``"sdxl@1024x1024"`` or ``"sd15@512x512x8"`` (8 images in one call) → (model, width,
+    height, images)."""
+    key, _, size = text.partition("@")
+    numbers = size.lower().split("x")
+    if not key or len(numbers) not in (2, 3) or not all(n.isdigit() and int(n) > 0 for n in numbers):
+        raise ValueError(f"warm-up shape {text!r} is not MODEL@WIDTHxHEIGHT or MODEL@WIDTHxHEIGHTxIMAGES")
+    width, height, count = (int(n) for n in [*numbers, "1"][:3])
+    return key, width, height, count
 
 
 def _validate(spec: TextToImageSpec, entry: ModelEntry) -> None:
@@ -136,7 +173,7 @@ def _run(loaded: LoadedPipeline, spec: TextToImageSpec, family: str = "") -> lis
     }
     modules = (pipeline.unet, pipeline.vae) if spec.tiling else ()
     try:
-        with circular_padding(*modules):
+        with circular_padding(*modules), fast_paths.running(pipeline, loaded.fast, bool(spec.adapters)):
             return list(pipeline(**kwargs).images)
     except ValueError as exc:  # diffusers' input checks: the request's fault, say so
         raise EngineError(f"model {loaded.key} refused the request: {exc}") from exc
@@ -161,6 +198,12 @@ def _lineage(spec: TextToImageSpec, loaded: LoadedPipeline) -> dict[str, object]
         "batch_jobs": 1,
         "device": loaded.device,
         "dtype": loaded.dtype,
+        **({"fast_paths": list(loaded.fast_names)} if loaded.fast_names else {}),
+        **(
+            {"feature_reuse": loaded.fast.feature_reuse}
+            if fast_paths.reuses_features(loaded.pipeline, loaded.fast)
+            else {}
+        ),
         **tokens.lineage(loaded.pipeline, spec.prompt, spec.negative_prompt),
         **_library_versions(),
     }

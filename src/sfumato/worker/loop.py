@@ -193,6 +193,8 @@ class Worker:
                 self.engine.warm(entry.key)
             except EngineError as exc:
                 log.warning("could not warm %s: %s", entry.key, exc)
+        for shape, seconds in self.engine.warm_up():  # compiled shapes (SFUMATO_COMPILE_WARMUP)
+            log.info("warmed %s up in %.1fs", shape, seconds)
 
     def run_once(self) -> int:
         """Claim and run at most one batch; the number of jobs it ran (0: the queue had none)."""
