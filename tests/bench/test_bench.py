@@ -119,6 +119,12 @@ def test_bench_video_compares_sfumato_with_a_direct_call_and_reports_memory() ->
     assert re.search(r"streamed +[\d.]+ MiB peak", output) and re.search(r"held +[\d.]+ MiB peak", output)
 
 
+def test_bench_video_refuses_a_frame_count_its_model_cannot_draw_before_starting() -> None:
+    result = runner.invoke(app, ["video", "--memory-frames", "5"])
+    said = " ".join(result.output.replace("│", " ").split())  # the error box wraps its lines
+    assert result.exit_code == 2 and "8·k + 1 frames; 5 is not such a count" in said
+
+
 def test_bench_train_prints_both_rates_and_their_ratio() -> None:
     output = _run("train", "--steps", "4", "--rounds", "1", "--checkpoint-every", "2")
     job = re.search(r"job system: +([\d.]+) steps/s", output)

@@ -56,6 +56,10 @@ def video(
     if entry is None or not entry.generates_video:
         raise typer.BadParameter(f"{model} is no video model of the catalog")
     frames = _frames(entry, duration)
+    step = FRAME_STEP[entry.family]
+    if memory_frames and (memory_frames - 1) % step:
+        count = f"{model} draws {step}·k + 1 frames; {memory_frames} is not such a count"
+        raise typer.BadParameter(count, param_hint="--memory-frames")
     specs = [
         {"prompt": f"{PROMPTS[n % len(PROMPTS)]}, take {n}", "width": size, "height": size,
          "duration": duration, "seed": 100 + n}
@@ -177,18 +181,26 @@ def _memory(models_dir: Path, model: str, frames: int, size: int, threads: int) 
     context = multiprocessing.get_context("spawn")
     results = {}
     for mode in ("streamed", "held"):
-        queue = context.Queue()
+        answer, sender = context.Pipe(duplex=False)
         process = context.Process(
-            target=_one_clip, args=(queue, str(models_dir), model, frames, size, threads, mode)
+            target=_one_clip, args=(sender, str(models_dir), model, frames, size, threads, mode)
         )
         process.start()
-        results[mode] = queue.get(timeout=1800)
+        sender.close()  # the child's end: the parent sees end-of-file when the child dies
+        try:
+            results[mode] = answer.recv()
+        except EOFError:
+            process.join()
+            raise RuntimeError(
+                f"the {mode} clip's process ended (exit code {process.exitcode}) without a measurement; "
+                "its error is printed above"
+            ) from None
         process.join()
     return results
 
 
 def _one_clip(
-    queue: Any, models_dir: str, model: str, frames: int, size: int, threads: int, mode: str
+    answer: Any, models_dir: str, model: str, frames: int, size: int, threads: int, mode: str
 ) -> None:
     from fractions import Fraction
 
@@ -220,7 +232,7 @@ def _one_clip(
                 generator=torch.Generator("cpu").manual_seed(1), output_type="pil",
             ).frames[0]  # fmt: skip
         encode_mp4(pictures, Fraction(entry.fps))
-    queue.put((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, base))
+    answer.send((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, base))
 
 
 def _rss_now() -> int:
