@@ -711,6 +711,24 @@ def test_keys_and_a_webhook_from_the_account_page(
         receiver.wait_for(lambda r: len(r.acknowledged()) == 2)
         assert receiver.received[1].headers["webhook-id"] == first.headers["webhook-id"]
         assert receiver.received[1].body == first.body
+
+        # Both attempts listed under the delivery (time, HTTP status, duration), as the API records them.
+        delivery_id = delivery.locator("details").get_attribute("data-attempts")
+        path = f"/webhooks/deliveries/{delivery_id}"
+        receiver.wait_for(lambda _: len(api(laptop, "GET", path).json()["webhook_delivery"]["attemptLog"]) == 2)
+        page.click("nav a[data-view=generate]")
+        page.click("nav a[data-view=account]")
+        attempts = page.locator(f"#deliveries details[data-attempts='{delivery_id}']")
+        attempts.locator("summary").click()
+        attempts.locator("li").nth(1).wait_for()
+        log = api(laptop, "GET", path).json()["webhook_delivery"]["attemptLog"]
+        shown = attempts.locator("li").all_inner_texts()
+        assert [line.split(" · ")[1:] for line in shown] == [
+            [f"HTTP {a['statusCode']}", f"{a['durationMs']} ms"] for a in log
+        ] and log[0]["statusCode"] == 200
+        limits = api(live_server, "GET", "/me/limits").json()["limits"]
+        facts = page.inner_text("#account-limits")
+        assert f"{limits['rateLimitPerKey'][0]}" in facts and f"of at most {limits['maxQueuedJobs']}" in facts
         page.screenshot(path=str(artifacts / "account-keys.png"), full_page=True)
 
     # The webhook moved off, then the key revoked: it stops working at once.
