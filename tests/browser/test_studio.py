@@ -347,6 +347,11 @@ def test_a_realtime_frame_and_a_stale_answer_dropped(
     page.wait_for_selector("#draft-final[data-operation='lcm-upscale']", timeout=FIRST_LOAD)
     page.wait_for_function("() => document.querySelector('#draft-final').naturalWidth === 256")
     page.screenshot(path=str(artifacts / "draft.png"), full_page=True)
+    # Get API Code beside "Upscale": the same request on the draft the dialog offers (draft.png).
+    upscale = code_and_files(page, "#draft-upscale-code", tmp_path)
+    assert "perform_alchemy_upscale_lcm" in upscale["python"] and "/lcm-upscale" in upscale["curl"]
+    run_python(upscale["python"], tmp_path, live_server)
+    assert Image.open(tmp_path / "picture.png").size == (256, 256)
 
 
 def test_compare_highlights_the_parameters_that_differ(page: Any, artifacts: Path) -> None:
@@ -518,7 +523,7 @@ def test_download_and_delete_from_the_gallery(page: Any, live_server: LiveServer
 
 
 def test_train_a_custom_model_on_gallery_pictures(
-    page: Any, live_server: LiveServer, artifacts: Path, tmp_path: Path
+    page: Any, live_server: LiveServer, artifacts: Path, tmp_path: Path, node_binary: str
 ) -> None:
     page.click("nav a[data-view=generate]")
     page.wait_for_function("() => document.querySelectorAll('#gallery input[type=checkbox]').length >= 2")
@@ -579,6 +584,23 @@ def test_train_a_custom_model_on_gallery_pictures(
     again = api(live_server, "GET", f"/models/{again_id}").json()["custom_models_by_pk"]
     second = api(live_server, "GET", f"/models/{second_id}").json()["custom_models_by_pk"]
     assert {f: again[f] for f in fields} == {f: second[f] for f in fields} and again_id != second_id
+
+    # A picture file added to the dataset too; then the dataset's Get API Code builds the same one
+    # (its name, the gallery's pictures by id, the file offered beside the code) from Python and TypeScript.
+    mine = tmp_path / "mine" / "mine.png"
+    mine.parent.mkdir()
+    Image.new("RGB", (64, 64), (200, 120, 40)).save(mine)
+    page.set_input_files("#dataset-files", str(mine))
+    page.wait_for_selector("#dataset-status:has-text('3 pictures')")
+    folder = tmp_path / "dataset"
+    folder.mkdir()
+    dataset_code = code_and_files(page, "#dataset-code", folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["picture-1.png"]
+    by_python = run_python(dataset_code["python"], folder, live_server)
+    by_typescript = run_typescript(node_binary, dataset_code["typescript"], folder, live_server)
+    for dataset_id in (by_python, by_typescript):
+        dataset = api(live_server, "GET", f"/datasets/{dataset_id}").json()["datasets_by_pk"]
+        assert dataset["name"] == "studio pictures" and len(dataset["dataset_images"]) == 3
 
 
 def test_remove_background_and_unzoom_a_picture_with_their_api_code(
@@ -715,13 +737,17 @@ def test_keys_and_a_webhook_from_the_account_page(
         # Both attempts listed under the delivery (time, HTTP status, duration), as the API records them.
         delivery_id = delivery.locator("details").get_attribute("data-attempts")
         path = f"/webhooks/deliveries/{delivery_id}"
-        receiver.wait_for(lambda _: len(api(laptop, "GET", path).json()["webhook_delivery"]["attemptLog"]) == 2)
+
+        def attempt_log() -> list[dict[str, Any]]:
+            return list(api(laptop, "GET", path).json()["webhook_delivery"]["attemptLog"])
+
+        receiver.wait_for(lambda _: len(attempt_log()) == 2)
         page.click("nav a[data-view=generate]")
         page.click("nav a[data-view=account]")
         attempts = page.locator(f"#deliveries details[data-attempts='{delivery_id}']")
         attempts.locator("summary").click()
         attempts.locator("li").nth(1).wait_for()
-        log = api(laptop, "GET", path).json()["webhook_delivery"]["attemptLog"]
+        log = attempt_log()
         shown = attempts.locator("li").all_inner_texts()
         assert [line.split(" · ")[1:] for line in shown] == [
             [f"HTTP {a['statusCode']}", f"{a['durationMs']} ms"] for a in log

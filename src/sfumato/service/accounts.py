@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sfumato.errors import InvalidRequest, NotFound
+from sfumato.service import guardrails
 from sfumato.service.context import Context
 from sfumato.service.keys import Principal
 from sfumato.service.views import AccountView
-from sfumato.service import guardrails
 from sfumato.store import accounts, credits, queue
 from sfumato.store.clock import utcnow
 
