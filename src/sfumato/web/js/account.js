@@ -73,9 +73,12 @@ function attemptsCell(delivery) {
     "data-attempts": delivery.id,
     ontoggle: async (event) => {
       if (!event.target.open) return;
-      const read = (await api.get(`/webhooks/deliveries/${delivery.id}`)).webhook_delivery;
-      const log = read.attemptLog || [];
-      list.replaceChildren(...(log.length ? log.map(attemptItem) : [el("li", {}, "Not attempted yet.")]));
+      try {
+        const log = (await api.get(`/webhooks/deliveries/${delivery.id}`)).webhook_delivery.attemptLog || [];
+        list.replaceChildren(...(log.length ? log.map(attemptItem) : [el("li", {}, "Not attempted yet.")]));
+      } catch (failure) {
+        list.replaceChildren(el("li", { class: "error" }, `Could not read the attempts: ${failure.message}`));
+      }
     },
   }, el("summary", {}, `${delivery.attempts ?? 0} this round`,
     el("span", { class: "visually-hidden" }, `: all attempts at ${delivery.eventType}`)), list);
