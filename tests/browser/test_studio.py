@@ -96,6 +96,15 @@ def run_python(code: str, folder: Path, server: LiveServer) -> str:
     return ran.stdout.strip()
 
 
+def run_bash(code: str, folder: Path, server: LiveServer) -> str:
+    """Run a curl script as a user would (bash, the URL and key from the environment)."""
+    env = {**os.environ, "SFUMATO_URL": server.url, "SFUMATO_API_KEY": server.key}
+    ran = subprocess.run(["bash", "-c", code], cwd=folder, env=env, capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr + ran.stdout
+    return ran.stdout.strip()
+
+
 def run_typescript(node_path: str, code: str, folder: Path, server: LiveServer) -> str:
     """Type-check (strict) and run a TypeScript snippet as a user would, with the official SDK."""
     (folder / "snippet.ts").write_text(code)
@@ -231,10 +240,7 @@ def test_get_api_code_gives_snippets_that_send_the_same_request(
     page.wait_for_selector("#job-status[data-state=complete]")
 
     snippet_id = run_python(python, tmp_path, live_server)
-    env = {**os.environ, "SFUMATO_URL": live_server.url, "SFUMATO_API_KEY": live_server.key}
-    curled = subprocess.run(["bash", "-c", curl], env=env, capture_output=True, text=True, timeout=60)
-    assert curled.returncode == 0, curled.stderr
-    curl_id = json.loads(curled.stdout)["sdGenerationJob"]["generationId"]
+    curl_id = json.loads(run_bash(curl, tmp_path, live_server))["sdGenerationJob"]["generationId"]
     typescript_id = run_typescript(node_binary, typescript, tmp_path, live_server)
     ids = (studio_id, snippet_id, curl_id, typescript_id)
     assert len(set(ids)) == 4  # four requests (de-duplication is off here)
@@ -273,7 +279,8 @@ def test_paint_a_mask_and_inpaint_keeps_the_unmasked_pixels(
         page.mouse.up()
     assert "Inpainting" in page.locator("#edit-model option:checked").inner_text()
     page.fill("#edit-prompt", "a small boat")
-    python = code_and_files(page, "#edit-code", tmp_path)["python"]
+    snippets = code_and_files(page, "#edit-code", tmp_path)
+    python = snippets["python"]
     with page.expect_response(lambda r: r.url.endswith("/api/rest/v1/generations")) as created:
         page.click("#inpaint")
     assert created.value.ok, created.value.text()
@@ -297,6 +304,11 @@ def test_paint_a_mask_and_inpaint_keeps_the_unmasked_pixels(
     fields = ("modelId", "prompt", "imageWidth", "imageHeight", "seed", "canvasRequest", "canvasRequestType",
               "initImageSha256", "maskImageSha256")  # fmt: skip
     assert {name: again[name] for name in fields} == {name: made[name] for name in fields}
+    # The curl script too (curl and jq); its generation deleted at once, the gallery kept as it was.
+    curled = json.loads(run_bash(snippets["curl"], tmp_path, live_server))["sdGenerationJob"]["generationId"]
+    by_curl = generation(live_server, curled)
+    assert {name: by_curl[name] for name in fields} == {name: made[name] for name in fields}
+    assert api(live_server, "DELETE", f"/generations/{curled}").status_code == 200
 
 
 def test_a_realtime_frame_and_a_stale_answer_dropped(
@@ -337,11 +349,8 @@ def test_a_realtime_frame_and_a_stale_answer_dropped(
     snippets = code_and_files(page, "#draft-code", tmp_path)
     run_python(snippets["python"], tmp_path, live_server)
     assert Image.open(tmp_path / "picture.png").size == (128, 128)
-    env = {**os.environ, "SFUMATO_URL": live_server.url, "SFUMATO_API_KEY": live_server.key}
-    curled = subprocess.run(["bash", "-c", snippets["curl"]], cwd=tmp_path, env=env, capture_output=True,
-                            text=True, timeout=120)  # fmt: skip
-    assert curled.returncode == 0, curled.stderr
-    assert json.loads(curled.stdout)["lcmGenerationJob"]["imageDataUrl"][0].startswith("data:image/")
+    curled = json.loads(run_bash(snippets["curl"], tmp_path, live_server))
+    assert curled["lcmGenerationJob"]["imageDataUrl"][0].startswith("data:image/")
 
     page.click("#draft-upscale")  # the chosen draft, upscaled by the realtime upscaler
     page.wait_for_selector("#draft-final[data-operation='lcm-upscale']", timeout=FIRST_LOAD)
@@ -435,6 +444,10 @@ def test_image_to_image_without_a_mask_and_the_gallery_pages(
         assert edit["canvasRequestType"] == "IMG2IMG"
         assert edit["initStrength"] == 0.6 and edit.get("maskImageSha256") is None
     assert again["initImageSha256"] == made["initImageSha256"]
+    curled = json.loads(run_bash(snippets["curl"], tmp_path, live_server))["sdGenerationJob"]["generationId"]
+    by_curl = generation(live_server, curled)
+    assert (by_curl["canvasRequestType"], by_curl["initImageSha256"]) == ("IMG2IMG", made["initImageSha256"])
+    assert api(live_server, "DELETE", f"/generations/{curled}").status_code == 200
 
     # Outpainting: the picture inside a transparent border of 8 px, the border repainted.
     shown = page.evaluate("() => document.querySelector('#edit-image').toDataURL('image/png')")
@@ -585,8 +598,8 @@ def test_train_a_custom_model_on_gallery_pictures(
     second = api(live_server, "GET", f"/models/{second_id}").json()["custom_models_by_pk"]
     assert {f: again[f] for f in fields} == {f: second[f] for f in fields} and again_id != second_id
 
-    # A picture file added to the dataset too; then the dataset's Get API Code builds the same one
-    # (its name, the gallery's pictures by id, the file offered beside the code) from Python and TypeScript.
+    # A picture file added to the dataset too; then the dataset's Get API Code builds the same one (its
+    # name, the gallery's pictures by id, the file offered beside the code) from Python, TypeScript and curl.
     mine = tmp_path / "mine" / "mine.png"
     mine.parent.mkdir()
     Image.new("RGB", (64, 64), (200, 120, 40)).save(mine)
@@ -598,7 +611,8 @@ def test_train_a_custom_model_on_gallery_pictures(
     assert sorted(p.name for p in folder.iterdir()) == ["picture-1.png"]
     by_python = run_python(dataset_code["python"], folder, live_server)
     by_typescript = run_typescript(node_binary, dataset_code["typescript"], folder, live_server)
-    for dataset_id in (by_python, by_typescript):
+    by_curl = run_bash(dataset_code["curl"], folder, live_server)
+    for dataset_id in (by_python, by_typescript, by_curl):
         dataset = api(live_server, "GET", f"/datasets/{dataset_id}").json()["datasets_by_pk"]
         assert dataset["name"] == "studio pictures" and len(dataset["dataset_images"]) == 3
 

@@ -139,6 +139,21 @@ export function curl(body, path = "/generations") {
 `;
 }
 
+// Several requests in one shell script (curl and jq): the server's address and key, and
+// `upload URL FIELDS FILE`, which posts a file through a presigned form (FIELDS: its JSON).
+// A refused request stops the script with the server's answer (--fail-with-body).
+const CURL_SCRIPT = `set -euo pipefail
+api="$SFUMATO_URL/api/rest/v1"
+auth="authorization: Bearer $SFUMATO_API_KEY"
+json="content-type: application/json"
+upload() {
+  local fields=()
+  while IFS= read -r field; do fields+=(--form-string "$field"); done \\
+    < <(jq -r 'to_entries[] | "\\(.key)=\\(.value)"' <<<"$2")
+  curl -sS -f "$1" "\${fields[@]}" -F "file=@$3" > /dev/null
+}
+`;
+
 // The OpenAI Images surface (/v1) takes a model, a prompt, n and a size, with sfumato's
 // seed, negative prompt, steps and guidance through extra_body; nothing else.
 export function openaiSdk(body, modelKey) {
@@ -236,9 +251,20 @@ ${props.join("\n")}
 });
 console.log(result.object?.sdGenerationJob?.generationId);
 `;
+  const curlCode = `${CURL_SCRIPT}
+# The picture and its mask (white = repaint): init.png and mask.png beside this script.
+tickets=$(curl -sS --fail-with-body "$api/canvas-init-image" -H "$auth" -H "$json" \\
+  -d '{"initExtension": "png", "maskExtension": "png"}' | jq -c .uploadCanvasInitImage)
+upload "$(jq -r .initUrl <<<"$tickets")" "$(jq -r .initFields <<<"$tickets")" init.png
+upload "$(jq -r .maskUrl <<<"$tickets")" "$(jq -r .maskFields <<<"$tickets")" mask.png
+body=$(jq -c --argjson t "$tickets" '. + {canvasInitId: $t.initImageId, canvasMaskId: $t.maskImageId}' \\
+  <<<${shellQuote(JSON.stringify(request))})
+curl -sS --fail-with-body "$api/generations" -H "$auth" -H "$json" -d "$body"
+`;
   return [
     { id: "python", label: "Python SDK", code: python },
     { id: "typescript", label: "TypeScript SDK", code: typescript },
+    { id: "curl", label: "curl", code: curlCode },
   ];
 }
 
@@ -331,9 +357,19 @@ ${props.join("\n")}
 });
 console.log(result.object?.sdGenerationJob?.generationId);
 `;
+  const curlCode = `${CURL_SCRIPT}
+# The picture: init.png beside this script.
+ticket=$(curl -sS --fail-with-body "$api/init-image" -H "$auth" -H "$json" -d '{"extension": "png"}' \\
+  | jq -c .uploadInitImage)
+upload "$(jq -r .url <<<"$ticket")" "$(jq -r .fields <<<"$ticket")" init.png
+body=$(jq -c --argjson t "$ticket" '. + {canvasInitId: $t.id}' \\
+  <<<${shellQuote(JSON.stringify(request))})
+curl -sS --fail-with-body "$api/generations" -H "$auth" -H "$json" -d "$body"
+`;
   return [
     { id: "python", label: "Python SDK", code: python },
     { id: "typescript", label: "TypeScript SDK", code: typescript },
+    { id: "curl", label: "curl", code: curlCode },
   ];
 }
 
@@ -382,6 +418,24 @@ for (const [path, extension] of ${lit(files.map((file) => [file.name, file.exten
   const uploaded = await fetch(ticket.url!, { method: "POST", body: form });
   if (!uploaded.ok) throw new Error(\`upload refused: \${uploaded.status}\`);
 }` : "";
+  const curlFromGen = imageIds.length ? `
+# Pictures of your generations, by id.
+for image_id in ${imageIds.map(shellQuote).join(" ")}; do
+  curl -sS --fail-with-body "$api/datasets/$dataset_id/upload/gen" -H "$auth" -H "$json" \\
+    -d "{\\"generatedImageId\\": \\"$image_id\\"}" > /dev/null
+done` : "";
+  const curlFiles = files.length ? `
+# Picture files beside this script, each through a presigned form.
+for file in ${files.map((file) => shellQuote(file.name)).join(" ")}; do
+  ticket=$(curl -sS --fail-with-body "$api/datasets/$dataset_id/upload" -H "$auth" -H "$json" \\
+    -d "{\\"extension\\": \\"\${file##*.}\\"}" | jq -c .uploadDatasetImage)
+  upload "$(jq -r .url <<<"$ticket")" "$(jq -r .fields <<<"$ticket")" "$file"
+done` : "";
+  const curlCode = `${CURL_SCRIPT}
+dataset_id=$(curl -sS --fail-with-body "$api${op.path}" -H "$auth" -H "$json" -d ${shellQuote(JSON.stringify({ name }))} \\
+  | jq -r .insert_datasets_one.id)${curlFromGen}${curlFiles}
+echo "$dataset_id"
+`;
   const typescript = `${typescriptHead(new Set(), files.length ? 'import { readFile } from "node:fs/promises";\n' : "")}
 const created = await leonardo.${op.call}({ name: ${lit(name)} });
 const datasetId = created.object!.insertDatasetsOne!.id!;${tsFromGen}${tsFiles}
@@ -390,5 +444,6 @@ console.log(datasetId);
   return [
     { id: "python", label: "Python SDK", code: python },
     { id: "typescript", label: "TypeScript SDK", code: typescript },
+    { id: "curl", label: "curl", code: curlCode },
   ];
 }
