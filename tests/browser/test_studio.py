@@ -710,13 +710,20 @@ def test_video_from_text_and_from_a_picture_queued_then_played(
 
 
 def test_keys_and_a_webhook_from_the_account_page(
-    page: Any, live_server: LiveServer, artifacts: Path
+    page: Any, live_server: LiveServer, artifacts: Path, tmp_path: Path
 ) -> None:
     page.goto("/#account")
     page.wait_for_selector("#account-facts dd")
     with Receiver() as receiver:
         page.fill("#key-name", "laptop")
         page.fill("#key-webhook", receiver.url)
+        # Get API Code: curl alone (the SDKs lack sfumato's key routes); it makes the same key.
+        key_code = code_and_files(page, "#key-code", tmp_path)
+        assert list(key_code) == ["curl"]
+        by_curl = json.loads(run_bash(key_code["curl"], tmp_path, live_server))["api_key"]
+        assert (by_curl["name"], by_curl["webhookUrl"]) == ("laptop", receiver.url)
+        assert by_curl["webhookSecret"] and by_curl["apiKey"]
+        assert api(live_server, "DELETE", f"/me/api-keys/{by_curl['id']}").status_code == 200
         with page.expect_response("**/me/api-keys") as created:
             page.click("#key-create")
         answer = created.value.json()["api_key"]

@@ -2,6 +2,8 @@
 // (issued, revoked, their webhook receivers set: /me/api-keys), and the webhook deliveries
 // with their attempts (read when opened) and re-send.
 import { api } from "./api.js";
+import { OPERATIONS, sdkSnippets } from "./apicode.js";
+import { showCode } from "./codedialog.js";
 import { $, el, showError } from "./ui.js";
 
 const rows = (table, list, empty, columns) =>
@@ -147,18 +149,29 @@ function hideIssued() {
   $("#key-issued").hidden = true;
 }
 
-async function createKey(event) {
-  event.preventDefault();
+// The new key's request as the form would send it, or null (and why, shown) without a name.
+function keyRequest() {
   const error = $("#key-error");
   showError(error, null);
   const body = { name: $("#key-name").value.trim() };
-  if (!body.name) return showError(error, "Name the key (where it will be used).");
+  if (!body.name) {
+    showError(error, "Name the key (where it will be used).");
+    return null;
+  }
   const webhookUrl = $("#key-webhook").value.trim();
   const webhookKey = $("#key-webhook-key").value.trim();
   if (webhookUrl) body.webhookUrl = webhookUrl;
   if (webhookKey) body.webhookKey = webhookKey;
+  return body;
+}
+
+async function createKey(event) {
+  event.preventDefault();
+  const error = $("#key-error");
+  const body = keyRequest();
+  if (!body) return;
   try {
-    const made = (await api.post("/me/api-keys", body)).api_key;
+    const made = (await api.post(OPERATIONS.apiKey.path, body)).api_key;
     const facts = [["API key", made.apiKey]];
     if (made.webhookSecret) facts.push(["Webhook signing secret", made.webhookSecret]);
     showIssued(facts, made.apiKey);
@@ -171,6 +184,10 @@ async function createKey(event) {
 
 export function setUpAccount() {
   $("#key-form").addEventListener("submit", createKey);
+  $("#key-code").addEventListener("click", () => {
+    const body = keyRequest();
+    if (body) showCode(sdkSnippets(OPERATIONS.apiKey, body));
+  });
   $("#key-issued-done").addEventListener("click", hideIssued);
   $("#key-issued-copy").addEventListener("click", () => navigator.clipboard.writeText($("#key-issued").dataset.copy || ""));
   window.addEventListener("hashchange", () => { if (location.hash !== "#account") hideIssued(); });

@@ -39,6 +39,8 @@ export const OPERATIONS = {
   training: { path: "/models", call: "models.createModel", request: "CreateModelRequestBody",
     answer: "sdTrainingJob.customModelId", enums: { sd_version: "operations.CreateModelSdVersions" },
     sdkValues: { sd_version: ["v1_5", "v2"] } },
+  // sfumato's own routes, which the SDKs do not have: curl alone.
+  apiKey: { path: "/me/api-keys" },
   dataset: { path: "/datasets", call: "dataset.createDataset", request: "CreateDatasetRequestBody",
     answer: "insertDatasetsOne.id" },
   // The realtime canvas: a picture in (as a data URL), a picture out, in the answer itself.
@@ -117,9 +119,10 @@ console.log(result.object?.${op.answer.replaceAll(".", "?.")});
 }
 
 // Python SDK, TypeScript SDK and curl for one request; curl alone where a value is one the
-// server takes but the SDKs' enums do not (they would refuse it before sending).
+// server takes but the SDKs' enums do not (they would refuse it before sending), or where
+// the SDKs do not have the route.
 export function sdkSnippets(op, body) {
-  const sdkRefuses = Object.entries(op.sdkValues || {}).some(([name, values]) =>
+  const sdkRefuses = !op.call || Object.entries(op.sdkValues || {}).some(([name, values]) =>
     body[name] !== undefined && body[name] !== null && !values.includes(body[name]));
   const list = sdkRefuses ? [] : [
     { id: "python", label: "Python SDK", code: pythonSdk(body, op) },
