@@ -157,6 +157,21 @@ upload() {
 }
 `;
 
+// A generation whose pictures the script uploaded first (`uploads`: the steps that leave the
+// upload ticket in $ticket; `ids`: the jq object naming them in the request).
+const generationScript = (uploads, ids, request) => `${CURL_SCRIPT}
+${uploads}
+body=$(jq -c --argjson t "$ticket" '. + ${ids}' \\
+  <<<${shellQuote(JSON.stringify(request))})
+curl -sS --fail-with-body "$api/generations" -H "$auth" -H "$json" -d "$body"
+`;
+
+const tabs = (python, typescript, curlCode) => [
+  { id: "python", label: "Python SDK", code: python },
+  { id: "typescript", label: "TypeScript SDK", code: typescript },
+  { id: "curl", label: "curl", code: curlCode },
+];
+
 // The OpenAI Images surface (/v1) takes a model, a prompt, n and a size, with sfumato's
 // seed, negative prompt, steps and guidance through extra_body; nothing else.
 export function openaiSdk(body, modelKey) {
@@ -254,21 +269,13 @@ ${props.join("\n")}
 });
 console.log(result.object?.sdGenerationJob?.generationId);
 `;
-  const curlCode = `${CURL_SCRIPT}
-# The picture and its mask (white = repaint): init.png and mask.png beside this script.
-tickets=$(curl -sS --fail-with-body "$api/canvas-init-image" -H "$auth" -H "$json" \\
+  const curlCode = generationScript(`# The picture and its mask (white = repaint): init.png and mask.png beside this script.
+ticket=$(curl -sS --fail-with-body "$api/canvas-init-image" -H "$auth" -H "$json" \\
   -d '{"initExtension": "png", "maskExtension": "png"}' | jq -c .uploadCanvasInitImage)
-upload "$(jq -r .initUrl <<<"$tickets")" "$(jq -r .initFields <<<"$tickets")" init.png
-upload "$(jq -r .maskUrl <<<"$tickets")" "$(jq -r .maskFields <<<"$tickets")" mask.png
-body=$(jq -c --argjson t "$tickets" '. + {canvasInitId: $t.initImageId, canvasMaskId: $t.maskImageId}' \\
-  <<<${shellQuote(JSON.stringify(request))})
-curl -sS --fail-with-body "$api/generations" -H "$auth" -H "$json" -d "$body"
-`;
-  return [
-    { id: "python", label: "Python SDK", code: python },
-    { id: "typescript", label: "TypeScript SDK", code: typescript },
-    { id: "curl", label: "curl", code: curlCode },
-  ];
+upload "$(jq -r .initUrl <<<"$ticket")" "$(jq -r .initFields <<<"$ticket")" init.png
+upload "$(jq -r .maskUrl <<<"$ticket")" "$(jq -r .maskFields <<<"$ticket")" mask.png`,
+  "{canvasInitId: $t.initImageId, canvasMaskId: $t.maskImageId}", request);
+  return tabs(python, typescript, curlCode);
 }
 
 // The realtime canvas: the picture it starts from (`input`, offered beside the code) as a
@@ -312,11 +319,7 @@ await writeFile("picture.png", Buffer.from(picture.split(",", 2)[1], "base64"));
   -H "content-type: application/json" \\
   -d ${data}
 `;
-  return [
-    { id: "python", label: "Python SDK", code: python },
-    { id: "typescript", label: "TypeScript SDK", code: typescript },
-    { id: "curl", label: "curl", code: curlCode },
-  ];
+  return tabs(python, typescript, curlCode);
 }
 
 function pictureOnlySnippets(body) {
@@ -360,20 +363,11 @@ ${props.join("\n")}
 });
 console.log(result.object?.sdGenerationJob?.generationId);
 `;
-  const curlCode = `${CURL_SCRIPT}
-# The picture: init.png beside this script.
+  const curlCode = generationScript(`# The picture: init.png beside this script.
 ticket=$(curl -sS --fail-with-body "$api/init-image" -H "$auth" -H "$json" -d '{"extension": "png"}' \\
   | jq -c .uploadInitImage)
-upload "$(jq -r .url <<<"$ticket")" "$(jq -r .fields <<<"$ticket")" init.png
-body=$(jq -c --argjson t "$ticket" '. + {canvasInitId: $t.id}' \\
-  <<<${shellQuote(JSON.stringify(request))})
-curl -sS --fail-with-body "$api/generations" -H "$auth" -H "$json" -d "$body"
-`;
-  return [
-    { id: "python", label: "Python SDK", code: python },
-    { id: "typescript", label: "TypeScript SDK", code: typescript },
-    { id: "curl", label: "curl", code: curlCode },
-  ];
+upload "$(jq -r .url <<<"$ticket")" "$(jq -r .fields <<<"$ticket")" init.png`, "{canvasInitId: $t.id}", request);
+  return tabs(python, typescript, curlCode);
 }
 
 // A dataset as the train screen built it: created by name, then the gallery's pictures added
@@ -444,9 +438,5 @@ const created = await leonardo.${op.call}({ name: ${lit(name)} });
 const datasetId = created.object!.insertDatasetsOne!.id!;${tsFromGen}${tsFiles}
 console.log(datasetId);
 `;
-  return [
-    { id: "python", label: "Python SDK", code: python },
-    { id: "typescript", label: "TypeScript SDK", code: typescript },
-    { id: "curl", label: "curl", code: curlCode },
-  ];
+  return tabs(python, typescript, curlCode);
 }
