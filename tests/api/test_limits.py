@@ -172,3 +172,17 @@ def test_the_lean_submit_path_answers_as_the_route_does(make_api: MakeApi) -> No
     assert (malformed.status_code, malformed.json()["code"]) == (400, "invalid-json")
     invalid = api.post("/generations", json={**SMALL, "width": 65})
     assert (invalid.status_code, invalid.json()["path"]) == (400, "$.width")
+
+
+def test_me_limits_reports_the_limits_and_what_is_in_use(make_api: MakeApi) -> None:
+    api = make_api(daily_credit_budget=5, max_queued_per_account=4, rate_limit_per_key="7/second;90/minute")
+    fresh = api.get("/me/limits").json()["limits"]
+    assert fresh["rateLimitPerKey"] == ["7 per 1 second", "90 per 1 minute"]
+    assert fresh["rateLimitPerAccount"] == ["200 per 1 second"]
+    assert (fresh["dailyCreditBudget"], fresh["creditsSpentToday"]) == (5, 0)
+    assert (fresh["maxQueuedJobs"], fresh["queuedJobs"]) == (4, 0)
+    assert fresh["concurrencySlots"] == api.get("/me").json()["user_details"][0]["apiConcurrencySlots"]
+    cost = api.post("/generations", json=SMALL).json()["sdGenerationJob"]["apiCreditCost"]
+    used = api.get("/me/limits").json()["limits"]
+    assert (used["creditsSpentToday"], used["queuedJobs"]) == (cost, 1)  # no worker here: it waits
+    assert api.get("/me/limits", key="sfu_wrong").status_code == 401

@@ -96,6 +96,15 @@ def run_python(code: str, folder: Path, server: LiveServer) -> str:
     return ran.stdout.strip()
 
 
+def run_bash(code: str, folder: Path, server: LiveServer) -> str:
+    """Run a curl script as a user would (bash, the URL and key from the environment)."""
+    env = {**os.environ, "SFUMATO_URL": server.url, "SFUMATO_API_KEY": server.key}
+    ran = subprocess.run(["bash", "-c", code], cwd=folder, env=env, capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr + ran.stdout
+    return ran.stdout.strip()
+
+
 def run_typescript(node_path: str, code: str, folder: Path, server: LiveServer) -> str:
     """Type-check (strict) and run a TypeScript snippet as a user would, with the official SDK."""
     (folder / "snippet.ts").write_text(code)
@@ -231,10 +240,7 @@ def test_get_api_code_gives_snippets_that_send_the_same_request(
     page.wait_for_selector("#job-status[data-state=complete]")
 
     snippet_id = run_python(python, tmp_path, live_server)
-    env = {**os.environ, "SFUMATO_URL": live_server.url, "SFUMATO_API_KEY": live_server.key}
-    curled = subprocess.run(["bash", "-c", curl], env=env, capture_output=True, text=True, timeout=60)
-    assert curled.returncode == 0, curled.stderr
-    curl_id = json.loads(curled.stdout)["sdGenerationJob"]["generationId"]
+    curl_id = json.loads(run_bash(curl, tmp_path, live_server))["sdGenerationJob"]["generationId"]
     typescript_id = run_typescript(node_binary, typescript, tmp_path, live_server)
     ids = (studio_id, snippet_id, curl_id, typescript_id)
     assert len(set(ids)) == 4  # four requests (de-duplication is off here)
@@ -273,7 +279,8 @@ def test_paint_a_mask_and_inpaint_keeps_the_unmasked_pixels(
         page.mouse.up()
     assert "Inpainting" in page.locator("#edit-model option:checked").inner_text()
     page.fill("#edit-prompt", "a small boat")
-    python = code_and_files(page, "#edit-code", tmp_path)["python"]
+    snippets = code_and_files(page, "#edit-code", tmp_path)
+    python = snippets["python"]
     with page.expect_response(lambda r: r.url.endswith("/api/rest/v1/generations")) as created:
         page.click("#inpaint")
     assert created.value.ok, created.value.text()
@@ -297,6 +304,11 @@ def test_paint_a_mask_and_inpaint_keeps_the_unmasked_pixels(
     fields = ("modelId", "prompt", "imageWidth", "imageHeight", "seed", "canvasRequest", "canvasRequestType",
               "initImageSha256", "maskImageSha256")  # fmt: skip
     assert {name: again[name] for name in fields} == {name: made[name] for name in fields}
+    # The curl script too (curl and jq); its generation deleted at once, the gallery kept as it was.
+    curled = json.loads(run_bash(snippets["curl"], tmp_path, live_server))["sdGenerationJob"]["generationId"]
+    by_curl = generation(live_server, curled)
+    assert {name: by_curl[name] for name in fields} == {name: made[name] for name in fields}
+    assert api(live_server, "DELETE", f"/generations/{curled}").status_code == 200
 
 
 def test_a_realtime_frame_and_a_stale_answer_dropped(
@@ -337,16 +349,18 @@ def test_a_realtime_frame_and_a_stale_answer_dropped(
     snippets = code_and_files(page, "#draft-code", tmp_path)
     run_python(snippets["python"], tmp_path, live_server)
     assert Image.open(tmp_path / "picture.png").size == (128, 128)
-    env = {**os.environ, "SFUMATO_URL": live_server.url, "SFUMATO_API_KEY": live_server.key}
-    curled = subprocess.run(["bash", "-c", snippets["curl"]], cwd=tmp_path, env=env, capture_output=True,
-                            text=True, timeout=120)  # fmt: skip
-    assert curled.returncode == 0, curled.stderr
-    assert json.loads(curled.stdout)["lcmGenerationJob"]["imageDataUrl"][0].startswith("data:image/")
+    curled = json.loads(run_bash(snippets["curl"], tmp_path, live_server))
+    assert curled["lcmGenerationJob"]["imageDataUrl"][0].startswith("data:image/")
 
     page.click("#draft-upscale")  # the chosen draft, upscaled by the realtime upscaler
     page.wait_for_selector("#draft-final[data-operation='lcm-upscale']", timeout=FIRST_LOAD)
     page.wait_for_function("() => document.querySelector('#draft-final').naturalWidth === 256")
     page.screenshot(path=str(artifacts / "draft.png"), full_page=True)
+    # Get API Code beside "Upscale": the same request on the draft the dialog offers (draft.png).
+    upscale = code_and_files(page, "#draft-upscale-code", tmp_path)
+    assert "perform_alchemy_upscale_lcm" in upscale["python"] and "/lcm-upscale" in upscale["curl"]
+    run_python(upscale["python"], tmp_path, live_server)
+    assert Image.open(tmp_path / "picture.png").size == (256, 256)
 
 
 def test_compare_highlights_the_parameters_that_differ(page: Any, artifacts: Path) -> None:
@@ -430,6 +444,10 @@ def test_image_to_image_without_a_mask_and_the_gallery_pages(
         assert edit["canvasRequestType"] == "IMG2IMG"
         assert edit["initStrength"] == 0.6 and edit.get("maskImageSha256") is None
     assert again["initImageSha256"] == made["initImageSha256"]
+    curled = json.loads(run_bash(snippets["curl"], tmp_path, live_server))["sdGenerationJob"]["generationId"]
+    by_curl = generation(live_server, curled)
+    assert (by_curl["canvasRequestType"], by_curl["initImageSha256"]) == ("IMG2IMG", made["initImageSha256"])
+    assert api(live_server, "DELETE", f"/generations/{curled}").status_code == 200
 
     # Outpainting: the picture inside a transparent border of 8 px, the border repainted.
     shown = page.evaluate("() => document.querySelector('#edit-image').toDataURL('image/png')")
@@ -518,7 +536,7 @@ def test_download_and_delete_from_the_gallery(page: Any, live_server: LiveServer
 
 
 def test_train_a_custom_model_on_gallery_pictures(
-    page: Any, live_server: LiveServer, artifacts: Path, tmp_path: Path
+    page: Any, live_server: LiveServer, artifacts: Path, tmp_path: Path, node_binary: str
 ) -> None:
     page.click("nav a[data-view=generate]")
     page.wait_for_function("() => document.querySelectorAll('#gallery input[type=checkbox]').length >= 2")
@@ -579,6 +597,24 @@ def test_train_a_custom_model_on_gallery_pictures(
     again = api(live_server, "GET", f"/models/{again_id}").json()["custom_models_by_pk"]
     second = api(live_server, "GET", f"/models/{second_id}").json()["custom_models_by_pk"]
     assert {f: again[f] for f in fields} == {f: second[f] for f in fields} and again_id != second_id
+
+    # A picture file added to the dataset too; then the dataset's Get API Code builds the same one (its
+    # name, the gallery's pictures by id, the file offered beside the code) from Python, TypeScript and curl.
+    mine = tmp_path / "mine" / "mine.png"
+    mine.parent.mkdir()
+    Image.new("RGB", (64, 64), (200, 120, 40)).save(mine)
+    page.set_input_files("#dataset-files", str(mine))
+    page.wait_for_selector("#dataset-status:has-text('3 pictures')")
+    folder = tmp_path / "dataset"
+    folder.mkdir()
+    dataset_code = code_and_files(page, "#dataset-code", folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["picture-1.png"]
+    by_python = run_python(dataset_code["python"], folder, live_server)
+    by_typescript = run_typescript(node_binary, dataset_code["typescript"], folder, live_server)
+    by_curl = run_bash(dataset_code["curl"], folder, live_server)
+    for dataset_id in (by_python, by_typescript, by_curl):
+        dataset = api(live_server, "GET", f"/datasets/{dataset_id}").json()["datasets_by_pk"]
+        assert dataset["name"] == "studio pictures" and len(dataset["dataset_images"]) == 3
 
 
 def test_remove_background_and_unzoom_a_picture_with_their_api_code(
@@ -674,13 +710,20 @@ def test_video_from_text_and_from_a_picture_queued_then_played(
 
 
 def test_keys_and_a_webhook_from_the_account_page(
-    page: Any, live_server: LiveServer, artifacts: Path
+    page: Any, live_server: LiveServer, artifacts: Path, tmp_path: Path
 ) -> None:
     page.goto("/#account")
     page.wait_for_selector("#account-facts dd")
     with Receiver() as receiver:
         page.fill("#key-name", "laptop")
         page.fill("#key-webhook", receiver.url)
+        # Get API Code: curl alone (the SDKs lack sfumato's key routes); it makes the same key.
+        key_code = code_and_files(page, "#key-code", tmp_path)
+        assert list(key_code) == ["curl"]
+        by_curl = json.loads(run_bash(key_code["curl"], tmp_path, live_server))["api_key"]
+        assert (by_curl["name"], by_curl["webhookUrl"]) == ("laptop", receiver.url)
+        assert by_curl["webhookSecret"] and by_curl["apiKey"]
+        assert api(live_server, "DELETE", f"/me/api-keys/{by_curl['id']}").status_code == 200
         with page.expect_response("**/me/api-keys") as created:
             page.click("#key-create")
         answer = created.value.json()["api_key"]
@@ -711,6 +754,28 @@ def test_keys_and_a_webhook_from_the_account_page(
         receiver.wait_for(lambda r: len(r.acknowledged()) == 2)
         assert receiver.received[1].headers["webhook-id"] == first.headers["webhook-id"]
         assert receiver.received[1].body == first.body
+
+        # Both attempts listed under the delivery (time, HTTP status, duration), as the API records them.
+        delivery_id = delivery.locator("details").get_attribute("data-attempts")
+        path = f"/webhooks/deliveries/{delivery_id}"
+
+        def attempt_log() -> list[dict[str, Any]]:
+            return list(api(laptop, "GET", path).json()["webhook_delivery"]["attemptLog"])
+
+        receiver.wait_for(lambda _: len(attempt_log()) == 2)
+        page.click("nav a[data-view=generate]")
+        page.click("nav a[data-view=account]")
+        attempts = page.locator(f"#deliveries details[data-attempts='{delivery_id}']")
+        attempts.locator("summary").click()
+        attempts.locator("li").nth(1).wait_for()
+        log = attempt_log()
+        shown = attempts.locator("li").all_inner_texts()
+        assert [line.split(" · ")[1:] for line in shown] == [
+            [f"HTTP {a['statusCode']}", f"{a['durationMs']} ms"] for a in log
+        ] and log[0]["statusCode"] == 200
+        limits = api(live_server, "GET", "/me/limits").json()["limits"]
+        facts = page.inner_text("#account-limits")
+        assert f"{limits['rateLimitPerKey'][0]}" in facts and f"of at most {limits['maxQueuedJobs']}" in facts
         page.screenshot(path=str(artifacts / "account-keys.png"), full_page=True)
 
     # The webhook moved off, then the key revoked: it stops working at once.

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sfumato.errors import InvalidRequest, NotFound
+from sfumato.service import guardrails
 from sfumato.service.context import Context
 from sfumato.service.keys import Principal
 from sfumato.service.views import AccountView
-from sfumato.store import accounts, credits
+from sfumato.store import accounts, credits, queue
+from sfumato.store.clock import utcnow
 
 
 def me(ctx: Context, principal: Principal) -> AccountView:
@@ -24,6 +26,50 @@ def me(ctx: Context, principal: Principal) -> AccountView:
             concurrency_slots=account.concurrency_slots,
             created_at=account.created_at,
         )
+
+
+@dataclass(frozen=True)
+class LimitsView:
+    """What the server lets the caller do, and how much of it is in use now."""
+
+    rate_per_key: list[str]  # e.g. ["100 per 1 second"]; empty: no limit
+    rate_per_account: list[str]
+    concurrency_slots: int
+    max_queued: int
+    queued: int
+    daily_budget: int  # 0: no budget
+    spent_today: int
+    max_images: int
+    max_resolution: int
+    max_steps: int
+    max_video_seconds: float
+
+
+def own_limits(ctx: Context, principal: Principal) -> LimitsView:
+    """The caller's limits as the server applies them (settings and the account's own slots)."""
+    settings = ctx.settings
+    limiter = ctx.rate_limiter
+    with ctx.db.read() as session:
+        account = accounts.get_account(session, principal.account_id)
+        if account is None:
+            raise NotFound("Account not found")
+        since = guardrails.day_start(utcnow())
+        spent = credits.spent_since(session, account_id=account.id, since=since)
+        queued = queue.queued_count(session, account.id, up_to=settings.max_queued_per_account)
+        slots = account.concurrency_slots
+    return LimitsView(
+        rate_per_key=[str(item) for item in limiter.per_key],
+        rate_per_account=[str(item) for item in limiter.per_account],
+        concurrency_slots=slots,
+        max_queued=settings.max_queued_per_account,
+        queued=queued,
+        daily_budget=settings.daily_credit_budget,
+        spent_today=spent,
+        max_images=settings.max_images,
+        max_resolution=settings.max_resolution,
+        max_steps=settings.max_steps,
+        max_video_seconds=settings.max_video_seconds,
+    )
 
 
 def grant_credits(ctx: Context, *, username: str, amount: int, note: str | None = None) -> int:

@@ -1,4 +1,5 @@
-"""``/me``: the caller's account and balances; sfumato's addition: its credit ledger (keys: api_keys.py)."""
+"""``/me``: the caller's account and balances; sfumato's additions: its credit ledger and its limits
+(keys: api_keys.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from sfumato.api.deps import ContextDep, PrincipalDep
 from sfumato.api.schemas.common import compact, timestamp
-from sfumato.service.accounts import me, own_credit_history
+from sfumato.service.accounts import me, own_credit_history, own_limits
 
 router = APIRouter(tags=["user"])
 
@@ -55,4 +56,25 @@ def get_credit_ledger(
             )
             for line in own_credit_history(ctx, principal, limit=limit)
         ]
+    }
+
+
+@router.get("/me/limits")
+def get_limits(ctx: ContextDep, principal: PrincipalDep) -> dict[str, Any]:
+    """The limits the server applies to the caller, with what is in use now."""
+    limits = own_limits(ctx, principal)
+    return {
+        "limits": {
+            "rateLimitPerKey": limits.rate_per_key,
+            "rateLimitPerAccount": limits.rate_per_account,
+            "concurrencySlots": limits.concurrency_slots,
+            "maxQueuedJobs": limits.max_queued,
+            "queuedJobs": limits.queued,
+            "dailyCreditBudget": limits.daily_budget or None,
+            "creditsSpentToday": limits.spent_today,
+            "maxImagesPerRequest": limits.max_images,
+            "maxResolution": limits.max_resolution,
+            "maxInferenceSteps": limits.max_steps,
+            "maxVideoSeconds": limits.max_video_seconds,
+        }
     }

@@ -1,6 +1,9 @@
-// Account: the balance and limits from /me, the credit ledger, the keys (issued, revoked,
-// their webhook receivers set: /me/api-keys), and the webhook deliveries with re-send.
+// Account: the balance from /me and the limits from /me/limits, the credit ledger, the keys
+// (issued, revoked, their webhook receivers set: /me/api-keys), and the webhook deliveries
+// with their attempts (read when opened) and re-send.
 import { api } from "./api.js";
+import { OPERATIONS, sdkSnippets } from "./apicode.js";
+import { showCode } from "./codedialog.js";
 import { $, el, showError } from "./ui.js";
 
 const rows = (table, list, empty, columns) =>
@@ -11,8 +14,8 @@ const rows = (table, list, empty, columns) =>
 const when = (text) => (text || "").replace("T", " ").slice(0, 19);
 
 export async function renderAccount() {
-  const [me, ledger, keys, deliveries] = await Promise.all([
-    api.get("/me"), api.get("/me/credit-ledger?limit=20"), api.get("/me/api-keys"),
+  const [me, limits, ledger, keys, deliveries] = await Promise.all([
+    api.get("/me"), api.get("/me/limits"), api.get("/me/credit-ledger?limit=20"), api.get("/me/api-keys"),
     api.get("/webhooks/deliveries?limit=20"),
   ]);
   const user = me.user_details[0];
@@ -20,9 +23,9 @@ export async function renderAccount() {
     ["User", user.user.username],
     ["User id", user.user.id],
     ["Credits", user.apiSubscriptionTokens],
-    ["Concurrent jobs", user.apiConcurrencySlots],
   ];
-  $("#account-facts").replaceChildren(...facts.flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, String(value))]));
+  showFacts("#account-facts", facts);
+  showFacts("#account-limits", limitFacts(limits.limits));
 
   rows("#ledger", (ledger.credit_ledger || []).map((line) =>
     el("tr", { "data-kind": line.kind },
@@ -37,12 +40,55 @@ export async function renderAccount() {
     el("tr", {},
       el("td", {}, delivery.eventType),
       el("td", {}, [delivery.state, delivery.lastStatus, delivery.lastError].filter(Boolean).join(" · ")),
-      el("td", {}, String(delivery.attempts ?? 0)),
+      el("td", {}, attemptsCell(delivery)),
       el("td", {}, el("button", {
         type: "button",
         onclick: async () => { await api.post(`/webhooks/deliveries/${delivery.id}/resend`); await renderAccount(); },
       }, "Re-send")))), "No webhook deliveries.", 4);
 }
+
+const showFacts = (list, facts) => $(list).replaceChildren(...facts.flatMap(([name, value]) =>
+  [el("dt", {}, name), el("dd", {}, String(value))]));
+
+const rate = (items) => (items.length ? items.join(", ") : "none");
+
+function limitFacts(limits) {
+  const budget = limits.dailyCreditBudget
+    ? `${limits.creditsSpentToday} of ${limits.dailyCreditBudget} credits spent today (renews 00:00 UTC)`
+    : `none (${limits.creditsSpentToday} credits spent today)`;
+  return [
+    ["Requests per key", rate(limits.rateLimitPerKey)],
+    ["Requests per account", rate(limits.rateLimitPerAccount)],
+    ["Jobs running at once", limits.concurrencySlots],
+    ["Queued jobs", `${limits.queuedJobs} of at most ${limits.maxQueuedJobs}`],
+    ["Daily credit budget", budget],
+    ["Per request", `${limits.maxImagesPerRequest} images, ${limits.maxResolution} px a side, `
+      + `${limits.maxInferenceSteps} steps, ${limits.maxVideoSeconds} s of video`],
+  ];
+}
+
+// Every attempt at a delivery, earlier rounds (before a re-send) too: read from
+// GET /webhooks/deliveries/{id} each time the list is opened.
+function attemptsCell(delivery) {
+  const list = el("ol", { class: "attempts" });
+  return el("details", {
+    "data-attempts": delivery.id,
+    ontoggle: async (event) => {
+      if (!event.target.open) return;
+      try {
+        const log = (await api.get(`/webhooks/deliveries/${delivery.id}`)).webhook_delivery.attemptLog || [];
+        list.replaceChildren(...(log.length ? log.map(attemptItem) : [el("li", {}, "Not attempted yet.")]));
+      } catch (failure) {
+        list.replaceChildren(el("li", { class: "error" }, `Could not read the attempts: ${failure.message}`));
+      }
+    },
+  }, el("summary", {}, `${delivery.attempts ?? 0} this round`,
+    el("span", { class: "visually-hidden" }, `: all attempts at ${delivery.eventType}`)), list);
+}
+
+const attemptItem = (attempt) => el("li", { "data-number": attempt.number },
+  [when(attempt.attemptedAt), attempt.statusCode ? `HTTP ${attempt.statusCode}` : attempt.error || "no answer",
+    attempt.durationMs !== undefined ? `${attempt.durationMs} ms` : null].filter(Boolean).join(" · "));
 
 function keyRow(key) {
   const label = `${key.name} (${key.prefix}…)`;
@@ -103,18 +149,29 @@ function hideIssued() {
   $("#key-issued").hidden = true;
 }
 
-async function createKey(event) {
-  event.preventDefault();
+// The new key's request as the form would send it, or null (and why, shown) without a name.
+function keyRequest() {
   const error = $("#key-error");
   showError(error, null);
   const body = { name: $("#key-name").value.trim() };
-  if (!body.name) return showError(error, "Name the key (where it will be used).");
+  if (!body.name) {
+    showError(error, "Name the key (where it will be used).");
+    return null;
+  }
   const webhookUrl = $("#key-webhook").value.trim();
   const webhookKey = $("#key-webhook-key").value.trim();
   if (webhookUrl) body.webhookUrl = webhookUrl;
   if (webhookKey) body.webhookKey = webhookKey;
+  return body;
+}
+
+async function createKey(event) {
+  event.preventDefault();
+  const error = $("#key-error");
+  const body = keyRequest();
+  if (!body) return;
   try {
-    const made = (await api.post("/me/api-keys", body)).api_key;
+    const made = (await api.post(OPERATIONS.apiKey.path, body)).api_key;
     const facts = [["API key", made.apiKey]];
     if (made.webhookSecret) facts.push(["Webhook signing secret", made.webhookSecret]);
     showIssued(facts, made.apiKey);
@@ -127,6 +184,10 @@ async function createKey(event) {
 
 export function setUpAccount() {
   $("#key-form").addEventListener("submit", createKey);
+  $("#key-code").addEventListener("click", () => {
+    const body = keyRequest();
+    if (body) showCode(sdkSnippets(OPERATIONS.apiKey, body));
+  });
   $("#key-issued-done").addEventListener("click", hideIssued);
   $("#key-issued-copy").addEventListener("click", () => navigator.clipboard.writeText($("#key-issued").dataset.copy || ""));
   window.addEventListener("hashchange", () => { if (location.hash !== "#account") hideIssued(); });

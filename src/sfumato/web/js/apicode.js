@@ -39,6 +39,17 @@ export const OPERATIONS = {
   training: { path: "/models", call: "models.createModel", request: "CreateModelRequestBody",
     answer: "sdTrainingJob.customModelId", enums: { sd_version: "operations.CreateModelSdVersions" },
     sdkValues: { sd_version: ["v1_5", "v2"] } },
+  // sfumato's own routes, which the SDKs do not have: curl alone.
+  apiKey: { path: "/me/api-keys" },
+  dataset: { path: "/datasets", call: "dataset.createDataset", request: "CreateDatasetRequestBody",
+    answer: "insertDatasetsOne.id" },
+  // The realtime canvas: a picture in (as a data URL), a picture out, in the answer itself.
+  lcm: { path: "/generations-lcm", call: "realtimeCanvas.createLCMGeneration",
+    python: "realtime_canvas.create_lcm_generation", request: "CreateLCMGenerationRequestBody" },
+  refine: { path: "/lcm-instant-refine", call: "realtimeCanvas.performInstantRefine",
+    request: "PerformInstantRefineRequestBody" },
+  lcmUpscale: { path: "/lcm-upscale", call: "realtimeCanvas.performAlchemyUpscaleLCM",
+    python: "realtime_canvas.perform_alchemy_upscale_lcm", request: "PerformAlchemyUpscaleLCMRequestBody" },
 };
 
 const pythonCall = (op) => op.python || op.call.split(".").map(snake).join(".");
@@ -108,9 +119,10 @@ console.log(result.object?.${op.answer.replaceAll(".", "?.")});
 }
 
 // Python SDK, TypeScript SDK and curl for one request; curl alone where a value is one the
-// server takes but the SDKs' enums do not (they would refuse it before sending).
+// server takes but the SDKs' enums do not (they would refuse it before sending), or where
+// the SDKs do not have the route.
 export function sdkSnippets(op, body) {
-  const sdkRefuses = Object.entries(op.sdkValues || {}).some(([name, values]) =>
+  const sdkRefuses = !op.call || Object.entries(op.sdkValues || {}).some(([name, values]) =>
     body[name] !== undefined && body[name] !== null && !values.includes(body[name]));
   const list = sdkRefuses ? [] : [
     { id: "python", label: "Python SDK", code: pythonSdk(body, op) },
@@ -129,6 +141,36 @@ export function curl(body, path = "/generations") {
   -d ${shellQuote(JSON.stringify(body, null, 2))}
 `;
 }
+
+// Several requests in one shell script (curl and jq): the server's address and key, and
+// `upload URL FIELDS FILE`, which posts a file through a presigned form (FIELDS: its JSON).
+// A refused request stops the script with the server's answer (--fail-with-body).
+const CURL_SCRIPT = `set -euo pipefail
+api="$SFUMATO_URL/api/rest/v1"
+auth="authorization: Bearer $SFUMATO_API_KEY"
+json="content-type: application/json"
+upload() {
+  local fields=()
+  while IFS= read -r field; do fields+=(--form-string "$field"); done \\
+    < <(jq -r 'to_entries[] | "\\(.key)=\\(.value)"' <<<"$2")
+  curl -sS -f "$1" "\${fields[@]}" -F "file=@$3" > /dev/null
+}
+`;
+
+// A generation whose pictures the script uploaded first (`uploads`: the steps that leave the
+// upload ticket in $ticket; `ids`: the jq object naming them in the request).
+const generationScript = (uploads, ids, request) => `${CURL_SCRIPT}
+${uploads}
+body=$(jq -c --argjson t "$ticket" '. + ${ids}' \\
+  <<<${shellQuote(JSON.stringify(request))})
+curl -sS --fail-with-body "$api/generations" -H "$auth" -H "$json" -d "$body"
+`;
+
+const tabs = (python, typescript, curlCode) => [
+  { id: "python", label: "Python SDK", code: python },
+  { id: "typescript", label: "TypeScript SDK", code: typescript },
+  { id: "curl", label: "curl", code: curlCode },
+];
 
 // The OpenAI Images surface (/v1) takes a model, a prompt, n and a size, with sfumato's
 // seed, negative prompt, steps and guidance through extra_body; nothing else.
@@ -227,18 +269,20 @@ ${props.join("\n")}
 });
 console.log(result.object?.sdGenerationJob?.generationId);
 `;
-  return [
-    { id: "python", label: "Python SDK", code: python },
-    { id: "typescript", label: "TypeScript SDK", code: typescript },
-  ];
+  const curlCode = generationScript(`# The picture and its mask (white = repaint): init.png and mask.png beside this script.
+ticket=$(curl -sS --fail-with-body "$api/canvas-init-image" -H "$auth" -H "$json" \\
+  -d '{"initExtension": "png", "maskExtension": "png"}' | jq -c .uploadCanvasInitImage)
+upload "$(jq -r .initUrl <<<"$ticket")" "$(jq -r .initFields <<<"$ticket")" init.png
+upload "$(jq -r .maskUrl <<<"$ticket")" "$(jq -r .maskFields <<<"$ticket")" mask.png`,
+  "{canvasInitId: $t.initImageId, canvasMaskId: $t.maskImageId}", request);
+  return tabs(python, typescript, curlCode);
 }
 
-// The realtime canvas: the sketch (sketch.png, offered beside the code) as a data URL.
-export function realtimeSnippets(body, path = "/generations-lcm") {
+// The realtime canvas: the picture it starts from (`input`, offered beside the code) as a
+// data URL, and the picture it answers written to picture.png.
+export function realtimeSnippets(body, op = OPERATIONS.lcm, input = "sketch.png") {
   const request = { ...body };
   delete request.imageDataUrl;
-  const method = { "/generations-lcm": ["create_lcm_generation", "createLCMGeneration", "CreateLCMGenerationRequestBody"] }[path];
-  const pyArgs = pythonArgs(request, {});
   const python = `import base64
 import os
 
@@ -246,12 +290,12 @@ from leonardo_ai_sdk import LeonardoAiSDK
 from leonardo_ai_sdk.models import operations
 
 ${PYTHON_CLIENT}
-with open("sketch.png", "rb") as file:
-    sketch = "data:image/png;base64," + base64.b64encode(file.read()).decode()
-answer = sdk.realtime_canvas.${method[0]}(
-    request=operations.${method[2]}(
-        image_data_url=sketch,
-${pyArgs.join("\n")}
+with open(${lit(input)}, "rb") as file:
+    picture = "data:image/png;base64," + base64.b64encode(file.read()).decode()
+answer = sdk.${pythonCall(op)}(
+    request=operations.${op.request}(
+        image_data_url=picture,
+${pythonArgs(request, {}).join("\n")}
     )
 )
 with open("picture.png", "wb") as file:
@@ -259,27 +303,23 @@ with open("picture.png", "wb") as file:
 `;
   const tsProps = typescriptProps(request, new Set(), {});
   const typescript = `${typescriptHead(new Set(), 'import { readFile, writeFile } from "node:fs/promises";\n')}
-const sketch = "data:image/png;base64," + (await readFile("sketch.png")).toString("base64");
-const answer = await leonardo.realtimeCanvas.${method[1]}({
-  imageDataUrl: sketch,
+const input = "data:image/png;base64," + (await readFile(${lit(input)})).toString("base64");
+const answer = await leonardo.${op.call}({
+  imageDataUrl: input,
 ${tsProps.join("\n")}
 });
 const picture = answer.object!.lcmGenerationJob!.imageDataUrl![0];
 await writeFile("picture.png", Buffer.from(picture.split(",", 2)[1], "base64"));
 `;
-  // The sketch is read by the shell where the JSON names it; the rest is quoted as it is.
-  const json = shellQuote(JSON.stringify({ imageDataUrl: "SKETCH", ...request }, null, 2));
-  const data = json.replace('"SKETCH"', `"data:image/png;base64,'"$(base64 -w0 sketch.png)"'"`);
-  const curlCode = `curl -sS "$SFUMATO_URL/api/rest/v1${path}" \\
+  // The picture is read by the shell where the JSON names it; the rest is quoted as it is.
+  const json = shellQuote(JSON.stringify({ imageDataUrl: "PICTURE", ...request }, null, 2));
+  const data = json.replace('"PICTURE"', `"data:image/png;base64,'"$(base64 -w0 ${input})"'"`);
+  const curlCode = `curl -sS "$SFUMATO_URL/api/rest/v1${op.path}" \\
   -H "authorization: Bearer $SFUMATO_API_KEY" \\
   -H "content-type: application/json" \\
   -d ${data}
 `;
-  return [
-    { id: "python", label: "Python SDK", code: python },
-    { id: "typescript", label: "TypeScript SDK", code: typescript },
-    { id: "curl", label: "curl", code: curlCode },
-  ];
+  return tabs(python, typescript, curlCode);
 }
 
 function pictureOnlySnippets(body) {
@@ -323,8 +363,80 @@ ${props.join("\n")}
 });
 console.log(result.object?.sdGenerationJob?.generationId);
 `;
-  return [
-    { id: "python", label: "Python SDK", code: python },
-    { id: "typescript", label: "TypeScript SDK", code: typescript },
-  ];
+  const curlCode = generationScript(`# The picture: init.png beside this script.
+ticket=$(curl -sS --fail-with-body "$api/init-image" -H "$auth" -H "$json" -d '{"extension": "png"}' \\
+  | jq -c .uploadInitImage)
+upload "$(jq -r .url <<<"$ticket")" "$(jq -r .fields <<<"$ticket")" init.png`, "{canvasInitId: $t.id}", request);
+  return tabs(python, typescript, curlCode);
+}
+
+// A dataset as the train screen built it: created by name, then the gallery's pictures added
+// by id, then each picture file (offered beside the code) through its presigned form.
+export function datasetSnippets(name, imageIds, files) {
+  const op = OPERATIONS.dataset;
+  const pyFromGen = imageIds.length ? `
+# Pictures of your generations, by id.
+for image_id in ${lit(imageIds)}:
+    sdk.dataset.upload_dataset_image_from_gen(
+        dataset_id=dataset_id,
+        request_body=operations.UploadDatasetImageFromGenRequestBody(generated_image_id=image_id),
+    )` : "";
+  const pyFiles = files.length ? `
+# Picture files beside this script, each through a presigned form.
+for path, extension in ${lit(files.map((file) => [file.name, file.extension]))}:
+    ticket = sdk.dataset.upload_dataset_image(
+        dataset_id=dataset_id,
+        request_body=operations.UploadDatasetImageRequestBody(extension=extension),
+    ).object.upload_dataset_image
+    with open(path, "rb") as file:
+        httpx.post(ticket.url, data=json.loads(ticket.fields), files={"file": file}).raise_for_status()` : "";
+  const python = `${files.length ? "import json\n" : ""}import os
+
+${files.length ? "import httpx\n" : ""}from leonardo_ai_sdk import LeonardoAiSDK
+from leonardo_ai_sdk.models import operations
+
+${PYTHON_CLIENT}
+created = sdk.${pythonCall(op)}(request=operations.${op.request}(name=${lit(name)}))
+dataset_id = created.object.insert_datasets_one.id${pyFromGen}${pyFiles}
+print(dataset_id)
+`;
+  const tsFromGen = imageIds.length ? `
+// Pictures of your generations, by id.
+for (const generatedImageId of ${lit(imageIds)}) {
+  await leonardo.dataset.uploadDatasetImageFromGen({ generatedImageId }, datasetId);
+}` : "";
+  const tsFiles = files.length ? `
+// Picture files beside this script, each through a presigned form.
+for (const [path, extension] of ${lit(files.map((file) => [file.name, file.extension]))} as [string, string][]) {
+  const ticket = (await leonardo.dataset.uploadDatasetImage({ extension }, datasetId)).object!.uploadDatasetImage!;
+  const form = new FormData();
+  for (const [name, value] of Object.entries(JSON.parse(ticket.fields!))) form.append(name, value as string);
+  form.append("file", new Blob([await readFile(path)]), path);
+  const uploaded = await fetch(ticket.url!, { method: "POST", body: form });
+  if (!uploaded.ok) throw new Error(\`upload refused: \${uploaded.status}\`);
+}` : "";
+  const curlFromGen = imageIds.length ? `
+# Pictures of your generations, by id.
+for image_id in ${imageIds.map(shellQuote).join(" ")}; do
+  curl -sS --fail-with-body "$api/datasets/$dataset_id/upload/gen" -H "$auth" -H "$json" \\
+    -d "{\\"generatedImageId\\": \\"$image_id\\"}" > /dev/null
+done` : "";
+  const curlFiles = files.length ? `
+# Picture files beside this script, each through a presigned form.
+for file in ${files.map((file) => shellQuote(file.name)).join(" ")}; do
+  ticket=$(curl -sS --fail-with-body "$api/datasets/$dataset_id/upload" -H "$auth" -H "$json" \\
+    -d "{\\"extension\\": \\"\${file##*.}\\"}" | jq -c .uploadDatasetImage)
+  upload "$(jq -r .url <<<"$ticket")" "$(jq -r .fields <<<"$ticket")" "$file"
+done` : "";
+  const curlCode = `${CURL_SCRIPT}
+dataset_id=$(curl -sS --fail-with-body "$api${op.path}" -H "$auth" -H "$json" -d ${shellQuote(JSON.stringify({ name }))} \\
+  | jq -r .insert_datasets_one.id)${curlFromGen}${curlFiles}
+echo "$dataset_id"
+`;
+  const typescript = `${typescriptHead(new Set(), files.length ? 'import { readFile } from "node:fs/promises";\n' : "")}
+const created = await leonardo.${op.call}({ name: ${lit(name)} });
+const datasetId = created.object!.insertDatasetsOne!.id!;${tsFromGen}${tsFiles}
+console.log(datasetId);
+`;
+  return tabs(python, typescript, curlCode);
 }

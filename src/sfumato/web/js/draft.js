@@ -3,7 +3,7 @@
 // answer older than the picture already shown is dropped, so a slow answer never
 // replaces a newer one.
 import { api } from "./api.js";
-import { realtimeSnippets } from "./apicode.js";
+import { OPERATIONS, realtimeSnippets } from "./apicode.js";
 import { showCode } from "./codedialog.js";
 import { $, debounce } from "./ui.js";
 
@@ -79,27 +79,45 @@ async function render() {
 const scheduled = debounce(render, 200);
 
 // Refine or upscale the picture on screen (the chosen draft): one more realtime request.
-async function finish(route, label) {
+// The request without its picture, or null (and why, shown) when there is no draft yet.
+function finishBody() {
   const out = $("#draft-out");
-  const status = $("#draft-status");
   if (!out.dataset.timestamp) {
-    status.textContent = "Draw something and write a prompt first.";
-    return;
+    $("#draft-status").textContent = "Draw something and write a prompt first.";
+    return null;
   }
+  return {
+    prompt: $("#draft-prompt").value.trim() || "a picture", width: out.naturalWidth, height: out.naturalHeight,
+    strength: 0.5, seed: 1,
+  };
+}
+
+async function finish(op, label) {
+  const body = finishBody();
+  if (!body) return;
+  const status = $("#draft-status");
   status.textContent = `${label}…`;
   try {
-    const answer = await api.post(route, {
-      imageDataUrl: out.src, prompt: $("#draft-prompt").value.trim() || "a picture", width: out.naturalWidth,
-      height: out.naturalHeight, strength: 0.5, seed: 1,
-    });
+    const answer = await api.post(op.path, { imageDataUrl: $("#draft-out").src, ...body });
     const final = $("#draft-final");
     final.src = answer.lcmGenerationJob.imageDataUrl[0];
-    final.dataset.operation = route.slice(1);
+    final.dataset.operation = op.path.slice(1);
     final.hidden = false;
     status.textContent = `${label}: done`;
   } catch (error) {
     status.textContent = `${label} failed: ${error.message}`;
   }
+}
+
+// Get API Code for refine or upscale: the draft on screen goes beside the code as draft.png.
+function finishCode(op) {
+  const body = finishBody();
+  if (!body) return;
+  const out = $("#draft-out");
+  const canvas = document.createElement("canvas");
+  [canvas.width, canvas.height] = [out.naturalWidth, out.naturalHeight];
+  canvas.getContext("2d").drawImage(out, 0, 0);
+  canvas.toBlob((blob) => showCode(realtimeSnippets(body, op, "draft.png"), [{ name: "draft.png", blob }]), "image/png");
 }
 
 export function setUpDraft() {
@@ -129,6 +147,8 @@ export function setUpDraft() {
   $("#draft-code").addEventListener("click", () => {
     sketch().toBlob((blob) => showCode(realtimeSnippets(requestBody()), [{ name: "sketch.png", blob }]), "image/png");
   });
-  $("#draft-refine").addEventListener("click", () => finish("/lcm-instant-refine", "Refine"));
-  $("#draft-upscale").addEventListener("click", () => finish("/lcm-upscale", "Upscale"));
+  $("#draft-refine").addEventListener("click", () => finish(OPERATIONS.refine, "Refine"));
+  $("#draft-upscale").addEventListener("click", () => finish(OPERATIONS.lcmUpscale, "Upscale"));
+  $("#draft-refine-code").addEventListener("click", () => finishCode(OPERATIONS.refine));
+  $("#draft-upscale-code").addEventListener("click", () => finishCode(OPERATIONS.lcmUpscale));
 }

@@ -2,12 +2,16 @@
 // trained on it, with its queue position, step and loss while it runs and the prompt suite
 // it draws when done. The same routes as any client: /datasets, /models.
 import { api, uploadPresigned, wait } from "./api.js";
-import { OPERATIONS, sdkSnippets } from "./apicode.js";
+import { OPERATIONS, datasetSnippets, sdkSnippets } from "./apicode.js";
 import { showCode } from "./codedialog.js";
 import { state } from "./state.js";
 import { $, debounce, el, numberOrNull, showError } from "./ui.js";
 
 let datasetId = null;
+let datasetName = null;
+// What went into the dataset from this page, for its Get API Code: gallery picture ids, and
+// picture files ({name, extension, blob}).
+let added = { imageIds: [], files: [] };
 const versions = new Set(); // custom model ids ticked for comparing
 
 async function showDataset() {
@@ -23,7 +27,9 @@ async function createDataset() {
   const name = $("#dataset-name").value.trim() || "studio dataset";
   const status = $("#dataset-status");
   try {
-    datasetId = (await api.post("/datasets", { name })).insert_datasets_one.id;
+    datasetId = (await api.post(OPERATIONS.dataset.path, { name })).insert_datasets_one.id;
+    datasetName = name;
+    added = { imageIds: [], files: [] };
     $("#dataset-tools").hidden = false;
     await showDataset();
   } catch (error) {
@@ -38,6 +44,7 @@ async function addFiles(event) {
       const extension = (file.type.split("/")[1] || "png").replace("jpeg", "jpg");
       const ticket = (await api.post(`/datasets/${datasetId}/upload`, { extension })).uploadDatasetImage;
       await uploadPresigned(ticket.url, ticket.fields, file, file.name);
+      added.files.push({ name: `picture-${added.files.length + 1}.${extension}`, extension, blob: file });
     }
     await showDataset();
   } catch (error) {
@@ -53,7 +60,10 @@ async function addChosen() {
     return;
   }
   try {
-    for (const { image } of chosen) await api.post(`/datasets/${datasetId}/upload/gen`, { generatedImageId: image.id });
+    for (const { image } of chosen) {
+      await api.post(`/datasets/${datasetId}/upload/gen`, { generatedImageId: image.id });
+      added.imageIds.push(image.id);
+    }
     await showDataset();
   } catch (error) {
     $("#dataset-status").textContent = `Could not add them: ${error.message}`;
@@ -94,6 +104,10 @@ function trainingRequest() {
   else if (!body.name || !body.instance_prompt) problem = "Name the model and give its instance prompt.";
   showError($("#train-error"), problem);
   return problem ? null : body;
+}
+
+function datasetCode() {
+  showCode(datasetSnippets(datasetName, added.imageIds, added.files), added.files);
 }
 
 function code() {
@@ -219,4 +233,5 @@ export function setUpTrain() {
   $("#train-resolution").addEventListener("input", () => updateCost($("#dataset-images").children.length));
   $("#train-form").addEventListener("submit", train);
   $("#train-code").addEventListener("click", code);
+  $("#dataset-code").addEventListener("click", datasetCode);
 }
