@@ -763,8 +763,7 @@ def test_keys_and_a_webhook_from_the_account_page(
             return list(api(laptop, "GET", path).json()["webhook_delivery"]["attemptLog"])
 
         receiver.wait_for(lambda _: len(attempt_log()) == 2)
-        page.click("nav a[data-view=generate]")
-        page.click("nav a[data-view=account]")
+        page.wait_for_selector("#view-account[data-state=ready]")  # the re-send's redraw is done
         attempts = page.locator(f"#deliveries details[data-attempts='{delivery_id}']")
         attempts.locator("summary").click()
         attempts.locator("li").nth(1).wait_for()

@@ -13,11 +13,19 @@ const rows = (table, list, empty, columns) =>
 
 const when = (text) => (text || "").replace("T", " ").slice(0, 19);
 
+// Renders overlap (a re-send, then the view opened again): the one started last draws the
+// screen, and an earlier one whose answers arrive after it draws nothing.
+let latestRender = 0;
+
 export async function renderAccount() {
+  const render = ++latestRender;
+  const view = $("#view-account");
+  view.dataset.state = "loading";
   const [me, limits, ledger, keys, deliveries] = await Promise.all([
     api.get("/me"), api.get("/me/limits"), api.get("/me/credit-ledger?limit=20"), api.get("/me/api-keys"),
     api.get("/webhooks/deliveries?limit=20"),
   ]);
+  if (render !== latestRender) return;
   const user = me.user_details[0];
   const facts = [
     ["User", user.user.username],
@@ -45,6 +53,7 @@ export async function renderAccount() {
         type: "button",
         onclick: async () => { await api.post(`/webhooks/deliveries/${delivery.id}/resend`); await renderAccount(); },
       }, "Re-send")))), "No webhook deliveries.", 4);
+  view.dataset.state = "ready";
 }
 
 const showFacts = (list, facts) => $(list).replaceChildren(...facts.flatMap(([name, value]) =>
