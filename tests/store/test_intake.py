@@ -157,6 +157,23 @@ def test_the_daily_budget_counts_earlier_members_of_the_group(db: Database) -> N
     assert _state(db, alice) == (970, 970, 3, 3)
 
 
+def test_what_a_submission_must_cover_beyond_its_cost_is_checked_but_not_taken(db: Database) -> None:
+    """A blueprint execution's admission: its whole quote must fit the balance and the day's
+    budget, but only its first step's cost is taken; what follows it in the group sees that."""
+    alice = _account(db, 12)
+    subs = [
+        _submission(alice, cost=2, covers=9),
+        _submission(alice, cost=5),
+        _submission(alice, cost=2, covers=9),
+    ]
+    outcomes = _write(db, subs)
+    assert outcomes == [Accepted(subs[0].subject_id, 2), Accepted(subs[1].subject_id, 5), Refused("credits")]
+    assert _state(db, alice) == (5, 5, 2, 2)
+    bob = _account(db, 100, "bob")
+    assert _write(db, [_submission(bob, cost=2, covers=9, daily_budget=8)]) == [Refused("budget", 9)]
+    assert _state(db, bob) == (100, 100, 0, 0)
+
+
 def test_a_repeated_seeded_request_is_answered_with_the_first_generation(db: Database) -> None:
     alice, bob = _account(db, 100, "alice"), _account(db, 100, "bob")
     first = _submission(alice, request_hash="h1")

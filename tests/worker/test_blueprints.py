@@ -27,7 +27,7 @@ from sfumato.runtime import build_context
 from sfumato.service.keys import issue_key
 from sfumato.store import progress, queue
 from sfumato.store.clock import utcnow
-from sfumato.store.models import CreditEntry, Job
+from sfumato.store.models import BlueprintExecution, CreditEntry, IdempotencyRecord, Job
 from sfumato.store.progress import Progress
 from sfumato.worker import outcomes
 from sfumato.worker.loop import Worker
@@ -295,6 +295,68 @@ def test_an_execution_runs_step_by_step_survives_a_dead_worker_and_is_charged_on
     with rig.api.ctx.db.read() as session:
         kinds = session.scalars(select(CreditEntry.kind).where(CreditEntry.account_id == poor_id)).all()
     assert kinds == ["grant"]  # nothing charged
+
+
+def _post_execution(rig: Rig, idempotency_key: str | None = None) -> Any:
+    headers = rig.api.headers()
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
+    body = {"blueprintVersionId": VERSION_ID, "input": {"nodeInputs": PRODUCT, "public": False}}
+    return rig.api.client.post("/api/rest/v1/blueprint-executions", json=body, headers=headers)
+
+
+def _executions(rig: Rig) -> list[str]:
+    with rig.api.ctx.db.read() as session:
+        return list(session.scalars(select(BlueprintExecution.id)))
+
+
+def test_an_execution_is_held_to_the_daily_budget_and_the_queue_cap_like_a_generation(rig: Rig) -> None:
+    versions = rig.sdk.blueprints.get_blueprint_versions_by_blueprint_id(id=BLUEPRINT_ID)
+    quote = versions.one_of.blueprint_versions.edges[0].node.cost  # type: ignore[union-attr]
+    first_step = rig.api.ctx.pricing.image_generation(
+        family="sd15", width=64, height=64, steps=4, num_images=1
+    )
+    assert first_step < quote - 1  # the budget below covers the step charged now, not the whole quote
+    rig.api.ctx.settings.daily_credit_budget = quote - 1
+    before = rig.balance()
+    refused = _post_execution(rig)
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["code"] == "daily-budget-exceeded" and set(refused.json()) == {
+        "error",
+        "path",
+        "code",
+    }
+    assert f"costs {quote} credits" in refused.json()["error"]
+    assert 0 < int(refused.headers["retry-after"]) <= 86400
+    assert rig.balance() == before and rig.ledger() == [] and rig.jobs() == [] and _executions(rig) == []
+
+    rig.api.ctx.settings.daily_credit_budget = quote  # the whole quote fits: admitted
+    rig.api.ctx.settings.max_queued_per_account = 0  # … but every further job is over the queue cap
+    over = _post_execution(rig)
+    assert over.status_code == 429 and "jobs waiting" in over.json()["error"], over.text
+    assert rig.balance() == before and rig.ledger() == [] and rig.jobs() == [] and _executions(rig) == []
+
+
+def test_a_retried_execution_under_one_idempotency_key_is_one_execution_charged_once(rig: Rig) -> None:
+    before = rig.balance()
+    first = _post_execution(rig, "campaign-1")
+    assert first.status_code == 200, first.text
+    started = first.json()["executeBlueprint"]
+    again = _post_execution(rig, "campaign-1")  # its answer was stored: replayed
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    with rig.api.ctx.db.transaction() as session:
+        # As a process that died after committing the execution, before storing its answer, leaves it.
+        record = session.scalars(select(IdempotencyRecord).where(IdempotencyRecord.key == "campaign-1")).one()
+        assert (record.subject_kind, record.subject_id) == ("blueprint_execution", started["akUUID"])
+        record.status_code, record.response_body = None, None
+        record.created_at = utcnow() - timedelta(minutes=5)
+    retry = _post_execution(rig, "campaign-1")
+    assert retry.status_code == 200, retry.text
+    assert retry.json()["executeBlueprint"] == started  # the same execution, its quote
+    assert _executions(rig) == [started["akUUID"]] and len(rig.jobs()) == 1
+    photo = rig.execution(started["akUUID"])["steps"][0]
+    assert rig.ledger() == [("debit", -photo["cost"], photo["generationId"])]  # charged once
+    assert rig.balance() == before - photo["cost"]
 
 
 def test_a_failing_or_deleted_step_fails_the_execution_and_refunds_what_did_not_run(rig: Rig) -> None:

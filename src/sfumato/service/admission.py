@@ -1,11 +1,12 @@
 """Admission: the one way a request that charges credits is recorded.
 
-Generations, edits, variations, realtime requests and prompt tools all come here: each
-builds a :class:`~sfumato.store.intake.Submission` with :func:`submission` (its subject's
-row, its job, its price) and hands it to :func:`admit`, which the intake writes under the
-same rules for all — de-duplication (generations), the ``Idempotency-Key`` link, the debit,
-the queue-depth cap and the daily budget — in one transaction with the job. A refusal
-becomes the error the client sees, and nothing of it is written.
+Generations, edits, variations, realtime requests, prompt tools and the first step of a
+blueprint execution all come here: each builds a :class:`~sfumato.store.intake.Submission`
+with :func:`submission` (its subject's row, its job, its price) and hands it to
+:func:`admit`, which the intake writes under the same rules for all — de-duplication
+(generations), the ``Idempotency-Key`` link, the debit, the queue-depth cap and the daily
+budget — in one transaction with the job. A refusal becomes the error the client sees, and
+nothing of it is written.
 """
 
 from __future__ import annotations
@@ -41,11 +42,17 @@ def submission(
     request_hash: str | None = None,
     keyed: bool = True,
     texts: Iterable[str | None] = (),
+    rows: Iterable[tuple[Table, dict[str, Any]]] = (),
+    answer: tuple[str, str] | None = None,
+    covers: int = 0,
 ) -> Submission:
     """A request to admit; ``job`` is a kind's ``job_row`` (given an id here). ``keyed``: link the
     request's ``Idempotency-Key`` to what it creates (for subjects whose answer can be read again).
     ``texts``: every text the request carries (prompts, negative prompts, instructions): the
-    content policy refuses it here when one falls under a category (``service.policy``)."""
+    content policy refuses it here when one falls under a category (``service.policy``).
+    ``rows``, ``answer``, ``covers``: further rows written with the subject, the (kind, id) the
+    ``Idempotency-Key`` names instead of the subject, what the balance and the day's budget
+    must cover beyond ``cost`` (see :class:`~sfumato.store.intake.Submission`)."""
     policy.check(ctx, principal.account_id, texts, f"{subject_kind} request")
     now = utcnow()
     window = ctx.settings.dedupe_window_seconds
@@ -63,6 +70,9 @@ def submission(
         max_queued=ctx.settings.max_queued_per_account,
         daily_budget=ctx.settings.daily_credit_budget,
         budget_day_start=guardrails.day_start(now),
+        rows=tuple(rows),
+        answer=answer,
+        covers=covers,
     )
 
 
@@ -84,9 +94,9 @@ def _accepted(ctx: Context, submitted: Submission, outcome: Outcome, what: str) 
 
 def refusal(ctx: Context, submitted: Submission, refused: Refused, what: str) -> SfumatoError:
     if refused.reason == "credits":
-        return guardrails.insufficient_credits(what, submitted.cost)
+        return guardrails.insufficient_credits(what, submitted.required)
     if refused.reason == "queue":
         return queue.queue_full(refused.detail)
     return guardrails.over_daily_budget(
-        what, submitted.cost, refused.detail, ctx.settings.daily_credit_budget
+        what, submitted.required, refused.detail, ctx.settings.daily_credit_budget
     )

@@ -1,10 +1,14 @@
 """Blueprints: list them, read their versions, execute one, follow an execution.
 
-An execution is quoted before anything is written — the sum of its steps' prices, refused
-with 402 when the balance does not cover it — then recorded in one transaction with its
-steps and its first step admitted (charged and queued). Every later step is admitted by the
-transaction that records its predecessor's completion (``jobs.kinds.blueprint_step``), so
-an execution survives any crash between steps and each step is charged only as it starts.
+An execution is quoted before anything is written — the sum of its steps' prices — then
+recorded with its steps through the common admission (``service.admission``), its first
+step charged and queued in the same transaction, under the rules every charged request
+meets: 402 when the balance does not cover the whole quote, 429 over the queue cap or when
+the quote would pass the day's budget, and the ``Idempotency-Key`` linked to the execution,
+so a retry whose first answer was lost gets the same execution, charged once. Every later
+step is admitted by the transaction that records its predecessor's completion
+(``jobs.kinds.blueprint_step``), so an execution survives any crash between steps and each
+step is charged only as it starts.
 """
 
 from __future__ import annotations
@@ -12,21 +16,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PIL import Image
+from sqlalchemy import Table
 
 from sfumato.blueprints import Blueprint, Version
 from sfumato.blueprints.definitions import IMAGE_URL, SETTINGS
 from sfumato.errors import InvalidRequest, NotFound, SfumatoError
 from sfumato.jobs.kinds import blueprint_step
-from sfumato.service import data_urls, guardrails, policy
+from sfumato.service import admission, data_urls, policy
 from sfumato.service.blueprint_plans import NodeInput, PlannedStep, plan, read_inputs
 from sfumato.service.context import Context
 from sfumato.service.keys import Principal
 from sfumato.service.paging import Page, Paging, page
 from sfumato.store import blueprints as store
-from sfumato.store import progress
-from sfumato.store.models import Account, BlueprintExecution, BlueprintStep, Generation, new_id
+from sfumato.store import credits, progress
+from sfumato.store.intake import Submission
+from sfumato.store.models import BlueprintExecution, BlueprintStep, Generation, new_id
 from sfumato.store.progress import Standing
 
+SUBJECT_KIND = "blueprint_execution"  # what an Idempotency-Key's record names for an execution
+EXECUTIONS: Table = BlueprintExecution.__table__  # type: ignore[assignment]
+STEPS: Table = BlueprintStep.__table__  # type: ignore[assignment]
+GENERATIONS: Table = Generation.__table__  # type: ignore[assignment]
 _QUOTING = Principal(account_id="", api_key_id="", username="")  # a quote is nobody's request
 
 
@@ -117,26 +127,30 @@ def execute(
     )
     quote = sum(step.cost for step in steps)
     execution_id = new_id()
-    source_key = _store_picture(ctx, execution_id, picture) if picture is not None else None
+    source_key = f"blueprints/{execution_id}/input.png" if picture is not None else None
+    submitted = _submission(
+        ctx,
+        principal,
+        blueprint,
+        version,
+        execution_id,
+        steps,
+        inputs,
+        source_key,
+        quote,
+        public=public,
+        collection_ids=collection_ids or [],
+    )
+    if picture is not None and source_key is not None:  # before its job is queued
+        ctx.blobs.put(source_key, data_urls.png_bytes(picture), "image/png")
+    accepted = None
     try:
-        _record(
-            ctx,
-            principal,
-            blueprint,
-            version,
-            execution_id,
-            steps,
-            inputs,
-            source_key,
-            quote,
-            public=public,
-            collection_ids=collection_ids or [],
-        )
-    except BaseException:
-        if source_key is not None:
-            ctx.blobs.delete(source_key)
-        raise
-    return execution_id, quote
+        accepted = admission.admit(ctx, submitted, "blueprint execution")
+    finally:
+        if source_key is not None and (accepted is None or accepted.duplicate):
+            ctx.blobs.delete(source_key)  # refused, or answered with an execution started before
+    # A duplicate: its Idempotency-Key's first attempt started the execution it names.
+    return (accepted.subject_id if accepted.duplicate else execution_id), quote
 
 
 def _first_picture(
@@ -156,13 +170,7 @@ def _first_picture(
     return picture.convert("RGB")
 
 
-def _store_picture(ctx: Context, execution_id: str, picture: Image.Image) -> str:
-    key = f"blueprints/{execution_id}/input.png"
-    ctx.blobs.put(key, data_urls.png_bytes(picture), "image/png")
-    return key
-
-
-def _record(
+def _submission(
     ctx: Context,
     principal: Principal,
     blueprint: Blueprint,
@@ -175,52 +183,72 @@ def _record(
     *,
     public: bool,
     collection_ids: list[int | None],
-) -> None:
-    """The execution, its steps and its first step's charge and job, in one transaction; 402
-    (nothing written) when the balance does not cover the whole quote."""
-    with ctx.db.transaction() as session:
-        account = session.get(Account, principal.account_id, with_for_update=True)
-        if account is None or account.credit_balance < quote:
-            raise guardrails.insufficient_credits("blueprint execution", quote)
-        execution = BlueprintExecution(
-            id=execution_id,
-            account_id=principal.account_id,
+) -> Submission:
+    """The execution, its steps and its first step as one admission: the first step's generation
+    is what is charged now, its job is queued, and the execution and step rows are written with
+    them; the balance and the day's budget must cover the whole quote, and an
+    ``Idempotency-Key`` names the execution."""
+    first = steps[0]
+    account_id = principal.account_id
+    execution = {
+        "id": execution_id,
+        "account_id": account_id,
+        "api_key_id": principal.api_key_id,
+        "blueprint_id": blueprint.id,
+        "version_id": version.id,
+        "status": store.QUEUED,
+        "public": public,
+        "inputs": [_input_row(given) for given in inputs],
+        "collection_ids": collection_ids,
+        "quote": quote,
+    }
+    step_rows = [
+        {
+            "id": new_id(),
+            "execution_id": execution_id,
+            "position": position,
+            "node_id": step.node.id,
+            "task": step.node.task,
+            "status": store.ADMITTED if position == 0 else store.WAITING,
+            "cost": step.cost,
+            "job_kind": step.job_kind,
+            "job_payload": step.job_payload,
+            "source_field": step.source_field,
+            "generation": step.generation,
+            "generation_id": step.generation_id,
+        }
+        for position, step in enumerate(steps)
+    ]
+    job = blueprint_step.step_job(
+        execution_id,
+        0,
+        kind=first.job_kind,
+        payload=first.job_payload,
+        source_field=first.source_field,
+        source_key=source_key,
+        account_id=account_id,
+        generation_id=first.generation_id,
+        max_attempts=ctx.settings.max_attempts,
+    )
+    return admission.submission(
+        ctx,
+        principal,
+        cost=first.cost,
+        subject_kind=credits.SubjectKind.GENERATION,
+        subject_id=first.generation_id,
+        subject_table=GENERATIONS,
+        subject=blueprint_step.generation_row(
+            first.generation,
+            generation_id=first.generation_id,
+            account_id=account_id,
             api_key_id=principal.api_key_id,
-            blueprint_id=blueprint.id,
-            version_id=version.id,
-            status=store.QUEUED,
-            public=public,
-            inputs=[_input_row(given) for given in inputs],
-            collection_ids=collection_ids,
-            quote=quote,
-            steps=[
-                BlueprintStep(
-                    position=position,
-                    node_id=step.node.id,
-                    task=step.node.task,
-                    status=store.WAITING,
-                    cost=step.cost,
-                    job_kind=step.job_kind,
-                    job_payload=step.job_payload,
-                    source_field=step.source_field,
-                    generation=step.generation,
-                    generation_id=step.generation_id,
-                )
-                for position, step in enumerate(steps)
-            ],
-        )
-        session.add(execution)
-        session.flush()
-        admitted = blueprint_step.admit(
-            session,
-            execution,
-            execution.steps[0],
-            source_key=source_key,
-            max_attempts=ctx.settings.max_attempts,
-            max_queued=ctx.settings.max_queued_per_account,
-        )
-        if not admitted:
-            raise guardrails.insufficient_credits("blueprint execution", quote)
+            cost=first.cost,
+        ),
+        job=job,
+        rows=[(EXECUTIONS, execution), *((STEPS, row) for row in step_rows)],
+        answer=(SUBJECT_KIND, execution_id),
+        covers=quote,
+    )
 
 
 def _input_row(given: NodeInput) -> dict[str, object]:

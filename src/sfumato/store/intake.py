@@ -26,6 +26,11 @@ a refused submission is written.
 A submission made under an ``Idempotency-Key`` whose record already names a subject (its
 first attempt committed, then the process died before storing the response) is answered
 with that subject, uncharged, like a duplicate.
+
+A blueprint execution is one submission whose subject is its first step's generation:
+its execution and step rows go with it (``rows``), the balance and the day's budget must
+cover its whole quote (``covers``) though only the first step is taken now, and its
+``Idempotency-Key`` names the execution (``answer``).
 """
 
 from __future__ import annotations
@@ -52,7 +57,10 @@ class Submission:
     those of its job (None when it runs no job; a generation's ``generation_id`` is filled
     in here). ``request_hash`` is None for a request that is never de-duplicated (only
     generations are). ``idempotency_record`` is the request's ``Idempotency-Key`` record, to
-    be linked to what it creates.
+    be linked to what it creates: the subject, or ``answer`` (kind, id) when the request
+    answers with another row it writes. ``rows`` are further rows written with the subject,
+    before it and in their order (a row before those that name it). ``covers``: what the
+    balance and the day's budget must cover when more than ``cost``, which alone is taken.
     """
 
     account_id: str
@@ -69,6 +77,14 @@ class Submission:
     daily_budget: int = 0
     budget_day_start: datetime | None = None
     lease: queue.Lease | None = None  # write the job already claimed under it, if the account has a slot
+    rows: tuple[tuple[Table, dict[str, Any]], ...] = ()
+    answer: tuple[str, str] | None = None
+    covers: int = 0
+
+    @property
+    def required(self) -> int:
+        """The credits the balance (and the day's budget) must hold for it to be admitted."""
+        return max(self.cost, self.covers)
 
 
 @dataclass(frozen=True)
@@ -134,16 +150,22 @@ def write_group(session: Session | Connection, submissions: Sequence[Submission]
         _insert_many(connection, Job.__table__, jobs)
         if len(jobs) > len(leased):  # some wait in the queue: wake the workers
             queue.notify(connection)
-    _link_idempotency_records(connection, submissions, outcomes)
+    _link_idempotency_records(connection, submissions, outcomes, set(created_before))
     return [outcomes[i] for i in range(len(submissions))]
 
 
 def _insert_subjects(connection: Connection, admitted: list[Submission]) -> None:
-    """The subjects' rows, a statement per table, before the debits and jobs that name them."""
+    """The subjects' rows (and those written with them), a statement per table, before the
+    debits and jobs that name them."""
     tables: dict[str, tuple[Table, list[dict[str, Any]]]] = {}
     for sub in admitted:
-        if sub.subject_table is not None and sub.subject is not None:
-            tables.setdefault(sub.subject_table.name, (sub.subject_table, []))[1].append(sub.subject)
+        subject = (
+            [(sub.subject_table, sub.subject)]
+            if sub.subject_table is not None and sub.subject is not None
+            else []
+        )
+        for table, row in [*sub.rows, *subject]:
+            tables.setdefault(table.name, (table, []))[1].append(row)
     for table, rows in tables.values():
         _insert_many(connection, table, rows)
 
@@ -180,16 +202,27 @@ def _created_under_key(connection: Connection, submissions: Sequence[Submission]
 
 
 def _link_idempotency_records(
-    connection: Connection, submissions: Sequence[Submission], outcomes: dict[int, Outcome]
+    connection: Connection,
+    submissions: Sequence[Submission],
+    outcomes: dict[int, Outcome],
+    linked: set[int],
 ) -> None:
-    """Record, in the subject's own transaction, what each keyed request created (or was answered with)."""
+    """Record, in the subject's own transaction, what each keyed request created (or was answered
+    with); records ``linked`` already name what their first attempt created."""
     for index, sub in enumerate(submissions):
         outcome = outcomes[index]
-        if sub.idempotency_record is not None and isinstance(outcome, Accepted):
+        if sub.idempotency_record is None or sub.idempotency_record in linked:
+            continue
+        if isinstance(outcome, Accepted):
+            kind, subject_id = (
+                sub.answer
+                if sub.answer is not None and not outcome.duplicate
+                else (sub.subject_kind, outcome.subject_id)
+            )
             connection.execute(
                 update(_idempotency)
                 .where(_idempotency.c.id == sub.idempotency_record)
-                .values(subject_kind=sub.subject_kind, subject_id=outcome.subject_id)
+                .values(subject_kind=kind, subject_id=subject_id)
             )
 
 
@@ -204,20 +237,23 @@ def _charge(
 
     A submission with a lease whose account has a concurrency slot free (``free``, taken
     here in order) is admitted claimed: its job never waits in the queue, so the queue cap
-    does not apply to it (nor is the queue counted for it)."""
+    does not apply to it (nor is the queue counted for it). What a submission must cover
+    beyond its cost is taken with it, to guard the balance, and given back."""
     outcomes: dict[int, Outcome] = {}
-    if credits.take(connection, account_id, sum(sub.cost for _, sub in subs)):
+    if credits.take(connection, account_id, sum(sub.required for _, sub in subs)):
         charged = subs
+        given_back = sum(sub.required - sub.cost for _, sub in subs)
     else:  # the balance does not cover them all: charge each on its own, in order
-        charged = []
+        charged, given_back = [], 0
         for index, sub in subs:
-            if credits.take(connection, account_id, sub.cost):
+            if credits.take(connection, account_id, sub.required):
                 charged.append((index, sub))
+                if sub.required > sub.cost:  # at once: what follows may need it
+                    credits.add(connection, account_id, sub.required - sub.cost)
             else:
                 outcomes[index] = Refused("credits")
     waiting: int | None = None  # jobs queued so far, read when first needed
     spent: int | None = None  # credits spent today so far, read when first needed
-    given_back = 0
     for index, sub in charged:
         leased = sub.lease is not None and sub.job is not None and free.get(account_id, 0) > 0
         if sub.max_queued is not None and sub.job is not None and not leased:
@@ -229,8 +265,8 @@ def _charge(
         if sub.daily_budget > 0 and sub.budget_day_start is not None:
             if spent is None:
                 spent = credits.spent_since(connection, account_id=account_id, since=sub.budget_day_start)
-            if spent + sub.cost > sub.daily_budget:
-                outcomes[index], given_back = Refused("budget", spent + sub.cost), given_back + sub.cost
+            if spent + sub.required > sub.daily_budget:
+                outcomes[index], given_back = Refused("budget", spent + sub.required), given_back + sub.cost
                 continue
             spent += sub.cost
         if leased:

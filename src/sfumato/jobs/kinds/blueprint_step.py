@@ -119,10 +119,12 @@ def admit(
     *,
     source_key: str | None,
     max_attempts: int,
-    max_queued: int | None = None,
 ) -> bool:
-    """Charge the step, write its generation and queue its job, its input picture at
-    ``source_key``; False, with nothing written, when the balance does not cover it."""
+    """Charge a later step, write its generation and queue its job, its input picture at
+    ``source_key``; False, with nothing written, when the balance does not cover it.
+
+    (An execution's first step is admitted with the execution, through the common
+    admission: ``service.blueprints``.)"""
     if not credits.debit(
         session,
         account_id=execution.account_id,
@@ -133,25 +135,63 @@ def admit(
         return False
     session.add(
         Generation(
-            **step.generation,
-            id=step.generation_id,
-            account_id=execution.account_id,
-            api_key_id=execution.api_key_id,
-            credit_cost=step.cost,
+            **generation_row(
+                step.generation,
+                generation_id=step.generation_id,
+                account_id=execution.account_id,
+                api_key_id=execution.api_key_id,
+                cost=step.cost,
+            )
         )
     )
-    encoded = dict(step.job_payload)
-    if step.source_field is not None:
-        encoded[step.source_field] = source_key
-    payload = BlueprintStepPayload(
-        execution_id=execution.id, position=step.position, kind=step.job_kind, step=encoded
+    row = step_job(
+        execution.id,
+        step.position,
+        kind=step.job_kind,
+        payload=step.job_payload,
+        source_field=step.source_field,
+        source_key=source_key,
+        account_id=execution.account_id,
+        generation_id=step.generation_id,
+        max_attempts=max_attempts,
     )
-    row = job_row(
-        payload, account_id=execution.account_id, max_attempts=max_attempts, generation_id=step.generation_id
-    )
-    queue.enqueue(session, **row, max_queued=max_queued)
+    queue.enqueue(session, **row)  # an execution under way is not held to the queue cap
     step.status = store.ADMITTED
     return True
+
+
+def generation_row(
+    columns: dict[str, Any], *, generation_id: str, account_id: str, api_key_id: str | None, cost: int
+) -> dict[str, Any]:
+    """The columns of the generation a step records its output on, from those it planned."""
+    return {
+        **columns,
+        "id": generation_id,
+        "account_id": account_id,
+        "api_key_id": api_key_id,
+        "credit_cost": cost,
+    }
+
+
+def step_job(
+    execution_id: str,
+    position: int,
+    *,
+    kind: str,
+    payload: dict[str, Any],
+    source_field: str | None,
+    source_key: str | None,
+    account_id: str,
+    generation_id: str,
+    max_attempts: int,
+) -> dict[str, Any]:
+    """The queue row of an execution's step: its planned ``payload`` of ``kind``, its input
+    picture (at ``source_key``) put in ``source_field``."""
+    encoded = dict(payload)
+    if source_field is not None:
+        encoded[source_field] = source_key
+    step = BlueprintStepPayload(execution_id=execution_id, position=position, kind=kind, step=encoded)
+    return job_row(step, account_id=account_id, max_attempts=max_attempts, generation_id=generation_id)
 
 
 KIND: JobKind[BlueprintStepPayload] = JobKind(
