@@ -186,3 +186,25 @@ def test_me_limits_reports_the_limits_and_what_is_in_use(make_api: MakeApi) -> N
     used = api.get("/me/limits").json()["limits"]
     assert (used["creditsSpentToday"], used["queuedJobs"]) == (cost, 1)  # no worker here: it waits
     assert api.get("/me/limits", key="sfu_wrong").status_code == 401
+
+
+def test_a_refused_body_counts_and_a_spent_limit_answers_before_the_body_is_judged(
+    make_api: MakeApi,
+) -> None:
+    """Every authenticated POST /generations counts, the ones whose body is refused too: a
+    caller cannot send malformed requests past its limit, and once the limit is spent the
+    answer is the 429 whatever the body."""
+    api = make_api(rate_limit_per_key="3/minute")
+    invalid = api.post("/generations", json={**SMALL, "width": 65})  # handed on to the route
+    assert invalid.status_code == 400
+    not_json = api.client.post(
+        "/api/rest/v1/generations",
+        content=b"width=64",
+        headers={**api.headers(), "content-type": "application/x-www-form-urlencoded"},
+    )
+    assert not_json.status_code == 400
+    accepted = api.post("/generations", json=SMALL)
+    assert (accepted.status_code, accepted.headers["x-ratelimit-remaining"]) == (200, "0")
+    for body in ({**SMALL, "width": 65}, SMALL):
+        refused = api.post("/generations", json=body)
+        assert (refused.status_code, refused.json()["code"]) == (429, "rate-limited")

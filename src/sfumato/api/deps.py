@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Scope
 
 from sfumato.api.auth_gate import PRINCIPAL
 from sfumato.api.credentials import principal_of
@@ -18,6 +19,8 @@ from sfumato.observability.logs import bind
 from sfumato.service.context import Context
 from sfumato.service.keys import Principal
 from sfumato.service.rate_limits import Decision
+
+COUNTED = "sfumato.rate_limit"  # scope key of the request's rate-limit decision, once counted
 
 
 async def get_context(request: Request) -> Context:
@@ -44,20 +47,27 @@ async def get_principal(
     if principal is None:
         principal = await principal_of(ctx, request.scope)
     bind(account_id=principal.account_id)
-    decision = await count_request(ctx, principal)
+    decision = await count_request(ctx, principal, request.scope)
     if decision is not None:
         response.headers.update(decision.headers())
     return principal
 
 
-async def count_request(ctx: Context, principal: Principal) -> Decision | None:
-    """Count one request of ``principal`` against its rate limits (:class:`RateLimited` when spent)."""
+async def count_request(ctx: Context, principal: Principal, scope: Scope) -> Decision | None:
+    """Count the request ``scope`` of ``principal`` against its rate limits
+    (:class:`RateLimited` when spent), once: asked again, the first decision is answered."""
+    if COUNTED in scope:
+        counted: Decision | None = scope[COUNTED]
+        return counted
     limiter = ctx.rate_limiter
     if limiter.blocking:
-        return await run_in_threadpool(
+        decision = await run_in_threadpool(
             limiter.hit, api_key_id=principal.api_key_id, account_id=principal.account_id
         )
-    return limiter.hit(api_key_id=principal.api_key_id, account_id=principal.account_id)
+    else:
+        decision = limiter.hit(api_key_id=principal.api_key_id, account_id=principal.account_id)
+    scope[COUNTED] = decision
+    return decision
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

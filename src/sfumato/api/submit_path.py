@@ -10,24 +10,22 @@ auth gate already knows — with the same steps in place: the same rate limits, 
 service call (admission and all its controls), the same answer, the same error envelope.
 Anything else (a body that does not validate, another content type, a caller that is not
 yet known) goes to the route as before, with the body handed on, so every refusal is worded
-by one piece of code. The route stays the documented endpoint.
+by one piece of code. The route stays the documented endpoint. Past validation, both ways
+call :func:`sfumato.api.generation_submit.submit`, which counts, submits and answers.
 """
 
 from __future__ import annotations
 
-import json
-
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sfumato.api.asgi import header, read_body, replaying, send_json
+from sfumato.api.asgi import header, read_body, replaying
 from sfumato.api.auth_gate import ENDPOINT, PRINCIPAL
-from sfumato.api.deps import count_request
 from sfumato.api.errors import error_response_at
-from sfumato.api.schemas.generations import CreateGenerationBody, created_job
+from sfumato.api.generation_submit import submit
+from sfumato.api.schemas.generations import CreateGenerationBody
 from sfumato.errors import SfumatoError
 from sfumato.observability.logs import bind
-from sfumato.service import generations
 from sfumato.service.context import Context
 from sfumato.service.keys import Principal
 
@@ -59,19 +57,11 @@ class SubmitPathMiddleware:
         ctx: Context = scope["app"].state.context
         bind(account_id=principal.account_id)
         try:
-            decision = await count_request(ctx, principal)
-            created = await generations.submit_generation(ctx, principal, request.to_request())
+            answer = await submit(ctx, principal, request, scope)
         except SfumatoError as exc:
             await error_response_at(self.path, exc)(scope, receive, send)
             return
-        answer = created_job(created.generation_id, created.credit_cost)
-        headers = decision.headers().items() if decision is not None else ()
-        await send_json(
-            send,
-            200,
-            json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode(),
-            [(name.lower().encode(), value.encode()) for name, value in headers],
-        )
+        await answer.send(send)
 
 
 def _json(content_type: str | None) -> bool:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
+from sfumato.api import generation_submit
 from sfumato.api.deps import ContextDep, PrincipalDep
 from sfumato.api.schemas.generations import CreateGenerationBody, created_job
 from sfumato.api.schemas.replay import replay_report_object
@@ -15,12 +16,14 @@ from sfumato.service import generations, replay, replay_report
 router = APIRouter(tags=["generations"])
 
 
-@router.post("/generations")
+# A plainly valid request is served by the lean path (sfumato.api.submit_path); both ways
+# answer through sfumato.api.generation_submit. (A docstring here would join the API document.)
+@router.post("/generations", response_model=dict[str, Any])
 async def create_generation(
-    body: CreateGenerationBody, ctx: ContextDep, principal: PrincipalDep
-) -> dict[str, Any]:
-    created = await generations.submit_generation(ctx, principal, body.to_request())
-    return created_job(created.generation_id, created.credit_cost)
+    body: CreateGenerationBody, ctx: ContextDep, principal: PrincipalDep, request: Request
+) -> Response:
+    answer = await generation_submit.submit(ctx, principal, body, request.scope)
+    return answer.response()
 
 
 @router.get("/generations/{generation_id}")
