@@ -329,6 +329,7 @@ def credits_history(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """An account's credit ledger: grants, debits and refunds, with the balance after each."""
+    from sfumato.api.schemas.users import ledger_line_object
     from sfumato.service.accounts import credit_history
 
     try:
@@ -337,16 +338,7 @@ def credits_history(
         raise _fail(exc) from exc
     if as_json:
         for line in lines:
-            row = {
-                "at": line.at.isoformat(timespec="seconds"),
-                "kind": line.kind,
-                "amount": line.amount,
-                "balanceAfter": line.balance_after,
-                "subjectKind": line.subject_kind,
-                "subjectId": line.subject_id,
-                "note": line.note,
-            }
-            sys.stdout.write(json.dumps(row) + "\n")  # fmt: skip
+            sys.stdout.write(json.dumps(ledger_line_object(line)) + "\n")
         return
     table = Table("at", "kind", "amount", "balance", "for", "note")
     for line in lines:

@@ -3,6 +3,7 @@ same public routes as a key, with a CSRF token required on every request that ch
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Iterator
@@ -12,8 +13,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from sfumato.app import create_app
+from sfumato.cli import app as cli
 from sfumato.runtime import build_context
 from sfumato.service.context import Context
 from sfumato.service.keys import issue_key, revoke_key
@@ -189,6 +192,24 @@ def test_the_account_reads_its_own_ledger_and_keys_only(studio: Api) -> None:
     bobs = studio.get("/me/api-keys", key=other_key).json()["api_keys"]
     assert [key["name"] for key in bobs] == ["default"]
     assert studio.get("/me/credit-ledger?limit=0").status_code == 400
+
+
+def test_the_cli_prints_the_same_ledger_lines_the_api_answers(
+    studio: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    username = studio.get("/me").json()["user_details"][0]["user"]["username"]
+    assert studio.post("/generations", json=GENERATION).status_code == 200  # a debit with its subject
+    settings = studio.ctx.settings
+    monkeypatch.setenv("SFUMATO_HOME", str(settings.home))
+    monkeypatch.setenv("SFUMATO_DATABASE_URL", settings.resolved_database_url)
+    monkeypatch.setenv("SFUMATO_MODELS_DIR", str(settings.resolved_models_dir))
+
+    result = CliRunner().invoke(cli, ["credits", "history", "--user", username, "--json"])
+    assert result.exit_code == 0, result.output
+    printed = [json.loads(line) for line in result.output.splitlines()]
+    answered = studio.get("/me/credit-ledger").json()["credit_ledger"]
+    assert [line["kind"] for line in answered] == ["debit", "grant"]
+    assert printed == answered
 
 
 def test_the_page_issues_and_revokes_keys_and_points_them_at_a_webhook(studio: Api) -> None:

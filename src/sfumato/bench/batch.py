@@ -8,14 +8,12 @@ engine and its loaded model are shared by every round, so only the batch size ch
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 
 import typer
 
 from sfumato.bench import app
-from sfumato.bench.harness import database, progress
+from sfumato.bench.harness import DatabaseUrl, account, in_process, progress
 
 
 @app.command("batch")
@@ -27,31 +25,20 @@ def batch(
     size: int = typer.Option(64, help="Width and height of every image."),
     steps: int = typer.Option(10, help="Inference steps of every job."),
     threads: int = typer.Option(1, help="torch CPU threads."),
-    database_url: str = typer.Option(
-        None, help="Default: a temporary SQLite file. A PostgreSQL URL runs in a fresh schema."
-    ),
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Print jobs/s for each batch size and its ratio to the first."""
     import torch
 
-    from sfumato.config import Settings
     from sfumato.engine import Engine
-    from sfumato.runtime import build_context
     from sfumato.service import generations
-    from sfumato.service.keys import authenticate, issue_key
     from sfumato.worker.loop import Worker
 
     torch.set_num_threads(threads)
     batch_sizes = [int(b) for b in sizes.split(",")]
-    with tempfile.TemporaryDirectory(prefix="sfumato-bench-") as home, database(database_url) as url:
-        settings = Settings(home=Path(home), database_url=url, device="cpu", webhook_delivery=False,
-                            concurrency_slots=max(batch_sizes), max_queued_per_account=10**9)  # fmt: skip
-        ctx = build_context(settings)
+    with in_process(database_url, concurrency_slots=max(batch_sizes), max_queued_per_account=10**9) as ctx:
         engine = Engine(ctx.catalog, ctx.models_dir, device="cpu")
-        principals = [
-            authenticate(ctx, "Bearer " + issue_key(ctx, username=f"bench-{i}", credits_amount=10**9).api_key)
-            for i in range(accounts)
-        ]
+        principals = [account(ctx, f"bench-{i}") for i in range(accounts)]
         counter = iter(range(10**9))
 
         def queue_jobs(count: int) -> None:
@@ -75,7 +62,6 @@ def batch(
                 while ran := worker.run_once():
                     bar.advance(task, ran)
                 results[batch_size] = time.perf_counter() - started
-        ctx.db.dispose()
     typer.echo(f"{jobs} jobs of {model} at {size}×{size}, {steps} steps, {accounts} accounts, "
                f"{threads} torch thread(s)")  # fmt: skip
     baseline = results[batch_sizes[0]]

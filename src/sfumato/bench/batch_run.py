@@ -13,21 +13,18 @@ instead of polling.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime
-from pathlib import Path
 
 import typer
 
 from sfumato.bench import app
 from sfumato.bench.e2e import _spec, _through_sfumato
-from sfumato.bench.harness import Server, _settings_from_env, database, free_port, serve
+from sfumato.bench.harness import DatabaseUrl, Server, free_port, throwaway_server
 
 
 @app.command("batch-run")
@@ -41,20 +38,14 @@ def batch_run(
     poll: float = typer.Option(0.1, help="Poll interval of the e2e clients; first poll of sfumato batch."),
     threads: int = typer.Option(1, help="torch CPU threads of the server."),
     webhooks: bool = typer.Option(False, help="sfumato batch learns of completions by webhook, not polling."),
-    database_url: str = typer.Option(
-        None, help="Default: a temporary SQLite file. A PostgreSQL URL runs in a fresh schema."
-    ),
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Print jobs/s through sfumato batch and through the e2e clients, and their ratio."""
-    settings = {"rate_limit_per_key": "", "rate_limit_per_account": "",
-                "webhook_delivery": str(webhooks).lower(),
+    settings = {"webhook_delivery": str(webhooks).lower(),
                 "webhook_allow_hosts": "127.0.0.1", "webhook_poll_seconds": "0.2", "poll_seconds": "0.05",
                 "concurrency_slots": str(max(concurrency, 2))}  # fmt: skip
-    with contextlib.ExitStack() as stack:
-        home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sfumato-bench-")))
-        url = stack.enter_context(database(database_url))
-        server = stack.enter_context(serve(home, url, worker=True, settings=settings,
-                                           env={"OMP_NUM_THREADS": str(threads)}))  # fmt: skip
+    with throwaway_server(database_url, worker=True, settings=settings, threads=threads) as server:
+        home = server.home
         keys = server.keys(clients + 1)
         typer.echo(f"warming up {model} …")
         _through_sfumato(server, [_spec(10 * jobs, model, size, steps)], keys[:1], poll)
@@ -98,17 +89,12 @@ def batch_run(
 
 def _webhook_key(server: Server) -> tuple[str, list[str]]:
     """A key whose webhooks go to a receiver ``sfumato batch`` will listen on, and its options."""
-    from sfumato.config import Settings
-    from sfumato.runtime import build_context
     from sfumato.service.keys import issue_key
 
     port = free_port()
-    ctx = build_context(Settings(**_settings_from_env(server.env)))
-    try:
+    with server.context() as ctx:
         issued = issue_key(ctx, username="bench-batch-hooks", credits_amount=10**9,
                            webhook_url=f"http://127.0.0.1:{port}/hooks")  # fmt: skip
-    finally:
-        ctx.db.dispose()
     assert issued.webhook_secret is not None
     return issued.api_key, [
         "--webhook-listen",

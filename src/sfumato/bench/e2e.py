@@ -40,15 +40,15 @@ from sfumato.bench import app
 from sfumato.bench.harness import (
     API,
     Connection,
+    DatabaseUrl,
     Server,
-    database,
     get_request,
     percentile,
     post_request,
     process_cpu_seconds,
     progress,
     run_async,
-    serve,
+    throwaway_server,
     worker_process,
 )
 from sfumato.bench.webhook_receiver import Receiver, receiver
@@ -88,9 +88,7 @@ def e2e(
     shape: str = typer.Option(
         "scaled", help="scaled: an API process and a worker process; embedded: one process with both."
     ),
-    database_url: str = typer.Option(
-        None, help="Default: a temporary SQLite file. A PostgreSQL URL runs in a fresh schema."
-    ),
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Print sfumato's and a like-for-like diffusers loop's throughput and their ratio, with
     batching off and on, and the claim latency."""
@@ -134,19 +132,17 @@ def _run_mode(
     """One mode against a fresh server and database; the loop is built once and reused."""
     specs = [_spec(n, model, size, steps) for n in range(jobs)]
     tally = _Tally()
-    settings = {"batch_size": str(batch_size), "rate_limit_per_key": "", "rate_limit_per_account": "",
-                "webhook_delivery": "false", "poll_seconds": str(poll),
-                "models_dir": str(models_dir)}  # fmt: skip
+    settings = {"batch_size": str(batch_size), "poll_seconds": str(poll), "models_dir": str(models_dir)}
     with contextlib.ExitStack() as stack:
         hooks = stack.enter_context(receiver()) if notify == "webhook" else None
         if hooks is not None:
             settings.update(
                 webhook_delivery="true", webhook_allow_hosts="127.0.0.1", webhook_poll_seconds="0.05"
             )
-        home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sfumato-bench-")))
-        url = stack.enter_context(database(database_url))
-        env = {"OMP_NUM_THREADS": str(threads)}
-        server = stack.enter_context(serve(home, url, worker=shape == "embedded", settings=settings, env=env))
+        server = stack.enter_context(
+            throwaway_server(database_url, worker=shape == "embedded", settings=settings, threads=threads)
+        )
+        url = server.database_url
         worker = stack.enter_context(worker_process(server)) if shape == "scaled" else None
         pids = [server.process.pid] + ([worker.pid] if worker is not None else [])
         keys = server.keys(clients + 1, webhook_url=hooks.url if hooks is not None else None)

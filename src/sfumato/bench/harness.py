@@ -1,4 +1,5 @@
-"""What the HTTP benchmarks share: a throw-away sfumato, a lean load generator, percentiles.
+"""What the benchmarks share: a throw-away sfumato (served, or in this process), a lean load
+generator, percentiles.
 
 The load generator speaks HTTP/1.1 over raw asyncio streams with keep-alive, with every
 request's bytes built before the clock starts: on a two-core machine a full HTTP client
@@ -22,11 +23,21 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+if TYPE_CHECKING:
+    from sfumato.service.context import Context
+    from sfumato.service.keys import Principal
+
 API = "/api/rest/v1"
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(help="Default: a temporary SQLite file. A PostgreSQL URL runs in a fresh schema."),
+]
 
 
 def progress() -> Progress:
@@ -92,15 +103,32 @@ class Server:
         """CPU time the server process has used so far (user + system), from /proc."""
         return process_cpu_seconds(self.process.pid)
 
-    def keys(self, count: int, credits: int = 10**9, webhook_url: str | None = None) -> list[str]:
-        """``count`` API keys of distinct accounts, issued in-process (with ``webhook_url``, each
-        key's jobs end with a webhook there)."""
+    @property
+    def home(self) -> Path:
+        return Path(self.env["SFUMATO_HOME"])
+
+    @property
+    def database_url(self) -> str:
+        return self.env["SFUMATO_DATABASE_URL"]
+
+    @contextlib.contextmanager
+    def context(self) -> Iterator[Context]:
+        """sfumato's context in this process, on the server's database and blobs."""
         from sfumato.config import Settings
         from sfumato.runtime import build_context
-        from sfumato.service.keys import issue_key
 
         ctx = build_context(Settings(**_settings_from_env(self.env)))
         try:
+            yield ctx
+        finally:
+            ctx.db.dispose()
+
+    def keys(self, count: int, credits: int = 10**9, webhook_url: str | None = None) -> list[str]:
+        """``count`` API keys of distinct accounts, issued in-process (with ``webhook_url``, each
+        key's jobs end with a webhook there)."""
+        from sfumato.service.keys import issue_key
+
+        with self.context() as ctx:
             return [
                 issue_key(
                     ctx,
@@ -110,8 +138,6 @@ class Server:
                 ).api_key
                 for _ in range(count)
             ]
-        finally:
-            ctx.db.dispose()
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -174,6 +200,55 @@ def serve(
         yield Server(base=base, process=process, env=env, log=log)
     finally:
         stop(process)
+
+
+# A served benchmark's server measures the work, not the limiter: no rate limits, and no
+# webhook deliveries unless the benchmark turns them on.
+SERVED = {"rate_limit_per_key": "", "rate_limit_per_account": "", "webhook_delivery": "false"}
+
+
+@contextlib.contextmanager
+def throwaway_server(
+    database_url: str | None,
+    *,
+    worker: bool,
+    settings: Mapping[str, str],
+    threads: int | None = None,
+    catalog: str | None = None,
+) -> Iterator[Server]:
+    """:func:`serve` in a temporary home over a fresh :func:`database`, with :data:`SERVED`
+    under ``settings``; ``threads`` is the server's ``OMP_NUM_THREADS``, ``catalog`` the text
+    of its user catalog (``catalog.toml`` in the home)."""
+    with tempfile.TemporaryDirectory(prefix="sfumato-bench-") as tmp, database(database_url) as url:
+        home = Path(tmp)
+        if catalog is not None:
+            home.joinpath("catalog.toml").write_text(catalog, encoding="utf-8")
+        env = {"OMP_NUM_THREADS": str(threads)} if threads is not None else None
+        with serve(home, url, worker=worker, settings={**SERVED, **settings}, env=env) as server:
+            yield server
+
+
+@contextlib.contextmanager
+def in_process(database_url: str | None, **settings: Any) -> Iterator[Context]:
+    """sfumato's context in this process, in a temporary home over a fresh :func:`database`:
+    on the CPU, webhook delivery off, and ``settings``."""
+    from sfumato.config import Settings
+    from sfumato.runtime import build_context
+
+    with tempfile.TemporaryDirectory(prefix="sfumato-bench-") as home, database(database_url) as url:
+        ctx = build_context(Settings(home=Path(home), database_url=url, device="cpu", webhook_delivery=False,
+                                     **settings))  # fmt: skip
+        try:
+            yield ctx
+        finally:
+            ctx.db.dispose()
+
+
+def account(ctx: Context, username: str) -> Principal:
+    """A new account with credits no benchmark runs out of, as its requests' principal."""
+    from sfumato.service.keys import authenticate, issue_key
+
+    return authenticate(ctx, "Bearer " + issue_key(ctx, username=username, credits_amount=10**9).api_key)
 
 
 def wait_ready(process: subprocess.Popen[bytes], base: str, log: Path) -> None:

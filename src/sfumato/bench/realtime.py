@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import io
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 import typer
 
 from sfumato.bench import app
-from sfumato.bench.harness import API, database, percentile, serve
+from sfumato.bench.harness import API, DatabaseUrl, percentile, throwaway_server
 
 
 @app.command("realtime")
@@ -32,9 +31,7 @@ def realtime(
     steps: int = typer.Option(4, help="LCM steps."),
     strength: float = typer.Option(0.75, help="How far from the canvas the result may go."),
     device: str = typer.Option("cpu", help="Torch device of both the server's worker and the direct calls."),
-    database_url: str = typer.Option(
-        None, help="Default: a temporary SQLite file. A PostgreSQL URL runs in a fresh schema."
-    ),
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Print p50/p95 latency of POST /generations-lcm and of a direct LCM call, and their difference."""
     import httpx
@@ -45,21 +42,9 @@ def realtime(
     canvas = _canvas(size)
     body = {"imageDataUrl": _data_url(canvas), "prompt": "a lighthouse at dusk", "width": size,
             "height": size, "steps": steps, "strength": strength, "seed": 1}  # fmt: skip
-    with (
-        tempfile.TemporaryDirectory(prefix="sfumato-bench-") as home,
-        database(database_url) as url,
-        serve(
-            Path(home),
-            url,
-            worker=True,
-            realtime_model=model,
-            models_dir=str(models_dir),
-            device=device,
-            rate_limit_per_key="",
-            rate_limit_per_account="",
-            webhook_delivery="false",
-        ) as server,  # fmt: skip
-    ):
+    settings = {"realtime_model": model, "models_dir": str(models_dir), "device": device}
+    with throwaway_server(database_url, worker=True, settings=settings) as server:
+        url = server.database_url
         [key] = server.keys(1)
         direct_call = _direct_call(model, models_dir, device, canvas, steps, strength)
         with httpx.Client(

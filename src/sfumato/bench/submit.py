@@ -26,6 +26,7 @@ from sfumato.bench import app
 from sfumato.bench.floor import serve_floor
 from sfumato.bench.harness import (
     API,
+    DatabaseUrl,
     LoadResult,
     database,
     percentile,
@@ -56,9 +57,7 @@ def submit(
         "with sfumato, and print the ratio of the two.",
     ),
     rounds: int = typer.Option(10, help="Turns of sfumato and the floor the requests are split into."),
-    database_url: str = typer.Option(
-        None, help="Default: a temporary SQLite file. A PostgreSQL URL runs in a fresh schema."
-    ),
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Print accepted requests per second and latency percentiles of POST /generations,
     and of the floor (a bare endpoint validating the same body) measured in turns with it."""

@@ -10,7 +10,6 @@ to their last step, so the ratio is what the job system costs a training.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import typer
 
 from sfumato.bench import app
-from sfumato.bench.harness import database
+from sfumato.bench.harness import DatabaseUrl, account, in_process
 
 COLOURS = [(220, 30, 30), (30, 200, 40), (20, 40, 210), (230, 220, 30)]
 
@@ -31,32 +30,24 @@ def train(
     checkpoint_every: int = typer.Option(50, help="The job's checkpoint interval, in steps (the default's)."),
     rounds: int = typer.Option(2, help="Trainings of each kind, taking turns."),
     threads: int = typer.Option(1, help="torch CPU threads."),
-    database_url: str = typer.Option(None, help="Default: a temporary SQLite file."),
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Print steps/s of each and the ratio job system / bare loop."""
     import torch
     from PIL import Image
 
-    from sfumato.config import Settings
     from sfumato.engine import Engine
-    from sfumato.runtime import build_context
     from sfumato.service import datasets, training
-    from sfumato.service.keys import authenticate, issue_key
     from sfumato.store.training_tables import MODEL, DatasetImage
     from sfumato.worker.loop import Worker
 
     torch.set_num_threads(threads)
     pictures = [Image.new("RGB", (resolution, resolution), colour) for colour in COLOURS]
-    with tempfile.TemporaryDirectory(prefix="sfumato-bench-") as home, database(database_url) as url:
-        settings = Settings(home=Path(home), database_url=url, device="cpu", webhook_delivery=False,
-                            training_base_models={"v1_5": model}, training_max_steps=steps,
-                            training_checkpoint_steps=checkpoint_every, training_suite=[])  # fmt: skip
-        ctx = build_context(settings)
+    with in_process(database_url, training_base_models={"v1_5": model}, training_max_steps=steps,
+                    training_checkpoint_steps=checkpoint_every, training_suite=[]) as ctx:  # fmt: skip
         engine = Engine(ctx.catalog, ctx.models_dir, device="cpu")
         engine.warm(model)  # built (tiny) and on disk before either side loads it
-        principal = authenticate(
-            ctx, "Bearer " + issue_key(ctx, username="bench", credits_amount=10**9).api_key
-        )
+        principal = account(ctx, "bench")
         dataset_id = datasets.create_dataset(ctx, principal, "bench", None)
         with ctx.db.transaction() as session:
             for index, picture in enumerate(pictures):
@@ -81,7 +72,6 @@ def train(
             started = time.perf_counter()
             _bare_loop(path, pictures, steps=steps, resolution=resolution, learning_rate=1e-3)
             bare_times.append(time.perf_counter() - started)
-        ctx.db.dispose()
     job, bare = min(job_times), min(bare_times)
     typer.echo(f"{steps} steps of {model} at {resolution}×{resolution}, batch 1, {len(pictures)} pictures, "
                f"{threads} torch thread(s), best of {rounds}")  # fmt: skip

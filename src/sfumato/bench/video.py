@@ -17,10 +17,8 @@ model-loaded baseline.
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import resource
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,7 @@ from typing import Any
 import typer
 
 from sfumato.bench import app
-from sfumato.bench.harness import API, database, progress, serve
+from sfumato.bench.harness import API, DatabaseUrl, progress, throwaway_server
 from sfumato.engine.catalog import FRAME_STEP, ModelEntry
 
 PROMPTS = ("a lighthouse at dusk", "waves on a pier", "a red fox in snow", "a city at night")
@@ -44,9 +42,7 @@ def video(
     memory_frames: int = typer.Option(49, help="Frames of the memory phase's clip (0 to skip)."),
     memory_size: int = typer.Option(512, help="Width and height of the memory phase's clip."),
     threads: int = typer.Option(1, help="torch CPU threads, the same on both sides."),
-    database_url: str = typer.Option(
-        None, help="Default: a temporary SQLite file. A PostgreSQL URL runs in a fresh schema."
-    ),
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Print clips/s through sfumato and directly, their ratio, and peak RSS streamed vs held."""
     from sfumato.config import Settings
@@ -66,16 +62,13 @@ def video(
         for n in range(clips)
     ]  # fmt: skip
     served = direct = 0.0
-    settings = {"rate_limit_per_key": "",
-                "rate_limit_per_account": "", "webhook_delivery": "false", "poll_seconds": "0.05",
-                "dedupe_window_seconds": "0"}  # fmt: skip
-    with contextlib.ExitStack() as stack:
-        home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sfumato-bench-")))
-        # The server's user catalog points MOTION2 at the model under test.
-        (home / "catalog.toml").write_text(f'[motion_aliases]\nMOTION2 = "{model}"\n', encoding="utf-8")
-        url = stack.enter_context(database(database_url))
-        env = {"OMP_NUM_THREADS": str(threads)}
-        server = stack.enter_context(serve(home, url, worker=True, settings=settings, env=env))
+    settings = {"poll_seconds": "0.05", "dedupe_window_seconds": "0"}
+    # The server's user catalog points MOTION2 at the model under test.
+    catalog = f'[motion_aliases]\nMOTION2 = "{model}"\n'
+    with throwaway_server(
+        database_url, worker=True, settings=settings, threads=threads, catalog=catalog
+    ) as server:
+        home = server.home
         [key] = server.keys(1)
         typer.echo(f"warming up {model} in sfumato's worker and in this process …")
         _through_sfumato(server.base, key, specs[:1])

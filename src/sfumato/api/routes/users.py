@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from sfumato.api.deps import ContextDep, PrincipalDep
-from sfumato.api.schemas.common import compact, timestamp
+from sfumato.api.schemas.common import timestamp
+from sfumato.api.schemas.users import ledger_line_object
 from sfumato.service.accounts import me, own_credit_history, own_limits
 
 router = APIRouter(tags=["user"])
@@ -43,18 +44,7 @@ def get_credit_ledger(
     """The newest ledger lines first, each with the balance it left."""
     return {
         "credit_ledger": [
-            compact(
-                {
-                    "createdAt": timestamp(line.at),
-                    "kind": line.kind,
-                    "amount": line.amount,
-                    "balanceAfter": line.balance_after,
-                    "subjectKind": line.subject_kind,
-                    "subjectId": line.subject_id,
-                    "note": line.note,
-                }
-            )
-            for line in own_credit_history(ctx, principal, limit=limit)
+            ledger_line_object(line) for line in own_credit_history(ctx, principal, limit=limit)
         ]
     }
 
