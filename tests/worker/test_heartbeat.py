@@ -61,3 +61,26 @@ def test_runs_back_to_back_share_one_thread(bench: Bench) -> None:
         [again] = _heartbeat_threads() - before
         assert again is not thread
     heartbeat.close()
+
+
+def test_a_run_after_one_that_lost_every_lease_is_renewed(bench: Bench) -> None:
+    """A run whose leases are all gone leaves the thread nothing to wake for; the next run's
+    renewals must still come (the thread is woken when it would sleep past them)."""
+    lost_generation, kept_generation = bench.submit(seed=1), bench.submit(seed=2)
+    with bench.ctx.db.transaction() as session:
+        claimed = queue.claim_batch(session, worker_id="w", lease_seconds=5)
+        claimed += queue.claim_batch(session, worker_id="w", lease_seconds=5)
+    lost, kept = (bench.job(g).id for g in (lost_generation, kept_generation))
+    assert {job.id for job in claimed} == {lost, kept}
+    with bench.ctx.db.transaction() as session:
+        assert queue.hand_back(session, job_ids=[lost], worker_id="w") == 1
+
+    heartbeat = Heartbeat(bench.ctx.db, worker_id="w", lease_seconds=600, interval=0.05)
+    with heartbeat.watch([lost]) as first:
+        _eventually(lambda: first.lost == {lost}, "the handed-back job is reported lost")
+    with heartbeat.watch([kept]):
+        _eventually(
+            lambda: bench.job(kept_generation).lease_expires_at > utcnow() + timedelta(seconds=60),
+            "the next run's lease is renewed",
+        )
+    heartbeat.close()

@@ -25,12 +25,13 @@ class LocalBlobStore:
     def __init__(self, root: Path, *, public_url: str, signer: UrlSigner) -> None:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
+        self._resolved_root = root.resolve()
         self.public_url = public_url.rstrip("/")
         self.signer = signer
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if self.root.resolve() not in path.parents:
+        path = (self._resolved_root / key).resolve()
+        if self._resolved_root not in path.parents:
             raise BlobNotFound(key)
         return path
 

@@ -43,12 +43,17 @@ class Heartbeat:
         self._watch: Watch | None = None
         self._thread: threading.Thread | None = None
         self._closing = False
+        self._sleeping_until = math.inf  # monotonic time the thread wakes by itself
 
     @contextmanager
     def watch(self, job_ids: Collection[str]) -> Iterator[Watch]:
         """Keep ``job_ids``' leases alive until the block ends; the first renewal is due
         ``interval`` seconds from now. Once the block has ended no renewal of them is under
-        way, so the watch's ``lost`` is final."""
+        way, so the watch's ``lost`` is final.
+
+        The thread is woken only when it would otherwise sleep past what it must do: a worker
+        runs job after job, and waking it twice a job costs the job a thread switch for nothing.
+        """
         watch = Watch(frozenset(job_ids), due=time.monotonic() + self._interval)
         with self._changed:
             self._watch = watch
@@ -56,13 +61,15 @@ class Heartbeat:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
                 self._thread.start()
-            self._changed.notify_all()
+            elif self._sleeping_until > watch.due:
+                self._changed.notify_all()
         try:
             yield watch
         finally:
             with self._changed:
                 self._watch = None
-                self._changed.notify_all()
+                if self._sleeping_until == math.inf:  # it would never wake to go idle and end
+                    self._changed.notify_all()
                 while watch.renewing:
                     self._changed.wait()
 
@@ -96,14 +103,22 @@ class Heartbeat:
             if watch is None:
                 if self._closing or now >= idle_until:
                     return None
-                self._changed.wait(idle_until - now)
+                self._sleep(idle_until, now)
                 continue
             idle_until = now + self._interval
             if not watch.job_ids - watch.lost:
                 watch.due = math.inf  # every lease is gone: nothing left to renew
             if now >= watch.due:
                 return watch
-            self._changed.wait(None if watch.due == math.inf else watch.due - now)
+            self._sleep(watch.due, now)
+
+    def _sleep(self, until: float, now: float) -> None:
+        """Wait (holding the condition) until ``until`` or a notification."""
+        self._sleeping_until = until
+        try:
+            self._changed.wait(None if until == math.inf else until - now)
+        finally:
+            self._sleeping_until = math.inf
 
     def _renew(self, watch: Watch) -> None:
         watched = watch.job_ids - watch.lost

@@ -198,8 +198,10 @@ class Worker:
 
     def run_once(self) -> int:
         """Claim and run at most one batch; the number of jobs it ran (0: the queue had none)."""
-        self._housekeeping()
-        jobs = self._claim_handed() or self._claim()
+        jobs = self._claim_handed()  # first: its waiter is timing it
+        if not jobs:
+            self._housekeeping()
+            jobs = self._claim()
         if jobs:
             self._run(jobs)
         return len(jobs)
@@ -340,6 +342,8 @@ class Worker:
             outcome = exc
         else:
             HandOffs.end(handed, png)  # the answer goes out now; the row's end is recorded after it
+            # Not while the waiter writes its answer: the two would take turns at the interpreter.
+            handed.let_go.wait(ANSWER_SECONDS)
             outcome = InMemory(lineage=lineage, handed=handed)
         try:
             leased = handed.admitted.result(timeout=self.lease_seconds)
@@ -363,9 +367,6 @@ class Worker:
             return
         if isinstance(result, NotHeld):
             return
-        if isinstance(result, InMemory):
-            # Not while the waiter writes its answer: the two would take turns at the interpreter.
-            result.handed.let_go.wait(ANSWER_SECONDS)
         artifacts, lineage = ([], result.lineage) if isinstance(result, InMemory) else result
         lineage = {**lineage, "seconds": seconds, "queued_seconds": round(job.waited_seconds, 4)}
         completion = outcomes.complete(self.db, job_id=job.id, worker_id=self.worker_id, lease=job.lease,
