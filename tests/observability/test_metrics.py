@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -59,7 +60,12 @@ def test_jobs_and_webhooks_are_counted(database_url: str, tmp_path: Path, models
         before = _samples(api)
         api.wait(api.generate())
         receiver.wait_for(lambda r: len(r.acknowledged()) == 1)
+        # The receiver answers before the sender records the delivery: wait for the record.
         after = _samples(api)
+        deadline = time.monotonic() + 20
+        while not _value(after, "sfumato_webhook_deliveries", state="delivered"):
+            assert time.monotonic() < deadline, "the acknowledged delivery is never recorded"
+            after = _samples(api)
     job = {"task": "text_to_image", "model": "tiny-sd15"}
     assert _value(after, "sfumato_job_outcomes_total", **job, outcome="succeeded") == (
         _value(before, "sfumato_job_outcomes_total", **job, outcome="succeeded") + 1

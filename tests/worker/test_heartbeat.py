@@ -24,15 +24,22 @@ def _heartbeat_threads() -> set[threading.Thread]:
     return {t for t in threading.enumerate() if t.name == "heartbeat"}
 
 
-def test_a_run_keeps_its_leases_and_learns_which_it_lost(bench: Bench) -> None:
+def _one_kept_one_lost(bench: Bench) -> tuple[str, str]:
+    """Two generations whose jobs worker "w" claimed; the second's lease it handed back."""
     kept_generation, lost_generation = bench.submit(seed=1), bench.submit(seed=2)
     with bench.ctx.db.transaction() as session:
         claimed = queue.claim_batch(session, worker_id="w", lease_seconds=5)
         claimed += queue.claim_batch(session, worker_id="w", lease_seconds=5)
-    kept, lost = (bench.job(g).id for g in (kept_generation, lost_generation))
-    assert {job.id for job in claimed} == {kept, lost}
+    lost = bench.job(lost_generation).id
+    assert {job.id for job in claimed} == {bench.job(kept_generation).id, lost}
     with bench.ctx.db.transaction() as session:
         assert queue.hand_back(session, job_ids=[lost], worker_id="w") == 1
+    return kept_generation, lost_generation
+
+
+def test_a_run_keeps_its_leases_and_learns_which_it_lost(bench: Bench) -> None:
+    kept_generation, lost_generation = _one_kept_one_lost(bench)
+    kept, lost = (bench.job(g).id for g in (kept_generation, lost_generation))
 
     heartbeat = Heartbeat(bench.ctx.db, worker_id="w", lease_seconds=600, interval=0.02)
     with heartbeat.watch([kept, lost]) as watch:
@@ -66,14 +73,8 @@ def test_runs_back_to_back_share_one_thread(bench: Bench) -> None:
 def test_a_run_after_one_that_lost_every_lease_is_renewed(bench: Bench) -> None:
     """A run whose leases are all gone leaves the thread nothing to wake for; the next run's
     renewals must still come (the thread is woken when it would sleep past them)."""
-    lost_generation, kept_generation = bench.submit(seed=1), bench.submit(seed=2)
-    with bench.ctx.db.transaction() as session:
-        claimed = queue.claim_batch(session, worker_id="w", lease_seconds=5)
-        claimed += queue.claim_batch(session, worker_id="w", lease_seconds=5)
-    lost, kept = (bench.job(g).id for g in (lost_generation, kept_generation))
-    assert {job.id for job in claimed} == {lost, kept}
-    with bench.ctx.db.transaction() as session:
-        assert queue.hand_back(session, job_ids=[lost], worker_id="w") == 1
+    kept_generation, lost_generation = _one_kept_one_lost(bench)
+    kept, lost = (bench.job(g).id for g in (kept_generation, lost_generation))
 
     heartbeat = Heartbeat(bench.ctx.db, worker_id="w", lease_seconds=600, interval=0.05)
     with heartbeat.watch([lost]) as first:
