@@ -97,3 +97,41 @@ def test_a_batch_whose_worker_died_runs_again_job_by_job_with_its_own_lineage(be
     assert [(lin["batch_jobs"], lin["batch_size"], lin["batch_position"]) for lin in lineages] == [
         (1, 1, 0), (1, 2, 0), (1, 1, 0)]  # fmt: skip
     assert [bench.job(g).attempts for g in ids] == [2, 2, 2]
+
+
+def test_a_batchs_ends_are_recorded_together(bench: Bench, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sfumato.worker import outcomes
+
+    ids = [bench.submit(seed=seed) for seed in (1, 2, 3)]
+    recorded: list[list[str]] = []
+    complete_all = outcomes.complete_all
+
+    def counting(db, finished, **options):  # type: ignore[no-untyped-def]
+        recorded.append([attempt.job_id for attempt in finished])
+        return complete_all(db, finished, **options)
+
+    monkeypatch.setattr(outcomes, "complete_all", counting)
+    assert bench.worker(batch_size=8).run_once() == 3
+    assert recorded == [[bench.job(g).id for g in ids]]  # one transaction for the three
+    assert [bench.generation(g).status for g in ids] == ["COMPLETE"] * 3
+
+
+def test_a_record_that_fails_holds_back_only_its_own_job(
+    bench: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sfumato.jobs.subjects import GenerationSubject
+
+    good, bad, also_good = (bench.submit(seed=seed) for seed in (1, 2, 3))
+    complete = GenerationSubject.complete
+
+    def failing(self, session, job, *args):  # type: ignore[no-untyped-def]
+        if job.generation_id == bad:
+            raise RuntimeError("the database refused this one")
+        return complete(self, session, job, *args)
+
+    monkeypatch.setattr(GenerationSubject, "complete", failing)
+    assert bench.worker(batch_size=8).run_once() == 3
+    assert bench.generation(good).status == "COMPLETE"
+    assert bench.generation(also_good).status == "COMPLETE"
+    assert bench.generation(bad).status == "PENDING"
+    assert bench.job(bad).state == "running"  # its lease runs out and it is tried again

@@ -279,6 +279,7 @@ class Worker:
                 if self.screening is not None:
                     results = self.screening.screen(self.engine, self.blobs, self.db, jobs, results)
             seconds = round(time.perf_counter() - started, 4)
+            ended: list[tuple[queue.ClaimedJob, Outcome]] = []
             for job, result in zip(jobs, results, strict=True):
                 if result is NOT_HELD:
                     continue
@@ -286,7 +287,8 @@ class Worker:
                     outcomes.discard(self.blobs, job)
                     log.warning("job %s: lease lost while running; result dropped, outputs removed", job.id)
                     continue
-                self._record(job, result, seconds)
+                ended.append((job, result))
+            self._record(ended, seconds)
         finally:
             for job_id in ids:
                 self.hand_offs.done(job_id)
@@ -351,32 +353,65 @@ class Worker:
             leased = False
         return outcome if leased else NOT_HELD
 
-    def _record(self, job: queue.ClaimedJob, result: Outcome, seconds: float) -> None:
-        """Record the attempt's end under its lease; a refused record removes its outputs."""
-        if isinstance(result, BaseException):
-            engine_error = isinstance(result, EngineError)
-            reason = str(result) if engine_error else f"internal error: {type(result).__name__}: {result}"
-            recorded = outcomes.fail(self.db, job_id=job.id, worker_id=self.worker_id, lease=job.lease,
-                                     reason=reason, retry=not engine_error, blobs=self.blobs)  # fmt: skip
-            if not recorded:
-                log.warning("job %s: lease lost before its failure was recorded; outputs removed", job.id)
-            elif engine_error:
-                log.warning("job %s failed: %s", job.id, result)
+    def _record(self, ended: list[tuple[queue.ClaimedJob, Outcome]], seconds: float) -> None:
+        """Record each attempt's end under its lease; a refused record removes its outputs.
+        The attempts that succeeded are recorded together, in one transaction (one by one if
+        that fails, so that one bad record does not hold back the others)."""
+        finished: list[tuple[queue.ClaimedJob, outcomes.Finished]] = []
+        for job, result in ended:
+            if isinstance(result, BaseException):
+                self._record_failure(job, result)
+            elif not isinstance(result, NotHeld):
+                artifacts, lineage = ([], result.lineage) if isinstance(result, InMemory) else result
+                lineage = {**lineage, "seconds": seconds, "queued_seconds": round(job.waited_seconds, 4)}
+                finished.append((job, outcomes.Finished(job.id, job.lease, artifacts, lineage)))
+        if not finished:
+            return
+        completions: Sequence[outcomes.Completion | None]
+        try:
+            completions = outcomes.complete_all(
+                self.db, [f for _, f in finished], worker_id=self.worker_id, blobs=self.blobs
+            )
+        except Exception:
+            if len(finished) == 1:
+                raise
+            log.warning("recording %d jobs together failed; recording them one by one", len(finished),
+                        exc_info=True)  # fmt: skip
+            completions = [self._complete_alone(attempt) for _, attempt in finished]
+        for (job, _), completion in zip(finished, completions, strict=True):
+            if completion is None:
+                continue
+            if completion is outcomes.Completion.DELETED:
+                log.info("job %s: generation deleted while running; outputs removed", job.id)
+            elif completion is outcomes.Completion.LEASE_LOST:
+                log.warning("job %s: lease lost before completion; result dropped, outputs removed", job.id)
             else:
-                log.error("job %s crashed", job.id, exc_info=result)
-            return
-        if isinstance(result, NotHeld):
-            return
-        artifacts, lineage = ([], result.lineage) if isinstance(result, InMemory) else result
-        lineage = {**lineage, "seconds": seconds, "queued_seconds": round(job.waited_seconds, 4)}
-        completion = outcomes.complete(self.db, job_id=job.id, worker_id=self.worker_id, lease=job.lease,
-                                       artifacts=artifacts, lineage=lineage, blobs=self.blobs)  # fmt: skip
-        if completion is outcomes.Completion.DELETED:
-            log.info("job %s: generation deleted while running; outputs removed", job.id)
-        elif completion is outcomes.Completion.LEASE_LOST:
-            log.warning("job %s: lease lost before completion; result dropped, outputs removed", job.id)
+                log.info("job %s complete in %.3fs (waited %.3fs)", job.id, seconds, job.waited_seconds)
+
+    def _complete_alone(self, finished: outcomes.Finished) -> outcomes.Completion | None:
+        """Record one attempt in its own transaction; None when that fails too (logged): the job
+        stays leased until its lease runs out, and is then tried again."""
+        try:
+            [completion] = outcomes.complete_all(
+                self.db, [finished], worker_id=self.worker_id, blobs=self.blobs
+            )
+        except Exception:
+            log.exception("job %s: its end could not be recorded; it runs again once its lease expires",
+                          finished.job_id)  # fmt: skip
+            return None
+        return completion
+
+    def _record_failure(self, job: queue.ClaimedJob, error: BaseException) -> None:
+        engine_error = isinstance(error, EngineError)
+        reason = str(error) if engine_error else f"internal error: {type(error).__name__}: {error}"
+        recorded = outcomes.fail(self.db, job_id=job.id, worker_id=self.worker_id, lease=job.lease,
+                                 reason=reason, retry=not engine_error, blobs=self.blobs)  # fmt: skip
+        if not recorded:
+            log.warning("job %s: lease lost before its failure was recorded; outputs removed", job.id)
+        elif engine_error:
+            log.warning("job %s failed: %s", job.id, error)
         else:
-            log.info("job %s complete in %.3fs (waited %.3fs)", job.id, seconds, job.waited_seconds)
+            log.error("job %s crashed", job.id, exc_info=error)
 
     # -- housekeeping ---------------------------------------------------------------
 

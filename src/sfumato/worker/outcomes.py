@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -26,7 +27,18 @@ from sfumato.store.models import Job
 from sfumato.worker import screening
 from sfumato.worker.job_events import job_ended
 
-__all__ = ["Artifact", "Attempt", "Completion", "complete", "discard", "fail", "image_key", "reap_expired"]
+__all__ = [
+    "Artifact",
+    "Attempt",
+    "Completion",
+    "Finished",
+    "complete",
+    "complete_all",
+    "discard",
+    "fail",
+    "image_key",
+    "reap_expired",
+]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +51,17 @@ class Completion(enum.Enum):
     RECORDED = "recorded"
     LEASE_LOST = "lease_lost"  # another attempt owns the job now; this one's outputs are garbage
     DELETED = "deleted"  # what it worked for was deleted (or abandoned) meanwhile; outputs are garbage
+
+
+@dataclass(frozen=True)
+class Finished:
+    """An attempt that ended with results, to be recorded: the job, the lease it ran under,
+    what it wrote and its lineage."""
+
+    job_id: str
+    lease: int | None
+    artifacts: list[Artifact]
+    lineage: dict[str, object]
 
 
 def complete(
@@ -56,20 +79,40 @@ def complete(
     With ``blobs``, what no row will point to is deleted once the outcome is settled: this
     attempt's ``artifacts`` unless they were recorded, and whatever other attempts left.
     """
+    [completion] = complete_all(
+        db, [Finished(job_id, lease, artifacts, lineage)], worker_id=worker_id, blobs=blobs
+    )
+    return completion
+
+
+def complete_all(
+    db: Database, finished: Sequence[Finished], *, worker_id: str, blobs: BlobStore | None = None
+) -> list[Completion]:
+    """Record several finished attempts (a batch's) in one transaction, each as :func:`complete`
+    records one: a batch pays for one commit, not one a job. If the transaction fails, none
+    is recorded."""
+    garbage: list[str] = []
     with db.transaction() as session:
-        held = queue.lock_with_generation_if_held(session, job_id=job_id, worker_id=worker_id, lease=lease)
-        if held is None:
-            garbage = _blob_keys(artifacts)
-            completion = Completion.LEASE_LOST
-        else:
-            job, _generation = held  # read with the job: its subject finds it in the session
-            completion = _record(session, job, worker_id, artifacts, lineage)
-            if completion is Completion.RECORDED:
-                kept = set(_blob_keys(artifacts))
-                garbage = [key for key in _outputs(job, range(1, job.leases)) if key not in kept]
-            else:
-                garbage = _outputs(job, range(1, job.leases + 1)) + _blob_keys(artifacts)
+        completions = [_complete_in(session, attempt, worker_id, garbage) for attempt in finished]
     _remove_outputs(blobs, garbage)
+    return completions
+
+
+def _complete_in(session: Session, finished: Finished, worker_id: str, garbage: list[str]) -> Completion:
+    """Record one attempt's end in ``session``; what no row will point to joins ``garbage``."""
+    held = queue.lock_with_generation_if_held(
+        session, job_id=finished.job_id, worker_id=worker_id, lease=finished.lease
+    )
+    if held is None:
+        garbage += _blob_keys(finished.artifacts)
+        return Completion.LEASE_LOST
+    job, _generation = held  # read with the job: its subject finds it in the session
+    completion = _record(session, job, worker_id, finished.artifacts, finished.lineage)
+    if completion is Completion.RECORDED:
+        kept = set(_blob_keys(finished.artifacts))
+        garbage += [key for key in _outputs(job, range(1, job.leases)) if key not in kept]
+    else:
+        garbage += _outputs(job, range(1, job.leases + 1)) + _blob_keys(finished.artifacts)
     return completion
 
 
