@@ -64,6 +64,26 @@ def test_a_catalog_vae_replaces_the_pipelines_own(engine: Engine, other_vae: Pat
     loaded = swapped.pipelines.get(entry).vae.state_dict()
     assert expected.keys() == loaded.keys()
     assert all(np.array_equal(expected[k].float().numpy(), loaded[k].float().cpu().numpy()) for k in expected)
+    # And they are the pixels of that tiny SDXL assembled by hand with that VAE (the engine's
+    # default fast paths keep every pixel within one level of such an eager pipeline).
+    import torch
+    from diffusers import StableDiffusionXLPipeline
+
+    by_hand = StableDiffusionXLPipeline.from_pretrained(
+        str(tmp_path / "models" / "tiny-sdxl-vae"), vae=AutoencoderKL.from_pretrained(str(other_vae))
+    ).to(DEVICE)
+    by_hand.set_progress_bar_config(disable=True)
+    spec = make_spec(model_key="tiny-sdxl-vae", seeds=(5,))
+    [image] = by_hand(
+        prompt=spec.prompt,
+        negative_prompt=spec.negative_prompt,
+        guidance_scale=spec.guidance_scale,
+        width=spec.width,
+        height=spec.height,
+        num_inference_steps=spec.steps,
+        generator=[torch.Generator("cpu").manual_seed(5)],
+    ).images
+    assert np.abs(_pixels(image) - _pixels(replaced.images[0])).max() <= 1
     # The lineage says which VAE ran; a model with its own VAE says nothing of one.
     assert replaced.lineage["vae"] == str(other_vae)
     assert replaced.lineage["vae_hash"] == weights_fingerprint(other_vae)
