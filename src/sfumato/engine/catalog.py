@@ -320,8 +320,8 @@ class ModelEntry:
 
     @property
     def always_ready(self) -> bool:
-        """Whether every machine can run it without weights on disk: a tiny model with its
-        own VAE (a tiny model with a ``vae`` needs that VAE present)."""
+        """Whether every machine can run it with nothing on disk: a tiny model that keeps the
+        VAE it is built with (one whose entry names a ``vae`` needs that VAE present)."""
         return self.is_tiny and not self.vae
 
     @property
