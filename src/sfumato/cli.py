@@ -286,7 +286,8 @@ def models_pull(model: Annotated[str, typer.Argument(help="Model key or id.")]) 
     if entry is None:
         err.print(f"[red]error:[/red] unknown model {model!r}; see `sfumato models list`")
         raise typer.Exit(code=1)
-    with console.status(f"pulling {entry.key} from {entry.source} …"):
+    vae = f" with the VAE {entry.vae}" if entry.vae else ""
+    with console.status(f"pulling {entry.key} from {entry.source}{vae} …"):
         try:
             path = pull(entry, ctx.models_dir)
         except EngineError as exc:

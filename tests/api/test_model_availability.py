@@ -138,3 +138,22 @@ def test_the_fleet_is_read_once_per_cache_time_not_per_request(
         assert api.post("/generations", json=SDXL).status_code == 400  # within the cache time
         now[0] = 2.5
         assert api.post("/generations", json=SDXL).status_code == 200
+
+
+def test_a_model_whose_vae_is_missing_is_refused_with_a_400_naming_it(
+    database_url: str, tmp_path: Path, models_dir: Path
+) -> None:
+    absent = tmp_path / "weights" / "absent-vae"
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "catalog.toml").write_text(
+        f'[models.tiny-sdxl-vae]\nid = "8c2d4e6f-0a1b-4c3d-9e5f-7a8b9c0d1e2f"\nname = "Tiny SDXL, own VAE"\n'
+        f'family = "sdxl"\nsource = "tiny:sdxl"\nvae = "{absent}"\ndefault_width = 64\ndefault_height = 64\n'
+    )
+    body = {**SDXL, "modelId": "tiny-sdxl-vae"}
+    # Even the embedded worker, which builds tiny models itself, cannot run it without its VAE.
+    with node(database_url, tmp_path, models_dir, with_worker=True) as api:
+        refused = api.post("/generations", json=body)
+        assert refused.status_code == 400 and refused.json()["code"] == "model-unavailable"
+        error = refused.json()["error"]
+        assert "tiny-sdxl-vae" in error and str(absent) in error and "VAE" in error
+        assert platform_model(api, "tiny-sdxl-vae")["ready"] is False  # type: ignore[index]

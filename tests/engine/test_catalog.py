@@ -139,12 +139,15 @@ def test_weights_dir_and_readiness(catalog: Catalog, tmp_path: Path) -> None:
     assert catalog.weights_dir(tiny, models) == models / "tiny-sd15"
     # Tiny models are buildable offline, so they are ready before anything exists.
     assert catalog.is_ready(tiny, models)
-    # A hub model is ready once its model_index.json is there, not before.
-    assert not catalog.is_ready(sdxl, models)
-    (models / "sdxl").mkdir(parents=True)
-    assert not catalog.is_ready(sdxl, models)
-    (models / "sdxl" / "model_index.json").write_text("{}", encoding="utf-8")
-    assert catalog.is_ready(sdxl, models)
+    # A hub model is ready once its model_index.json is there, not before (sdxl also needs
+    # its VAE: test_vae.py).
+    sd15 = catalog.resolve("sd15")
+    assert sd15 is not None
+    assert not catalog.is_ready(sd15, models)
+    (models / "sd15").mkdir(parents=True)
+    assert not catalog.is_ready(sd15, models)
+    (models / "sd15" / "model_index.json").write_text("{}", encoding="utf-8")
+    assert catalog.is_ready(sd15, models)
 
 
 def test_local_sources_live_where_they_point(tmp_path: Path) -> None:

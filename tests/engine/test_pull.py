@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from sfumato.engine import Catalog, EngineError
-from sfumato.engine.pull import pull, select_files, select_segmenter_files
+from sfumato.engine import pull as pull_module
+from sfumato.engine.pull import pull, select_files, select_segmenter_files, select_vae_files
 
 # The shape of stable-diffusion-v1-5's file list (abridged).
 SD15_FILES = [
@@ -173,3 +174,61 @@ FLUX_FILES = [
 def test_select_takes_a_flux_repository_s_shards_and_leaves_its_single_files() -> None:
     chosen = select_files(FLUX_FILES)
     assert sorted(set(FLUX_FILES) - set(chosen)) == ["ae.safetensors", "flux1-schnell.safetensors"]
+
+
+# The shape of madebyollin/sdxl-vae-fp16-fix's file list: diffusers' files and two single-file
+# copies for other tools.
+FP16_FIX_VAE_FILES = [
+    ".gitattributes",
+    "README.md",
+    "config.json",
+    "diffusion_pytorch_model.bin",
+    "diffusion_pytorch_model.safetensors",
+    "sdxl.vae.safetensors",
+    "sdxl_vae.safetensors",
+    "images/sdxl-vae-fp16-fix-comparison.png",
+]
+
+
+def test_a_vae_repository_gives_its_config_and_one_set_of_diffusers_weights() -> None:
+    assert select_vae_files(FP16_FIX_VAE_FILES) == ["config.json", "diffusion_pytorch_model.safetensors"]
+    with pytest.raises(EngineError, match="AutoencoderKL"):
+        select_vae_files(["sdxl_vae.safetensors"])
+
+
+def test_pull_fetches_the_vae_beside_the_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fetched: list[tuple[str, Path, str]] = []
+
+    def fake_download(repo_id: str, target: Path, chooser: object, marker: str) -> None:
+        fetched.append((repo_id, target, marker))
+        target.mkdir(parents=True, exist_ok=True)
+        (target / marker).write_text("{}", encoding="utf-8")
+
+    monkeypatch.setattr(pull_module, "_download", fake_download)
+    models = tmp_path / "models"
+    catalog = Catalog.load()
+    sdxl, inpainting = catalog.resolve("sdxl"), catalog.resolve("sdxl-inpainting")
+    assert sdxl is not None and inpainting is not None
+    assert pull(sdxl, models) == models / "sdxl"
+    shared = models / "vae--madebyollin--sdxl-vae-fp16-fix"
+    assert fetched == [
+        ("stabilityai/stable-diffusion-xl-base-1.0", models / "sdxl", "model_index.json"),
+        ("madebyollin/sdxl-vae-fp16-fix", shared, "config.json"),
+    ]
+    assert catalog.is_ready(sdxl, models)
+    # Another SDXL model naming the same VAE finds it in the same place.
+    pull(inpainting, models)
+    assert fetched[-1] == ("madebyollin/sdxl-vae-fp16-fix", shared, "config.json")
+    assert catalog.is_ready(inpainting, models)
+
+
+def test_pull_checks_a_local_vae(tmp_path: Path) -> None:
+    extra = tmp_path / "catalog.toml"
+    extra.write_text('[models.tiny-sdxl]\nvae = "./my-vae"\n', encoding="utf-8")
+    entry = Catalog.load(extra=extra).resolve("tiny-sdxl")
+    assert entry is not None
+    with pytest.raises(EngineError, match=r"VAE of tiny-sdxl is not at .*my-vae"):
+        pull(entry, tmp_path / "models")
+    (tmp_path / "my-vae").mkdir()
+    (tmp_path / "my-vae" / "config.json").write_text("{}", encoding="utf-8")
+    assert pull(entry, tmp_path / "models") == tmp_path / "models" / "tiny-sdxl"

@@ -54,6 +54,7 @@ SourceKind = Literal["tiny", "local", "hub", "url"]
 # The file whose presence says a fetched model is complete (a pull writes it last).
 _READY_MARKER = {SEGMENTER_FAMILY: "config.json", SAFETY_FAMILY: "config.json"}
 _DIFFUSERS_MARKER = "model_index.json"
+VAE_MARKER = "config.json"  # an AutoencoderKL directory's config, fetched last
 _PICTURE_DEFAULTS: dict[str, Any] = {
     "sd_version": "",
     "default_steps": 0,
@@ -233,6 +234,7 @@ _COMMON_DEFAULTS: dict[str, Any] = {
     "image_to_video": False,
     "end_frame": False,
     "size_step": 0,
+    "vae": "",
 }
 _REQUIRED = ("id", "name", "family", "source")
 _TYPES: dict[str, type | tuple[type, ...]] = {
@@ -261,6 +263,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "image_to_video": bool,
     "end_frame": bool,
     "size_step": int,
+    "vae": str,
 }
 _CHOICES = {"dtype": DTYPES, "offload": OFFLOADS, "quantization": QUANTIZATIONS}
 
@@ -304,11 +307,29 @@ class ModelEntry:
     # Pixels per latent side with the denoiser's patches, when it is not the family's
     # (SIZE_STEP): Wan 2.2's 5B VAE compresses 16×, so its sizes are multiples of 32.
     size_step: int = 0
+    # An AutoencoderKL loaded in place of the pipeline's own VAE: a hub repository (fetched by
+    # `sfumato models pull` beside the weights) or a local diffusers directory; empty: the
+    # model's own. SDXL's own VAE overflows in float16, so a GPU decodes with it in float32;
+    # "madebyollin/sdxl-vae-fp16-fix" is the same VAE made safe in float16.
+    vae: str = ""
 
     @property
     def is_tiny(self) -> bool:
-        """Tiny models are built offline from configs, so they are always available."""
+        """Tiny models are built offline from configs (their ``vae``, if any, is not)."""
         return self.source.startswith(TINY_PREFIX)
+
+    @property
+    def always_ready(self) -> bool:
+        """Whether every machine can run it with nothing on disk: a tiny model that keeps the
+        VAE it is built with (one whose entry names a ``vae`` needs that VAE present)."""
+        return self.is_tiny and not self.vae
+
+    @property
+    def vae_kind(self) -> Literal["", "local", "hub"]:
+        """Where the ``vae`` comes from: "" (the model's own), a local directory or the hub."""
+        if not self.vae:
+            return ""
+        return "local" if _looks_local(self.vae) else "hub"
 
     @property
     def tiny_family(self) -> str:
@@ -432,18 +453,45 @@ class Catalog:
 
     def how_to_obtain(self, entry: ModelEntry) -> str:
         """One line telling a person how to make ``entry`` ready; shown in the 400 error."""
-        if entry.source_kind == "tiny":
-            return f"{entry.key} is built automatically on first use; nothing to download"
-        if entry.source_kind == "local":
-            return (
-                f"put the weights of {entry.key} at {entry.source}, or change its source "
-                "in $SFUMATO_HOME/catalog.toml"
-            )
+        return how_to_obtain(entry)
+
+
+def how_to_obtain(entry: ModelEntry) -> str:
+    """:meth:`Catalog.how_to_obtain` for code that holds an entry but no catalog."""
+    if entry.source_kind == "tiny":
+        line = f"{entry.key} is built automatically on first use"
+        if not entry.vae:
+            return f"{line}; nothing to download"
+    elif entry.source_kind == "local":
+        line = (
+            f"put the weights of {entry.key} at {entry.source}, or change its source "
+            "in $SFUMATO_HOME/catalog.toml"
+        )
+    else:
         where = "a local weights file" if entry.family == UPSCALER_FAMILY else "a local directory"
+        fetched = f"{entry.source} and its VAE {entry.vae}" if entry.vae_kind == "hub" else entry.source
         return (
             f"run `sfumato models pull {entry.key}` on a machine with network access (it fetches "
-            f"{entry.source}), or set its source to {where} in $SFUMATO_HOME/catalog.toml"
+            f"{fetched}), or set its source to {where} in $SFUMATO_HOME/catalog.toml"
+            + _vae_instructions(entry, pulled=True)
         )
+    return line + _vae_instructions(entry, pulled=False)
+
+
+def _vae_instructions(entry: ModelEntry, *, pulled: bool) -> str:
+    """The part of :func:`how_to_obtain` about the entry's own VAE (empty when it has none,
+    or when the pull instructions already fetch it)."""
+    if entry.vae_kind == "local":
+        return (
+            f"; put its VAE (a diffusers AutoencoderKL directory) at {entry.vae}, or change "
+            "its vae in $SFUMATO_HOME/catalog.toml"
+        )
+    if entry.vae_kind == "hub" and not pulled:
+        return (
+            f"; run `sfumato models pull {entry.key}` on a machine with network access to "
+            f"fetch its VAE {entry.vae}"
+        )
+    return ""
 
 
 def weights_dir(entry: ModelEntry, models_dir: Path) -> Path:
@@ -451,6 +499,16 @@ def weights_dir(entry: ModelEntry, models_dir: Path) -> Path:
     if entry.source_kind == "local":
         return Path(entry.source).expanduser()
     return models_dir / entry.key
+
+
+def vae_dir(entry: ModelEntry, models_dir: Path) -> Path | None:
+    """Where the entry's ``vae`` lives (None: it has none): the local directory, or for a hub
+    repository ``models_dir/vae--<owner>--<name>``, one copy for every model that names it."""
+    if entry.vae_kind == "local":
+        return Path(entry.vae).expanduser()
+    if entry.vae_kind == "hub":
+        return models_dir / ("vae--" + entry.vae.strip("/").replace("/", "--"))
+    return None
 
 
 def weights_path(entry: ModelEntry, models_dir: Path) -> Path:
@@ -475,7 +533,11 @@ def is_ready(entry: ModelEntry, models_dir: Path) -> bool:
     Tiny models count as ready because they are built offline on first use. A fetched
     model counts once its marker file (``model_index.json`` for a pipeline, ``config.json``
     for a segmenter, the weights file itself for an upscaler) exists: a fetch writes it last.
+    An entry with a ``vae`` also needs that VAE's ``config.json`` (which a pull writes last).
     """
+    vae = vae_dir(entry, models_dir)
+    if vae is not None and not (vae / VAE_MARKER).is_file():
+        return False
     if entry.source_kind == "tiny":
         return True
     path = weights_path(entry, models_dir)
@@ -528,9 +590,10 @@ def _merge(
         if not isinstance(fields, dict):
             raise EngineError(f"catalog model {key!r} must be a table")
         fields = dict(fields)
-        source = fields.get("source")
-        if base is not None and isinstance(source, str) and source.startswith(("./", "../")):
-            fields["source"] = str((base / source).resolve())
+        for name in ("source", "vae"):
+            value = fields.get(name)
+            if base is not None and isinstance(value, str) and value.startswith(("./", "../")):
+                fields[name] = str((base / value).resolve())
         models.setdefault(key, {}).update(fields)
     for alias, key in {**raw.get("aliases", {}), **raw.get("motion_aliases", {})}.items():
         if not isinstance(key, str):
@@ -578,6 +641,7 @@ def _build_entry(key: str, fields: dict[str, Any]) -> ModelEntry:
         source.startswith((TINY_PREFIX, "https://", "http://")) or _looks_local(source)
     ):
         raise EngineError(f"catalog model {key!r}: an {family} source is a URL, a weights file or tiny:")
+    _check_vae(key, family, merged["vae"])
     return ModelEntry(
         id=_normalise_uuid(merged["id"], f"model {key!r} id"),
         key=key,
@@ -605,7 +669,23 @@ def _build_entry(key: str, fields: dict[str, Any]) -> ModelEntry:
         image_to_video=merged["image_to_video"],
         end_frame=merged["end_frame"],
         size_step=merged["size_step"],
+        vae=merged["vae"],
     )
+
+
+def _check_vae(key: str, family: str, vae: str) -> None:
+    """A ``vae`` is an AutoencoderKL directory (hub or local) for an image pipeline."""
+    if not vae:
+        return
+    if family not in (*GENERATION_FAMILIES, TEXTURE_FAMILY):
+        raise EngineError(f"catalog model {key!r}: a vae is for image-generation models, not {family}")
+    if vae.startswith((TINY_PREFIX, "https://", "http://")) or vae.endswith(
+        (".safetensors", ".ckpt", ".pth", ".pt")
+    ):
+        raise EngineError(
+            f"catalog model {key!r}: vae {vae!r} must be a Hugging Face repository or a local "
+            "diffusers AutoencoderKL directory"
+        )
 
 
 def _check_unique(entries: list[ModelEntry], alias_map: dict[str, str]) -> None:

@@ -183,6 +183,7 @@ def lineage(task: Task, loaded: LoadedPipeline, pipeline: Any, **facts: object) 
         "task": task,
         "model_key": loaded.key,
         "weights_hash": loaded.fingerprint,
+        **loaded.vae_lineage(),
         "pipeline": type(pipeline).__name__,
         "scheduler": type(pipeline.scheduler).__name__,
         **facts,

@@ -131,6 +131,7 @@ def run(engine: Engine, spec: CanvasSpec) -> ImageOutput:
         "task": "lcm_image_to_image",
         "model_key": loaded.key,
         "weights_hash": loaded.fingerprint,
+        **loaded.vae_lineage(),
         "scheduler": type(loaded.pipeline.scheduler).__name__,
         "steps": spec.steps,
         "guidance_scale": guidance,

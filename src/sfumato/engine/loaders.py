@@ -38,8 +38,12 @@ class Classifier:
     processor: Any
 
 
-def load(entry: ModelEntry, path: Path, device: str, dtype: Any) -> Any:
-    """The model of ``entry`` from ``path``, on ``device``; raises :class:`EngineError`."""
+def load(entry: ModelEntry, path: Path, device: str, dtype: Any, vae: Path | None = None) -> Any:
+    """The model of ``entry`` from ``path``, on ``device``; raises :class:`EngineError`.
+
+    ``vae`` is the directory of the AutoencoderKL the entry names in place of the pipeline's
+    own (``vae_dir``), or None to keep the pipeline's.
+    """
     try:
         if entry.family == UPSCALER_FAMILY:
             return _upscaler(path, device)
@@ -48,7 +52,7 @@ def load(entry: ModelEntry, path: Path, device: str, dtype: Any) -> Any:
         if entry.family == SAFETY_FAMILY:
             return _classifier(path, device)
         quiet_progress_bars()
-        pipeline = _pipeline(entry, path, dtype, device)
+        pipeline = _pipeline(entry, path, dtype, device, vae)
         scheduler_overrides(entry, pipeline)
         place(entry, pipeline, device)
         pipeline.set_progress_bar_config(disable=True)
@@ -62,16 +66,21 @@ def load(entry: ModelEntry, path: Path, device: str, dtype: Any) -> Any:
         raise EngineError(f"cannot load model {entry.key} from {path}: {exc}") from exc
 
 
-def _pipeline(entry: ModelEntry, path: Path, dtype: Any, device: str) -> Any:
-    """Load through diffusers' own loaders, the same path for tiny and real weights."""
+def _pipeline(entry: ModelEntry, path: Path, dtype: Any, device: str, vae: Path | None) -> Any:
+    """Load through diffusers' own loaders, the same path for tiny and real weights.
+
+    A catalog ``vae`` is loaded first and handed to the pipeline's loader, which then skips
+    the pipeline's own VAE weights (never read, never held).
+    """
     from diffusers import DiffusionPipeline, StableDiffusionPipeline, StableDiffusionXLPipeline
 
+    replaced = {"vae": _autoencoder(vae, dtype)} if vae is not None else {}
     if path.is_file():
         # A single checkpoint carries weights only; diffusers finds the matching configs
         # itself (from its cache or the hub) — see the catalog notes on local sources.
         single = StableDiffusionXLPipeline if entry.family == "sdxl" else StableDiffusionPipeline
-        return single.from_single_file(str(path), dtype=dtype)
-    kwargs: dict[str, Any] = {"dtype": dtype}
+        return single.from_single_file(str(path), dtype=dtype, **replaced)
+    kwargs: dict[str, Any] = {"dtype": dtype, **replaced}
     variant = detect_variant(path)
     if variant is not None:
         kwargs["variant"] = variant
@@ -84,6 +93,23 @@ def _pipeline(entry: ModelEntry, path: Path, dtype: Any, device: str) -> Any:
         # Fetched without its safety checker (see pull.py): load without it, on purpose.
         kwargs.update(safety_checker=None, requires_safety_checker=False)
     return DiffusionPipeline.from_pretrained(str(path), **kwargs)
+
+
+def _autoencoder(path: Path, dtype: Any) -> Any:
+    """The AutoencoderKL in ``path`` (a diffusers directory), in ``dtype``.
+
+    Its own config decides whether the pipeline decodes in float32 on a GPU: SDXL's VAE says
+    ``force_upcast``, an fp16-safe one (madebyollin/sdxl-vae-fp16-fix) does not.
+    """
+    if not (path / "config.json").is_file():
+        raise EngineError(f"no VAE at {path}: it has no config.json")
+    from diffusers import AutoencoderKL
+
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    variant = detect_variant(path)
+    if variant is not None:
+        kwargs["variant"] = variant
+    return AutoencoderKL.from_pretrained(str(path), **kwargs)
 
 
 def _upscaler(path: Path, device: str) -> Any:

@@ -39,12 +39,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from sfumato.engine import fast_paths, loaders, report
-from sfumato.engine.catalog import Catalog, ModelEntry, weights_path
+from sfumato.engine.catalog import Catalog, ModelEntry, vae_dir, weights_path
 from sfumato.engine.errors import EngineError
 from sfumato.engine.fast_paths import FastPaths
 from sfumato.engine.memory_choices import resident_bytes, torch_dtype
@@ -65,6 +65,13 @@ class LoadedPipeline:
     dtype: str
     fast: FastPaths = fast_paths.EAGER  # the fast paths its runs take
     fast_names: tuple[str, ...] = ()  # those applied to it, for the lineage
+    vae: str = ""  # the catalog's vae that replaced the pipeline's own (empty: its own ran)
+    vae_hash: str = ""  # that VAE's weights fingerprint
+
+    def vae_lineage(self) -> dict[str, str]:
+        """What a lineage records of the VAE: the catalog's ``vae`` and its fingerprint, when
+        one replaced the pipeline's own (nothing when the model's own VAE ran)."""
+        return {"vae": self.vae, "vae_hash": self.vae_hash} if self.vae else {}
 
 
 @dataclass
@@ -188,8 +195,7 @@ class PipelineCache:
             view = copy.copy(shared.pipeline)
             view.scheduler = slot.fresh_scheduler(scheduler, shared.pipeline.scheduler)
             slot.texts.install(view)
-            yield LoadedPipeline(view, shared.key, shared.fingerprint, shared.device, shared.dtype,
-                                 shared.fast, shared.fast_names)  # fmt: skip
+            yield replace(shared, pipeline=view)
         finally:
             slot.run_lock.release()
             self._drop_extra(slot, extra_bytes)
@@ -287,7 +293,7 @@ class PipelineCache:
     def _load(self, entry: ModelEntry) -> LoadedPipeline:
         if entry.is_tiny:
             build_tiny(entry.tiny_family, self.catalog.weights_dir(entry, self.models_dir))
-        elif not self.catalog.is_ready(entry, self.models_dir):
+        if not self.catalog.is_ready(entry, self.models_dir):  # its weights, or its catalog vae
             raise EngineError(
                 f"the weights of model {entry.key} are not on this machine: "
                 f"{self.catalog.how_to_obtain(entry)}"
@@ -297,7 +303,8 @@ class PipelineCache:
         # take the catalog entry's half precision on a GPU (memory_choices.py).
         dtype = torch_dtype(entry, device)
         path = weights_path(entry, self.models_dir)
-        pipeline = loaders.load(entry, path, device, dtype)
+        vae = vae_dir(entry, self.models_dir)
+        pipeline = loaders.load(entry, path, device, dtype, vae)
         # Image pipelines only: video pipelines and upscalers keep their eager path.
         applied = fast_paths.prepare(pipeline, self.fast) if entry.generates_images else []
         return LoadedPipeline(
@@ -308,6 +315,8 @@ class PipelineCache:
             dtype=str(dtype).removeprefix("torch."),
             fast=self.fast if entry.generates_images else fast_paths.EAGER,
             fast_names=tuple(applied),
+            vae=entry.vae,
+            vae_hash=weights_fingerprint(vae) if vae is not None else "",
         )
 
 

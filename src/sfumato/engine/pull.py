@@ -4,7 +4,9 @@ Jobs never download: a model whose weights are absent is refused at submission w
 catalog's instructions, so a server without a network behaves predictably. Only the files
 a diffusers pipeline loads are fetched — one precision of each component, safetensors over
 pickles, no single-file checkpoints beside the folders, no safety checker. A segmenter's
-repository gives its configs and one set of weights; an upscaler is one file from a URL.
+repository gives its configs and one set of weights; an upscaler is one file from a URL. A
+model whose catalog entry names a ``vae`` gets that AutoencoderKL too (its config and one
+set of weights), into ``models_dir/vae--<owner>--<name>``, shared by the models naming it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,15 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-from sfumato.engine.catalog import SAFETY_FAMILY, SEGMENTER_FAMILY, ModelEntry, weights_dir, weights_path
+from sfumato.engine.catalog import (
+    SAFETY_FAMILY,
+    SEGMENTER_FAMILY,
+    VAE_MARKER,
+    ModelEntry,
+    vae_dir,
+    weights_dir,
+    weights_path,
+)
 from sfumato.engine.errors import EngineError
 from sfumato.engine.locks import file_lock
 from sfumato.engine.tiny import build_tiny
@@ -35,8 +45,15 @@ def pull(entry: ModelEntry, models_dir: Path) -> Path:
     Hub models download into ``models_dir/<key>`` with their ready marker
     (``model_index.json``, a segmenter's ``config.json``) last, so an interrupted download
     is never mistaken for a ready model (and resumes when re-run); a URL's file is renamed
-    into place once complete; tiny models are built; local sources are only checked.
+    into place once complete; tiny models are built; local sources are only checked. The
+    entry's ``vae`` follows the same rules, after the weights.
     """
+    path = _pull_weights(entry, models_dir)
+    _pull_vae(entry, models_dir)
+    return path
+
+
+def _pull_weights(entry: ModelEntry, models_dir: Path) -> Path:
     target = weights_dir(entry, models_dir)
     if entry.source_kind == "tiny":
         build_tiny(entry.tiny_family, target)
@@ -55,6 +72,20 @@ def pull(entry: ModelEntry, models_dir: Path) -> Path:
         marker = "config.json" if transformers else "model_index.json"
         _download(entry.source, target, chooser, marker)
     return target
+
+
+def _pull_vae(entry: ModelEntry, models_dir: Path) -> None:
+    """Fetch the entry's hub ``vae`` (config last), or check that its local one is there."""
+    target = vae_dir(entry, models_dir)
+    if target is None:
+        return
+    if entry.vae_kind == "local":
+        if not (target / VAE_MARKER).is_file():
+            raise EngineError(f"the VAE of {entry.key} is not at {target}: it has no {VAE_MARKER}")
+        return
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with file_lock(models_dir / f".{target.name}.lock"):
+        _download(entry.vae, target, select_vae_files, VAE_MARKER)
 
 
 def _download(repo_id: str, target: Path, chooser: Callable[[list[str]], list[str]], marker: str) -> None:
@@ -93,6 +124,21 @@ def select_segmenter_files(repo_files: list[str]) -> list[str]:
     chosen = {name for name in top if name.endswith(_CONFIG_SUFFIXES)}
     chosen.update(_one_weight_set([name for name in top if name.endswith(WEIGHT_SUFFIXES)]))
     return sorted(chosen)
+
+
+def select_vae_files(repo_files: list[str]) -> list[str]:
+    """An AutoencoderKL repository's ``config.json`` and one set of its diffusers weights
+    (``diffusion_pytorch_model*``; the single-file copies for other tools stay behind)."""
+    if VAE_MARKER not in repo_files:
+        raise EngineError("not a diffusers AutoencoderKL repository: it has no config.json")
+    weights = [
+        name
+        for name in repo_files
+        if "/" not in name and name.startswith("diffusion_pytorch_model") and name.endswith(WEIGHT_SUFFIXES)
+    ]
+    if not weights:
+        raise EngineError("not a diffusers AutoencoderKL repository: it has no diffusion_pytorch_model files")
+    return sorted([VAE_MARKER, *_one_weight_set(weights)])
 
 
 def select_files(repo_files: list[str]) -> list[str]:

@@ -78,6 +78,7 @@ def texture(engine: Engine, spec: TextureSpec) -> TextureOutput:
             "task": "texture",
             "model_key": loaded.key,
             "weights_hash": loaded.fingerprint,
+            **loaded.vae_lineage(),
             "scheduler": type(loaded.pipeline.scheduler).__name__,
             "device": loaded.device,
             "dtype": loaded.dtype,

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sfumato.engine import loaders, report
-from sfumato.engine.catalog import ModelEntry, weights_path
+from sfumato.engine.catalog import ModelEntry, vae_dir, weights_path
 from sfumato.engine.errors import EngineError
 from sfumato.engine.families import traits
 from sfumato.engine.lora_objectives import TEXT_ENCODER_TARGETS, TRAINABLE_FAMILIES, objective_for
@@ -147,13 +147,14 @@ def _fresh_pipeline(engine: Engine, entry: ModelEntry) -> tuple[Any, str, str]:
 
     if entry.is_tiny:
         build_tiny(entry.tiny_family, engine.catalog.weights_dir(entry, engine.models_dir))
-    elif not engine.catalog.is_ready(entry, engine.models_dir):
+    if not engine.catalog.is_ready(entry, engine.models_dir):
         raise EngineError(
             f"the weights of model {entry.key} are not on this machine: {engine.catalog.how_to_obtain(entry)}"
         )
     path = weights_path(entry, engine.models_dir)
     device = engine.pipelines.device
-    return loaders.load(entry, path, device, torch.float32), weights_fingerprint(path), device
+    vae = vae_dir(entry, engine.models_dir)
+    return loaders.load(entry, path, device, torch.float32, vae), weights_fingerprint(path), device
 
 
 class _Trainer:

@@ -185,6 +185,7 @@ def _lineage(spec: TextToImageSpec, loaded: LoadedPipeline) -> dict[str, object]
         "task": "text_to_image",
         "model_key": loaded.key,
         "weights_hash": loaded.fingerprint,
+        **loaded.vae_lineage(),
         "scheduler": type(loaded.pipeline.scheduler).__name__,
         "scheduler_name": spec.scheduler,
         "steps": spec.steps,

@@ -86,7 +86,7 @@ class LiveModels:
 
 def is_available(ctx: Context, entry: ModelEntry) -> bool:
     """Whether a job for ``entry`` submitted now has a worker that can run it."""
-    return entry.is_tiny or entry.key in ctx.local_models() or entry.key in ctx.live_models.current()
+    return entry.always_ready or entry.key in ctx.local_models() or entry.key in ctx.live_models.current()
 
 
 def require(ctx: Context, entry: ModelEntry) -> ModelEntry:

@@ -224,7 +224,7 @@ class Worker:
         given. Upscalers and segmenters are catalog models too: a variation job's model key
         names one, so only a worker that can load it claims the job."""
         catalog, models_dir = self.engine.catalog, self.engine.models_dir
-        keys = {e.key for e in catalog.entries() if e.is_tiny or catalog.is_ready(e, models_dir)}
+        keys = {e.key for e in catalog.entries() if e.always_ready or catalog.is_ready(e, models_dir)}
         return frozenset(keys & self.models if self.models is not None else keys)
 
     def _claim_handed(self) -> list[queue.ClaimedJob]:

@@ -64,7 +64,7 @@ class Screening:
     def ready(self, engine: Engine) -> bool:
         """Whether the classifier's weights are on this machine (tiny ones build on demand)."""
         entry = engine.catalog.resolve(self.model)
-        return entry is not None and (entry.is_tiny or engine.catalog.is_ready(entry, engine.models_dir))
+        return entry is not None and (entry.always_ready or engine.catalog.is_ready(entry, engine.models_dir))
 
     def screen(
         self, engine: Engine, blobs: BlobStore, db: Database, jobs: Sequence[ClaimedJob], results: list[Any]
