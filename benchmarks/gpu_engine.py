@@ -76,6 +76,9 @@ def save_models(args: Any, tokdir: str, root: Path, device: str) -> Path:
             if device.startswith("cuda"):
                 pipe.to(dtype=torch.float16)
             pipe.save_pretrained(str(directory))
+            if model == "sdxl":  # the catalog's fp16-safe VAE: the same network, no fp32 upcast
+                pipe.vae.register_to_config(force_upcast=False)
+                pipe.vae.save_pretrained(str(directory / "vae-fp16-safe"))
             del pipe
             log(f"saved {model} to {directory} in {time.perf_counter() - t0:.1f}s")
         family, version = FAMILY[model]
@@ -84,7 +87,10 @@ def save_models(args: Any, tokdir: str, root: Path, device: str) -> Path:
                   f'name = "bench {model}"', 'description = "random weights"', f'family = "{family}"',
                   f'source = "{directory}"', f'sd_version = "{version}"', "default_steps = 20",
                   "default_guidance = 7.0", f"default_width = {size}", f"default_height = {size}",
-                  "max_steps = 60", "featured = false", "nsfw = false", ""]  # fmt: skip
+                  "max_steps = 60", "featured = false", "nsfw = false"]  # fmt: skip
+        if model == "sdxl":
+            lines.append(f'vae = "{directory / "vae-fp16-safe"}"')
+        lines.append("")
     catalog = root / "catalog.toml"
     catalog.write_text("\n".join(lines))
     return catalog
