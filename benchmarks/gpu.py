@@ -794,10 +794,13 @@ def parse_args(argv=None):
         "--variants",
         type=csv_list(str),
         default=None,
-        help="--engine: comma list of eager,fast,compiled,fast-mode (default all on CUDA, no compiled on CPU)",
+        help="--engine: comma list of eager,fast,compiled,fast-mode "
+        "(default all on CUDA, no compiled on CPU)",
     )
     p.add_argument("--engine-batch", type=int, default=8, help="--engine: SD 1.5 jobs batched into one call")
-    p.add_argument("--engine-dir", default=None, help="--engine: keep the saved models (and compile cache) here")
+    p.add_argument(
+        "--engine-dir", default=None, help="--engine: keep the saved models (and compile cache) here"
+    )
     args = p.parse_args(argv)
     if args.steps is not None:
         args.steps_sd15 = args.steps_sdxl = args.steps
