@@ -44,6 +44,7 @@ def test_a_handed_job_is_recorded_in_the_ledger_and_its_output_never_stored(
     with canvas_app(database_url, tmp_path, models_dir) as api:
         assert api.ctx.hand_offs is not None
         assert api.ctx.hand_offs.settled(timeout=30)  # a worker waiting for work is handed the job
+        stored = _recording_puts(api.ctx.blobs)
         before = balance(api)
         response = api.post("/generations-lcm", json=_body())
         assert response.status_code == 200, response.text
@@ -62,15 +63,22 @@ def test_a_handed_job_is_recorded_in_the_ledger_and_its_output_never_stored(
             ("debit", -job_answer["apiCreditCost"], "realtime")
         ]
         assert balance(api) == before - job_answer["apiCreditCost"]
-        # The inputs were stored for any worker, and go once the answer is out.
-        keys = list(request.input_keys.values())
-        deadline = threading.Event()
-        for _ in range(100):
-            if not any(api.ctx.blobs.exists(key) for key in keys):
-                break
-            deadline.wait(0.05)
-        assert keys and not any(api.ctx.blobs.exists(key) for key in keys)
+        # Nothing was stored: not the output, and not the inputs, which only a retry would read.
+        assert request.input_keys and stored == []
         assert api.ctx.hand_offs.pending() == []  # nothing is left behind in memory
+
+
+def _recording_puts(blobs: object) -> list[str]:
+    """The keys written to ``blobs`` from now on."""
+    written: list[str] = []
+    put = blobs.put  # type: ignore[attr-defined]
+
+    def recording(key: str, *args: object, **kwargs: object) -> object:
+        written.append(key)
+        return put(key, *args, **kwargs)
+
+    blobs.put = recording  # type: ignore[attr-defined]
+    return written
 
 
 @pytest.mark.databases("sqlite")
@@ -169,11 +177,53 @@ def test_a_handed_job_respects_the_accounts_concurrency_cap(
             assert (request.status, job.state, job.attempts) == ("ABANDONED", "cancelled", 0)
 
 
+@pytest.mark.databases("sqlite", "postgresql")
+def test_a_job_queued_at_the_accounts_cap_has_its_pictures_and_runs_when_a_slot_frees(
+    database_url: str, tmp_path: Path, models_dir: Path
+) -> None:
+    """Not leased, the job waits in the queue for any worker: its pictures are stored first."""
+    with canvas_app(database_url, tmp_path, models_dir) as api:
+        assert api.ctx.hand_offs is not None and api.ctx.hand_offs.settled(timeout=30)
+        blocker = new_id()
+        with api.ctx.db.transaction() as session:
+            account = session.get(Account, api.user_id)
+            assert account is not None
+            account.concurrency_slots = 1
+            session.add(Job(id=blocker, kind="realtime_canvas", account_id=api.user_id, payload={},
+                            state="running", lease_owner="elsewhere", attempts=1, leases=1,
+                            lease_expires_at=utcnow() + timedelta(hours=1)))  # fmt: skip
+        answers: list[object] = []
+        waiting = threading.Thread(target=lambda: answers.append(api.post("/generations-lcm", json=_body())))
+        waiting.start()
+        queued = threading.Event()
+        for _ in range(600):  # until the request is recorded, its job queued
+            with api.ctx.db.read() as session:
+                jobs = session.scalars(select(Job).where(Job.id != blocker)).all()
+                if jobs and jobs[0].state == "queued":
+                    request = session.scalars(select(RealtimeRequest)).one()
+                    break
+            queued.wait(0.05)
+        else:
+            raise AssertionError("the request's job was never queued")
+        assert all(api.ctx.blobs.exists(key) for key in request.input_keys.values())
+        with api.ctx.db.transaction() as session:  # the running job ends: a slot is free
+            running = session.get(Job, blocker)
+            assert running is not None
+            running.state, running.lease_owner = "succeeded", None
+        waiting.join(timeout=60)
+        [response] = answers
+        assert response.status_code == 200, response.text  # type: ignore[attr-defined]
+        request, job, entries = _ledger(api.ctx.db)
+        assert (request.status, job.state, job.attempts) == ("COMPLETE", "succeeded", 1)
+        assert len(entries) == 1
+
+
 @pytest.mark.databases("sqlite")
 def test_a_failed_handed_run_is_retried_the_general_way(
     database_url: str, tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The pictures were stored for this: the retry reads them like any worker's would."""
+    """The worker stores the pictures before the failure is recorded: the retry reads them
+    like any worker's would."""
     failures = []
 
     def fail_once(*args: object, **kwargs: object) -> object:

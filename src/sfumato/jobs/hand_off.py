@@ -3,17 +3,21 @@
 The request, its charge and its job are recorded in the ledger exactly as for any worker
 (admission, one transaction); what the hand-off changes is only how fast that goes:
 
-* the job is **admitted already leased** to this worker (first attempt, lease 1) when it is
-  idle and the account has a free concurrency slot, so no claim query runs and no other
-  worker can take it; the worker starts on it **while** the admission commits, from the
-  claim it will hold, and records nothing until the admission says the row is there;
+* the job is **admitted already leased** to this worker (first attempt, lease 1), or not at
+  all: when the account has no free concurrency slot the service stores its pictures and
+  admits it to the queue instead. No claim query runs and no other worker can take it; the
+  worker starts on it **while** the admission commits, from the claim it will hold, and
+  records nothing until the admission says the row is there;
 * the **pictures**, already decoded by the service: the worker reads no blob and decodes no
-  PNG (they are stored all the same: a failed attempt is retried the general way);
+  PNG, and none is stored unless the run fails (the worker stores them then, before the
+  failure is recorded, and the attempt is retried the general way). A process that dies
+  mid-run leaves a leased job without pictures: once its lease runs out, its retry fails
+  and the request is refunded — its caller, in the same process, is gone too;
 * the **output** goes back in memory, before the ledger records the completion (which
   follows at once): no blob is written to be read and deleted right after.
 
-A hand-off is a hint. If the admission is refused, or puts the job in the queue for any
-worker (the account is at its cap), the run's result is dropped and nothing of it is
+A hand-off is a hint. If the admission is refused, or the job must wait in the queue for
+any worker (the account is at its cap), the run's result is dropped and nothing of it is
 recorded; if the run fails, its waiter falls back to the general way (the row, the commit
 signal) and the job to the queue's retry rules.
 """

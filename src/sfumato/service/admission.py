@@ -26,7 +26,12 @@ from sfumato.store.clock import utcnow
 from sfumato.store.intake import Accepted, Outcome, Refused, Submission
 from sfumato.store.models import new_id
 
-__all__ = ["Accepted", "admit", "admit_async", "submission"]
+__all__ = ["Accepted", "NotLeased", "admit", "admit_async", "submission"]
+
+
+class NotLeased(Exception):
+    """A submission that was to be written leased or not at all found its account without a
+    free slot: nothing of it was written (``Submission.lease_only``)."""
 
 
 def submission(
@@ -88,6 +93,8 @@ async def admit_async(ctx: Context, submitted: Submission, what: str) -> Accepte
 
 def _accepted(ctx: Context, submitted: Submission, outcome: Outcome, what: str) -> Accepted:
     if isinstance(outcome, Refused):
+        if outcome.reason == "unleased":
+            raise NotLeased
         raise refusal(ctx, submitted, outcome, what)
     return outcome
 

@@ -14,8 +14,8 @@ When the worker shares this process (the embedded shape) and waits for work, the
 worker, which starts on the pictures decoded here while the admission commits and hands the
 output PNG back before recording the completion, so the request pays no claim, no wake-up,
 no blob read and no output blob. The ledger records exactly what it records for any worker —
-the request, its charge, its job and its end — and the input pictures are stored all the
-same, so a failed run is retried the general way.
+the request, its charge, its job and its end. Its input pictures are stored only if its run
+fails (by the worker, so the retry finds them) or it must wait in the queue after all.
 
 A request that no worker finishes within ``SFUMATO_REALTIME_TIMEOUT_SECONDS`` is abandoned:
 its caller gets a 504 and its credits back, a queued job is cancelled, and a result that
@@ -143,8 +143,8 @@ async def run_canvas(
     finally:
         if not handed:
             _let_go(ctx, submitted)
-    if handed:  # the inputs' blobs go after the answer: no one reads them any more
-        cleanup = partial(_answered, ctx, submitted)
+    if handed:  # its end is recorded after the answer (its pictures were never stored)
+        cleanup = partial(_let_go, ctx, submitted)
         if after_answer is not None:
             after_answer(cleanup)
         else:
@@ -163,43 +163,44 @@ def _let_go(ctx: Context, submitted: _Submitted) -> None:
         ctx.hand_offs.withdraw(submitted.job_id)
 
 
-def _answered(ctx: Context, submitted: _Submitted) -> None:
-    _let_go(ctx, submitted)
-    _delete(ctx, submitted.input_keys)
-
-
 async def _submit(ctx: Context, principal: Principal, request: CanvasRequest) -> _Submitted:
     """Check the request, store its pictures and write the request, its charge and its job.
 
     The checks, the decoding and the blob writes run in a thread; the admission is awaited
     on the event loop (on SQLite the intake writes it there, with no hand-off to its thread).
+    A job handed to this process's worker is admitted leased to it or not at all; its
+    pictures are stored only if it must wait in the queue for any worker instead (or if its
+    run fails and it is retried: the worker stores them then).
     """
-    submitted, admitted = await asyncio.to_thread(_prepare, ctx, principal, request)
-    handed = submitted.handed
+    submitted, admitted, unstored = await asyncio.to_thread(_prepare, ctx, principal, request)
     try:
-        accepted = await admission.admit_async(ctx, admitted, "realtime request")
+        try:
+            await admission.admit_async(ctx, admitted, "realtime request")
+        except admission.NotLeased:  # the account runs all it may: it waits in the queue
+            _let_go(ctx, submitted)
+            submitted = replace(submitted, handed=None)
+            await asyncio.to_thread(_store, ctx, unstored)
+            queued = replace(admitted, lease=None, lease_only=False)
+            await admission.admit_async(ctx, queued, "realtime request")
+            return submitted
     except BaseException:
-        if handed is not None and ctx.hand_offs is not None:
-            ctx.hand_offs.withdraw(submitted.job_id)
+        _let_go(ctx, submitted)
         await asyncio.to_thread(_delete, ctx, submitted.input_keys)
         raise
-    if handed is None or ctx.hand_offs is None:
-        return submitted
-    HandOffs.admit(handed, accepted.leased)
-    if not accepted.leased:  # queued for any worker (the account runs all it may): the general way
-        ctx.hand_offs.withdraw(submitted.job_id)
-        return replace(submitted, handed=None)
+    if submitted.handed is not None:
+        HandOffs.admit(submitted.handed, True)
     return submitted
 
 
 def _prepare(
     ctx: Context, principal: Principal, request: CanvasRequest
-) -> tuple[_Submitted, admission.Submission]:
+) -> tuple[_Submitted, admission.Submission, dict[str, Image.Image]]:
     """Check the request, store its pictures and build its admission.
 
     When this process's worker waits for work and holds the models, the job is handed to it
-    first, to be admitted claimed by that worker: its run starts now, while its pictures are
-    stored (for a retry) and its admission commits.
+    first, to be admitted claimed by that worker: its run starts now, while its admission
+    commits. Its pictures are not stored then: they are returned (blob key → picture), to be
+    stored only if the job must wait in the queue after all.
     """
     entry = realtime_model(ctx)
     payload = _plan(ctx, request, entry)
@@ -238,21 +239,24 @@ def _prepare(
     assert job is not None
     handed = None
     hand_offs = ctx.hand_offs
+    pictures = {keys[role]: picture for role, picture in inputs.items()}
     if hand_offs is not None and set(job_payload.models()) <= ctx.local_models() and hand_offs.available():
         lease = queue.Lease(worker_id=hand_offs.worker_id, seconds=hand_offs.lease_seconds)
-        submitted = replace(submitted, lease=lease)
+        submitted = replace(submitted, lease=lease, lease_only=True)
         handed = hand_offs.hand(queue.claim_of(job, lease), inputs)
-    try:
-        for role, picture in inputs.items():
-            # Kept only until the answer (or a retry) reads them: fast to write matters, not size.
-            ctx.blobs.put(keys[role], data_urls.png_bytes(picture, compress_level=1), "image/png")
-    except BaseException:
-        if handed is not None and hand_offs is not None:
-            hand_offs.withdraw(handed.job_id)
-        raise
+    else:
+        _store(ctx, pictures)
+        pictures = {}
     prepared = _Submitted(request_id=request_id, job_id=str(job["id"]),
                           input_keys=list(keys.values()), cost=cost, handed=handed)  # fmt: skip
-    return prepared, submitted
+    return prepared, submitted, pictures
+
+
+def _store(ctx: Context, pictures: dict[str, Image.Image]) -> None:
+    """The request's input pictures, by blob key; kept only until the answer (or a retry)
+    reads them: fast to write matters, not size."""
+    for key, picture in pictures.items():
+        ctx.blobs.put(key, data_urls.png_bytes(picture, compress_level=1), "image/png")
 
 
 async def _handed_back(ctx: Context, submitted: _Submitted, account_id: str, deadline: float) -> bytes | None:

@@ -77,6 +77,7 @@ class Submission:
     daily_budget: int = 0
     budget_day_start: datetime | None = None
     lease: queue.Lease | None = None  # write the job already claimed under it, if the account has a slot
+    lease_only: bool = False  # with a lease: when the account has no slot, refuse ("unleased"), not queue
     rows: tuple[tuple[Table, dict[str, Any]], ...] = ()
     answer: tuple[str, str] | None = None
     covers: int = 0
@@ -99,7 +100,7 @@ class Accepted:
 class Refused:
     """Why a submission was not recorded; ``detail`` is the number the refusal is about."""
 
-    reason: Literal["credits", "queue", "budget"]
+    reason: Literal["credits", "queue", "budget", "unleased"]
     detail: int = 0
 
 
@@ -256,6 +257,9 @@ def _charge(
     spent: int | None = None  # credits spent today so far, read when first needed
     for index, sub in charged:
         leased = sub.lease is not None and sub.job is not None and free.get(account_id, 0) > 0
+        if sub.lease_only and not leased:
+            outcomes[index], given_back = Refused("unleased"), given_back + sub.cost
+            continue
         if sub.max_queued is not None and sub.job is not None and not leased:
             if waiting is None:
                 waiting = queue.queued_count(connection, account_id, up_to=sub.max_queued)

@@ -68,6 +68,15 @@ def run_in_memory(
     return buffer.getvalue(), lineage
 
 
+def keep_inputs(blobs: BlobStore, payload: RealtimePayload, pictures: Mapping[str, Image]) -> None:
+    """Store a handed-over request's pictures where :func:`run` reads them (its run failed
+    and it will be retried the general way, perhaps by another worker)."""
+    for role, key in payload.inputs.items():
+        buffer = io.BytesIO()
+        pictures[role].save(buffer, format="PNG", compress_level=1)
+        blobs.put(key, buffer.getvalue(), "image/png")
+
+
 def render(
     engine: Engine, payload: RealtimePayload, canvas: Image, mask: Image | None
 ) -> tuple[Image, int | None, dict[str, object]]:
