@@ -362,6 +362,7 @@ def webhooks_list(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """List webhook deliveries, newest first."""
+    from sfumato.api.schemas.webhooks import delivery_object
     from sfumato.service.accounts import account_id_of
     from sfumato.service.webhooks import list_deliveries
 
@@ -373,10 +374,7 @@ def webhooks_list(
         raise _fail(exc) from exc
     if as_json:
         for view in views:
-            row = {"id": view.id, "event": view.event_type, "state": view.state, "attempts": view.attempts,
-                   "lastStatus": view.last_status, "lastError": view.last_error, "url": view.url,
-                   "createdAt": view.created_at.isoformat(timespec="seconds")}  # fmt: skip
-            sys.stdout.write(json.dumps(row) + "\n")
+            sys.stdout.write(json.dumps(delivery_object(view)) + "\n")
         return
     table = Table("id", "event", "state", "attempts", "last", "created", "url")
     for view in views:

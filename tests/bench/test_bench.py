@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from sfumato.bench import app
-from sfumato.bench.harness import get_request, percentile, run_paced
+from sfumato.bench.harness import percentile
+from sfumato.bench.load_generator import get_request, run_paced
 
 runner = CliRunner()
 

@@ -44,6 +44,31 @@ def engine(catalog: Catalog, tiny_models_dir: Path) -> Engine:
     return Engine(catalog, tiny_models_dir, device=DEVICE, max_loaded=3)
 
 
+@pytest.fixture(scope="module")
+def other_vae(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny AutoencoderKL shaped like tiny-sdxl's, with other random weights, on disk."""
+    import torch
+    from diffusers import AutoencoderKL
+
+    target = tmp_path_factory.mktemp("vae") / "other-vae"
+    config = AutoencoderKL.load_config(str(tiny_models_dir / "tiny-sdxl" / "vae"))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1234)
+        AutoencoderKL.from_config(config).save_pretrained(str(target), safe_serialization=True)
+    return target
+
+
+def own_vae_catalog(tmp_path: Path, vae: str) -> Catalog:
+    """The packaged catalog plus ``tiny-sdxl-vae``: the tiny SDXL naming ``vae`` as its VAE."""
+    extra = tmp_path / "catalog.toml"
+    extra.write_text(
+        '[models.tiny-sdxl-vae]\nid = "3f0c6a2e-8b1d-4e5f-9a7c-2d4e6f8a0b1c"\nname = "Tiny SDXL, own VAE"\n'
+        f'family = "sdxl"\nsource = "tiny:sdxl"\nvae = "{vae}"\ndefault_width = 64\ndefault_height = 64\n',
+        encoding="utf-8",
+    )
+    return Catalog.load(extra=extra)
+
+
 @pytest.fixture
 def one_thread() -> Iterator[None]:
     """Fix torch's thread count while pixels are compared: reductions then repeat exactly."""

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from sfumato.engine import Engine, EngineError
 from sfumato.engine.train_lora import TrainingSpec, train
+from sfumato.engine.weights import weights_fingerprint
+from tests.engine.conftest import DEVICE, own_vae_catalog
 
 
 class MemoryCheckpoints:
@@ -83,6 +87,21 @@ def test_text_encoder_adapters_and_refusals(engine: Engine) -> None:
         train(engine, spec(model_key="tiny-lcm"), MemoryCheckpoints())
     with pytest.raises(EngineError, match="multiple of 8"):
         train(engine, spec(resolution=60), MemoryCheckpoints())
+
+
+def test_the_lineage_names_the_catalog_vae_the_training_encoded_with(
+    engine: Engine, other_vae: Path, tmp_path: Path, one_thread: None
+) -> None:
+    own = Engine(own_vae_catalog(tmp_path, str(other_vae)), tmp_path / "models", device=DEVICE)
+    with_vae = train(own, spec(model_key="tiny-sdxl-vae", steps=1), MemoryCheckpoints())
+    usual = train(engine, spec(model_key="tiny-sdxl", steps=1), MemoryCheckpoints())
+
+    assert with_vae.lineage["vae"] == str(other_vae)
+    assert with_vae.lineage["vae_hash"] == weights_fingerprint(other_vae)
+    assert with_vae.lineage["weights_hash"] == usual.lineage["weights_hash"]  # the same tiny SDXL
+    assert "vae" not in usual.lineage and "vae_hash" not in usual.lineage
+    # Same weights, seed and pictures: only the latents the other VAE encoded differ.
+    assert with_vae.losses != usual.losses
 
 
 def test_a_trained_lora_changes_pixels_only_while_applied(engine: Engine, one_thread: None) -> None:

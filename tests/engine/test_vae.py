@@ -10,35 +10,11 @@ import pytest
 
 from sfumato.engine import Catalog, Engine, EngineError
 from sfumato.engine.weights import weights_fingerprint
-from tests.engine.conftest import DEVICE, make_spec
+from tests.engine.conftest import DEVICE, make_spec, own_vae_catalog
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 FP16_FIX = "madebyollin/sdxl-vae-fp16-fix"
-
-
-@pytest.fixture(scope="module")
-def other_vae(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny AutoencoderKL shaped like tiny-sdxl's, with other random weights, on disk."""
-    import torch
-    from diffusers import AutoencoderKL
-
-    target = tmp_path_factory.mktemp("vae") / "other-vae"
-    config = AutoencoderKL.load_config(str(tiny_models_dir / "tiny-sdxl" / "vae"))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(1234)
-        AutoencoderKL.from_config(config).save_pretrained(str(target), safe_serialization=True)
-    return target
-
-
-def _catalog(tmp_path: Path, vae: str) -> Catalog:
-    extra = tmp_path / "catalog.toml"
-    extra.write_text(
-        '[models.tiny-sdxl-vae]\nid = "3f0c6a2e-8b1d-4e5f-9a7c-2d4e6f8a0b1c"\nname = "Tiny SDXL, own VAE"\n'
-        f'family = "sdxl"\nsource = "tiny:sdxl"\nvae = "{vae}"\ndefault_width = 64\ndefault_height = 64\n',
-        encoding="utf-8",
-    )
-    return Catalog.load(extra=extra)
 
 
 def _pixels(image: object) -> np.ndarray:
@@ -46,7 +22,7 @@ def _pixels(image: object) -> np.ndarray:
 
 
 def test_a_catalog_vae_replaces_the_pipelines_own(engine: Engine, other_vae: Path, tmp_path: Path) -> None:
-    own = _catalog(tmp_path, str(other_vae))
+    own = own_vae_catalog(tmp_path, str(other_vae))
     entry = own.resolve("tiny-sdxl-vae")
     assert entry is not None and entry.vae_kind == "local"
     assert own.is_ready(entry, tmp_path / "models")
@@ -93,7 +69,7 @@ def test_a_catalog_vae_replaces_the_pipelines_own(engine: Engine, other_vae: Pat
 
 def test_a_missing_vae_directory_is_not_ready_and_says_where_it_belongs(tmp_path: Path) -> None:
     absent = tmp_path / "no-vae-here"
-    catalog = _catalog(tmp_path, str(absent))
+    catalog = own_vae_catalog(tmp_path, str(absent))
     entry = catalog.resolve("tiny-sdxl-vae")
     assert entry is not None
     models = tmp_path / "models"

@@ -6,10 +6,13 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from sfumato.app import create_app
+from sfumato.cli import app as cli
 from sfumato.errors import InvalidRequest
 from sfumato.runtime import build_context
 from sfumato.service.keys import issue_key
@@ -133,6 +136,32 @@ def test_keys_without_a_webhook_and_other_accounts_see_nothing(hooks: Api) -> No
     assert hooks.get("/webhooks/deliveries?state=lost").status_code == 400
     assert hooks.get("/webhooks/deliveries?limit=0").status_code == 400
     assert hooks.client.get("/api/rest/v1/webhooks/deliveries").status_code == 401
+
+
+def test_the_cli_prints_the_same_deliveries_the_api_answers(
+    hooks: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Receiver() as receiver:
+        issued = _hook_key(hooks, receiver)
+        generation_id = hooks.generate(key=issued.api_key)
+        deadline = time.monotonic() + 60
+        # once recorded as delivered, the row holds still while both read it
+        while [d["state"] for d in _deliveries(hooks, issued.api_key)] != ["delivered"]:
+            assert time.monotonic() < deadline, "the event was never recorded as delivered"
+            time.sleep(0.05)
+    settings = hooks.ctx.settings
+    monkeypatch.setenv("SFUMATO_HOME", str(settings.home))
+    monkeypatch.setenv("SFUMATO_DATABASE_URL", settings.resolved_database_url)
+    monkeypatch.setenv("SFUMATO_MODELS_DIR", str(settings.resolved_models_dir))
+
+    result = CliRunner().invoke(cli, ["webhooks", "list", "--user", "hooked", "--json"])
+    assert result.exit_code == 0, result.output
+    printed = [json.loads(line) for line in result.output.splitlines()]
+    answered = _deliveries(hooks, issued.api_key)
+    assert [(d["eventType"], d["generationId"]) for d in answered] == [
+        ("image_generation.complete", generation_id)
+    ]
+    assert printed == answered
 
 
 def test_failed_generation_sends_a_failed_event(database_url: str, tmp_path: Path, models_dir: Path) -> None:

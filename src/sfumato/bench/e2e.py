@@ -39,18 +39,15 @@ import typer
 from sfumato.bench import app
 from sfumato.bench.harness import (
     API,
-    Connection,
     DatabaseUrl,
     Server,
-    get_request,
     percentile,
-    post_request,
     process_cpu_seconds,
     progress,
-    run_async,
     throwaway_server,
     worker_process,
 )
+from sfumato.bench.load_generator import Connection, get_request, post_request, run_async
 from sfumato.bench.webhook_receiver import Receiver, receiver
 
 PROMPTS = ("a lighthouse at dusk", "a red fox in snow", "a bowl of ramen", "a city at night")

@@ -1,17 +1,9 @@
-"""What the benchmarks share: a throw-away sfumato (served, or in this process), a lean load
-generator, percentiles.
-
-The load generator speaks HTTP/1.1 over raw asyncio streams with keep-alive, with every
-request's bytes built before the clock starts: on a two-core machine a full HTTP client
-in the same process would spend more CPU than the server under test and the benchmark
-would measure the client.
-"""
+"""What the benchmarks share: a throw-away sfumato (served, or in this process), its
+processes and database, percentiles. The load they send is :mod:`sfumato.bench.load_generator`'s."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
 import math
 import os
 import socket
@@ -21,7 +13,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -291,144 +283,3 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         process.kill()
-
-
-# -- the load generator ------------------------------------------------------------
-
-
-def post_request(port: int, path: str, body: dict[str, Any], key: str) -> bytes:
-    payload = json.dumps(body).encode()
-    head = (
-        f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nauthorization: Bearer {key}\r\n"
-        f"content-type: application/json\r\ncontent-length: {len(payload)}\r\n\r\n"
-    )
-    return head.encode() + payload
-
-
-def get_request(port: int, path: str, key: str | None = None) -> bytes:
-    auth = f"authorization: Bearer {key}\r\n" if key else ""
-    return f"GET {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n{auth}\r\n".encode()
-
-
-class Connection:
-    """One keep-alive HTTP/1.1 connection: a request, then its whole answer, in turn."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader, self._writer = reader, writer
-
-    @classmethod
-    async def open(cls, port: int) -> Connection:
-        return cls(*await asyncio.open_connection("127.0.0.1", port))
-
-    async def send(self, request: bytes) -> tuple[int, bytes]:
-        self._writer.write(request)
-        head = await self._reader.readuntil(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        body = await self._reader.readexactly(length) if length else b""
-        return int(head[9:12]), body
-
-    def close(self) -> None:
-        self._writer.close()
-
-
-def run_async(main: Any) -> Any:
-    """Run a coroutine on uvloop where installed (leaner per request), else on asyncio's loop."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(main)
-    return uvloop.run(main)
-
-
-@dataclass
-class LoadResult:
-    seconds: float
-    latencies: list[float] = field(default_factory=list)
-    statuses: dict[int, int] = field(default_factory=dict)
-
-    def record(self, status: int, *, since: float) -> None:
-        """One answer with ``status``, its latency counted from ``since`` (a perf_counter time)."""
-        self.latencies.append(time.perf_counter() - since)
-        self.statuses[status] = self.statuses.get(status, 0) + 1
-
-    @property
-    def rate(self) -> float:
-        return len(self.latencies) / self.seconds if self.seconds else 0.0
-
-
-async def _connection(port: int, requests: list[bytes], result: LoadResult, tick: Any) -> None:
-    connection = await Connection.open(port)
-    try:
-        for request in requests:
-            started = time.perf_counter()
-            status, _ = await connection.send(request)
-            result.record(status, since=started)
-            tick()
-    finally:
-        connection.close()
-
-
-def run_load(
-    ports: list[int], requests: list[bytes], concurrency: int, tick: Any = lambda: None
-) -> LoadResult:
-    """Send ``requests`` over ``concurrency`` keep-alive connections spread over the servers at
-    ``ports``, each connection waiting for one answer before sending its next request."""
-    shares = [requests[i::concurrency] for i in range(concurrency)]
-    result = LoadResult(seconds=0.0)
-
-    async def main() -> None:
-        started = time.perf_counter()
-        await asyncio.gather(
-            *(_connection(ports[i % len(ports)], share, result, tick) for i, share in enumerate(shares))
-        )
-        result.seconds = time.perf_counter() - started
-
-    run_async(main())
-    return result
-
-
-def run_paced(
-    ports: list[int], requests: list[bytes], rate: float, connections: int, tick: Any = lambda: None
-) -> LoadResult:
-    """Offer ``requests`` at ``rate`` per second, open loop, over up to ``connections``
-    keep-alive connections spread over the servers at ``ports``.
-
-    Each request is due at its scheduled time whether or not earlier ones have been
-    answered, and its latency counts from that time: waiting for a free connection counts
-    too, so a server that falls behind shows it in the percentiles instead of slowing the
-    offered load down (no coordinated omission).
-    """
-    result = LoadResult(seconds=0.0)
-
-    async def main() -> None:
-        due: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
-
-        async def sender(port: int) -> None:
-            connection = await Connection.open(port)
-            try:
-                while (item := await due.get()) is not None:
-                    scheduled, request = item
-                    status, _ = await connection.send(request)
-                    result.record(status, since=scheduled)
-                    tick()
-            finally:
-                connection.close()
-
-        senders = [asyncio.create_task(sender(ports[i % len(ports)])) for i in range(connections)]
-        started = time.perf_counter()
-        for index, request in enumerate(requests):
-            scheduled = started + index / rate
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            due.put_nowait((scheduled, request))
-        for _ in senders:
-            due.put_nowait(None)
-        await asyncio.gather(*senders)
-        result.seconds = time.perf_counter() - started
-
-    run_async(main())
-    return result

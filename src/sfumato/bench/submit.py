@@ -27,16 +27,13 @@ from sfumato.bench.floor import serve_floor
 from sfumato.bench.harness import (
     API,
     DatabaseUrl,
-    LoadResult,
     database,
     percentile,
-    post_request,
     process_cpu_seconds,
     progress,
-    run_load,
-    run_paced,
     serve,
 )
+from sfumato.bench.load_generator import LoadResult, post_request, run_load, run_paced
 
 
 @app.command("submit")

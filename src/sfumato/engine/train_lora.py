@@ -98,7 +98,7 @@ def train(
     check_trainable(entry)
     _check(spec, traits(entry.family).size_step)
     report.stage(report.LOADING)
-    pipeline, fingerprint, device = _fresh_pipeline(engine, entry)
+    pipeline, weights, device = _fresh_pipeline(engine, entry)
     trainer = _Trainer(pipeline, spec, device, entry.family)
     state = checkpoints.load()
     start = trainer.restore(state) if state is not None else 0
@@ -112,7 +112,7 @@ def train(
     lineage: dict[str, object] = {
         "task": "train_lora",
         "model_key": entry.key,
-        "weights_hash": fingerprint,
+        **weights,
         "steps": spec.steps,
         "rank": spec.rank,
         "learning_rate": spec.learning_rate,
@@ -141,8 +141,10 @@ def _check(spec: TrainingSpec, size_step: int) -> None:
         raise EngineError("checkpoint interval, accumulation, batch size and rank must be at least 1")
 
 
-def _fresh_pipeline(engine: Engine, entry: ModelEntry) -> tuple[Any, str, str]:
-    """A private copy of the model to train (the cached one serves generations untouched)."""
+def _fresh_pipeline(engine: Engine, entry: ModelEntry) -> tuple[Any, dict[str, str], str]:
+    """A private copy of the model to train (the cached one serves generations untouched), and
+    what the lineage records of the weights it loaded: the model's fingerprint, and the catalog
+    ``vae`` with its fingerprint when one replaced the pipeline's own (as a generation's does)."""
     import torch
 
     if entry.is_tiny:
@@ -154,7 +156,10 @@ def _fresh_pipeline(engine: Engine, entry: ModelEntry) -> tuple[Any, str, str]:
     path = weights_path(entry, engine.models_dir)
     device = engine.pipelines.device
     vae = vae_dir(entry, engine.models_dir)
-    return loaders.load(entry, path, device, torch.float32, vae), weights_fingerprint(path), device
+    weights = {"weights_hash": weights_fingerprint(path)}
+    if vae is not None:
+        weights |= {"vae": entry.vae, "vae_hash": weights_fingerprint(vae)}
+    return loaders.load(entry, path, device, torch.float32, vae), weights, device
 
 
 class _Trainer:

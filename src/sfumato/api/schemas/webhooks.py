@@ -9,6 +9,7 @@ from sfumato.service.webhooks import DeliveryView
 
 
 def delivery_object(view: DeliveryView) -> dict[str, Any]:
+    """One delivery, as ``GET /webhooks/deliveries`` and ``sfumato webhooks list --json`` give it."""
     body = compact(
         {
             "id": view.id,
