@@ -63,7 +63,10 @@ def test_completed_generation_is_posted_signed_with_the_bearer_key(hooks: Api) -
     )
     assert obj["apiKey"]["webhookCallbackUrl"] == receiver.url
 
-    (delivery,) = _deliveries(hooks, issued.api_key)
+    deadline = time.monotonic() + 20  # the receiver answers before the sender records the delivery
+    while (delivery := _deliveries(hooks, issued.api_key)[0])["state"] != "delivered":
+        assert time.monotonic() < deadline, f"the acknowledged delivery is never recorded: {delivery}"
+    assert len(_deliveries(hooks, issued.api_key)) == 1
     assert delivery["id"] == hit.headers["webhook-id"]
     assert delivery["state"] == "delivered" and delivery["attempts"] == 1 and delivery["lastStatus"] == 200
     assert delivery["generationId"] == generation_id
