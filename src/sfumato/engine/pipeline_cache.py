@@ -291,19 +291,11 @@ class PipelineCache:
             torch.cuda.empty_cache()
 
     def _load(self, entry: ModelEntry) -> LoadedPipeline:
-        if entry.is_tiny:
-            build_tiny(entry.tiny_family, self.catalog.weights_dir(entry, self.models_dir))
-        if not self.catalog.is_ready(entry, self.models_dir):  # its weights, or its catalog vae
-            raise EngineError(
-                f"the weights of model {entry.key} are not on this machine: "
-                f"{self.catalog.how_to_obtain(entry)}"
-            )
+        path, vae = on_disk(self.catalog, entry, self.models_dir)
         device = self.device
         # Upscalers and segmenters run in full precision, as they always have; pipelines
         # take the catalog entry's half precision on a GPU (memory_choices.py).
         dtype = torch_dtype(entry, device)
-        path = weights_path(entry, self.models_dir)
-        vae = vae_dir(entry, self.models_dir)
         pipeline = loaders.load(entry, path, device, dtype, vae)
         # Image pipelines only: video pipelines and upscalers keep their eager path.
         applied = fast_paths.prepare(pipeline, self.fast) if entry.generates_images else []
@@ -315,9 +307,27 @@ class PipelineCache:
             dtype=str(dtype).removeprefix("torch."),
             fast=self.fast if entry.generates_images else fast_paths.EAGER,
             fast_names=tuple(applied),
-            vae=entry.vae,
-            vae_hash=weights_fingerprint(vae) if vae is not None else "",
+            **vae_record(entry, vae),
         )
+
+
+def on_disk(catalog: Catalog, entry: ModelEntry, models_dir: Path) -> tuple[Path, Path | None]:
+    """What a loader opens for ``entry``: its weights and its catalog ``vae`` directory (None:
+    the model's own), a tiny model built first; :class:`EngineError` saying how to obtain them
+    when either is not on this machine."""
+    if entry.is_tiny:
+        build_tiny(entry.tiny_family, catalog.weights_dir(entry, models_dir))
+    if not catalog.is_ready(entry, models_dir):  # its weights, or its catalog vae
+        raise EngineError(
+            f"the weights of model {entry.key} are not on this machine: {catalog.how_to_obtain(entry)}"
+        )
+    return weights_path(entry, models_dir), vae_dir(entry, models_dir)
+
+
+def vae_record(entry: ModelEntry, vae: Path | None) -> dict[str, str]:
+    """What is recorded of a catalog ``vae`` loaded from ``vae``: its name and its weights'
+    fingerprint (nothing when the model's own VAE runs)."""
+    return {"vae": entry.vae, "vae_hash": weights_fingerprint(vae)} if vae is not None else {}
 
 
 def _resolve_device(request: str) -> str:

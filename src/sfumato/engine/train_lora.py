@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sfumato.engine import loaders, report
-from sfumato.engine.catalog import ModelEntry, vae_dir, weights_path
+from sfumato.engine.catalog import ModelEntry
 from sfumato.engine.errors import EngineError
 from sfumato.engine.families import traits
 from sfumato.engine.lora_objectives import TEXT_ENCODER_TARGETS, TRAINABLE_FAMILIES, objective_for
-from sfumato.engine.tiny import build_tiny
+from sfumato.engine.pipeline_cache import on_disk, vae_record
 from sfumato.engine.txt2img import Engine
 from sfumato.engine.weights import weights_fingerprint
 
@@ -147,18 +147,9 @@ def _fresh_pipeline(engine: Engine, entry: ModelEntry) -> tuple[Any, dict[str, s
     ``vae`` with its fingerprint when one replaced the pipeline's own (as a generation's does)."""
     import torch
 
-    if entry.is_tiny:
-        build_tiny(entry.tiny_family, engine.catalog.weights_dir(entry, engine.models_dir))
-    if not engine.catalog.is_ready(entry, engine.models_dir):
-        raise EngineError(
-            f"the weights of model {entry.key} are not on this machine: {engine.catalog.how_to_obtain(entry)}"
-        )
-    path = weights_path(entry, engine.models_dir)
+    path, vae = on_disk(engine.catalog, entry, engine.models_dir)
     device = engine.pipelines.device
-    vae = vae_dir(entry, engine.models_dir)
-    weights = {"weights_hash": weights_fingerprint(path)}
-    if vae is not None:
-        weights |= {"vae": entry.vae, "vae_hash": weights_fingerprint(vae)}
+    weights = {"weights_hash": weights_fingerprint(path), **vae_record(entry, vae)}
     return loaders.load(entry, path, device, torch.float32, vae), weights, device
 
 
