@@ -453,33 +453,28 @@ class Catalog:
 
     def how_to_obtain(self, entry: ModelEntry) -> str:
         """One line telling a person how to make ``entry`` ready; shown in the 400 error."""
-        return how_to_obtain(entry)
-
-
-def how_to_obtain(entry: ModelEntry) -> str:
-    """:meth:`Catalog.how_to_obtain` for code that holds an entry but no catalog."""
-    if entry.source_kind == "tiny":
-        line = f"{entry.key} is built automatically on first use"
-        if not entry.vae:
-            return f"{line}; nothing to download"
-    elif entry.source_kind == "local":
-        line = (
-            f"put the weights of {entry.key} at {entry.source}, or change its source "
-            "in $SFUMATO_HOME/catalog.toml"
-        )
-    else:
-        where = "a local weights file" if entry.family == UPSCALER_FAMILY else "a local directory"
-        fetched = f"{entry.source} and its VAE {entry.vae}" if entry.vae_kind == "hub" else entry.source
-        return (
-            f"run `sfumato models pull {entry.key}` on a machine with network access (it fetches "
-            f"{fetched}), or set its source to {where} in $SFUMATO_HOME/catalog.toml"
-            + _vae_instructions(entry, pulled=True)
-        )
-    return line + _vae_instructions(entry, pulled=False)
+        if entry.source_kind == "tiny":
+            line = f"{entry.key} is built automatically on first use"
+            if not entry.vae:
+                return f"{line}; nothing to download"
+        elif entry.source_kind == "local":
+            line = (
+                f"put the weights of {entry.key} at {entry.source}, or change its source "
+                "in $SFUMATO_HOME/catalog.toml"
+            )
+        else:
+            where = "a local weights file" if entry.family == UPSCALER_FAMILY else "a local directory"
+            fetched = f"{entry.source} and its VAE {entry.vae}" if entry.vae_kind == "hub" else entry.source
+            return (
+                f"run `sfumato models pull {entry.key}` on a machine with network access (it fetches "
+                f"{fetched}), or set its source to {where} in $SFUMATO_HOME/catalog.toml"
+                + _vae_instructions(entry, pulled=True)
+            )
+        return line + _vae_instructions(entry, pulled=False)
 
 
 def _vae_instructions(entry: ModelEntry, *, pulled: bool) -> str:
-    """The part of :func:`how_to_obtain` about the entry's own VAE (empty when it has none,
+    """The part of :meth:`Catalog.how_to_obtain` about the entry's own VAE (empty when it has none,
     or when the pull instructions already fetch it)."""
     if entry.vae_kind == "local":
         return (
