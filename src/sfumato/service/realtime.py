@@ -70,6 +70,7 @@ LCM_STYLES: dict[str, tuple[str, str]] = {
 _POLL_FIRST, _POLL_MAX = 0.005, 0.05
 _POLL_HEARING = 1.0  # while other processes' signals are heard: only for a lost one
 T = TypeVar("T")
+_WHAT = "realtime request"  # what a refusal calls it
 
 
 @dataclass(frozen=True)
@@ -172,24 +173,32 @@ async def _submit(ctx: Context, principal: Principal, request: CanvasRequest) ->
     pictures are stored only if it must wait in the queue for any worker instead (or if its
     run fails and it is retried: the worker stores them then).
     """
-    submitted, admitted, unstored = await asyncio.to_thread(_prepare, ctx, principal, request)
+    prepared, admitted, unstored = await asyncio.to_thread(_prepare, ctx, principal, request)
     try:
-        try:
-            await admission.admit_async(ctx, admitted, "realtime request")
-        except admission.NotLeased:  # the account runs all it may: it waits in the queue
-            _let_go(ctx, submitted)
-            submitted = replace(submitted, handed=None)
-            await asyncio.to_thread(_store, ctx, unstored)
-            queued = replace(admitted, lease=None, lease_only=False)
-            await admission.admit_async(ctx, queued, "realtime request")
-            return submitted
+        submitted = await _admit(ctx, prepared, admitted, unstored)
     except BaseException:
-        _let_go(ctx, submitted)
-        await asyncio.to_thread(_delete, ctx, submitted.input_keys)
+        _let_go(ctx, prepared)
+        await asyncio.to_thread(_delete, ctx, prepared.input_keys)
         raise
     if submitted.handed is not None:
         HandOffs.admit(submitted.handed, True)
     return submitted
+
+
+async def _admit(
+    ctx: Context, prepared: _Submitted, admitted: admission.Submission, unstored: dict[str, Image.Image]
+) -> _Submitted:
+    """Admit the request. One handed over whose account runs all it may is refused its lease:
+    it is let go, its pictures are stored, and it is admitted to the queue for any worker."""
+    try:
+        await admission.admit_async(ctx, admitted, _WHAT)
+        return prepared
+    except admission.NotLeased:
+        pass
+    _let_go(ctx, prepared)
+    await asyncio.to_thread(_store, ctx, unstored)
+    await admission.admit_async(ctx, replace(admitted, lease=None, lease_only=False), _WHAT)
+    return replace(prepared, handed=None)
 
 
 def _prepare(
@@ -205,7 +214,7 @@ def _prepare(
     entry = realtime_model(ctx)
     payload = _plan(ctx, request, entry)
     inputs = _inputs(ctx, request)
-    upload_safety.check_picture(ctx, principal.account_id, inputs["image"], "realtime request")
+    upload_safety.check_picture(ctx, principal.account_id, inputs["image"], _WHAT)
     cost = ctx.pricing.lcm_generation(
         width=request.width,
         height=request.height,
