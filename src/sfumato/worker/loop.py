@@ -332,16 +332,18 @@ class Worker:
         the waiter reads the row); then wait for the admission to know whether to record it.
         No progress is written: its only reader is the waiter, which gets the result itself."""
         outcome: Outcome
-        payload = realtime_kind.KIND.decode(handed.claim.payload)
+        kind = realtime_kind.KIND
         try:
-            png, lineage = realtime_kind.run_in_memory(self.engine, payload, handed.pictures)
+            png, lineage = realtime_kind.run_in_memory(
+                self.engine, kind.decode(handed.claim.payload), handed.pictures
+            )
             if self.screening is not None:
                 png, lineage = self.screening.screen_png(
                     self.engine, self.db, handed.claim.account_id, png, lineage
                 )
         except Exception as exc:
             with contextlib.suppress(Exception):  # if they cannot be kept, the retry fails and refunds
-                realtime_kind.keep_inputs(self.blobs, payload, handed.pictures)
+                realtime_kind.keep_inputs(self.blobs, kind.decode(handed.claim.payload), handed.pictures)
             HandOffs.end(handed, None)
             outcome = exc
         else:
