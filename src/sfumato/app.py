@@ -11,10 +11,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from sfumato import __version__
-from sfumato.api import errors, explorer, openapi_doc
+from sfumato.api import canvas_submit, errors, explorer, generation_submit, openapi_doc
 from sfumato.api.auth_gate import AuthGateMiddleware
 from sfumato.api.body_limit import BodyLimitMiddleware
 from sfumato.api.idempotency import IdempotencyMiddleware
+from sfumato.api.lean_path import LeanPathMiddleware
 from sfumato.api.openai_compat import routes as openai_routes
 from sfumato.api.openai_compat.errors import PREFIX as OPENAI_PREFIX
 from sfumato.api.request_log import RequestLogMiddleware
@@ -41,7 +42,6 @@ from sfumato.api.routes import (
     variations,
     webhooks,
 )
-from sfumato.api.submit_path import SubmitPathMiddleware
 from sfumato.blobs.local import UPLOAD_ROUTE
 from sfumato.config import Settings
 from sfumato.runtime import build_context, build_webhook_sender, build_worker
@@ -98,8 +98,9 @@ def create_app(
     openapi_doc.install(app)
     explorer.install(app)
     # Outermost first: log → key check → body limit → idempotency (which reads the body) →
-    # the lean path of POST /generations.
-    app.add_middleware(SubmitPathMiddleware, prefix=API_PREFIX, path="/generations")
+    # the lean path of POST /generations and the canvas.
+    lean_routes = {**generation_submit.LEAN_ROUTES, **canvas_submit.LEAN_ROUTES}
+    app.add_middleware(LeanPathMiddleware, prefix=API_PREFIX, routes=lean_routes)
     app.add_middleware(
         IdempotencyMiddleware, prefix=API_PREFIX, unstored=frozenset({API_PREFIX + api_keys.ROUTE})
     )

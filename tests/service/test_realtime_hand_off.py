@@ -3,6 +3,7 @@ job; without an in-process worker, a worker elsewhere serves the request the gen
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from sfumato.runtime import build_worker
 from sfumato.store import Database
 from sfumato.store.clock import utcnow
 from sfumato.store.models import Account, CreditEntry, Job, RealtimeRequest, new_id
+from sfumato.worker import loop
 from tests.api.canvas import balance, canvas_app, data_url, from_data_url, noise, square_mask
 
 
@@ -103,6 +105,36 @@ def test_a_worker_elsewhere_serves_realtime_requests(
         assert request.status == "COMPLETE" and job.state == "succeeded" and len(entries) == 1
         assert request.output_key is not None  # the general way: through blob storage
         assert not api.ctx.blobs.exists(request.output_key)  # read, then deleted
+
+
+@pytest.mark.databases("sqlite")
+def test_the_lean_canvas_path_answers_as_the_route_does(
+    database_url: str, tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plainly valid canvas request is served by the lean path; another JSON type goes
+    through the route. Both give the same picture, cost and rate-limit headers, and both let
+    the worker record the job's end once the answer is out (a waiter that never let go would
+    hold the worker here for ten minutes)."""
+    monkeypatch.setattr(loop, "ANSWER_SECONDS", 600.0)
+    with canvas_app(database_url, tmp_path, models_dir, rate_limit_per_key="10/minute") as api:
+        assert api.ctx.hand_offs is not None and api.ctx.hand_offs.settled(timeout=30)
+        answers = []
+        for content_type, remaining in (("application/json", "9"), ("application/vnd.api+json", "8")):
+            response = api.client.post(
+                "/api/rest/v1/lcm-inpainting",
+                content=json.dumps({**_body(seed=9), "maskDataUrl": data_url(square_mask())}),
+                headers={**api.headers(), "content-type": content_type},
+            )
+            assert response.status_code == 200, response.text
+            assert response.headers["x-ratelimit-remaining"] == remaining
+            assert api.ctx.hand_offs.settled(timeout=60)  # let go: the end is recorded now
+            answers.append(response.json()["lcmGenerationJob"])
+        with api.ctx.db.read() as session:
+            jobs = session.scalars(select(Job)).all()
+        assert [job.state for job in jobs] == ["succeeded", "succeeded"]
+    assert answers[0]["apiCreditCost"] == answers[1]["apiCreditCost"] > 0
+    pictures = [np.asarray(from_data_url(answer["imageDataUrl"][0])) for answer in answers]
+    assert np.array_equal(pictures[0], pictures[1])
 
 
 @pytest.mark.databases("sqlite")

@@ -26,7 +26,7 @@ def decode(url: str, *, field: str, max_bytes: int, max_pixels: int) -> Image.Im
     match = _DATA_URL.match(url.strip())
     if match is None:
         raise InvalidRequest(f"{field} must be a base64 data URL such as data:image/png;base64,iVBOR…")
-    payload = re.sub(r"\s+", "", match["data"])
+    payload = "".join(match["data"].split())  # line breaks are allowed; str.split is the fast way
     if len(payload) > max_bytes * 4 // 3 + 4:
         raise InvalidRequest(f"{field} holds more than {max_bytes} bytes")
     try:

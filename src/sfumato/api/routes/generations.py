@@ -16,7 +16,7 @@ from sfumato.service import generations, replay, replay_report
 router = APIRouter(tags=["generations"])
 
 
-# A plainly valid request is served by the lean path (sfumato.api.submit_path); both ways
+# A plainly valid request is served by the lean path (sfumato.api.lean_path); both ways
 # answer through sfumato.api.generation_submit. (A docstring here would join the API document.)
 @router.post("/generations", response_model=dict[str, Any])
 async def create_generation(

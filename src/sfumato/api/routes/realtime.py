@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks
+from fastapi import APIRouter, Request, Response
 
+from sfumato.api import canvas_submit
 from sfumato.api.deps import ContextDep, PrincipalDep
-from sfumato.api.schemas.realtime import LcmBody, LcmInpaintingBody, LcmUpscaleBody, lcm_job
+from sfumato.api.schemas.realtime import LcmBody, LcmInpaintingBody, LcmUpscaleBody
 from sfumato.config import Settings
 from sfumato.service import realtime
 
@@ -24,35 +25,35 @@ def body_limits(settings: Settings) -> dict[str, int]:
     return {path: json_limit + pictures * picture for path, pictures in PICTURES_PER_BODY.items()}
 
 
-@router.post("/generations-lcm")
+# A plainly valid request is served by the lean path (sfumato.api.lean_path); both ways
+# answer through sfumato.api.canvas_submit. (A docstring here would join the API document.)
+@router.post("/generations-lcm", response_model=dict[str, Any])
 async def create_lcm_generation(
-    body: LcmBody, ctx: ContextDep, principal: PrincipalDep, after: BackgroundTasks
-) -> dict[str, Any]:
-    request = body.to_request(realtime.GENERATE)
-    return lcm_job(await realtime.run_canvas(ctx, principal, request, after.add_task))
+    body: LcmBody, ctx: ContextDep, principal: PrincipalDep, request: Request
+) -> Response:
+    answer = await canvas_submit.run(ctx, principal, body, request.scope, operation=realtime.GENERATE)
+    return answer.response()
 
 
-@router.post("/lcm-instant-refine")
+@router.post("/lcm-instant-refine", response_model=dict[str, Any])
 async def perform_instant_refine(
-    body: LcmBody, ctx: ContextDep, principal: PrincipalDep, after: BackgroundTasks
-) -> dict[str, Any]:
-    request = body.to_request(realtime.REFINE)
-    return lcm_job(await realtime.run_canvas(ctx, principal, request, after.add_task))
+    body: LcmBody, ctx: ContextDep, principal: PrincipalDep, request: Request
+) -> Response:
+    answer = await canvas_submit.run(ctx, principal, body, request.scope, operation=realtime.REFINE)
+    return answer.response()
 
 
-@router.post("/lcm-inpainting")
+@router.post("/lcm-inpainting", response_model=dict[str, Any])
 async def perform_inpainting_lcm(
-    body: LcmInpaintingBody, ctx: ContextDep, principal: PrincipalDep, after: BackgroundTasks
-) -> dict[str, Any]:
-    request = body.to_request(realtime.INPAINT, mask_data_url=body.mask_data_url)
-    return lcm_job(await realtime.run_canvas(ctx, principal, request, after.add_task))
+    body: LcmInpaintingBody, ctx: ContextDep, principal: PrincipalDep, request: Request
+) -> Response:
+    answer = await canvas_submit.run(ctx, principal, body, request.scope, operation=realtime.INPAINT)
+    return answer.response()
 
 
-@router.post("/lcm-upscale")
+@router.post("/lcm-upscale", response_model=dict[str, Any])
 async def perform_alchemy_upscale_lcm(
-    body: LcmUpscaleBody, ctx: ContextDep, principal: PrincipalDep, after: BackgroundTasks
-) -> dict[str, Any]:
-    request = body.to_request(
-        realtime.UPSCALE, refine_creative=bool(body.refine_creative), refine_strength=body.refine_strength
-    )
-    return lcm_job(await realtime.run_canvas(ctx, principal, request, after.add_task))
+    body: LcmUpscaleBody, ctx: ContextDep, principal: PrincipalDep, request: Request
+) -> Response:
+    answer = await canvas_submit.run(ctx, principal, body, request.scope, operation=realtime.UPSCALE)
+    return answer.response()

@@ -38,6 +38,9 @@ class LcmBody(WireModel):
             raise ValueError("must be a multiple of 8")
         return value
 
+    def canvas_request(self, operation: str) -> CanvasRequest:
+        return self.to_request(operation)
+
     def to_request(self, operation: str, **extra: Any) -> CanvasRequest:
         return CanvasRequest(
             operation=operation,
@@ -58,10 +61,18 @@ class LcmBody(WireModel):
 class LcmInpaintingBody(LcmBody):
     mask_data_url: str = Field(alias="maskDataUrl")
 
+    def canvas_request(self, operation: str) -> CanvasRequest:
+        return self.to_request(operation, mask_data_url=self.mask_data_url)
+
 
 class LcmUpscaleBody(LcmBody):
     refine_creative: bool | None = Field(default=None, alias="refineCreative")
     refine_strength: float | None = Field(default=None, alias="refineStrength", ge=0.5, le=0.9)
+
+    def canvas_request(self, operation: str) -> CanvasRequest:
+        return self.to_request(
+            operation, refine_creative=bool(self.refine_creative), refine_strength=self.refine_strength
+        )
 
 
 def lcm_job(result: CanvasResult) -> dict[str, Any]:
