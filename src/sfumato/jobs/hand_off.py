@@ -5,9 +5,10 @@ The request, its charge and its job are recorded in the ledger exactly as for an
 
 * the job is **admitted already leased** to this worker (first attempt, lease 1), or not at
   all: when the account has no free concurrency slot the service stores its pictures and
-  admits it to the queue instead. No claim query runs and no other worker can take it; the
-  worker starts on it **while** the admission commits, from the claim it will hold, and
-  records nothing until the admission says the row is there;
+  admits it to the queue instead. No claim query runs and no other worker can take it. It
+  is handed over once that admission has committed, and the worker starts on it at once,
+  from the claim it holds. (Not while the admission commits: on a CPU, a run and a
+  transaction in one interpreter take turns at it, and the run loses more than it gains);
 * the **pictures**, already decoded by the service: the worker reads no blob and decodes no
   PNG, and none is stored unless the run fails (the worker stores them then, before the
   failure is recorded, and the attempt is retried the general way). A process that dies
@@ -16,10 +17,8 @@ The request, its charge and its job are recorded in the ledger exactly as for an
 * the **output** goes back in memory, before the ledger records the completion (which
   follows at once): no blob is written to be read and deleted right after.
 
-A hand-off is a hint. If the admission is refused, or the job must wait in the queue for
-any worker (the account is at its cap), the run's result is dropped and nothing of it is
-recorded; if the run fails, its waiter falls back to the general way (the row, the commit
-signal) and the job to the queue's retry rules.
+If the run fails, its waiter falls back to the general way (the row, the commit signal) and
+the job to the queue's retry rules.
 """
 
 from __future__ import annotations
@@ -39,12 +38,11 @@ if TYPE_CHECKING:
 
 @dataclass
 class HandedJob:
-    """One job handed over: the claim the worker holds once it is admitted, its decoded pictures,
-    whether it was admitted leased to this worker, and where its output PNG goes."""
+    """One job handed over: the claim it was admitted under, its decoded pictures, and where
+    its output PNG goes."""
 
     claim: ClaimedJob
     pictures: Mapping[str, Image]
-    admitted: Future[bool] = field(default_factory=Future)  # True: its row is leased to this worker
     result: Future[bytes | None] = field(default_factory=Future)  # None: look at the row
     let_go: threading.Event = field(default_factory=threading.Event)  # the waiter is done with it
 
@@ -80,26 +78,20 @@ class HandOffs:
             self._other_work = busy
 
     def hand(self, claim: ClaimedJob, pictures: Mapping[str, Image]) -> HandedJob:
-        """Give the worker a job about to be admitted leased to it; it starts at once."""
+        """Give the worker a job admitted leased to it; it starts at once."""
         handed = HandedJob(claim=claim, pictures=dict(pictures))
         with self._lock:
             self._waiting[claim.id] = handed
         self._wake.set()
         return handed
 
-    @staticmethod
-    def admit(handed: HandedJob, leased: bool) -> None:
-        """The admission's verdict: the row is committed leased to this worker, or it is not."""
-        with contextlib.suppress(InvalidStateError):
-            handed.admitted.set_result(leased)
-
     def withdraw(self, job_id: str) -> None:
-        """Forget the job (its waiter is gone or done); a run in progress finds no one to hand to,
-        and records nothing unless its admission already said the row is its own."""
+        """Forget the job (its waiter is gone or done): one not yet run is not run here (its
+        lease runs out and the queue's retry rules take it); a run in progress finds no one to
+        hand to, and its end is recorded at once."""
         with self._lock:
             handed = self._waiting.pop(job_id, None) or self._running.get(job_id)
         if handed is not None:
-            self.admit(handed, False)
             handed.result.cancel()
             handed.let_go.set()
 

@@ -11,9 +11,9 @@ the two share.
 
 When the worker shares this process (the embedded shape) and waits for work, the job is also
 *handed* to it in memory (``jobs/hand_off.py``): it is admitted already claimed by that
-worker, which starts on the pictures decoded here while the admission commits and hands the
-output PNG back before recording the completion, so the request pays no claim, no wake-up,
-no blob read and no output blob. The ledger records exactly what it records for any worker —
+worker, which then starts on the pictures decoded here and hands the output PNG back before
+recording the completion, so the request pays no claim, no wake-up, no blob read and no
+output blob. The ledger records exactly what it records for any worker —
 the request, its charge, its job and its end. Its input pictures are stored only if its run
 fails (by the worker, so the retry finds them) or it must wait in the queue after all.
 
@@ -38,7 +38,7 @@ from sqlalchemy import Table
 from sfumato.engine.catalog import UPSCALER_FAMILY, ModelEntry
 from sfumato.engine.lcm import serves_canvas
 from sfumato.errors import InvalidRequest, SfumatoError, TimedOut
-from sfumato.jobs.hand_off import HandedJob, HandOffs
+from sfumato.jobs.hand_off import HandedJob
 from sfumato.jobs.kinds import realtime as realtime_kind
 from sfumato.service import admission, availability, data_urls, guardrails, policy, upload_safety
 from sfumato.service.context import Context
@@ -109,7 +109,7 @@ class CanvasResult:
 class _Submitted:
     request_id: str
     job_id: str
-    input_keys: list[str]
+    input_keys: dict[str, str]  # role → blob key
     cost: int
     handed: HandedJob | None = None  # the job handed to this process's worker, if it was
 
@@ -135,11 +135,11 @@ async def run_canvas(
         image = await _handed_back(ctx, submitted, principal.account_id, deadline)
         if image is None:
             output = await _await(ctx, submitted, principal.account_id, deadline)
-            image = await asyncio.to_thread(_take, ctx, output, submitted.input_keys)
+            image = await asyncio.to_thread(_take, ctx, output, submitted.input_keys.values())
         else:
             handed = True
     except BaseException:  # here, not in a thread: it must run even if the caller went away
-        _delete(ctx, submitted.input_keys)
+        _delete(ctx, submitted.input_keys.values())
         raise
     finally:
         if not handed:
@@ -169,36 +169,35 @@ async def _submit(ctx: Context, principal: Principal, request: CanvasRequest) ->
 
     The checks, the decoding and the blob writes run in a thread; the admission is awaited
     on the event loop (on SQLite the intake writes it there, with no hand-off to its thread).
-    A job handed to this process's worker is admitted leased to it or not at all; its
-    pictures are stored only if it must wait in the queue for any worker instead (or if its
-    run fails and it is retried: the worker stores them then).
+    A job for this process's worker is admitted leased to it or not at all, and handed to it
+    once admitted; its pictures are stored only if it must wait in the queue for any worker
+    instead (or if its run fails and it is retried: the worker stores them then).
     """
     prepared, admitted, unstored = await asyncio.to_thread(_prepare, ctx, principal, request)
     try:
-        submitted = await _admit(ctx, prepared, admitted, unstored)
+        return await _admit(ctx, prepared, admitted, unstored)
     except BaseException:
-        _let_go(ctx, prepared)
-        await asyncio.to_thread(_delete, ctx, prepared.input_keys)
+        await asyncio.to_thread(_delete, ctx, prepared.input_keys.values())
         raise
-    if submitted.handed is not None:
-        HandOffs.admit(submitted.handed, True)
-    return submitted
 
 
 async def _admit(
     ctx: Context, prepared: _Submitted, admitted: admission.Submission, unstored: dict[str, Image.Image]
 ) -> _Submitted:
-    """Admit the request. One handed over whose account runs all it may is refused its lease:
-    it is let go, its pictures are stored, and it is admitted to the queue for any worker."""
+    """Admit the request; one admitted leased to this process's worker is handed to it, with
+    its ``unstored`` pictures. One whose account runs all it may is refused its lease: its
+    pictures are stored, and it is admitted to the queue for any worker."""
     try:
         await admission.admit_async(ctx, admitted, _WHAT)
-        return prepared
     except admission.NotLeased:
-        pass
-    _let_go(ctx, prepared)
-    await asyncio.to_thread(_store, ctx, unstored)
-    await admission.admit_async(ctx, replace(admitted, lease=None, lease_only=False), _WHAT)
-    return replace(prepared, handed=None)
+        await asyncio.to_thread(_store, ctx, prepared.input_keys, unstored)
+        await admission.admit_async(ctx, replace(admitted, lease=None, lease_only=False), _WHAT)
+        return prepared
+    if admitted.lease is None or ctx.hand_offs is None:
+        return prepared
+    assert admitted.job is not None
+    handed = ctx.hand_offs.hand(queue.claim_of(admitted.job, admitted.lease), unstored)
+    return replace(prepared, handed=handed)
 
 
 def _prepare(
@@ -206,10 +205,9 @@ def _prepare(
 ) -> tuple[_Submitted, admission.Submission, dict[str, Image.Image]]:
     """Check the request, store its pictures and build its admission.
 
-    When this process's worker waits for work and holds the models, the job is handed to it
-    first, to be admitted claimed by that worker: its run starts now, while its admission
-    commits. Its pictures are not stored then: they are returned (blob key → picture), to be
-    stored only if the job must wait in the queue after all.
+    When this process's worker waits for work and holds the models, the job is to be admitted
+    claimed by that worker and handed to it. Its pictures are not stored then: they are
+    returned (role → picture), to be stored only if the job must wait in the queue after all.
     """
     entry = realtime_model(ctx)
     payload = _plan(ctx, request, entry)
@@ -246,26 +244,22 @@ def _prepare(
     )
     job = submitted.job
     assert job is not None
-    handed = None
     hand_offs = ctx.hand_offs
-    pictures = {keys[role]: picture for role, picture in inputs.items()}
     if hand_offs is not None and set(job_payload.models()) <= ctx.local_models() and hand_offs.available():
         lease = queue.Lease(worker_id=hand_offs.worker_id, seconds=hand_offs.lease_seconds)
         submitted = replace(submitted, lease=lease, lease_only=True)
-        handed = hand_offs.hand(queue.claim_of(job, lease), inputs)
     else:
-        _store(ctx, pictures)
-        pictures = {}
-    prepared = _Submitted(request_id=request_id, job_id=str(job["id"]),
-                          input_keys=list(keys.values()), cost=cost, handed=handed)  # fmt: skip
-    return prepared, submitted, pictures
+        _store(ctx, keys, inputs)
+        inputs = {}
+    prepared = _Submitted(request_id=request_id, job_id=str(job["id"]), input_keys=keys, cost=cost)
+    return prepared, submitted, inputs
 
 
-def _store(ctx: Context, pictures: dict[str, Image.Image]) -> None:
-    """The request's input pictures, by blob key; kept only until the answer (or a retry)
-    reads them: fast to write matters, not size."""
-    for key, picture in pictures.items():
-        ctx.blobs.put(key, data_urls.png_bytes(picture, compress_level=1), "image/png")
+def _store(ctx: Context, keys: dict[str, str], pictures: dict[str, Image.Image]) -> None:
+    """The request's input ``pictures`` (role → picture) under their blob ``keys``; kept only
+    until the answer (or a retry) reads them: fast to write matters, not size."""
+    for role, picture in pictures.items():
+        ctx.blobs.put(keys[role], data_urls.png_bytes(picture, compress_level=1), "image/png")
 
 
 async def _handed_back(ctx: Context, submitted: _Submitted, account_id: str, deadline: float) -> bytes | None:

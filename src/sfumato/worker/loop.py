@@ -20,7 +20,6 @@ import threading
 import time
 import uuid
 from collections.abc import Collection, Sequence
-from concurrent.futures import CancelledError
 from dataclasses import dataclass
 
 from sfumato.blobs import BlobStore
@@ -52,13 +51,7 @@ class InMemory:
     handed: HandedJob
 
 
-class NotHeld:
-    """A handed-over job whose row is not leased to this worker (refused, or queued for any
-    worker): nothing of its run is recorded."""
-
-
-NOT_HELD = NotHeld()
-Outcome = TaskResult | InMemory | NotHeld | BaseException
+Outcome = TaskResult | InMemory | BaseException
 
 
 def default_worker_id() -> str:
@@ -229,8 +222,8 @@ class Worker:
         return frozenset(keys & self.models if self.models is not None else keys)
 
     def _claim_handed(self) -> list[queue.ClaimedJob]:
-        """A job handed over in memory, with the claim it is admitted under (no query: its row is
-        written leased to this worker); its run starts while that admission commits."""
+        """A job handed over in memory, with the claim it was admitted under (no query: its row
+        was written leased to this worker)."""
         handed = self.hand_offs.next()
         return [handed.claim] if handed is not None else []
 
@@ -282,8 +275,6 @@ class Worker:
             seconds = round(time.perf_counter() - started, 4)
             ended: list[tuple[queue.ClaimedJob, Outcome]] = []
             for job, result in zip(jobs, results, strict=True):
-                if result is NOT_HELD:
-                    continue
                 if job.id in beat.lost:
                     outcomes.discard(self.blobs, job)
                     log.warning("job %s: lease lost while running; result dropped, outputs removed", job.id)
@@ -329,9 +320,8 @@ class Worker:
 
     def _execute_handed(self, handed: HandedJob) -> Outcome:
         """Run a handed-over job from its pictures and give the waiter its PNG (None on failure:
-        the waiter reads the row); then wait for the admission to know whether to record it.
-        No progress is written: its only reader is the waiter, which gets the result itself."""
-        outcome: Outcome
+        the waiter reads the row). No progress is written: its only reader is the waiter, which
+        gets the result itself."""
         kind = realtime_kind.KIND
         try:
             png, lineage = realtime_kind.run_in_memory(
@@ -345,17 +335,11 @@ class Worker:
             with contextlib.suppress(Exception):  # if they cannot be kept, the retry fails and refunds
                 realtime_kind.keep_inputs(self.blobs, kind.decode(handed.claim.payload), handed.pictures)
             HandOffs.end(handed, None)
-            outcome = exc
-        else:
-            HandOffs.end(handed, png)  # the answer goes out now; the row's end is recorded after it
-            # Not while the waiter writes its answer: the two would take turns at the interpreter.
-            handed.let_go.wait(ANSWER_SECONDS)
-            outcome = InMemory(lineage=lineage, handed=handed)
-        try:
-            leased = handed.admitted.result(timeout=self.lease_seconds)
-        except (TimeoutError, CancelledError):
-            leased = False
-        return outcome if leased else NOT_HELD
+            return exc
+        HandOffs.end(handed, png)  # the answer goes out now; the row's end is recorded after it
+        # Not while the waiter writes its answer: the two would take turns at the interpreter.
+        handed.let_go.wait(ANSWER_SECONDS)
+        return InMemory(lineage=lineage, handed=handed)
 
     def _record(self, ended: list[tuple[queue.ClaimedJob, Outcome]], seconds: float) -> None:
         """Record each attempt's end under its lease; a refused record removes its outputs.
@@ -365,7 +349,7 @@ class Worker:
         for job, result in ended:
             if isinstance(result, BaseException):
                 self._record_failure(job, result)
-            elif not isinstance(result, NotHeld):
+            else:
                 artifacts, lineage = ([], result.lineage) if isinstance(result, InMemory) else result
                 lineage = {**lineage, "seconds": seconds, "queued_seconds": round(job.waited_seconds, 4)}
                 finished.append((job, outcomes.Finished(job.id, job.lease, artifacts, lineage)))
