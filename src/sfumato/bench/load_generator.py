@@ -1,15 +1,17 @@
 """The benchmarks' lean HTTP load generator: closed loop (:func:`run_load`) or paced, open
-loop (:func:`run_paced`), over keep-alive connections to servers on loopback.
+loop (:func:`run_paced`), over keep-alive connections to servers on loopback; and
+:class:`BlockingConnection`, for a benchmark that times one request at a time.
 
-It speaks HTTP/1.1 over raw asyncio streams, with every request's bytes built before the
-clock starts: on a two-core machine a full HTTP client in the same process would spend more
-CPU than the server under test and the benchmark would measure the client.
+It speaks HTTP/1.1 over raw asyncio streams (or a socket), with every request's bytes built
+before the clock starts: on a two-core machine a full HTTP client in the same process would
+spend more CPU than the server under test and the benchmark would measure the client.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,15 +44,56 @@ class Connection:
     async def send(self, request: bytes) -> tuple[int, bytes]:
         self._writer.write(request)
         head = await self._reader.readuntil(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
+        length = _content_length(head)
         body = await self._reader.readexactly(length) if length else b""
         return int(head[9:12]), body
 
     def close(self) -> None:
         self._writer.close()
+
+
+class BlockingConnection:
+    """:class:`Connection` for a caller that waits: a keep-alive connection over a socket,
+    opened again when the server closed it while it was idle."""
+
+    def __init__(self, port: int) -> None:
+        self._port = port
+        self._open()
+
+    def _open(self) -> None:
+        self._socket = socket.create_connection(("127.0.0.1", self._port))
+        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._reader = self._socket.makefile("rb")
+
+    def _closed_by_server(self) -> bool:
+        try:
+            return self._socket.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False  # open, nothing to read: as it should be between requests
+
+    def send(self, request: bytes) -> tuple[int, bytes]:
+        if self._closed_by_server():
+            self.close()
+            self._open()
+        self._socket.sendall(request)
+        lines = [self._reader.readline()]
+        while lines[-1] not in (b"\r\n", b""):
+            lines.append(self._reader.readline())
+        head = b"".join(lines)
+        length = _content_length(head)
+        body = self._reader.read(length) if length else b""
+        return int(head[9:12]), body
+
+    def close(self) -> None:
+        self._reader.close()
+        self._socket.close()
+
+
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            return int(line[15:])
+    return 0
 
 
 def run_async(main: Any) -> Any:
