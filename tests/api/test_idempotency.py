@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from leonardo_ai_sdk.models import operations
+from starlette.types import Message, Receive, Scope, Send
 
+from sfumato.api.auth_gate import PRINCIPAL
+from sfumato.api.idempotency import IdempotencyMiddleware
 from sfumato.app import create_app
 from sfumato.runtime import build_context
-from sfumato.service.keys import issue_key
+from sfumato.service.keys import authenticate, issue_key
+from sfumato.store import idempotency as store
 from sfumato.store.clock import utcnow
 from sfumato.store.models import IdempotencyRecord
 from tests.api.conftest import Api, make_settings
@@ -175,3 +181,32 @@ def test_a_failed_generation_does_not_count_and_the_window_ends(
             api.post("/generations", json=seeded).json()["sdGenerationJob"]["generationId"]
             != (retried["generationId"])
         )
+
+
+@pytest.mark.parametrize(("status", "stored"), [(200, True), (400, False)])
+def test_the_key_is_settled_before_the_answer_ends(api: Api, status: int, stored: bool) -> None:
+    """A 2xx answer is stored under its key, and any other answer frees the key, before the
+    answer's last part goes out: a retry sent the moment the answer arrives is a replay (or
+    runs anew), never a 409 for a request still in progress."""
+    principal = authenticate(api.ctx, f"Bearer {api.key}")
+    seen: list[tuple[bool, int | None]] = []  # at each part sent: more to come, the record's status
+
+    async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": b'{"a":', "more_body": True})
+        await send({"type": "http.response.body", "body": b"1}"})
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            with api.ctx.db.read() as session:
+                record = store.find(session, account_id=principal.account_id, key="order-7")
+                seen.append((message.get("more_body", False), record.status_code if record else -1))
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    scope = {"type": "http", "method": "POST", "path": "/api/rest/v1/generations", "query_string": b"",
+             "headers": [(b"idempotency-key", b"order-7")], "app": api.client.app,
+             PRINCIPAL: principal}  # fmt: skip
+    asyncio.run(IdempotencyMiddleware(answer, prefix="/api/rest/v1")(scope, receive, send))
+    assert seen == [(True, None), (False, 200 if stored else -1)]

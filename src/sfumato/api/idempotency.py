@@ -81,6 +81,20 @@ class IdempotencyMiddleware:
     ) -> None:
         status = 500
         chunks: list[bytes] = []
+        settled = False
+
+        async def settle() -> None:
+            """Store a 2xx answer under the key, or free the key: before the answer's last
+            part goes out, so a retry sent the moment it arrives finds the key settled."""
+            nonlocal settled
+            settled = True
+            if 200 <= status < 300:
+                text = b"".join(chunks).decode("utf-8", errors="replace")
+                await run_in_threadpool(
+                    lambda: idempotency.succeed(ctx, claim, status_code=status, body=text)
+                )
+            else:
+                await run_in_threadpool(idempotency.release, ctx, claim)
 
         async def capture(message: Message) -> None:
             nonlocal status
@@ -88,16 +102,16 @@ class IdempotencyMiddleware:
                 status = int(message["status"])
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    await settle()
             await send(message)
 
         try:
             with idempotency.handling(claim):
                 await self.app(scope, replaying(body, receive), capture)
         except BaseException:
-            await run_in_threadpool(idempotency.release, ctx, claim)
+            if not settled:
+                await run_in_threadpool(idempotency.release, ctx, claim)
             raise
-        if 200 <= status < 300:
-            text = b"".join(chunks).decode("utf-8", errors="replace")
-            await run_in_threadpool(lambda: idempotency.succeed(ctx, claim, status_code=status, body=text))
-        else:
-            await run_in_threadpool(idempotency.release, ctx, claim)
+        if not settled:  # the application ended without finishing an answer
+            await settle()

@@ -180,10 +180,13 @@ async function inpaint(event) {
   }
   const button = $("#inpaint");
   button.disabled = true;
+  const status = $("#edit-status");
+  status.dataset.state = "submitting"; // not the last edit's state while this one is sent
+  status.textContent = "Sending…";
   try {
     const body = { ...requestBody(inputs), ...(await upload(inputs)) };
     const created = await api.post("/generations", body);
-    const generation = await follow(created.sdGenerationJob.generationId, $("#edit-status"));
+    const generation = await follow(created.sdGenerationJob.generationId, status);
     const image = generation.generated_images?.[0];
     if (image) {
       const result = $("#edit-result");
