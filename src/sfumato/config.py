@@ -213,7 +213,10 @@ class Settings(BaseSettings):
     )
     listen: bool = Field(
         default=True,
-        description="Hear other processes' commits (queued jobs, ended realtime requests) by LISTEN/NOTIFY.",
+        description=(
+            "Hear other processes' commits (queued jobs, ended realtime requests): LISTEN/NOTIFY "
+            "on PostgreSQL, a socket beside the database file on SQLite."
+        ),
     )
     fleet_cache_seconds: float = Field(
         default=2.0, description="How long an API node trusts its read of which models live workers run."

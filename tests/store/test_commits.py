@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
-from sfumato.store import Database, commits, queue
+from sfumato.store import Database, commits, queue, socket_signals
 from sfumato.store.intake import write_group
 from tests.store.test_intake import _account, _submission
 
@@ -96,8 +102,8 @@ def test_an_unsubscribed_callback_hears_nothing(db: Database) -> None:
     assert heard == []
 
 
-@pytest.mark.databases("postgresql")  # NOTIFY is PostgreSQL's
-def test_another_process_hears_the_signal_through_notify(db: Database, database_url: str) -> None:
+def test_another_process_hears_the_signal(db: Database, database_url: str) -> None:
+    # PostgreSQL: NOTIFY. A SQLite file: a datagram to each listening process's socket.
     elsewhere = Database(database_url)  # connections of its own, as another process has
     heard = threading.Event()
     keys: list[str] = []
@@ -105,7 +111,8 @@ def test_another_process_hears_the_signal_through_notify(db: Database, database_
     stop = elsewhere.commits.listen()
     try:
         assert _wait_until(lambda: elsewhere.commits.hears_others)
-        keys.clear()  # the listener's "look again" on connecting
+        assert heard.wait(5)  # the listener's "look again" on starting
+        keys.clear()
         heard.clear()
         with db.transaction() as session:
             commits.announce(session, commits.REALTIME, "r-9")
@@ -117,10 +124,120 @@ def test_another_process_hears_the_signal_through_notify(db: Database, database_
     assert not elsewhere.commits.hears_others
 
 
-def test_on_sqlite_listening_is_nothing() -> None:
-    signals = commits.Commits("sqlite:///unused.db")
+@pytest.mark.databases("sqlite")
+def test_a_real_process_committing_to_the_same_file_is_heard(db: Database, database_url: str) -> None:
+    heard = threading.Event()
+    keys: list[str] = []
+    db.commits.subscribe(commits.JOBS, lambda key: (keys.append(key), heard.set()))
+    stop = db.commits.listen()
+    try:
+        assert _wait_until(lambda: db.commits.hears_others)
+        assert heard.wait(5)
+        keys.clear()
+        heard.clear()
+        script = (
+            "import sys\n"
+            "from sfumato.store import Database, commits\n"
+            "db = Database(sys.argv[1])\n"
+            "with db.transaction() as session:\n"
+            "    commits.announce(session, commits.JOBS, 'from-elsewhere')\n"
+        )
+        subprocess.run([sys.executable, "-c", script, database_url], check=True, timeout=120)
+        assert heard.wait(5)
+        assert keys == ["from-elsewhere"]
+    finally:
+        stop()
+
+
+@pytest.mark.databases("sqlite")
+def test_a_process_hears_its_own_commit_once(db: Database) -> None:
+    heard = _heard(db, commits.REALTIME)
+    stop = db.commits.listen()
+    try:
+        assert _wait_until(lambda: db.commits.hears_others)
+        assert _wait_until(lambda: heard == [commits.ANY])  # the "look again" on starting
+        heard.clear()
+        with db.transaction() as session:
+            commits.announce(session, commits.REALTIME, "r-1")
+        elsewhere = Database(db.url)  # a second listener: once it hears, the first one would have too
+        second = _heard(elsewhere, commits.REALTIME)
+        stop_second = elsewhere.commits.listen()
+        try:
+            assert _wait_until(lambda: commits.ANY in second)
+            with db.transaction() as session:
+                commits.announce(session, commits.REALTIME, "r-2")
+            assert _wait_until(lambda: "r-2" in second)
+        finally:
+            stop_second()
+            elsewhere.dispose()
+        assert heard == ["r-1", "r-2"]  # signalled in-process only, not echoed by its own socket
+    finally:
+        stop()
+
+
+@pytest.mark.databases("sqlite")
+def test_the_socket_of_a_process_that_died_is_removed_by_the_next_commit(db: Database) -> None:
+    directory = socket_signals.directory_for(db.url)
+    assert directory is not None
+    directory.mkdir(mode=0o700, exist_ok=True)
+    dead = directory / f"999999-deadbeef{socket_signals.SUFFIX}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as gone:  # bound, then its process "died"
+        gone.bind(str(dead))
+    assert dead.exists()
+    with db.transaction() as session:
+        queue.notify(session)
+    assert not dead.exists()
+
+
+@pytest.mark.databases("sqlite")
+def test_a_listener_that_stops_removes_its_socket(db: Database) -> None:
+    stop = db.commits.listen()
+    directory = socket_signals.directory_for(db.url)
+    assert directory is not None
+    assert _wait_until(lambda: db.commits.hears_others)
+    assert len(list(directory.glob(f"*{socket_signals.SUFFIX}"))) == 1
+    stop()
+    assert list(directory.glob(f"*{socket_signals.SUFFIX}")) == []
+    assert not db.commits.hears_others
+
+
+@pytest.fixture
+def short_path() -> Iterator[Path]:
+    """A directory whose path leaves room for a socket's name (pytest's own can be long)."""
+    with tempfile.TemporaryDirectory(prefix="s") as path:
+        yield Path(path)
+
+
+def test_sockets_live_beside_the_file_or_under_the_temporary_directory_when_that_is_too_long(
+    short_path: Path,
+) -> None:
+    beside = socket_signals.directory_for(f"sqlite:///{short_path}/s.db")
+    assert beside == Path(os.path.realpath(short_path)) / "s.db.signals"
+    deep = short_path / ("d" * 90) / "s.db"
+    elsewhere = socket_signals.directory_for(f"sqlite:///{deep}")
+    assert elsewhere is not None and elsewhere.parent == Path(tempfile.gettempdir())
+    assert elsewhere == socket_signals.directory_for(f"sqlite:///{deep}")  # every process finds it
+    assert socket_signals.directory_for("sqlite://") is None
+    assert socket_signals.directory_for("sqlite:///:memory:") is None
+
+
+def test_a_signal_survives_its_trip() -> None:
+    signals = [("jobs", ""), ("realtime", "r-1"), ("generations", "g\t2")]
+    assert socket_signals.decode(socket_signals.encode(signals)) == signals
+
+
+def test_listening_to_a_database_in_memory_is_nothing() -> None:
+    signals = commits.Commits("sqlite://")
     signals.listen()()
     assert not signals.hears_others
+
+
+def test_a_directory_no_socket_can_be_made_in_means_polling(short_path: Path) -> None:
+    (short_path / "s.db.signals").write_text("a file, not a directory")
+    signals = commits.Commits(f"sqlite:///{short_path}/s.db")
+    stop = signals.listen()
+    assert not signals.hears_others
+    stop()
 
 
 def _wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:

@@ -7,8 +7,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import pytest
-
 from sfumato.store import Database
 from sfumato.worker.loop import Worker
 from tests.worker.conftest import Bench
@@ -51,8 +49,8 @@ def test_the_in_process_wake_up_starts_a_job_at_once(bench: Bench) -> None:
         assert _queued_seconds(bench, generation_id) < 1.0
 
 
-@pytest.mark.databases("postgresql")  # LISTEN/NOTIFY is PostgreSQL's
-def test_postgres_notify_wakes_a_worker_of_another_process(bench: Bench, database_url: str) -> None:
+def test_a_commit_wakes_a_worker_of_another_process(bench: Bench, database_url: str) -> None:
+    # PostgreSQL: NOTIFY. A SQLite file: a datagram to the worker's socket.
     elsewhere = Database(database_url)  # its own connections, as another process would have
     worker = Worker(db=elsewhere, engine=bench.engine, blobs=bench.ctx.blobs, poll_seconds=LONG_POLL)
     try:
@@ -63,11 +61,10 @@ def test_postgres_notify_wakes_a_worker_of_another_process(bench: Bench, databas
         elsewhere.dispose()
 
 
-@pytest.mark.databases("postgresql")
-def test_without_notify_a_worker_of_another_process_waits_for_its_poll(
+def test_a_worker_of_another_process_that_does_not_listen_waits_for_its_poll(
     bench: Bench, database_url: str
 ) -> None:
-    # the control for the test above: the wake-up is NOTIFY's
+    # the control for the test above: the wake-up is the listener's
     elsewhere = Database(database_url)
     worker = Worker(db=elsewhere, engine=bench.engine, blobs=bench.ctx.blobs, poll_seconds=LONG_POLL,
                     listen=False)  # fmt: skip

@@ -66,7 +66,7 @@ LCM_STYLES: dict[str, tuple[str, str]] = {
     "FANTASY_ART": ("fantasy art, {prompt}, magical, epic, ethereal, highly detailed", ""),
 }
 # Seconds between looks at the request's row, in case its end was not signalled here: a
-# worker of another process on SQLite, or a PostgreSQL listener that is not connected.
+# worker of another process while this one's listener is not connected (or not allowed).
 _POLL_FIRST, _POLL_MAX = 0.005, 0.05
 _POLL_HEARING = 1.0  # while other processes' signals are heard: only for a lost one
 T = TypeVar("T")

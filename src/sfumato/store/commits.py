@@ -3,10 +3,12 @@
 A writer *announces* a topic inside its transaction (:func:`announce`): jobs were queued,
 a webhook event was written, a realtime request ended. Once the transaction commits —
 never before, never after a rollback — its database's :class:`Commits` calls the
-subscribers of that topic in this process. On PostgreSQL the transaction also sends
-``NOTIFY`` on the topic's channel (delivered at commit as well), so another process that
-listens (:meth:`Commits.listen`) hears it too. A signal says only "look again": the rows
-stay the only truth, and every waiter still looks now and then in case a signal was lost.
+subscribers of that topic in this process. Another process that listens
+(:meth:`Commits.listen`) hears it too: on PostgreSQL the transaction also sends ``NOTIFY``
+on the topic's channel (delivered at commit as well); on a SQLite file the committing
+process sends it to the other processes' sockets once committed (store/socket_signals.py).
+A signal says only "look again": the rows stay the only truth, and every waiter still
+looks now and then in case a signal was lost.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from collections.abc import Callable, Iterable
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
+from sfumato.store import socket_signals
 from sfumato.store.notify_listener import NotifyListener
+from sfumato.store.socket_signals import SocketListener
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +75,11 @@ class Commits:
         self._url = url
         self._subscribers: dict[str, list[Subscriber]] = {topic: [] for topic in TOPICS}
         self._lock = threading.Lock()
-        self._listener: NotifyListener | None = None
+        self._listener: NotifyListener | SocketListener | None = None
         self._listeners = 0  # how many asked to hear other processes
+        # On a SQLite file, the other processes' sockets; PostgreSQL sends NOTIFY itself.
+        self._sockets = socket_signals.directory_for(url) if url.startswith("sqlite") else None
+        self._peers = socket_signals.Peers(self._sockets) if self._sockets is not None else None
 
     def subscribe(self, topic: str, subscriber: Subscriber) -> Callable[[], None]:
         """Call ``subscriber(key)`` on every ``topic`` signal; returns the unsubscribe call."""
@@ -94,18 +101,27 @@ class Commits:
                 except Exception:  # one subscriber's fault must not hide the signal from the rest
                     log.exception("a subscriber of %r commit signals failed", topic)
 
+    def committed(self, signals: set[Signal]) -> None:
+        """A transaction of this process that announced ``signals`` committed: tell the
+        subscribers here, and on SQLite the other processes that listen."""
+        if not signals:
+            return
+        self.fire(signals)
+        if self._peers is not None:
+            listener = self._listener
+            self._peers.send(signals, exclude=listener.path if isinstance(listener, SocketListener) else None)
+
     def listen(self) -> Callable[[], None]:
-        """Hear other processes' signals too (PostgreSQL ``LISTEN``; nothing on SQLite, whose
-        other processes are found by polling). Returns the call that stops listening; the
-        connection closes when the last listener stops."""
-        if not self._url.startswith("postgresql"):
+        """Hear other processes' signals too: PostgreSQL ``LISTEN``, or a socket beside a
+        SQLite file (nothing for a database in memory, which no other process opens).
+        Returns the call that stops listening; the connection or socket closes when the
+        last listener stops."""
+        if not self._url.startswith("postgresql") and self._sockets is None:
             return lambda: None
         with self._lock:
             self._listeners += 1
             if self._listener is None:
-                self._listener = NotifyListener(
-                    self._url, [channel(topic) for topic in TOPICS], self._heard
-                ).start()
+                self._listener = self._start_listener()  # None: it could not; polling it is
         released = threading.Event()
 
         def stop() -> None:
@@ -122,13 +138,29 @@ class Commits:
 
         return stop
 
+    def close(self) -> None:
+        if self._peers is not None:
+            self._peers.close()
+
+    def _start_listener(self) -> NotifyListener | SocketListener | None:
+        if self._sockets is not None:
+            try:
+                return SocketListener(self._sockets, TOPICS, self.fire_one).start()
+            except OSError as exc:  # say, a read-only directory beside the database
+                log.warning("cannot hear other processes' commits at %s (%s); polling", self._sockets, exc)
+                return None
+        return NotifyListener(self._url, [channel(topic) for topic in TOPICS], self._heard).start()
+
     @property
     def hears_others(self) -> bool:
         """Whether other processes' signals reach this one now (a listener is connected)."""
         listener = self._listener
         return listener is not None and listener.listening.is_set()
 
-    def _heard(self, channel_name: str, key: str) -> None:
-        topic = channel_name.removeprefix("sfumato_")
+    def fire_one(self, topic: str, key: str) -> None:
+        """Tell the subscribers of ``topic`` (if it is one) what another process signalled."""
         if topic in self._subscribers:
             self.fire([(topic, key)])
+
+    def _heard(self, channel_name: str, key: str) -> None:
+        self.fire_one(channel_name.removeprefix("sfumato_"), key)

@@ -114,7 +114,7 @@ class Database:
             commits.adopt(session, session.connection())
 
     def _committed(self, session: Session) -> None:
-        self.commits.fire(commits.take_pending(session))
+        self.commits.committed(commits.take_pending(session))
 
     @contextmanager
     def _signalling(self, connection: Connection) -> Iterator[Connection]:
@@ -124,7 +124,7 @@ class Database:
         except BaseException:
             commits.take_pending(connection)
             raise
-        self.commits.fire(commits.take_pending(connection))
+        self.commits.committed(commits.take_pending(connection))
 
     def _connection_that_never_waits(self) -> Connection:
         if self._never_waits is None:
@@ -139,6 +139,7 @@ class Database:
             if self._never_waits is not None:
                 self._never_waits.close()
                 self._never_waits = None
+        self.commits.close()
         self.engine.dispose()
 
 

@@ -92,7 +92,7 @@ class Worker:
         self.batch_size = max(1, batch_size)
         self.batch_wait_seconds = batch_wait_seconds
         self.models = frozenset(models) if models else None
-        self.listen = listen and not db.is_sqlite
+        self.listen = listen
         self.keep_warm = tuple(keep_warm)
         self.screening = screening
         self._wake = threading.Event()
