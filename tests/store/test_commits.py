@@ -10,6 +10,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -102,77 +103,81 @@ def test_an_unsubscribed_callback_hears_nothing(db: Database) -> None:
     assert heard == []
 
 
-def test_another_process_hears_the_signal(db: Database, database_url: str) -> None:
-    # PostgreSQL: NOTIFY. A SQLite file: a datagram to each listening process's socket.
-    elsewhere = Database(database_url)  # connections of its own, as another process has
-    heard = threading.Event()
-    keys: list[str] = []
-    elsewhere.commits.subscribe(commits.REALTIME, lambda key: (keys.append(key), heard.set()))
-    stop = elsewhere.commits.listen()
+class _Heard:
+    """What a listening database heard of one topic from elsewhere."""
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+        self.event = threading.Event()
+
+    def __call__(self, key: str) -> None:
+        self.keys.append(key)
+        self.event.set()
+
+    def wait_for(self, key: str) -> bool:
+        return _wait_until(lambda: key in self.keys)
+
+
+@contextmanager
+def _listening(db: Database, topic: str) -> Iterator[_Heard]:
+    """``db`` hearing other processes, past its "look again" on starting."""
+    heard = _Heard()
+    db.commits.subscribe(topic, heard)
+    stop = db.commits.listen()
     try:
-        assert _wait_until(lambda: elsewhere.commits.hears_others)
-        assert heard.wait(5)  # the listener's "look again" on starting
-        keys.clear()
-        heard.clear()
-        with db.transaction() as session:
-            commits.announce(session, commits.REALTIME, "r-9")
-        assert heard.wait(5)
-        assert "r-9" in keys
+        assert _wait_until(lambda: db.commits.hears_others)
+        assert heard.event.wait(5)  # the listener's "look again" on starting
+        heard.keys.clear()
+        yield heard
     finally:
         stop()
+    assert not db.commits.hears_others
+
+
+@contextmanager
+def _elsewhere(url: str, topic: str) -> Iterator[_Heard]:
+    """A database of its own connections, as another process has, listening for ``topic``."""
+    elsewhere = Database(url)
+    try:
+        with _listening(elsewhere, topic) as heard:
+            yield heard
+    finally:
         elsewhere.dispose()
-    assert not elsewhere.commits.hears_others
+
+
+def test_another_process_hears_the_signal(db: Database, database_url: str) -> None:
+    # PostgreSQL: NOTIFY. A SQLite file: a datagram to each listening process's socket.
+    with _elsewhere(database_url, commits.REALTIME) as heard:
+        with db.transaction() as session:
+            commits.announce(session, commits.REALTIME, "r-9")
+        assert heard.wait_for("r-9")
 
 
 @pytest.mark.databases("sqlite")
 def test_a_real_process_committing_to_the_same_file_is_heard(db: Database, database_url: str) -> None:
-    heard = threading.Event()
-    keys: list[str] = []
-    db.commits.subscribe(commits.JOBS, lambda key: (keys.append(key), heard.set()))
-    stop = db.commits.listen()
-    try:
-        assert _wait_until(lambda: db.commits.hears_others)
-        assert heard.wait(5)
-        keys.clear()
-        heard.clear()
-        script = (
-            "import sys\n"
-            "from sfumato.store import Database, commits\n"
-            "db = Database(sys.argv[1])\n"
-            "with db.transaction() as session:\n"
-            "    commits.announce(session, commits.JOBS, 'from-elsewhere')\n"
-        )
+    script = (
+        "import sys\n"
+        "from sfumato.store import Database, commits\n"
+        "db = Database(sys.argv[1])\n"
+        "with db.transaction() as session:\n"
+        "    commits.announce(session, commits.JOBS, 'from-elsewhere')\n"
+    )
+    with _listening(db, commits.JOBS) as heard:
         subprocess.run([sys.executable, "-c", script, database_url], check=True, timeout=120)
-        assert heard.wait(5)
-        assert keys == ["from-elsewhere"]
-    finally:
-        stop()
+        assert heard.wait_for("from-elsewhere")
+        assert heard.keys == ["from-elsewhere"]
 
 
 @pytest.mark.databases("sqlite")
 def test_a_process_hears_its_own_commit_once(db: Database) -> None:
-    heard = _heard(db, commits.REALTIME)
-    stop = db.commits.listen()
-    try:
-        assert _wait_until(lambda: db.commits.hears_others)
-        assert _wait_until(lambda: heard == [commits.ANY])  # the "look again" on starting
-        heard.clear()
+    with _listening(db, commits.REALTIME) as heard:
         with db.transaction() as session:
             commits.announce(session, commits.REALTIME, "r-1")
-        elsewhere = Database(db.url)  # a second listener: once it hears, the first one would have too
-        second = _heard(elsewhere, commits.REALTIME)
-        stop_second = elsewhere.commits.listen()
-        try:
-            assert _wait_until(lambda: commits.ANY in second)
+        with _elsewhere(db.url, commits.REALTIME) as second:  # once it hears, the first would have
             with db.transaction() as session:
                 commits.announce(session, commits.REALTIME, "r-2")
-            assert _wait_until(lambda: "r-2" in second)
-        finally:
-            stop_second()
-            elsewhere.dispose()
-        assert heard == ["r-1", "r-2"]  # signalled in-process only, not echoed by its own socket
-    finally:
-        stop()
+            assert second.wait_for("r-2")
+        assert heard.keys == ["r-1", "r-2"]  # signalled in-process only, not echoed by its own socket
 
 
 @pytest.mark.databases("sqlite")
