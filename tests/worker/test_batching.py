@@ -7,6 +7,7 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
+from prometheus_client import REGISTRY
 from sqlalchemy import update
 
 from sfumato.jobs.kinds import text_to_image
@@ -130,8 +131,16 @@ def test_a_record_that_fails_holds_back_only_its_own_job(
         return complete(self, session, job, *args)
 
     monkeypatch.setattr(GenerationSubject, "complete", failing)
+    succeeded_before = _jobs_counted("succeeded")
     assert bench.worker(batch_size=8).run_once() == 3
     assert bench.generation(good).status == "COMPLETE"
     assert bench.generation(also_good).status == "COMPLETE"
     assert bench.generation(bad).status == "PENDING"
     assert bench.job(bad).state == "running"  # its lease runs out and it is tried again
+    # the batch's transaction rolled back: its first job, recorded again alone, counts once
+    assert _jobs_counted("succeeded") - succeeded_before == 2
+
+
+def _jobs_counted(outcome: str) -> float:
+    labels = {"task": text_to_image.NAME, "model": "tiny-sd15", "outcome": outcome}
+    return REGISTRY.get_sample_value("sfumato_job_outcomes_total", labels) or 0.0

@@ -24,8 +24,7 @@ from sfumato.jobs.artifacts import Artifact, Attempt, image_key
 from sfumato.jobs.registry import kind_of
 from sfumato.store import Database, queue
 from sfumato.store.models import Job
-from sfumato.worker import screening
-from sfumato.worker.job_events import job_ended
+from sfumato.worker import job_events, screening
 
 __all__ = [
     "Artifact",
@@ -93,7 +92,9 @@ def complete_all(
     is recorded."""
     garbage: list[str] = []
     with db.transaction() as session:
+        ended = job_events.ends_of(session)
         completions = [_complete_in(session, attempt, worker_id, garbage) for attempt in finished]
+    job_events.tell(ended)
     _remove_outputs(blobs, garbage)
     return completions
 
@@ -131,7 +132,7 @@ def _record(
         return Completion.DELETED
     queue.finish(job, state=queue.SUCCEEDED)
     screening.settle(session, job, lineage)
-    job_ended(session, job, kind, payload, succeeded=True)
+    job_events.job_ended(session, job, kind, payload, succeeded=True)
     return Completion.RECORDED
 
 
@@ -152,6 +153,7 @@ def fail(
     that could point to it. False when the lease is no longer this worker's: nothing recorded.
     """
     with db.transaction() as session:
+        ended = job_events.ends_of(session)
         job = queue.lock_if_held(session, job_id=job_id, worker_id=worker_id, lease=lease)
         if job is None:
             row = session.get(Job, job_id) if lease is not None else None
@@ -164,6 +166,7 @@ def fail(
         else:
             _fail_for_good(session, job, reason)
             garbage, failed = _outputs(job, range(1, job.leases + 1)), True
+    job_events.tell(ended)
     _remove_outputs(blobs, garbage)
     return failed
 
@@ -176,6 +179,7 @@ def reap_expired(db: Database, blobs: BlobStore | None = None) -> int:
     """
     garbage: list[str] = []
     with db.transaction() as session:
+        ended = job_events.ends_of(session)
         jobs = queue.expired(session)
         for job in jobs:
             if job.attempts < job.max_attempts:
@@ -184,6 +188,7 @@ def reap_expired(db: Database, blobs: BlobStore | None = None) -> int:
             else:
                 _fail_for_good(session, job, f"gave up after {job.attempts} attempts (lease expired)")
                 garbage += _outputs(job, range(1, job.leases + 1))
+    job_events.tell(ended)
     _remove_outputs(blobs, garbage)
     return len(jobs)
 
@@ -208,7 +213,7 @@ def _fail_for_good(session: Session, job: Job, reason: str) -> None:
         log.exception("job %s failed and its payload does not decode; its subject is not told", job.id)
         return
     kind.subject.fail(session, job, payload, reason)
-    job_ended(session, job, kind, payload, succeeded=False)
+    job_events.job_ended(session, job, kind, payload, succeeded=False)
 
 
 def _outputs(job: Job, leases: Iterable[int]) -> list[str]:
